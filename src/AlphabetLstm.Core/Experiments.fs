@@ -1,0 +1,243 @@
+/// The tutorial's six experiments (DESIGN.md §5) as data, and what each one shows once trained.
+///
+/// Order of randomness from the one seed: the dataset (variable-length only), then the initial
+/// weights, then the shuffles during training, then anything drawn for the analysis.
+/// Nothing here prints or times anything: the shell runs `fit`, reports progress, and calls
+/// `analyse` with the final training state.
+namespace AlphabetLstm.Core
+
+open MathNet.Numerics.LinearAlgebra
+
+/// Where an experiment's data comes from.
+type DataSpec =
+    /// The alphabet windows of length n in the given layout.
+    | Window of Length: int * Layout: Layout
+    /// `Count` random runs of 1..MaxLength letters, pre-padded.
+    | VariableLength of Count: int * MaxLength: int
+
+/// One experiment's settings.
+type ExperimentSpec =
+    { /// The command-line id, e.g. "one-char".
+      Id: string
+      Title: string
+      Data: DataSpec
+      /// H.
+      Units: int
+      Epochs: int
+      BatchSize: int
+      Shuffle: bool
+      Policy: StatePolicy
+      Masked: bool
+      /// The accuracy the tutorial reports.
+      TutorialAccuracy: float
+      /// What the experiment shows about LSTM state, in a sentence.
+      Lesson: string }
+
+/// An experiment ready to train: its data, its training configuration and the starting state.
+type PreparedExperiment =
+    { Spec: ExperimentSpec
+      Seed: int64
+      Data: Dataset
+      Config: FitConfig
+      Start: TrainingState }
+
+/// One pattern's prediction.
+type PatternPrediction =
+    { Input: string
+      Expected: string
+      Predicted: string
+      /// The probability the model gives its prediction.
+      Confidence: float }
+
+    member p.Correct = p.Expected = p.Predicted
+
+/// The stateful model's generation demos: each string is the start letter and the letters predicted
+/// by feeding each prediction back in.
+type Generation =
+    { FromA: string
+      FromKAfterReset: string
+      FromKAfterWarmup: string }
+
+/// Hidden state h after every step of two runs of the stateful model.
+type StateTrace =
+    { /// The letter fed at each step.
+      Inputs: string
+      /// h after each step, (steps, H).
+      Hidden: Matrix<float> }
+
+/// The stateful model's hidden state along the alphabet from a reset, and along a run from 'K' after a reset.
+type StateTraces = { FromA: StateTrace; FromK: StateTrace }
+
+/// Evidence that samples in one batch do not share state.
+type BatchIndependence =
+    { /// Accuracy on a shuffled copy of the data, in one batch.
+      ShuffledAccuracy: float
+      /// Max |p(letter alone) − p(letter inside the full batch)| over every letter and class.
+      MaxDifference: float }
+
+/// Two inputs that are the same numbers once padded (a leading 'A' encodes as the padding value).
+type PaddingCollision =
+    { First: string
+      Second: string
+      /// Whether their padded encodings are identical, number for number.
+      SameEncoding: bool
+      Masked: bool
+      FirstPredicted: string
+      SecondPredicted: string
+      /// Max |p(first) − p(second)|: 0 means the model cannot tell them apart.
+      MaxDifference: float }
+
+/// A trained experiment and everything the report shows about it.
+type ExperimentResult =
+    { Spec: ExperimentSpec
+      Seed: int64
+      Config: FitConfig
+      Parameters: Parameters
+      /// Loss and accuracy on the training data, evaluated after training (the tutorial's "Model Accuracy").
+      Loss: float
+      Accuracy: float
+      Predictions: PatternPrediction[]
+      BatchIndependence: BatchIndependence option
+      Generation: Generation option
+      Traces: StateTraces option
+      PaddingCollision: PaddingCollision option }
+
+module Experiments =
+    let private V = Alphabet.Size
+
+    let private make id title data units epochs batch shuffle policy tutorial lesson =
+        { Id = id; Title = title; Data = data; Units = units; Epochs = epochs; BatchSize = batch
+          Shuffle = shuffle; Policy = policy; Masked = false; TutorialAccuracy = tutorial; Lesson = lesson }
+
+    /// The six experiments at the tutorial's settings, in the tutorial's order.
+    let all : ExperimentSpec[] =
+        [| make "one-char" "Naive LSTM: one char to one char" (Window(1, Layout.Features)) 32 500 1 true Stateless 0.84
+               "One letter and a state reset before every sample: the model can only learn a letter-to-letter lookup, and the LSTM's memory is never used."
+           make "feature-window" "Three-char feature window to one char" (Window(3, Layout.Features)) 32 500 1 true Stateless 0.8696
+               "Three letters as three features of one step: more information, but still one step from a zero state, so no memory is involved."
+           make "timestep-window" "Three-char time-step window to one char" (Window(3, Layout.TimeSteps)) 32 500 1 true Stateless 1.0
+               "Three letters as three time steps: the state now carries context across steps within a sample, and the task becomes easy."
+           make "batch-state" "LSTM state within a batch" (Window(1, Layout.Features)) 16 5000 25 false Stateless 1.0
+               "All 25 samples in one batch: each row has its own state, so nothing passes between samples; the model fits a lookup table, which is why it scores the same on a shuffled copy."
+           make "stateful" "Stateful LSTM: one char to one char" (Window(1, Layout.Features)) 50 300 1 false (Stateful ResetPoint.EveryEpoch) 1.0
+               "The state is carried from each sample to the next across batches: the model learns the alphabet as a sequence, so the state, not the current letter, drives its predictions."
+           make "variable-length" "Variable-length input to one char" (VariableLength(1000, 5)) 32 500 1 true Stateless 0.989
+               "Runs of 1..5 letters, pre-padded with zeros: the state carries each run, but without masking a leading 'A' is indistinguishable from padding." |]
+
+    /// The valid ids, in order.
+    let ids = all |> Array.map (fun s -> s.Id)
+
+    /// The experiment with this id, or None.
+    let tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
+
+    /// Settles the data, the initial weights and the training state for one seed.
+    let prepare (spec: ExperimentSpec) (seed: int64) : PreparedExperiment =
+        if spec.Units < 1 then invalidArg "spec" (sprintf "units must be positive, got %d" spec.Units)
+        if spec.Epochs < 1 then invalidArg "spec" (sprintf "epochs must be positive, got %d" spec.Epochs)
+        let rng = Rng.create seed
+        let data, rng =
+            match spec.Data with
+            | Window(n, layout) -> Datasets.window n layout, rng
+            | VariableLength(count, maxLen) ->
+                let d = Datasets.variableLength count maxLen rng
+                d.Value, d.Next
+        let p = Parameters.init data.Features spec.Units V rng
+        { Spec = spec
+          Seed = seed
+          Data = data
+          Config =
+            { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
+              Masked = spec.Masked; Optimizer = AdamConfig.Keras }
+          Start = Training.start p.Value p.Next }
+
+    let private predictions (data: Dataset) (e: Evaluation) =
+        Array.init data.Count (fun n ->
+            { Input = data.Patterns.[n]
+              Expected = string data.Expected.[n]
+              Predicted = string (Alphabet.Letter e.Predicted.[n])
+              Confidence = e.Probabilities.[n, e.Predicted.[n]] })
+
+    let private oneStep (p: Parameters) (state: LstmState) (letter: char) : Prediction =
+        Model.predict p state (Datasets.encodeWindow Layout.Features (string letter)) Unmasked
+
+    let private argmaxLetter (pr: Prediction) = Alphabet.Letter(pr.Probabilities.Row(0).MaximumIndex())
+
+    /// Feeds `start`, then each prediction, for `steps` steps from `state`; returns the letters fed
+    /// and predicted ("start" + steps letters) and h after each step, (steps, H).
+    let generate (p: Parameters) (state: LstmState) (start: char) (steps: int) : StateTrace =
+        let mutable s = state
+        let mutable letter = start
+        let text = System.Text.StringBuilder().Append(start)
+        let rows = Array.zeroCreate steps
+        for k in 0 .. steps - 1 do
+            let pr = oneStep p s letter
+            s <- pr.Final
+            rows.[k] <- pr.Final.H.Row(0)
+            letter <- argmaxLetter pr
+            text.Append(letter) |> ignore
+        { Inputs = text.ToString(); Hidden = Matrix<float>.Build.DenseOfRowVectors rows }
+
+    /// The state after feeding `letters` one at a time from `state` (the warm-up).
+    let warmUp (p: Parameters) (state: LstmState) (letters: string) : LstmState =
+        letters |> Seq.fold (fun s l -> (oneStep p s l).Final) state
+
+    /// Feeds the given letters one at a time from `state`, recording h after each.
+    let trace (p: Parameters) (state: LstmState) (letters: string) : StateTrace =
+        let mutable s = state
+        let rows =
+            letters |> Seq.map (fun l -> let pr = oneStep p s l in s <- pr.Final; pr.Final.H.Row(0)) |> Seq.toArray
+        { Inputs = letters; Hidden = Matrix<float>.Build.DenseOfRowVectors rows }
+
+    /// Runs the analysis of a trained experiment: evaluation, predictions, and the extras its
+    /// section of the report needs. `final` is the training state after the last epoch.
+    let analyse (prepared: PreparedExperiment) (final: TrainingState) : ExperimentResult =
+        let spec, data, p = prepared.Spec, prepared.Data, final.Parameters
+        let H = p.Units
+        let zeros = LstmState.Zeros(1, H)
+        let stateful = match spec.Policy with Stateful _ -> true | Stateless -> false
+        let evaluation =
+            if stateful then Training.evaluate p data 1 spec.Masked (Some zeros)
+            else Training.evaluate p data spec.BatchSize spec.Masked None
+        let baseResult =
+            { Spec = spec; Seed = prepared.Seed; Config = prepared.Config; Parameters = p
+              Loss = evaluation.Loss; Accuracy = evaluation.Accuracy
+              Predictions = predictions data evaluation
+              BatchIndependence = None; Generation = None; Traces = None; PaddingCollision = None }
+        match spec.Id with
+        | "batch-state" ->
+            let perm = Rng.permutation data.Count final.Rng
+            let shuffled = Training.evaluate p (Datasets.select perm.Value data) data.Count spec.Masked None
+            let alone = Training.evaluate p data 1 spec.Masked None
+            let inBatch = Training.evaluate p data data.Count spec.Masked None
+            { baseResult with
+                BatchIndependence =
+                    Some { ShuffledAccuracy = shuffled.Accuracy
+                           MaxDifference = (alone.Probabilities - inBatch.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
+        | "stateful" ->
+            let fromA = generate p zeros 'A' 25
+            let fromK = generate p zeros 'K' 5
+            let warm = generate p (warmUp p zeros "ABCDEFGHIJ") 'K' 5
+            { baseResult with
+                Generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
+                Traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
+        | _ when spec.Data.IsVariableLength ->
+            let maxLen = data.TimeSteps
+            let fresh = Datasets.variableLength 20 maxLen final.Rng
+            let freshEval = Training.evaluate p fresh.Value 1 spec.Masked None
+            // "AB" and "B" pre-pad to the same numbers: the leading 'A' is 0.0, like the padding.
+            let encode (text: string) =
+                Array.init maxLen (fun t ->
+                    let pad = maxLen - text.Length
+                    Matrix<float>.Build.Dense(1, 1, if t < pad then 0.0 else Alphabet.Encode text.[t - pad]))
+            let run (text: string) =
+                let masking = if spec.Masked then PrePadded [| text.Length |] else Unmasked
+                Model.predict p zeros (encode text) masking
+            let a, b = run "AB", run "B"
+            let same = Array.forall2 (fun (x: Matrix<float>) (y: Matrix<float>) -> x.Equals y) (encode "AB") (encode "B")
+            { baseResult with
+                Predictions = predictions fresh.Value freshEval
+                PaddingCollision =
+                    Some { First = "AB"; Second = "B"; SameEncoding = same; Masked = spec.Masked
+                           FirstPredicted = string (argmaxLetter a); SecondPredicted = string (argmaxLetter b)
+                           MaxDifference = (a.Probabilities - b.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
+        | _ -> baseResult

@@ -1,0 +1,288 @@
+/// The LSTM cell and its unrolling over time: forward, and backward right after it.
+///
+/// Shape legend: B batch, T time, I input features, H units, G = 4H gates (order i, f, c, o).
+///
+///     z  = x·W + h·U + b                                   z: (B, G)
+///     i  = σ(z_i)   f = σ(z_f)   g = tanh(z_c)   o = σ(z_o)
+///     c' = f ⊙ c + i ⊙ g
+///     h' = o ⊙ tanh(c')
+///
+/// Nothing here remembers a state: every function takes the state in and returns the next one.
+/// Resetting is the caller passing `LstmState.Zeros`. A masked (padded) step returns the state it
+/// was given, as Keras' Masking layer does.
+///
+/// Inside, a forward pass records a tape of flat row-major arrays (sample-contiguous) that only
+/// backward can read. Public results are fresh MathNet matrices that nothing mutates afterwards.
+namespace AlphabetLstm.Core
+
+open System
+open System.Numerics.Tensors
+open MathNet.Numerics.LinearAlgebra
+
+/// The LSTM state of a batch: H and C are (B, H) matrices. Row j belongs to sample j alone.
+type LstmState =
+    { /// Hidden state h, (B, H).
+      H: Matrix<float>
+      /// Cell state c, (B, H).
+      C: Matrix<float> }
+
+    /// The zero state for `batch` samples and `units` units: what "reset" means.
+    static member Zeros(batch: int, units: int) : LstmState =
+        if batch < 1 then invalidArg "batch" (sprintf "batch size must be positive, got %d" batch)
+        if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
+        { H = Matrix<float>.Build.Dense(batch, units); C = Matrix<float>.Build.Dense(batch, units) }
+    /// B.
+    member s.Batch = s.H.RowCount
+    /// H.
+    member s.Units = s.H.ColumnCount
+
+/// Which steps are real. Pre-padding puts the padding first, so a sample of length L has its
+/// real steps at the last L positions.
+type Masking =
+    /// Every step is real, padding included (Keras without a Masking layer).
+    | Unmasked
+    /// Padded steps leave the state unchanged; `Lengths.[b]` real steps per sample.
+    | PrePadded of Lengths: int[]
+
+/// Everything backward needs from one forward call, and nothing a caller can change.
+type internal Tape =
+    { T: int
+      B: int
+      I: int
+      H: int
+      /// Inputs, (T, B, I).
+      X: float[]
+      /// Hidden states h_0 .. h_T, (T+1, B, H); h_0 is the initial state.
+      Hs: float[]
+      /// Cell states c_0 .. c_T, (T+1, B, H).
+      Cs: float[]
+      /// Activated gates i, f, g, o, (T, B, G).
+      Gates: float[]
+      /// tanh(c_t), (T, B, H).
+      TanhC: float[]
+      /// Whether step t of sample b is real, (T, B).
+      Real: bool[] }
+
+/// The record of a forward pass that `Lstm.backward` consumes. Opaque: only forward makes one.
+type SequenceCache internal (tape: Tape) =
+    member internal _.Tape = tape
+    /// T, the number of steps recorded.
+    member _.TimeSteps = tape.T
+    /// B, the batch size.
+    member _.Batch = tape.B
+
+/// The result of running the cell over a sequence.
+type SequenceResult =
+    { /// h after each step: T matrices of shape (B, H).
+      Outputs: Matrix<float>[]
+      /// The state after the last step.
+      Final: LstmState
+      /// What backward needs.
+      Cache: SequenceCache }
+
+/// The result of one step.
+type StepResult =
+    { /// The state after the step.
+      Next: LstmState
+      /// What backward needs.
+      Cache: SequenceCache }
+
+/// Gradients of a scalar loss through the LSTM.
+type SequenceGradients =
+    { /// Gradients of the LSTM blocks (the Dense blocks are zero here).
+      Parameters: Parameters
+      /// d loss / d h_0 and d loss / d c_0, each (B, H).
+      Initial: LstmState }
+
+module Lstm =
+    // ---- tape ---------------------------------------------------------------------------------
+
+    let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape =
+        { T = T; B = B; I = I; H = H
+          X = Array.zeroCreate (T * B * I)
+          Hs = Array.zeroCreate ((T + 1) * B * H)
+          Cs = Array.zeroCreate ((T + 1) * B * H)
+          Gates = Array.zeroCreate (T * B * 4 * H)
+          TanhC = Array.zeroCreate (T * B * H)
+          Real = Array.create (T * B) true }
+
+    /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
+    let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
+        let B, H = m.RowCount, m.ColumnCount
+        let src = Parameters.matrixValues m
+        for k in 0 .. H - 1 do
+            for b in 0 .. B - 1 do
+                dest.[offset + b * H + k] <- src.[k * B + b]
+
+    /// A fresh (B, H) matrix from row-major data at `offset`.
+    let internal readRows (B: int) (H: int) (src: float[]) (offset: int) : Matrix<float> =
+        Matrix<float>.Build.Dense(B, H, fun b k -> src.[offset + b * H + k])
+
+    let internal setMasking (tape: Tape) (masking: Masking) =
+        match masking with
+        | Unmasked -> Array.Fill(tape.Real, true)
+        | PrePadded lengths ->
+            if lengths.Length <> tape.B then
+                invalidArg "masking" (sprintf "masking has %d lengths, expected one per sample (%d)" lengths.Length tape.B)
+            for t in 0 .. tape.T - 1 do
+                for b in 0 .. tape.B - 1 do
+                    tape.Real.[t * tape.B + b] <- t >= tape.T - lengths.[b]
+
+    let internal checkInputs (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) =
+        if inputs.Length = 0 then invalidArg "inputs" "inputs hold no time step: expected at least one (B, I) matrix"
+        if state.Units <> p.Units then
+            invalidArg "state" (sprintf "state has %d units, the model has %d" state.Units p.Units)
+        for t in 0 .. inputs.Length - 1 do
+            let x = inputs.[t]
+            if x.ColumnCount <> p.Inputs then
+                invalidArg "inputs" (sprintf "input at step %d has %d features, the model expects %d" t x.ColumnCount p.Inputs)
+            if x.RowCount <> state.Batch then
+                invalidArg "inputs" (sprintf "input at step %d has %d rows, the state has batch size %d" t x.RowCount state.Batch)
+
+    // ---- the cell: forward ----------------------------------------------------------------------
+
+    /// Step t of the tape: reads X[t], Hs[t], Cs[t]; writes Gates[t], TanhC[t], Hs[t+1], Cs[t+1].
+    let internal forwardStep (w: float[]) (u: float[]) (bias: float[]) (tape: Tape) (t: int) =
+        let B, I, H = tape.B, tape.I, tape.H
+        let G = 4 * H
+        for b in 0 .. B - 1 do
+            let prev = (t * B + b) * H          // h_t, c_t
+            let next = ((t + 1) * B + b) * H    // h_{t+1}, c_{t+1}
+            if not tape.Real.[t * B + b] then
+                // A padded step: the state passes through unchanged.
+                Array.blit tape.Hs prev tape.Hs next H
+                Array.blit tape.Cs prev tape.Cs next H
+            else
+                let xo = (t * B + b) * I
+                let go = (t * B + b) * G
+                let h = ReadOnlySpan<float>(tape.Hs, prev, H)
+                // z = x·W + h·U + b   (column j of W and U is contiguous: column-major storage)
+                for j in 0 .. G - 1 do
+                    let mutable s = bias.[j]
+                    for k in 0 .. I - 1 do
+                        s <- s + tape.X.[xo + k] * w.[j * I + k]
+                    tape.Gates.[go + j] <- s + TensorPrimitives.Dot(h, ReadOnlySpan<float>(u, j * H, H))
+                // i, f = σ(z_i, z_f); g = tanh(z_c); o = σ(z_o)   (in place on this call's tape)
+                let gates = tape.Gates
+                TensorPrimitives.Sigmoid(ReadOnlySpan<float>(gates, go, 2 * H), Span<float>(gates, go, 2 * H))
+                TensorPrimitives.Tanh(ReadOnlySpan<float>(gates, go + 2 * H, H), Span<float>(gates, go + 2 * H, H))
+                TensorPrimitives.Sigmoid(ReadOnlySpan<float>(gates, go + 3 * H, H), Span<float>(gates, go + 3 * H, H))
+                let tc = (t * B + b) * H
+                for k in 0 .. H - 1 do
+                    // c' = f ⊙ c + i ⊙ g
+                    tape.Cs.[next + k] <- tape.Gates.[go + H + k] * tape.Cs.[prev + k] + tape.Gates.[go + k] * tape.Gates.[go + 2 * H + k]
+                TensorPrimitives.Tanh(ReadOnlySpan<float>(tape.Cs, next, H), Span<float>(tape.TanhC, tc, H))
+                // h' = o ⊙ tanh(c')
+                TensorPrimitives.Multiply(ReadOnlySpan<float>(tape.Gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, tc, H), Span<float>(tape.Hs, next, H))
+
+    // ---- the cell: backward ---------------------------------------------------------------------
+
+    /// Inverts step t. On entry dH, dC (B, H) hold d loss / d h_{t+1}, d c_{t+1}; on exit they hold
+    /// d loss / d h_t, d c_t. Adds this step's contribution to gW (I, G), gU (H, G), gB (G).
+    /// dz (G) is scratch owned by the caller.
+    let internal backwardStep (u: float[]) (tape: Tape) (t: int)
+                              (dH: float[]) (dC: float[]) (dz: float[])
+                              (gW: float[]) (gU: float[]) (gB: float[]) =
+        let B, I, H = tape.B, tape.I, tape.H
+        let G = 4 * H
+        for b in 0 .. B - 1 do
+            // A padded step passed the state through, so it passes the gradient through: nothing to do.
+            if tape.Real.[t * B + b] then
+                let prev = (t * B + b) * H
+                let go = (t * B + b) * G
+                let tc = (t * B + b) * H
+                let d = b * H
+                for k in 0 .. H - 1 do
+                    let i = tape.Gates.[go + k]
+                    let f = tape.Gates.[go + H + k]
+                    let g = tape.Gates.[go + 2 * H + k]
+                    let o = tape.Gates.[go + 3 * H + k]
+                    let th = tape.TanhC.[tc + k]
+                    let dh = dH.[d + k]
+                    // h' = o ⊙ tanh(c')
+                    let dcNext = dC.[d + k] + dh * o * (1.0 - th * th)
+                    dz.[3 * H + k] <- dh * th * o * (1.0 - o)
+                    // c' = f ⊙ c + i ⊙ g
+                    dz.[k] <- dcNext * g * i * (1.0 - i)
+                    dz.[H + k] <- dcNext * tape.Cs.[prev + k] * f * (1.0 - f)
+                    dz.[2 * H + k] <- dcNext * i * (1.0 - g * g)
+                    dC.[d + k] <- dcNext * f
+                // z = x·W + h·U + b
+                TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz), Span<float>(gB))
+                let xo = (t * B + b) * I
+                let h = ReadOnlySpan<float>(tape.Hs, prev, H)
+                let dh = Span<float>(dH, d, H)
+                dh.Clear()
+                for j in 0 .. G - 1 do
+                    let dzj = dz.[j]
+                    for k in 0 .. I - 1 do
+                        gW.[j * I + k] <- gW.[j * I + k] + dzj * tape.X.[xo + k]
+                    let gUj = Span<float>(gU, j * H, H)
+                    TensorPrimitives.MultiplyAdd(h, dzj, ReadOnlySpan<float>(gU, j * H, H), gUj)
+                    TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(u, j * H, H), dzj, ReadOnlySpan<float>(dH, d, H), dh)
+
+    // ---- the sequence: unroll, then BPTT --------------------------------------------------------
+
+    /// Runs every step of a loaded tape (X, Hs[0], Cs[0] and Real set).
+    let internal forwardTape (p: Parameters) (tape: Tape) =
+        let w, u, bias = Parameters.matrixValues p.Kernel, Parameters.matrixValues p.RecurrentKernel, Parameters.vectorValues p.Bias
+        for t in 0 .. tape.T - 1 do
+            forwardStep w u bias tape t
+
+    /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
+    /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it).
+    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (dz: float[]) (grads: float[][]) =
+        let u = Parameters.matrixValues p.RecurrentKernel
+        for t in tape.T - 1 .. -1 .. 0 do
+            backwardStep u tape t dH dC dz grads.[0] grads.[1] grads.[2]
+
+    let internal loadTape (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape =
+        checkInputs p state inputs
+        let tape = newTape inputs.Length state.Batch p.Inputs p.Units
+        for t in 0 .. tape.T - 1 do
+            let x = Parameters.matrixValues (Matrix<float>.Build.DenseOfMatrix inputs.[t])
+            for b in 0 .. tape.B - 1 do
+                for k in 0 .. tape.I - 1 do
+                    tape.X.[(t * tape.B + b) * tape.I + k] <- x.[k * tape.B + b]
+        writeRows state.H tape.Hs 0
+        writeRows state.C tape.Cs 0
+        setMasking tape masking
+        tape
+
+    let internal finalState (tape: Tape) : LstmState =
+        let o = tape.T * tape.B * tape.H
+        { H = readRows tape.B tape.H tape.Hs o; C = readRows tape.B tape.H tape.Cs o }
+
+    /// Runs the cell over `inputs` (T matrices of shape (B, I)) from `state`.
+    /// Returns h after every step, the final state, and the cache backward needs.
+    let run (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : SequenceResult =
+        let tape = loadTape p state inputs masking
+        forwardTape p tape
+        { Outputs = Array.init tape.T (fun t -> readRows tape.B tape.H tape.Hs ((t + 1) * tape.B * tape.H))
+          Final = finalState tape
+          Cache = SequenceCache tape }
+
+    /// Runs the cell from the zero state: what Keras does when no initial state is given.
+    let runFresh (p: Parameters) (inputs: Matrix<float>[]) (masking: Masking) : SequenceResult =
+        if inputs.Length = 0 then invalidArg "inputs" "inputs hold no time step: expected at least one (B, I) matrix"
+        run p (LstmState.Zeros(inputs.[0].RowCount, p.Units)) inputs masking
+
+    /// One step: the next state from `state` and the input x (B, I). Pure: `state` is not touched.
+    let step (p: Parameters) (state: LstmState) (x: Matrix<float>) : StepResult =
+        let r = run p state [| x |] Unmasked
+        { Next = r.Final; Cache = r.Cache }
+
+    /// BPTT through a recorded forward pass, given d loss / d (final h, final c), each (B, H).
+    /// Returns the gradients of the LSTM blocks and of the initial state.
+    let backward (p: Parameters) (cache: SequenceCache) (dFinal: LstmState) : SequenceGradients =
+        let tape = cache.Tape
+        if dFinal.Batch <> tape.B || dFinal.Units <> tape.H then
+            invalidArg "dFinal" (sprintf "dFinal is (%d, %d), expected (%d, %d)" dFinal.Batch dFinal.Units tape.B tape.H)
+        let dH = Array.zeroCreate (tape.B * tape.H)
+        let dC = Array.zeroCreate (tape.B * tape.H)
+        writeRows dFinal.H dH 0
+        writeRows dFinal.C dC 0
+        let grads = Parameters.zerosLike p
+        backwardTape p tape dH dC (Array.zeroCreate (4 * tape.H)) (Parameters.storage grads)
+        { Parameters = grads
+          Initial = { H = readRows tape.B tape.H dH 0; C = readRows tape.B tape.H dC 0 } }

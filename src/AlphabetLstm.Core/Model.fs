@@ -1,0 +1,189 @@
+/// The whole model: the LSTM over a sequence, then Dense(V) + softmax on the last h, and the
+/// categorical cross-entropy computed from the logits (log-softmax), as tf.keras does.
+///
+///     logits = h_T · DenseKernel + DenseBias        (B, V)
+///     p      = softmax(logits)                      (B, V)
+///     loss   = mean over b of −Σ_v y[b,v] · log p[b,v]
+///     d loss / d logits = (p − y) / B
+namespace AlphabetLstm.Core
+
+open System
+open System.Numerics.Tensors
+open MathNet.Numerics.LinearAlgebra
+
+/// Softmax and cross-entropy on plain matrices.
+module Loss =
+    /// Row-wise softmax of (B, V) logits, computed stably (the row maximum is subtracted first).
+    let softmax (logits: Matrix<float>) : Matrix<float> =
+        let p = Matrix<float>.Build.DenseOfMatrix logits
+        for b in 0 .. p.RowCount - 1 do
+            let row = p.Row b
+            let m = row.Maximum()
+            let e = row.Map(fun x -> exp (x - m))
+            p.SetRow(b, e / e.Sum())
+        p
+
+    /// Row-wise log-softmax: logits − max − log Σ exp(logits − max).
+    let logSoftmax (logits: Matrix<float>) : Matrix<float> =
+        let p = Matrix<float>.Build.DenseOfMatrix logits
+        for b in 0 .. p.RowCount - 1 do
+            let row = p.Row b
+            let m = row.Maximum()
+            let lse = m + log (row.Map(fun x -> exp (x - m)).Sum())
+            p.SetRow(b, row - lse)
+        p
+
+    /// Mean categorical cross-entropy of (B, V) logits against (B, V) target distributions.
+    let crossEntropy (logits: Matrix<float>) (targets: Matrix<float>) : float =
+        let lp = logSoftmax logits
+        -(lp.PointwiseMultiply targets).RowSums().Sum() / float logits.RowCount
+
+/// Loss, accuracy and gradients of one batch.
+type BatchGradients =
+    { /// Mean cross-entropy over the batch.
+      Loss: float
+      /// How many samples' argmax prediction equals the argmax target.
+      Correct: int
+      /// Softmax output, (B, V).
+      Probabilities: Matrix<float>
+      /// d loss / d every block.
+      Gradients: Parameters
+      /// d loss / d h_0 and d loss / d c_0.
+      Initial: LstmState
+      /// The state after the sequence (what a stateful caller carries on).
+      Final: LstmState }
+
+/// What the model predicts for a batch, and the state it ends in.
+type Prediction =
+    { /// Softmax output, (B, V).
+      Probabilities: Matrix<float>
+      /// The state after the sequence.
+      Final: LstmState }
+
+/// Scratch for one forward/backward pass of a fixed (T, B). Owned by a single call (or a single
+/// training loop) and never handed out: its arrays are written in place for speed.
+type internal Workspace =
+    { Tape: Tape
+      /// d h, d c carried by BPTT, (B, H).
+      DH: float[]
+      DC: float[]
+      /// d z for one sample, (G).
+      Dz: float[]
+      /// logits, then probabilities, (B, V).
+      Probs: float[]
+      /// targets, (B, V).
+      Targets: float[]
+      /// d logits for one sample, (V).
+      DLogits: float[] }
+
+module Model =
+    let internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
+        { Tape = Lstm.newTape T B I H
+          DH = Array.zeroCreate (B * H)
+          DC = Array.zeroCreate (B * H)
+          Dz = Array.zeroCreate (4 * H)
+          Probs = Array.zeroCreate (B * V)
+          Targets = Array.zeroCreate (B * V)
+          DLogits = Array.zeroCreate V }
+
+    /// The head on h_T: writes probabilities into ws.Probs; returns (sum of per-sample losses, correct).
+    let internal headForward (p: Parameters) (ws: Workspace) : struct (float * int) =
+        let tape = ws.Tape
+        let B, H, V = tape.B, tape.H, p.Classes
+        let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
+        let hT = tape.T * B * H
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        for b in 0 .. B - 1 do
+            let h = ReadOnlySpan<float>(tape.Hs, hT + b * H, H)
+            let row = Span<float>(ws.Probs, b * V, V)
+            // logits = h_T · DenseKernel + DenseBias
+            for v in 0 .. V - 1 do
+                row.[v] <- db.[v] + TensorPrimitives.Dot(h, ReadOnlySpan<float>(dk, v * H, H))
+            let argmaxLogit = TensorPrimitives.IndexOfMax(Span.op_Implicit row : ReadOnlySpan<float>)
+            // log p = logits − max − log Σ exp(logits − max)
+            let m = row.[argmaxLogit]
+            let mutable sum = 0.0
+            for v in 0 .. V - 1 do
+                sum <- sum + exp (row.[v] - m)
+            let lse = m + log sum
+            let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
+            for v in 0 .. V - 1 do
+                lossSum <- lossSum - y.[v] * (row.[v] - lse)
+                row.[v] <- exp (row.[v] - lse)
+            if argmaxLogit = TensorPrimitives.IndexOfMax(y) then correct <- correct + 1
+        struct (lossSum, correct)
+
+    /// Inverts the head: d loss / d logits = (p − y) / B. Adds to the Dense gradients and writes
+    /// d loss / d h_T into ws.DH; zeroes ws.DC (the loss does not read c_T).
+    let internal headBackward (p: Parameters) (ws: Workspace) (gDk: float[]) (gDb: float[]) =
+        let tape = ws.Tape
+        let B, H, V = tape.B, tape.H, p.Classes
+        let dk = Parameters.matrixValues p.DenseKernel
+        let hT = tape.T * B * H
+        let scale = 1.0 / float B
+        Array.Clear ws.DC
+        for b in 0 .. B - 1 do
+            let h = ReadOnlySpan<float>(tape.Hs, hT + b * H, H)
+            let dh = Span<float>(ws.DH, b * H, H)
+            dh.Clear()
+            for v in 0 .. V - 1 do
+                let dl = (ws.Probs.[b * V + v] - ws.Targets.[b * V + v]) * scale
+                gDb.[v] <- gDb.[v] + dl
+                // logits = h_T · DenseKernel + DenseBias
+                TensorPrimitives.MultiplyAdd(h, dl, ReadOnlySpan<float>(gDk, v * H, H), Span<float>(gDk, v * H, H))
+                TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dk, v * H, H), dl, ReadOnlySpan<float>(ws.DH, b * H, H), dh)
+
+    /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`
+    /// (raw storage, Parameters.storage order). Returns (sum of per-sample losses, correct).
+    let internal trainPass (p: Parameters) (ws: Workspace) (grads: float[][]) : struct (float * int) =
+        Lstm.forwardTape p ws.Tape
+        let result = headForward p ws
+        headBackward p ws grads.[3] grads.[4]
+        Lstm.backwardTape p ws.Tape ws.DH ws.DC ws.Dz grads
+        result
+
+    let private loadTargets (p: Parameters) (targets: Matrix<float>) (ws: Workspace) =
+        let B, V = ws.Tape.B, p.Classes
+        if targets.RowCount <> B || targets.ColumnCount <> V then
+            invalidArg "targets" (sprintf "targets are (%d, %d), expected (%d, %d)" targets.RowCount targets.ColumnCount B V)
+        for b in 0 .. B - 1 do
+            for v in 0 .. V - 1 do
+                ws.Targets.[b * V + v] <- targets.[b, v]
+
+    let private workspaceFor (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) =
+        let tape = Lstm.loadTape p state inputs masking
+        { newWorkspace tape.T tape.B tape.I tape.H p.Classes with Tape = tape }
+
+    let private probabilities (ws: Workspace) (V: int) =
+        Matrix<float>.Build.Dense(ws.Tape.B, V, fun b v -> ws.Probs.[b * V + v])
+
+    /// Loss, accuracy and the gradient of the mean cross-entropy with respect to every block and
+    /// to the initial state, for one batch: inputs are T matrices (B, I), targets (B, V).
+    let lossAndGradients (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : BatchGradients =
+        let ws = workspaceFor p initial inputs masking
+        loadTargets p targets ws
+        let grads = Parameters.zerosLike p
+        let struct (lossSum, correct) = trainPass p ws (Parameters.storage grads)
+        let B, H = ws.Tape.B, ws.Tape.H
+        { Loss = lossSum / float B
+          Correct = correct
+          Probabilities = probabilities ws p.Classes
+          Gradients = grads
+          Initial = { H = Lstm.readRows B H ws.DH 0; C = Lstm.readRows B H ws.DC 0 }
+          Final = Lstm.finalState ws.Tape }
+
+    /// The mean cross-entropy of one batch (no gradients).
+    let loss (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : float =
+        let ws = workspaceFor p initial inputs masking
+        loadTargets p targets ws
+        Lstm.forwardTape p ws.Tape
+        let struct (lossSum, _) = headForward p ws
+        lossSum / float ws.Tape.B
+
+    /// Class probabilities after the sequence, and the final state, for any batch size.
+    let predict (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Prediction =
+        let ws = workspaceFor p initial inputs masking
+        Lstm.forwardTape p ws.Tape
+        headForward p ws |> ignore
+        { Probabilities = probabilities ws p.Classes; Final = Lstm.finalState ws.Tape }

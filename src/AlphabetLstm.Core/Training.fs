@@ -1,0 +1,244 @@
+/// Keras-style `fit`, `evaluate` and `predict`, with the LSTM state policy chosen by the caller.
+///
+/// An epoch: a fresh permutation of the samples if shuffling (from the generator in the training
+/// state), then batches of BatchSize in that order (the last may be smaller), one Adam step each.
+///   Stateless: every batch starts from the zero state.
+///   Stateful:  batch k+1's row j starts from batch k's final row j. The carried state is a
+///              constant to BPTT (truncated at batch boundaries). The caller says where it resets.
+/// Training is a pure function from one TrainingState to the next; `fit` is the sequence of them.
+/// Inside one epoch a private working copy of the parameters and moments is updated in place and
+/// copied out at the end, so no value a caller holds ever changes.
+namespace AlphabetLstm.Core
+
+open System
+open MathNet.Numerics.LinearAlgebra
+
+/// Where a stateful run goes back to the zero state (Keras' `reset_states()`).
+type ResetPoint =
+    /// After every batch: the same as stateless training.
+    | EveryBatch = 0
+    /// After every epoch: the tutorial's loop of fit(epochs=1) then reset_states().
+    | EveryEpoch = 1
+    /// Never: the state runs on across epochs.
+    | Never = 2
+
+/// How the LSTM state flows between batches during training.
+type StatePolicy =
+    /// Each batch starts from the zero state.
+    | Stateless
+    /// Each batch starts from the previous batch's final state, reset at the given points.
+    | Stateful of Reset: ResetPoint
+
+/// How to train.
+type FitConfig =
+    { Epochs: int
+      BatchSize: int
+      Shuffle: bool
+      Policy: StatePolicy
+      /// Whether padded steps are masked (leave the state unchanged).
+      Masked: bool
+      Optimizer: AdamConfig }
+
+    /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam.
+    static member Default(epochs: int) =
+        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = Stateless; Masked = false; Optimizer = AdamConfig.Keras }
+
+/// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
+type TrainingState =
+    { Parameters: Parameters
+      Optimizer: AdamState
+      /// The generator for the next shuffle.
+      Rng: Rng
+      /// Epochs completed so far.
+      Epoch: int
+      /// A stateful run's state carried into the next epoch (None: zeros).
+      Carried: LstmState option }
+
+/// What one epoch measured: the sample-weighted mean loss and accuracy over its batches, with the
+/// weights as they were for each batch (Keras' progress-bar numbers).
+type EpochReport = { Epoch: int; Loss: float; Accuracy: float }
+
+/// An epoch's report and the state after it.
+type EpochOutcome = { Report: EpochReport; State: TrainingState }
+
+/// Loss and accuracy of a model on a dataset, with its predictions.
+type Evaluation =
+    { Loss: float
+      Accuracy: float
+      /// Softmax output, (N, V).
+      Probabilities: Matrix<float>
+      /// The argmax class of each sample.
+      Predicted: int[]
+      /// For a stateful evaluation, the state after the last batch.
+      Final: LstmState option }
+
+module Training =
+    /// The state before the first epoch.
+    let start (p: Parameters) (rng: Rng) : TrainingState =
+        { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = None }
+
+    let private checkData (p: Parameters) (data: Dataset) (batchSize: int) =
+        if batchSize < 1 then invalidArg "batchSize" (sprintf "batch size must be positive, got %d" batchSize)
+        if data.Features <> p.Inputs then
+            invalidArg "data" (sprintf "the data has %d input features, the model expects %d" data.Features p.Inputs)
+        if data.Targets.ColumnCount <> p.Classes then
+            invalidArg "data" (sprintf "the data has %d classes, the model has %d" data.Targets.ColumnCount p.Classes)
+
+    let private checkStatefulBatch (what: string) (count: int) (batchSize: int) =
+        if count % batchSize <> 0 then
+            invalidArg "batchSize"
+                (sprintf "%s needs the sample count (%d) to be a multiple of the batch size (%d), as Keras requires: the carried state has one row per batch position"
+                    what count batchSize)
+
+    /// Loads samples `order.[start .. start + B − 1]` into a workspace: inputs, targets, masking.
+    /// `xs` are the dataset's input storages (column-major (N, I) per step).
+    let private loadBatch (data: Dataset) (xs: float[][]) (ys: float[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace) =
+        let tape = ws.Tape
+        let N, B, I, V = data.Count, tape.B, tape.I, data.Targets.ColumnCount
+        for b in 0 .. B - 1 do
+            let n = order.[start + b]
+            for t in 0 .. tape.T - 1 do
+                for k in 0 .. I - 1 do
+                    tape.X.[(t * B + b) * I + k] <- xs.[t].[k * N + n]
+                tape.Real.[t * B + b] <- not masked || Datasets.isReal tape.T data.Lengths.[n] t
+            for v in 0 .. V - 1 do
+                ws.Targets.[b * V + v] <- ys.[v * N + n]
+
+    let private storages (data: Dataset) =
+        let dense (m: Matrix<float>) = Parameters.matrixValues (Matrix<float>.Build.DenseOfMatrix m)
+        Array.map dense data.Inputs, dense data.Targets
+
+    /// Sets a workspace's initial state: from `carry` (B, H) row-major, or zeros when None.
+    let private loadInitial (carry: (float[] * float[]) option) (ws: Workspace) =
+        let n = ws.Tape.B * ws.Tape.H
+        match carry with
+        | Some (h, c) ->
+            Array.blit h 0 ws.Tape.Hs 0 n
+            Array.blit c 0 ws.Tape.Cs 0 n
+        | None ->
+            Array.Clear(ws.Tape.Hs, 0, n)
+            Array.Clear(ws.Tape.Cs, 0, n)
+
+    /// Copies a workspace's final state into `carry`.
+    let private saveFinal (ws: Workspace) (h: float[], c: float[]) =
+        let n = ws.Tape.B * ws.Tape.H
+        Array.blit ws.Tape.Hs (ws.Tape.T * n) h 0 n
+        Array.blit ws.Tape.Cs (ws.Tape.T * n) c 0 n
+
+    let private carryOf (state: LstmState option) (B: int) (H: int) =
+        match state with
+        | Some s ->
+            if s.Batch <> B || s.Units <> H then
+                invalidArg "state" (sprintf "the carried state is (%d, %d), expected (batch %d, units %d)" s.Batch s.Units B H)
+            let h, c = Array.zeroCreate (B * H), Array.zeroCreate (B * H)
+            Lstm.writeRows s.H h 0
+            Lstm.writeRows s.C c 0
+            h, c
+        | None -> Array.zeroCreate (B * H), Array.zeroCreate (B * H)
+
+    /// Runs one epoch from `state`. Pure: returns the report and the next state.
+    let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
+        let p0 = state.Parameters
+        checkData p0 data config.BatchSize
+        let N, T, H, B = data.Count, data.TimeSteps, p0.Units, config.BatchSize
+        let stateful = match config.Policy with Stateful _ -> true | Stateless -> false
+        if stateful then checkStatefulBatch "stateful training" N B
+        let rng, order =
+            if config.Shuffle then
+                let d = Rng.permutation N state.Rng
+                d.Next, d.Value
+            else state.Rng, Array.init N id
+        // Private working set: updated in place below, copied out at the end (never shared).
+        let theta = Parameters.copy p0
+        let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
+        let grads = Parameters.zerosLike p0
+        let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, Parameters.storage grads
+        let xs, ys = storages data
+        let full = Model.newWorkspace T (min B N) data.Features H p0.Classes
+        let tail = if N % B = 0 || N < B then full else Model.newWorkspace T (N % B) data.Features H p0.Classes
+        let carry = carryOf state.Carried full.Tape.B H
+        let mutable step = state.Optimizer.Step
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        let mutable start = 0
+        while start < N do
+            let ws = if N - start >= full.Tape.B then full else tail
+            loadBatch data xs ys order start config.Masked ws
+            loadInitial (if stateful then Some carry else None) ws
+            for g in gS do Array.Clear g
+            let struct (l, c) = Model.trainPass theta ws gS
+            step <- step + 1
+            Adam.updateInPlace config.Optimizer step thetaS gS mS vS
+            lossSum <- lossSum + l
+            correct <- correct + c
+            match config.Policy with
+            | Stateful ResetPoint.EveryBatch -> Array.Clear(fst carry); Array.Clear(snd carry)
+            | Stateful _ -> saveFinal ws carry
+            | Stateless -> ()
+            start <- start + ws.Tape.B
+        let carried =
+            match config.Policy with
+            | Stateful ResetPoint.Never ->
+                let h, c = carry
+                Some { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }
+            | _ -> None
+        { Report = { Epoch = state.Epoch + 1; Loss = lossSum / float N; Accuracy = float correct / float N }
+          State =
+            { Parameters = theta
+              Optimizer = { Step = step; M = m; V = v }
+              Rng = rng
+              Epoch = state.Epoch + 1
+              Carried = carried } }
+
+    /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each.
+    /// Enumerating it again recomputes the same outcomes.
+    let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
+        if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
+        if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
+        Seq.unfold
+            (fun (s: TrainingState) ->
+                if s.Epoch >= config.Epochs then None
+                else
+                    let o = epoch config data s
+                    Some(o, o.State))
+            state
+
+    /// The last state of `fit` (the state itself when no epoch remains).
+    let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
+        fit config data state |> Seq.fold (fun _ o -> o.State) state
+
+    /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`.
+    /// initial = None: stateless, every batch from zeros. initial = Some s: stateful, batch k+1
+    /// continues batch k's state row by row, starting from s (its rows fix the batch size); the
+    /// state after the last batch is returned.
+    let evaluate (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) : Evaluation =
+        checkData p data batchSize
+        let N, T, H, V = data.Count, data.TimeSteps, p.Units, p.Classes
+        let B = match initial with Some s -> s.Batch | None -> min batchSize N
+        if initial.IsSome then checkStatefulBatch "a stateful evaluation" N B
+        let xs, ys = storages data
+        let order = Array.init N id
+        let full = Model.newWorkspace T B data.Features H V
+        let tail = if N % B = 0 then full else Model.newWorkspace T (N % B) data.Features H V
+        let carry = carryOf initial B H
+        let probs = Array.zeroCreate (N * V)
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        let mutable start = 0
+        while start < N do
+            let ws = if N - start >= B then full else tail
+            loadBatch data xs ys order start masked ws
+            loadInitial (initial |> Option.map (fun _ -> carry)) ws
+            Lstm.forwardTape p ws.Tape
+            let struct (l, c) = Model.headForward p ws
+            lossSum <- lossSum + l
+            correct <- correct + c
+            Array.blit ws.Probs 0 probs (start * V) (ws.Tape.B * V)
+            if initial.IsSome then saveFinal ws carry
+            start <- start + ws.Tape.B
+        let probabilities = Matrix<float>.Build.Dense(N, V, fun n v -> probs.[n * V + v])
+        { Loss = lossSum / float N
+          Accuracy = float correct / float N
+          Probabilities = probabilities
+          Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex())
+          Final = initial |> Option.map (fun _ -> let h, c = carry in { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }) }

@@ -1,0 +1,74 @@
+/// Softmax, Adam, the initialisers and the random generator.
+module AlphabetLstm.Core.Tests.NumericsProperties
+
+open MathNet.Numerics.LinearAlgebra
+open Xunit
+open AlphabetLstm.Core
+open AlphabetLstm.Core.Tests.Generators
+
+[<LstmProperty>]
+let ``softmax rows sum to 1 and do not change when a constant is added to the logits`` (s: Shape) (shift: int) =
+    let pr = build s
+    let logits = pr.Targets.Map(fun _ -> 0.0) + (uniformMatrix s.B s.V (Rng.create s.Seed)).Value * 5.0
+    let p = Loss.softmax logits
+    for b in 0 .. s.B - 1 do
+        Assert.InRange(p.Row(b).Sum(), 1.0 - 1e-12, 1.0 + 1e-12)
+    let c = float (shift % 1000)
+    let shifted = Loss.softmax (logits.Add c)
+    Assert.True(maxDiff p shifted <= 1e-12, sprintf "softmax moved by %.3g after adding %g" (maxDiff p shifted) c)
+
+[<LstmProperty>]
+let ``Adam with zero gradients leaves the parameters unchanged`` (s: Shape) =
+    let p = (build s).Parameters
+    let r = Adam.step AdamConfig.Keras (Adam.init p) p (Parameters.zerosLike p)
+    sameParameters p r.Parameters
+    Assert.Equal(1, r.State.Step)
+
+[<LstmProperty>]
+let ``two Adam steps match Keras' update computed by hand`` (s: Shape) =
+    let pr = build s
+    let p = pr.Parameters
+    let g1 = Parameters.map (fun x -> 0.5 * x) p
+    let g2 = Parameters.map (fun x -> x * x - 0.3) p
+    let r1 = Adam.step AdamConfig.Keras (Adam.init p) p g1
+    let r2 = Adam.step AdamConfig.Keras r1.State r1.Parameters g2
+    let lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
+    let theta = Parameters.blocks p
+    for b in 0 .. theta.Length - 1 do
+        let ga, gb = (Parameters.blocks g1).[b].Values, (Parameters.blocks g2).[b].Values
+        let out = (Parameters.blocks r2.Parameters).[b].Values
+        for k in 0 .. out.Length - 1 do
+            let m1, v1 = (1.0 - b1) * ga.[k], (1.0 - b2) * ga.[k] * ga.[k]
+            let t1 = theta.[b].Values.[k] - lr * sqrt (1.0 - b2) / (1.0 - b1) * m1 / (sqrt v1 + eps)
+            let m2, v2 = b1 * m1 + (1.0 - b1) * gb.[k], b2 * v1 + (1.0 - b2) * gb.[k] * gb.[k]
+            let t2 = t1 - lr * sqrt (1.0 - b2 * b2) / (1.0 - b1 * b1) * m2 / (sqrt v2 + eps)
+            Assert.True(abs (out.[k] - t2) <= 1e-15 * max 1.0 (abs t2), sprintf "block %s[%d]: %.17g vs hand %.17g" theta.[b].Name k out.[k] t2)
+    Assert.Equal(2, r2.State.Step)
+
+[<LstmProperty>]
+let ``the recurrent kernel is orthogonal and glorot draws lie within their limit`` (s: Shape) (wide: bool) =
+    let units = if wide then s.H * 4 else s.H
+    let p = (Parameters.init s.I units s.V (Rng.create s.Seed)).Value
+    let u = p.RecurrentKernel
+    let gram = u * u.Transpose()
+    let err = maxDiff gram (Matrix<float>.Build.DenseIdentity units)
+    Assert.True(err <= 1e-10, sprintf "U·Uᵀ differs from I by %.3g" err)
+    let limitW = sqrt (6.0 / float (s.I + 4 * units))
+    let limitD = sqrt (6.0 / float (units + s.V))
+    Assert.True(p.Kernel.Enumerate() |> Seq.forall (fun x -> abs x <= limitW), "kernel outside ±sqrt(6 / (I + 4H))")
+    Assert.True(p.DenseKernel.Enumerate() |> Seq.forall (fun x -> abs x <= limitD), "dense kernel outside ±sqrt(6 / (H + V))")
+    let expectedBias = Array.init (4 * units) (fun j -> if j >= units && j < 2 * units then 1.0 else 0.0)
+    Assert.Equal<float[]>(expectedBias, p.Bias.ToArray())
+    Assert.True(p.DenseBias.Enumerate() |> Seq.forall ((=) 0.0), "dense bias is not zero")
+
+[<LstmProperty>]
+let ``permutations from the generator are permutations and the same seed repeats them`` (v: VariableCase) =
+    let a = Rng.permutation v.Count (Rng.create v.Seed)
+    let b = Rng.permutation v.Count (Rng.create v.Seed)
+    Assert.Equal<int[]>(a.Value, b.Value)
+    Assert.Equal<int[]>(Array.init v.Count id, Array.sort a.Value)
+
+[<LstmProperty>]
+let ``integer draws stay in their range`` (v: VariableCase) =
+    let d = Rng.many 200 (Rng.nextInt v.MaxLen (v.MaxLen + v.Count)) (Rng.create v.Seed)
+    Assert.True(d.Value |> Array.forall (fun x -> x >= v.MaxLen && x < v.MaxLen + v.Count))

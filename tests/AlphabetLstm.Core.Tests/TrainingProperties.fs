@@ -1,0 +1,92 @@
+/// Training: state policies, determinism, and Keras' batch-size rule for stateful runs.
+module AlphabetLstm.Core.Tests.TrainingProperties
+
+open System
+open MathNet.Numerics.LinearAlgebra
+open Xunit
+open AlphabetLstm.Core
+open AlphabetLstm.Core.Tests.Generators
+
+/// A dataset of N = B × batches samples and a starting state, all from the case's seed.
+let private setup (c: TrainCase) =
+    let s = c.Shape
+    let n = s.B * c.Batches
+    let rng = Rng.create s.Seed
+    let xs = Rng.many (s.T * n * s.I) (Rng.uniform 0.0 1.0) rng
+    let ys = Rng.many n (Rng.nextInt 0 s.V) xs.Next
+    let data =
+        { Inputs = Array.init s.T (fun t -> Matrix<float>.Build.Dense(n, s.I, fun r k -> xs.Value.[(t * n + r) * s.I + k]))
+          Targets = Matrix<float>.Build.Dense(n, s.V, fun r v -> if ys.Value.[r] = v then 1.0 else 0.0)
+          Lengths = Array.create n s.T
+          Patterns = Array.init n string }
+    let p = Parameters.init s.I s.H s.V ys.Next
+    data, Training.start p.Value p.Next
+
+let private config (c: TrainCase) policy shuffle =
+    { FitConfig.Default(c.Epochs) with BatchSize = c.Shape.B; Shuffle = shuffle; Policy = policy }
+
+[<LstmProperty>]
+let ``stateful training with a reset after every batch gives bit-identical weights to stateless training`` (c: TrainCase) =
+    let data, start = setup c
+    let stateless = Training.train (config c Stateless false) data start
+    let resetEveryBatch = Training.train (config c (Stateful ResetPoint.EveryBatch) false) data start
+    sameParameters stateless.Parameters resetEveryBatch.Parameters
+
+[<LstmProperty>]
+let ``the same seed and configuration give bit-identical trained weights`` (c: TrainCase) (shuffle: bool) =
+    let run () =
+        let data, start = setup c
+        Training.train (config c (Stateful ResetPoint.EveryEpoch) shuffle) data start
+    let a, b = run (), run ()
+    sameParameters a.Parameters b.Parameters
+    Assert.Equal(a.Rng, b.Rng)
+
+[<LstmProperty>]
+let ``training in two calls from the saved state equals training in one`` (c: TrainCase) =
+    let data, start = setup c
+    let cfg = { config c (Stateful ResetPoint.Never) true with Epochs = c.Epochs + 1 }
+    let whole = Training.train cfg data start
+    let firstPart = Training.train { cfg with Epochs = 1 } data start
+    let resumed = Training.train cfg data firstPart
+    sameParameters whole.Parameters resumed.Parameters
+    sameParameters whole.Optimizer.M resumed.Optimizer.M
+    Assert.Equal(whole.Optimizer.Step, resumed.Optimizer.Step)
+
+[<LstmProperty>]
+let ``training never changes the parameters it was given`` (c: TrainCase) =
+    let data, start = setup c
+    let before = Parameters.copy start.Parameters
+    Training.train (config c Stateless true) data start |> ignore
+    sameParameters before start.Parameters
+
+[<Fact>]
+let ``a stateful fit whose sample count is not a multiple of the batch size is refused, naming both numbers`` () =
+    let data = Datasets.window 1 Layout.Features
+    let p = Parameters.init 1 4 26 (Rng.create 1L)
+    let cfg = { FitConfig.Default(1) with BatchSize = 2; Policy = Stateful ResetPoint.EveryEpoch }
+    let ex = Assert.Throws<ArgumentException>(fun () -> Training.train cfg data (Training.start p.Value p.Next) |> ignore)
+    Assert.Contains("(25)", ex.Message)
+    Assert.Contains("(2)", ex.Message)
+
+[<Fact>]
+let ``a stateless fit takes a smaller last batch, as Keras does`` () =
+    let data = Datasets.window 1 Layout.Features
+    let p = Parameters.init 1 4 26 (Rng.create 1L)
+    let cfg = { FitConfig.Default(1) with BatchSize = 2; Shuffle = false }
+    let after = Training.train cfg data (Training.start p.Value p.Next)
+    Assert.Equal(13, after.Optimizer.Step)
+
+[<Fact>]
+let ``a stateful evaluation with any batch size carries the state and returns it`` () =
+    let data = Datasets.window 1 Layout.Features
+    let p = (Parameters.init 1 4 26 (Rng.create 3L)).Value
+    let byOne = Training.evaluate p data 1 false (Some(LstmState.Zeros(1, 4)))
+    // Stepping through the letters by hand, carrying the state, gives the same probabilities.
+    let mutable state = LstmState.Zeros(1, 4)
+    for n in 0 .. data.Count - 1 do
+        let pr = Model.predict p state [| data.Inputs.[0].SubMatrix(n, 1, 0, 1) |] Unmasked
+        sameBits (sprintf "sample %d" n) pr.Probabilities (byOne.Probabilities.SubMatrix(n, 1, 0, 26))
+        state <- pr.Final
+    sameBits "final h" state.H byOne.Final.Value.H
+    let byFive = Training.evaluate p data 5 false (Some(LstmState.Zeros(5, 4)))
+    Assert.Equal(5, byFive.Final.Value.Batch)
