@@ -32,6 +32,7 @@ type AdamResult = { Parameters: Parameters; State: AdamState }
 
 module Adam =
     /// Zero moments at step 0 for parameters shaped like `p`.
+    [<CompiledName("Init")>]
     let init (p: Parameters) : AdamState = { Step = 0; M = Parameters.zerosLike p; V = Parameters.zerosLike p }
 
     /// Update number `step` (1-based), in place on raw storage. Internal: only callers that own
@@ -50,6 +51,7 @@ module Adam =
                 th.[j] <- th.[j] - lrT * mj / (sqrt vj + eps)
 
     /// One Adam update. Pure: returns new parameters and moments, the arguments are untouched.
+    [<CompiledName("Step")>]
     let step (cfg: AdamConfig) (state: AdamState) (p: Parameters) (grads: Parameters) : AdamResult =
         let theta, m, v = Parameters.copy p, Parameters.copy state.M, Parameters.copy state.V
         let t = state.Step + 1

@@ -61,10 +61,12 @@ module Datasets =
     let private V = Alphabet.Size
 
     /// A one-hot (N, V) matrix from letter indices.
+    [<CompiledName("OneHot")>]
     let oneHot (indices: int[]) : Matrix<float> =
         Matrix<float>.Build.Dense(indices.Length, V, fun n v -> if indices.[n] = v then 1.0 else 0.0)
 
     /// Encodes a window of letters as one sample in the given layout: T matrices of shape (1, I).
+    [<CompiledName("EncodeWindow")>]
     let encodeWindow (layout: Layout) (letters: string) : Matrix<float>[] =
         let codes = letters |> Seq.map Alphabet.Encode |> Seq.toArray
         match layout with
@@ -72,6 +74,7 @@ module Datasets =
         | _ -> codes |> Array.map (fun c -> Matrix<float>.Build.Dense(1, 1, c))
 
     /// The window dataset for seq_length n: alphabet[i..i+n-1] -> alphabet[i+n], i = 0 .. 25-n.
+    [<CompiledName("Window")>]
     let window (n: int) (layout: Layout) : Dataset =
         if n < 1 || n > V - 1 then
             invalidArg "n" (sprintf "window length must be in 1..25, got %d" n)
@@ -90,6 +93,7 @@ module Datasets =
     /// The tutorial's variable-length dataset: `count` samples; start uniform in [0, 24), end uniform in
     /// [start, min(start + maxLen, 25)); input alphabet[start..end], target alphabet[end + 1];
     /// pre-padded with 0.0 to maxLen steps (Keras `pad_sequences`). Returns the set and the next generator.
+    [<CompiledName("VariableLength")>]
     let variableLength (count: int) (maxLen: int) (rng: Rng) : Draw<Dataset> =
         if count < 1 then invalidArg "count" (sprintf "sample count must be positive, got %d" count)
         if maxLen < 1 then invalidArg "maxLen" (sprintf "maxLen must be positive, got %d" maxLen)
@@ -115,6 +119,7 @@ module Datasets =
           Next = r }
 
     /// The samples at `indices`, in that order (a subset, a permutation or a batch).
+    [<CompiledName("Select")>]
     let select (indices: int[]) (data: Dataset) : Dataset =
         let rows (m: Matrix<float>) =
             Matrix<float>.Build.Dense(indices.Length, m.ColumnCount, fun n j -> m.[indices.[n], j])
@@ -125,4 +130,5 @@ module Datasets =
 
     /// Whether step t (0-based, of T) of a sample with `length` real steps is real, not padding.
     /// Padding is leading (pre-padding), so the real steps are the last `length`.
+    [<CompiledName("IsReal")>]
     let isReal (timeSteps: int) (length: int) (t: int) = t >= timeSteps - length

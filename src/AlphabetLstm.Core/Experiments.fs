@@ -33,6 +33,13 @@ type ExperimentSpec =
       /// What the experiment shows about LSTM state, in a sentence.
       Lesson: string }
 
+    /// The same experiment with another number of epochs.
+    member s.WithEpochs(epochs: int) = { s with Epochs = epochs }
+    /// The same experiment with another number of LSTM units.
+    member s.WithUnits(units: int) = { s with Units = units }
+    /// The same experiment with masking of padded steps switched on or off.
+    member s.WithMasked(masked: bool) = { s with Masked = masked }
+
 /// An experiment ready to train: its data, its training configuration and the starting state.
 type PreparedExperiment =
     { Spec: ExperimentSpec
@@ -110,6 +117,7 @@ module Experiments =
           Shuffle = shuffle; Policy = policy; Masked = false; TutorialAccuracy = tutorial; Lesson = lesson }
 
     /// The six experiments at the tutorial's settings, in the tutorial's order.
+    [<CompiledName("All")>]
     let all : ExperimentSpec[] =
         [| make "one-char" "Naive LSTM: one char to one char" (Window(1, Layout.Features)) 32 500 1 true Stateless 0.84
                "One letter and a state reset before every sample: the model can only learn a letter-to-letter lookup, and the LSTM's memory is never used."
@@ -125,12 +133,15 @@ module Experiments =
                "Runs of 1..5 letters, pre-padded with zeros: the state carries each run, but without masking a leading 'A' is indistinguishable from padding." |]
 
     /// The valid ids, in order.
+    [<CompiledName("Ids")>]
     let ids = all |> Array.map (fun s -> s.Id)
 
     /// The experiment with this id, or None.
+    [<CompiledName("TryFind")>]
     let tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
 
     /// Settles the data, the initial weights and the training state for one seed.
+    [<CompiledName("Prepare")>]
     let prepare (spec: ExperimentSpec) (seed: int64) : PreparedExperiment =
         if spec.Units < 1 then invalidArg "spec" (sprintf "units must be positive, got %d" spec.Units)
         if spec.Epochs < 1 then invalidArg "spec" (sprintf "epochs must be positive, got %d" spec.Epochs)
@@ -164,6 +175,7 @@ module Experiments =
 
     /// Feeds `start`, then each prediction, for `steps` steps from `state`; returns the letters fed
     /// and predicted ("start" + steps letters) and h after each step, (steps, H).
+    [<CompiledName("Generate")>]
     let generate (p: Parameters) (state: LstmState) (start: char) (steps: int) : StateTrace =
         let mutable s = state
         let mutable letter = start
@@ -178,10 +190,12 @@ module Experiments =
         { Inputs = text.ToString(); Hidden = Matrix<float>.Build.DenseOfRowVectors rows }
 
     /// The state after feeding `letters` one at a time from `state` (the warm-up).
+    [<CompiledName("WarmUp")>]
     let warmUp (p: Parameters) (state: LstmState) (letters: string) : LstmState =
         letters |> Seq.fold (fun s l -> (oneStep p s l).Final) state
 
     /// Feeds the given letters one at a time from `state`, recording h after each.
+    [<CompiledName("Trace")>]
     let trace (p: Parameters) (state: LstmState) (letters: string) : StateTrace =
         let mutable s = state
         let rows =
@@ -190,6 +204,7 @@ module Experiments =
 
     /// Runs the analysis of a trained experiment: evaluation, predictions, and the extras its
     /// section of the report needs. `final` is the training state after the last epoch.
+    [<CompiledName("Analyse")>]
     let analyse (prepared: PreparedExperiment) (final: TrainingState) : ExperimentResult =
         let spec, data, p = prepared.Spec, prepared.Data, final.Parameters
         let H = p.Units

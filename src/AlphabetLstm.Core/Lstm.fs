@@ -255,6 +255,7 @@ module Lstm =
 
     /// Runs the cell over `inputs` (T matrices of shape (B, I)) from `state`.
     /// Returns h after every step, the final state, and the cache backward needs.
+    [<CompiledName("Run")>]
     let run (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : SequenceResult =
         let tape = loadTape p state inputs masking
         forwardTape p tape
@@ -263,17 +264,20 @@ module Lstm =
           Cache = SequenceCache tape }
 
     /// Runs the cell from the zero state: what Keras does when no initial state is given.
+    [<CompiledName("RunFresh")>]
     let runFresh (p: Parameters) (inputs: Matrix<float>[]) (masking: Masking) : SequenceResult =
         if inputs.Length = 0 then invalidArg "inputs" "inputs hold no time step: expected at least one (B, I) matrix"
         run p (LstmState.Zeros(inputs.[0].RowCount, p.Units)) inputs masking
 
     /// One step: the next state from `state` and the input x (B, I). Pure: `state` is not touched.
+    [<CompiledName("Step")>]
     let step (p: Parameters) (state: LstmState) (x: Matrix<float>) : StepResult =
         let r = run p state [| x |] Unmasked
         { Next = r.Final; Cache = r.Cache }
 
     /// BPTT through a recorded forward pass, given d loss / d (final h, final c), each (B, H).
     /// Returns the gradients of the LSTM blocks and of the initial state.
+    [<CompiledName("Backward")>]
     let backward (p: Parameters) (cache: SequenceCache) (dFinal: LstmState) : SequenceGradients =
         let tape = cache.Tape
         if dFinal.Batch <> tape.B || dFinal.Units <> tape.H then

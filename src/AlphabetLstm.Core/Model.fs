@@ -14,6 +14,7 @@ open MathNet.Numerics.LinearAlgebra
 /// Softmax and cross-entropy on plain matrices.
 module Loss =
     /// Row-wise softmax of (B, V) logits, computed stably (the row maximum is subtracted first).
+    [<CompiledName("Softmax")>]
     let softmax (logits: Matrix<float>) : Matrix<float> =
         let p = Matrix<float>.Build.DenseOfMatrix logits
         for b in 0 .. p.RowCount - 1 do
@@ -24,6 +25,7 @@ module Loss =
         p
 
     /// Row-wise log-softmax: logits − max − log Σ exp(logits − max).
+    [<CompiledName("LogSoftmax")>]
     let logSoftmax (logits: Matrix<float>) : Matrix<float> =
         let p = Matrix<float>.Build.DenseOfMatrix logits
         for b in 0 .. p.RowCount - 1 do
@@ -34,6 +36,7 @@ module Loss =
         p
 
     /// Mean categorical cross-entropy of (B, V) logits against (B, V) target distributions.
+    [<CompiledName("CrossEntropy")>]
     let crossEntropy (logits: Matrix<float>) (targets: Matrix<float>) : float =
         let lp = logSoftmax logits
         -(lp.PointwiseMultiply targets).RowSums().Sum() / float logits.RowCount
@@ -160,6 +163,7 @@ module Model =
 
     /// Loss, accuracy and the gradient of the mean cross-entropy with respect to every block and
     /// to the initial state, for one batch: inputs are T matrices (B, I), targets (B, V).
+    [<CompiledName("LossAndGradients")>]
     let lossAndGradients (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : BatchGradients =
         let ws = workspaceFor p initial inputs masking
         loadTargets p targets ws
@@ -174,6 +178,7 @@ module Model =
           Final = Lstm.finalState ws.Tape }
 
     /// The mean cross-entropy of one batch (no gradients).
+    [<CompiledName("Loss")>]
     let loss (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : float =
         let ws = workspaceFor p initial inputs masking
         loadTargets p targets ws
@@ -182,6 +187,7 @@ module Model =
         lossSum / float ws.Tape.B
 
     /// Class probabilities after the sequence, and the final state, for any batch size.
+    [<CompiledName("Predict")>]
     let predict (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Prediction =
         let ws = workspaceFor p initial inputs masking
         Lstm.forwardTape p ws.Tape

@@ -44,6 +44,7 @@ type Block = { Name: string; Values: float[] }
 
 module Parameters =
     /// The names of the blocks, in the order `blocks` returns them.
+    [<CompiledName("BlockNames")>]
     let blockNames = [| "kernel"; "recurrentKernel"; "bias"; "denseKernel"; "denseBias" |]
 
     /// The storage array of a dense matrix (no copy).
@@ -74,25 +75,31 @@ module Parameters =
           DenseBias = Vector<float>.Build.Dense blocks.[4] }
 
     /// A copy of every block, named (for checks, file writers and reports).
+    [<CompiledName("Blocks")>]
     let blocks (p: Parameters) : Block[] =
         Array.map2 (fun name (values: float[]) -> { Name = name; Values = Array.copy values }) blockNames (storage p)
 
     /// A new record with f applied to every scalar.
+    [<CompiledName("Map")>]
     let map (f: float -> float) (p: Parameters) : Parameters =
         storage p |> Array.map (Array.map f) |> ofStorage p
 
     /// A new record with f applied to matching scalars of a and b (which must have the same shapes).
+    [<CompiledName("Map2")>]
     let map2 (f: float -> float -> float) (a: Parameters) (b: Parameters) : Parameters =
         Array.map2 (Array.map2 f) (storage a) (storage b) |> ofStorage a
 
     /// A deep copy.
+    [<CompiledName("Copy")>]
     let copy (p: Parameters) : Parameters = map id p
 
     /// A record of zeros with the shapes of `p`.
+    [<CompiledName("ZerosLike")>]
     let zerosLike (p: Parameters) : Parameters = map (fun _ -> 0.0) p
 
     /// Checks the shapes agree with one another and every value is finite; returns the record or
     /// raises ArgumentException naming the bad block, the expected and the found shape or value.
+    [<CompiledName("Validate")>]
     let validate (p: Parameters) : Parameters =
         let I, H, V = p.Kernel.RowCount, p.RecurrentKernel.RowCount, p.DenseBias.Count
         let G = 4 * H
@@ -114,6 +121,7 @@ module Parameters =
 
     /// Builds and validates a record from Keras-layout blocks (copied, so later changes to the
     /// arguments do not reach the model).
+    [<CompiledName("Create")>]
     let create (kernel: Matrix<float>) (recurrentKernel: Matrix<float>) (bias: Vector<float>)
                (denseKernel: Matrix<float>) (denseBias: Vector<float>) : Parameters =
         let dm (m: Matrix<float>) = Matrix<float>.Build.DenseOfMatrix m
@@ -122,6 +130,7 @@ module Parameters =
                    DenseKernel = dm denseKernel; DenseBias = dv denseBias }
 
     /// Glorot-uniform (rows, cols): uniform in ±sqrt(6 / (rows + cols)).
+    [<CompiledName("GlorotUniform")>]
     let glorotUniform (rows: int) (cols: int) (rng: Rng) : Draw<Matrix<float>> =
         let limit = sqrt (6.0 / float (rows + cols))
         let d = Rng.many (rows * cols) (Rng.uniform -limit limit) rng
@@ -130,6 +139,7 @@ module Parameters =
 
     /// Keras' Orthogonal initializer for (rows, cols): QR of a normal (max, min) matrix, Q's columns
     /// signed by diag(R), transposed when rows < cols. The result has orthonormal rows or columns.
+    [<CompiledName("Orthogonal")>]
     let orthogonal (rows: int) (cols: int) (rng: Rng) : Draw<Matrix<float>> =
         let tall, short = max rows cols, min rows cols
         let d = Rng.many (tall * short) Rng.nextNormal rng
@@ -141,6 +151,7 @@ module Parameters =
 
     /// Fresh parameters for I inputs, H units and V classes, drawn as Keras draws them:
     /// kernel, recurrent kernel, then the dense kernel.
+    [<CompiledName("Init")>]
     let init (inputs: int) (units: int) (classes: int) (rng: Rng) : Draw<Parameters> =
         if inputs < 1 then invalidArg "inputs" (sprintf "inputs must be positive, got %d" inputs)
         if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
@@ -156,3 +167,11 @@ module Parameters =
               DenseKernel = dk.Value
               DenseBias = Vector<float>.Build.Dense(classes) }
           Next = dk.Next }
+
+/// C#-friendly entry points on the type itself (F# callers use the Parameters module).
+type Parameters with
+    /// Fresh Keras-initialised parameters for I inputs, H units and V classes.
+    static member Init(inputs: int, units: int, classes: int, rng: Rng) : Draw<Parameters> = Parameters.init inputs units classes rng
+    /// Builds and validates parameters from Keras-layout blocks (copied).
+    static member Create(kernel, recurrentKernel, bias, denseKernel, denseBias) : Parameters =
+        Parameters.create kernel recurrentKernel bias denseKernel denseBias

@@ -23,9 +23,11 @@ module Rng =
     let private golden = 0x9E3779B97F4A7C15UL
 
     /// A generator started from `seed`.
+    [<CompiledName("Create")>]
     let create (seed: int64) : Rng = Rng.Create seed
 
     /// The next 64 random bits.
+    [<CompiledName("NextUInt64")>]
     let nextUInt64 (rng: Rng) : Draw<uint64> =
         let s = rng.State + golden
         let mutable z = s
@@ -34,16 +36,19 @@ module Rng =
         { Value = z ^^^ (z >>> 31); Next = { State = s } }
 
     /// A double uniform in [0, 1), with 53 random bits.
+    [<CompiledName("NextDouble")>]
     let nextDouble (rng: Rng) : Draw<float> =
         let d = nextUInt64 rng
         { Value = float (d.Value >>> 11) * (1.0 / 9007199254740992.0); Next = d.Next }
 
     /// A double uniform in [low, high).
+    [<CompiledName("Uniform")>]
     let uniform (low: float) (high: float) (rng: Rng) : Draw<float> =
         let d = nextDouble rng
         { Value = low + (high - low) * d.Value; Next = d.Next }
 
     /// An integer uniform in [low, high) (as numpy's `randint(low, high)`); requires low < high.
+    [<CompiledName("NextInt")>]
     let nextInt (low: int) (high: int) (rng: Rng) : Draw<int> =
         if high <= low then
             invalidArg "high" (sprintf "nextInt needs low < high, got low = %d, high = %d" low high)
@@ -62,6 +67,7 @@ module Rng =
         { Value = low + int v; Next = r }
 
     /// A standard normal draw (Box–Muller, using one of the two values).
+    [<CompiledName("NextNormal")>]
     let nextNormal (rng: Rng) : Draw<float> =
         let u1 = nextDouble rng
         let u2 = nextDouble u1.Next
@@ -69,6 +75,7 @@ module Rng =
         { Value = r * cos (2.0 * Math.PI * u2.Value); Next = u2.Next }
 
     /// `count` draws of `draw`, in order, and the generator after them.
+    [<CompiledName("Many")>]
     let many (count: int) (draw: Rng -> Draw<'T>) (rng: Rng) : Draw<'T[]> =
         let values = Array.zeroCreate count
         let mutable r = rng
@@ -79,6 +86,7 @@ module Rng =
         { Value = values; Next = r }
 
     /// A uniformly random permutation of 0 .. n-1 (Fisher–Yates).
+    [<CompiledName("Permutation")>]
     let permutation (n: int) (rng: Rng) : Draw<int[]> =
         let p = Array.init n id
         let mutable r = rng
@@ -89,3 +97,12 @@ module Rng =
             p.[k] <- p.[d.Value]
             p.[d.Value] <- t
         { Value = p; Next = r }
+
+/// C#-friendly draws on the generator value itself (F# callers use the Rng module).
+type Rng with
+    /// A double uniform in [0, 1) and the next generator.
+    member r.NextDouble() : Draw<float> = Rng.nextDouble r
+    /// An integer uniform in [low, high) and the next generator.
+    member r.NextInt(low: int, high: int) : Draw<int> = Rng.nextInt low high r
+    /// A random permutation of 0 .. n-1 and the next generator.
+    member r.Permutation(n: int) : Draw<int[]> = Rng.permutation n r

@@ -74,6 +74,7 @@ type Evaluation =
 
 module Training =
     /// The state before the first epoch.
+    [<CompiledName("Start")>]
     let start (p: Parameters) (rng: Rng) : TrainingState =
         { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = None }
 
@@ -137,6 +138,7 @@ module Training =
         | None -> Array.zeroCreate (B * H), Array.zeroCreate (B * H)
 
     /// Runs one epoch from `state`. Pure: returns the report and the next state.
+    [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
@@ -192,6 +194,7 @@ module Training =
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each.
     /// Enumerating it again recomputes the same outcomes.
+    [<CompiledName("Fit")>]
     let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
@@ -204,6 +207,7 @@ module Training =
             state
 
     /// The last state of `fit` (the state itself when no epoch remains).
+    [<CompiledName("Train")>]
     let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
         fit config data state |> Seq.fold (fun _ o -> o.State) state
 
@@ -211,6 +215,7 @@ module Training =
     /// initial = None: stateless, every batch from zeros. initial = Some s: stateful, batch k+1
     /// continues batch k's state row by row, starting from s (its rows fix the batch size); the
     /// state after the last batch is returned.
+    [<CompiledName("Evaluate")>]
     let evaluate (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) : Evaluation =
         checkData p data batchSize
         let N, T, H, V = data.Count, data.TimeSteps, p.Units, p.Classes

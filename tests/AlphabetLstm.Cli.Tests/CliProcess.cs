@@ -1,0 +1,84 @@
+using System.Diagnostics;
+
+namespace AlphabetLstm.Cli.Tests;
+
+/// <summary>What a run of the real CLI process printed and returned.</summary>
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>Runs the built <c>alphabet-lstm</c> program as a separate process, as a user would.</summary>
+public static class CliProcess
+{
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "alphabet-lstm.dll");
+
+    public static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+
+    public static Process Start(string workingDirectory, params string[] args)
+    {
+        var info = new ProcessStartInfo(Dotnet)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Dll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return Process.Start(info)!;
+    }
+
+    public static CliResult Run(string workingDirectory, params string[] args)
+    {
+        using var p = Start(workingDirectory, args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"alphabet-lstm {string.Join(' ', args)} did not finish in 5 minutes");
+        }
+        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Asserts a clean one-line error: the exit code, one line on stderr containing every fragment, no stack trace.</summary>
+    public static void AssertCleanError(CliResult r, int exitCode, params string[] fragments)
+    {
+        Assert.Equal(exitCode, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line on stderr, got {lines.Length}: {r.Stderr}");
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.DoesNotContain("Exception", r.Stderr);
+        foreach (var f in fragments) Assert.Contains(f, lines[0]);
+    }
+}
+
+/// <summary>A fresh empty folder for one test, removed afterwards.</summary>
+public sealed class TempFolder : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("alphabet-lstm-test-").FullName;
+
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
+    public string[] Files() => Directory.GetFiles(Path, "*", SearchOption.AllDirectories)
+        .Select(f => System.IO.Path.GetRelativePath(Path, f)).OrderBy(f => f, StringComparer.Ordinal).ToArray();
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>The repository root (the folder holding AlphabetLstm.sln), found from the test's folder.</summary>
+public static class Repo
+{
+    public static string Root
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "AlphabetLstm.sln")))
+                dir = dir.Parent;
+            return dir?.FullName ?? throw new DirectoryNotFoundException("AlphabetLstm.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+}
