@@ -21,19 +21,19 @@ public static class LinearAlgebra
         string name;
         try
         {
-            name = Control.TryUseNativeMKL() ? "native MKL" : UseManaged("native MKL not installed");
+            name = Control.TryUseNativeMKL() ? $"native MKL provider ({MathNet.Numerics.Providers.LinearAlgebra.LinearAlgebraControl.Provider})" : UseManaged("native MKL not installed");
         }
         catch (Exception e) when (e is DllNotFoundException or TypeLoadException or FileNotFoundException or NotSupportedException or InvalidOperationException)
         {
             name = UseManaged("native MKL failed to load");
         }
-        _selected = $"{name} ({MathNet.Numerics.Providers.LinearAlgebra.LinearAlgebraControl.Provider}), single-threaded";
+        _selected = $"{name}, single-threaded";
         return _selected;
     }
 
     private static string UseManaged(string why)
     {
         Control.UseManaged();
-        return $"managed ({why})";
+        return $"managed provider ({why})";
     }
 }
