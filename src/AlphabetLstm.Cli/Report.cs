@@ -42,6 +42,11 @@ public static class Report
                     + "With 25 (or 23) patterns it moves in steps of 4% (or 4.35%), and one seed can land a pattern or two away "
                     + "from another, so compare the median over seeds with the tutorial's single run.");
         md.AppendLine();
+        md.AppendLine("How to read it: an LSTM carries a state, two vectors h and c, from one time step to the next, and "
+                    + "predicts from h. A reset sets the state to zeros. The experiments differ in where the state is reset: "
+                    + "before every sample (the stateless ones: whatever the model knows must come from the sample itself) "
+                    + "or only once per pass over the alphabet (stateful: the state can carry the sequence).");
+        md.AppendLine();
         md.AppendLine("## Summary");
         md.AppendLine();
         md.AppendLine("| experiment | tutorial | ours: min / median / max | seeds | training time (median per seed) |");
@@ -196,8 +201,9 @@ public static class Report
         md.AppendLine();
         var masked = runs.Any(r => r.Result.PaddingCollision?.Value.Masked == true);
         md.AppendLine("Inputs are letter / 26, so 'A' is 0.0, and short runs are padded in front with 0.0: "
-                    + "\"AB\" and \"B\" become the same numbers, and the unmasked model must give them the same prediction "
-                    + "(a difference of 0), right for one of them at most. "
+                    + "\"AB\" and \"B\" become the same numbers, so the unmasked model cannot tell them apart (a difference of 0). "
+                    + "In this task both need the same answer, C, so it costs no accuracy; but the model has no way to know that a run "
+                    + "started with 'A', and would fail any task where that matters (its length, say). "
                     + (masked
                         ? "With masking, padded steps leave the state untouched, so a real 'A' moves the state and padding does not: the model can tell the two apart."
                         : "Run with `--mask` to make padded steps leave the state untouched; then a real 'A' and padding differ."));
