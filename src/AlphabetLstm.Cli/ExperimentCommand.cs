@@ -58,7 +58,11 @@ public static class ExperimentCommand
     {
         // Check every destination before hours of training, so a typo fails at once.
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
-        if (outDir is not null) AtomicFile.EnsureWritableFolder(outDir, "--out");
+        if (outDir is not null)
+        {
+            AtomicFile.EnsureWritableFolder(outDir, "--out");
+            if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
+        }
 
         stdout.WriteLine($"linear algebra: {LinearAlgebra.Select()}");
         var printer = new RunPrinter(stdout, quiet);

@@ -1,23 +1,30 @@
 using System.Globalization;
 using System.Text;
+using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// Writes <c>report.md</c> and <c>results.json</c> into a folder, each atomically.
+/// Writes the report folder: the pictures (<see cref="Plots"/>), <c>results.json</c> and, last,
+/// <c>report.md</c>, each file atomically. report.md is written for a learner: what each
+/// experiment shows about LSTM state, with the evidence next to the claim.
 /// </summary>
 public static class Report
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    public const string MarkdownFile = "report.md";
+    public const string ResultsFile = "results.json";
+
     public static IReadOnlyList<string> Write(string dir, IReadOnlyList<RunRecord> runs, double wallSeconds)
     {
         Directory.CreateDirectory(dir);
-        var written = new List<string>();
-        var results = Path.Combine(dir, "results.json");
+        var written = new List<string>(Plots.Write(dir, runs));
+        var results = Path.Combine(dir, ResultsFile);
         AtomicFile.WriteAllText(results, ResultsJson.Serialize(runs));
         written.Add(results);
-        var report = Path.Combine(dir, "report.md");
+        // report.md goes last: when it exists, everything it links to exists too.
+        var report = Path.Combine(dir, MarkdownFile);
         AtomicFile.WriteAllText(report, Markdown(runs, wallSeconds));
         written.Add(report);
         return written;
@@ -27,19 +34,190 @@ public static class Report
     {
         var md = new StringBuilder();
         var seeds = runs.Select(r => r.Seed).Distinct().OrderBy(s => s).ToList();
-        md.AppendLine("# AlphabetLstm: the tutorial's experiments");
+        md.AppendLine("# AlphabetLstm: the tutorial's experiments, explained");
         md.AppendLine();
-        md.AppendLine($"Seeds {string.Join(", ", seeds)}; total wall time {wallSeconds.ToString("0.0", Inv)} s; linear algebra: {LinearAlgebra.Select()}.");
+        md.AppendLine($"Seeds {SeedList(seeds)}; total wall time {wallSeconds.ToString("0.0", Inv)} s; linear algebra: {LinearAlgebra.Select()}.");
         md.AppendLine();
-        md.AppendLine("| experiment | tutorial | ours: min / median / max | train time (median) | what it shows |");
+        md.AppendLine("Accuracy is measured on the training patterns after training, as the tutorial's \"Model Accuracy\" is. "
+                    + "With 25 (or 23) patterns it moves in steps of 4% (or 4.35%), and one seed can land a pattern or two away "
+                    + "from another, so compare the median over seeds with the tutorial's single run.");
+        md.AppendLine();
+        md.AppendLine("How to read it: an LSTM carries a state, two vectors h and c, from one time step to the next, and "
+                    + "predicts from h. A reset sets the state to zeros. The experiments differ in where the state is reset: "
+                    + "before every sample (the stateless ones: whatever the model knows must come from the sample itself) "
+                    + "or only once per pass over the alphabet (stateful: the state can carry the sequence).");
+        md.AppendLine();
+        md.AppendLine("## Summary");
+        md.AppendLine();
+        md.AppendLine("| experiment | tutorial | ours: min / median / max | seeds | training time (median per seed) |");
         md.AppendLine("|---|---|---|---|---|");
-        foreach (var group in runs.GroupBy(r => r.Spec.Id))
+        foreach (var group in ByExperiment(runs))
         {
             var acc = group.Select(r => r.Result.Accuracy).OrderBy(x => x).ToList();
             var secs = group.Select(r => r.TrainSeconds).OrderBy(x => x).ToList();
-            var spec = group.First().Spec;
-            md.AppendLine($"| {group.Key} | {RunPrinter.Percent(spec.TutorialAccuracy)} | {RunPrinter.Percent(acc[0])} / {RunPrinter.Percent(Stats.Median(acc))} / {RunPrinter.Percent(acc[^1])} | {Stats.Median(secs).ToString("0.00", Inv)} s | {spec.Lesson} |");
+            var spec = group[0].Spec;
+            md.AppendLine($"| [{spec.Id}](#{spec.Id}) | {Pct(spec.TutorialAccuracy)} | {Pct(acc[0])} / {Pct(Stats.Median(acc))} / {Pct(acc[^1])} | {acc.Count} | {Seconds(Stats.Median(secs))} |");
         }
+        md.AppendLine();
+
+        foreach (var group in ByExperiment(runs))
+            Section(md, group);
         return md.ToString();
     }
+
+    private static List<List<RunRecord>> ByExperiment(IReadOnlyList<RunRecord> runs) =>
+        runs.GroupBy(r => r.Spec.Id).Select(g => g.OrderBy(r => r.Seed).ToList()).ToList();
+
+    private static void Section(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    {
+        var spec = runs[0].Spec;
+        // An explicit anchor, so the summary table's links work whatever the renderer does with headings.
+        md.AppendLine($"<a id=\"{spec.Id}\"></a>");
+        md.AppendLine();
+        md.AppendLine($"## {spec.Id}: {spec.Title}");
+        md.AppendLine();
+        md.AppendLine($"Settings: {RunPrinter.Describe(spec)}.");
+        md.AppendLine();
+        md.AppendLine($"**What it shows about LSTM state.** {spec.Lesson}");
+        md.AppendLine();
+        md.AppendLine($"Accuracy by seed (tutorial {Pct(spec.TutorialAccuracy)}): "
+                    + string.Join(", ", runs.Select(r => $"seed {r.Seed} {Pct(r.Result.Accuracy)}")) + ".");
+        md.AppendLine();
+        if (!spec.Data.IsVariableLength)
+        {
+            md.AppendLine("Wrong predictions on the training patterns:");
+            md.AppendLine();
+            foreach (var run in runs)
+            {
+                var wrong = run.Result.Predictions.Where(p => !p.Correct).ToList();
+                md.AppendLine(wrong.Count == 0
+                    ? $"- seed {run.Seed}: none, all {run.Result.Predictions.Length} right"
+                    : $"- seed {run.Seed}: {wrong.Count} of {run.Result.Predictions.Length}: "
+                      + string.Join(", ", wrong.Select(p => $"`{p.Input} -> {p.Predicted}` (expected {p.Expected})")));
+            }
+            md.AppendLine();
+        }
+        md.AppendLine($"![{spec.Id}: loss and accuracy per epoch, every seed]({Plots.CurvesFile(spec.Id)})");
+        md.AppendLine();
+
+        if (runs.Any(r => r.Result.BatchIndependence is not null)) BatchState(md, runs);
+        if (runs.Any(r => r.Result.Generation is not null)) Stateful(md, runs);
+        if (spec.Data.IsVariableLength) VariableLength(md, runs);
+    }
+
+    private static void BatchState(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    {
+        md.AppendLine("### Do the samples of one batch share state?");
+        md.AppendLine();
+        md.AppendLine("| seed | accuracy | accuracy on a shuffled copy | max \\|p(letter alone) − p(letter in the batch)\\| |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var run in runs)
+            if (run.Result.BatchIndependence?.Value is { } bi)
+                md.AppendLine($"| {run.Seed} | {Pct(run.Result.Accuracy)} | {Pct(bi.ShuffledAccuracy)} | {bi.MaxDifference.ToString("G3", Inv)} |");
+        md.AppendLine();
+        md.AppendLine($"Each letter was predicted twice: alone, in a batch of one, and inside the full batch of {runs[0].Result.Config.BatchSize}. "
+                    + "The probabilities are the same (a difference of 0, or rounding), so no sample in a batch ever sees another sample's state: "
+                    + "every row of the batch starts from zeros and runs on its own. What the model learned is a letter-to-letter lookup, "
+                    + "which is why it scores the same on a shuffled copy. The tutorial's \"state within a batch\" is not state shared across samples.");
+        md.AppendLine();
+    }
+
+    private static void Stateful(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    {
+        md.AppendLine("### Generation: feeding each prediction back in");
+        md.AppendLine();
+        md.AppendLine("| seed | from 'A' after a reset | from 'K' after a reset | from 'K' after warming up on A..J |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var run in runs)
+            if (run.Result.Generation?.Value is { } g)
+                md.AppendLine($"| {run.Seed} | `{g.FromA}` | `{Arrows(g.FromKAfterReset)}` | `{Arrows(g.FromKAfterWarmup)}` |");
+        md.AppendLine();
+        md.AppendLine("The tutorial reports the whole alphabet from 'A', K -> B after a reset and K -> L after the warm-up. "
+                    + "Why: the model was trained on the alphabet always starting from a reset, so a fresh (zero) state means "
+                    + "\"we are at the start of the alphabet\". After a reset the state, not the letter, drives the prediction: "
+                    + "K is read as if it were A, and the model goes on B, C, D. Warmed up on A..J, the state says \"after J\", and K -> L.");
+        md.AppendLine();
+
+        if (Plots.TracedRun(runs) is not { Result.Traces.Value: var traces } traced) return;
+        md.AppendLine($"### The hidden state, seen (seed {traced.Seed})");
+        md.AppendLine();
+        md.AppendLine("Each column is h, the LSTM's hidden state (one value per unit, between −1 and 1), after the letter under it. "
+                    + "The units are sorted by their value after 'A', so the first column of the top picture is a smooth ramp; "
+                    + "both pictures use the same order and colour scale.");
+        md.AppendLine();
+        md.AppendLine($"![h along the alphabet from a reset]({Plots.HiddenFromAFile(traced.Seed)})");
+        md.AppendLine();
+        md.AppendLine($"![h along a run fed 'K' after a reset, then its own predictions]({Plots.HiddenFromKFile(traced.Seed)})");
+        md.AppendLine();
+        md.AppendLine(Resemblance(traces));
+        md.AppendLine();
+    }
+
+    /// <summary>Which state of the alphabet run the state after 'K'-from-a-reset is nearest to, in words.</summary>
+    public static string Resemblance(StateTraces traces)
+    {
+        var afterK = traces.FromK.Hidden.Row(0);
+        var alphabet = traces.FromA;
+        var distances = Enumerable.Range(0, alphabet.Hidden.RowCount)
+            .Select(t => (Step: t, Distance: (alphabet.Hidden.Row(t) - afterK).L2Norm()))
+            .ToList();
+        var nearest = distances.MinBy(d => d.Distance);
+        var kStep = alphabet.Inputs.IndexOf('K');
+        var nearestLetter = alphabet.Inputs[nearest.Step];
+        var next = traces.FromK.Inputs.Length > 1 ? traces.FromK.Inputs[1].ToString() : "?";
+        var sb = new StringBuilder();
+        sb.Append($"The state after 'K' from a reset is nearest to the state after '{nearestLetter}' in the alphabet run "
+                + $"(distance {nearest.Distance.ToString("0.00", Inv)})");
+        if (kStep >= 0 && kStep != nearest.Step)
+            sb.Append($", and far from the state after 'K' there (distance {distances[kStep].Distance.ToString("0.00", Inv)})");
+        sb.Append($"; the model predicts {next} from it.");
+        if (nearestLetter == 'A')
+            sb.Append(" That is why K -> B: the first column of the lower picture looks like the first column of the upper one, not like its 'K' column.");
+        return sb.ToString();
+    }
+
+    private static void VariableLength(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    {
+        var first = runs[0];
+        md.AppendLine($"### 20 fresh random patterns (seed {first.Seed}, not seen in training)");
+        md.AppendLine();
+        var right = first.Result.Predictions.Count(p => p.Correct);
+        md.AppendLine($"{right} of {first.Result.Predictions.Length} right.");
+        md.AppendLine();
+        md.AppendLine("| input | predicted | expected |");
+        md.AppendLine("|---|---|---|");
+        foreach (var p in first.Result.Predictions)
+            md.AppendLine($"| `{p.Input}` | {p.Predicted}{(p.Correct ? "" : " (wrong)")} | {p.Expected} |");
+        md.AppendLine();
+
+        md.AppendLine("### The padding collision");
+        md.AppendLine();
+        md.AppendLine("| seed | masked | inputs | same padded numbers? | predictions | max \\|difference\\| of probabilities |");
+        md.AppendLine("|---|---|---|---|---|---|");
+        foreach (var run in runs)
+            if (run.Result.PaddingCollision?.Value is { } pc)
+                md.AppendLine($"| {run.Seed} | {(pc.Masked ? "yes" : "no")} | `{pc.First}`, `{pc.Second}` | {(pc.SameEncoding ? "yes" : "no")} | "
+                            + $"{pc.First} -> {pc.FirstPredicted}, {pc.Second} -> {pc.SecondPredicted} | {pc.MaxDifference.ToString("G3", Inv)} |");
+        md.AppendLine();
+        var masked = runs.Any(r => r.Result.PaddingCollision?.Value.Masked == true);
+        md.AppendLine("Inputs are letter / 26, so 'A' is 0.0, and short runs are padded in front with 0.0: "
+                    + "\"AB\" and \"B\" become the same numbers, so the unmasked model cannot tell them apart (a difference of 0). "
+                    + "In this task both need the same answer, C, so it costs no accuracy; but the model has no way to know that a run "
+                    + "started with 'A', and would fail any task where that matters (its length, say). "
+                    + (masked
+                        ? "With masking, padded steps leave the state untouched, so a real 'A' moves the state and padding does not: the model can tell the two apart."
+                        : "Run with `--mask` to make padded steps leave the state untouched; then a real 'A' and padding differ."));
+        md.AppendLine();
+    }
+
+    private static string SeedList(IReadOnlyList<long> seeds) =>
+        seeds.Count > 2 && seeds[^1] - seeds[0] == seeds.Count - 1
+            ? $"{seeds[0]}..{seeds[^1]}"
+            : string.Join(", ", seeds);
+
+    private static string Pct(double x) => RunPrinter.Percent(x);
+
+    private static string Seconds(double s) => s.ToString("0.00", Inv) + " s";
+
+    private static string Arrows(string letters) => string.Join(" -> ", letters.ToCharArray());
 }
