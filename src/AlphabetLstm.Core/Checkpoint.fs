@@ -44,7 +44,7 @@ type Checkpoint =
       /// Parameters, Adam's moments and step, the generator, the epoch and the carried state.
       State: TrainingState }
 
-module Checkpoint =
+module CheckpointFile =
     open JsonText
 
     /// "alphabet-lstm-checkpoint".
