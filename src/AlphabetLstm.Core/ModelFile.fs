@@ -18,6 +18,7 @@ open System.Collections.Generic
 open System.Globalization
 open System.Text
 open System.Text.Json
+open System.Text.RegularExpressions
 open MathNet.Numerics.LinearAlgebra
 
 /// How a model reads letters: T steps of I features each, letters encoded as index / 26.
@@ -77,7 +78,16 @@ module internal JsonText =
                 let cut = m.IndexOf(" Path:", StringComparison.Ordinal)
                 let m = if cut > 0 then m.Substring(0, cut) else m
                 let cut = m.IndexOf(" LineNumber:", StringComparison.Ordinal)
-                (if cut > 0 then m.Substring(0, cut) else m).Trim()
+                let m = (if cut > 0 then m.Substring(0, cut) else m).Trim()
+                // The reader quotes a bad literal together with the rest of the text ("'nule\n}' is an
+                // invalid JSON literal"): keep the start of the quote, and keep the reason on one line.
+                let quoted = Regex.Match(m, @"^'(.*)'( is .*)$", RegexOptions.Singleline)
+                let m =
+                    if quoted.Success && quoted.Groups.[1].Length > 20 then
+                        "'" + quoted.Groups.[1].Value.Substring(0, 20) + "...'" + quoted.Groups.[2].Value
+                    else m
+                let m = Regex.Replace(m, @"\s+", " ")
+                if m.Length > 200 then m.Substring(0, 197) + "..." else m
             // Python's json module writes NaN and Infinity as bare words; say so plainly.
             let lines = text.Split('\n')
             let rest =

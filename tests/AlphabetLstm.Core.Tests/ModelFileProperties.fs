@@ -369,3 +369,13 @@ let ``a checkpoint for an unknown experiment or a future epoch is refused`` () =
     Assert.StartsWith("run.experiment: unknown experiment \"nope\"", err (text.Replace("\"timestep-window\"", "\"nope\"")))
     Assert.Equal("epoch: expected a whole number from 0 to 5, found the number 6", err (text.Replace("\"epoch\": 0", "\"epoch\": 6")))
     Assert.StartsWith("format: expected \"alphabet-lstm-checkpoint\"", err (ModelFile.serialize (CheckpointFile.model c)))
+
+[<Fact>]
+let ``a misspelt literal is one line even though the JSON reader quotes the rest of the file`` () =
+    // Found by the damage property: System.Text.Json quoted "nule\n}" and everything after it.
+    match ModelFile.parse ("{\n  \"format\": nule\n}\n" + String('x', 500)) with
+    | Ok _ -> failwith "loaded"
+    | Error e ->
+        Assert.False(e.Contains '\n', e)
+        Assert.StartsWith("not valid JSON at line 2, column 16: 'nule", e)
+        Assert.True(e.Length < 200, e)
