@@ -1,0 +1,295 @@
+using System.CommandLine;
+using System.Globalization;
+using AlphabetLstm.Core;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace AlphabetLstm.Cli;
+
+/// <summary>
+/// The commands around model files and checkpoints:
+/// <c>train</c> (save a model, optionally checkpointing), <c>resume</c>, <c>predict</c> and <c>generate</c>.
+/// Every file is read whole and checked by the core's parsers before anything is computed, and
+/// every file is written atomically, after all checks, so a bad input never leaves a file behind.
+/// </summary>
+public static class ModelCommands
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>The checkpoint's file name inside a checkpoint folder.</summary>
+    public const string CheckpointFileName = "checkpoint.json";
+
+    public static IEnumerable<Command> Create(TextWriter stdout) =>
+        [Train(stdout), Resume(stdout), Predict(stdout), Generate(stdout)];
+
+    // ---- train --------------------------------------------------------------------------------
+
+    private static Command Train(TextWriter stdout)
+    {
+        var id = new Argument<string>("id") { Description = $"One of {string.Join(", ", Experiments.Ids)}." };
+        id.Validators.Add(result =>
+        {
+            var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!Experiments.Ids.Contains(value))
+                result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+        });
+        var save = new Option<string>("--save") { Description = "The model file to write when training ends.", Required = true };
+        var seed = new Option<long?>("--seed") { Description = "The seed (default 1)." };
+        var epochs = Cli.PositiveInt("--epochs", "Override the experiment's number of epochs.");
+        var units = Cli.PositiveInt("--units", "Override the experiment's number of LSTM units.");
+        var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Write checkpoints to DIR, so `resume DIR` can continue the run." };
+        var every = Cli.PositiveInt("--checkpoint-every", "Epochs between checkpoints (default 10; the last epoch is always checkpointed).");
+        var learningRate = new Option<double?>("--learning-rate") { Description = "Adam's learning rate (default 0.001).", Hidden = true };
+        learningRate.Validators.Add(result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!double.TryParse(token, NumberStyles.Float, Inv, out var lr) || !double.IsFinite(lr) || lr <= 0)
+                result.AddError($"--learning-rate expects a positive number, got '{token}'");
+        });
+        var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
+
+        var command = new Command("train", "Train an experiment and save the model to a file.")
+        {
+            id, save, seed, epochs, units, mask, checkpoint, every, learningRate, quiet,
+        };
+        command.SetAction(parse =>
+        {
+            var dir = parse.GetValue(checkpoint);
+            if (dir is null && parse.GetValue(every) is not null)
+                throw new UsageException("--checkpoint-every needs --checkpoint DIR");
+            var spec = Experiments.TryFind(parse.GetValue(id)!)!.Value;
+            var savePath = parse.GetValue(save)!;
+            AtomicFile.EnsureWritableFileTarget(savePath, "--save");
+            if (dir is not null)
+            {
+                if (File.Exists(dir)) throw new FailureException($"--checkpoint '{dir}' is a file, expected a folder");
+                var existing = Path.Combine(dir, CheckpointFileName);
+                if (File.Exists(existing))
+                    throw new FailureException($"--checkpoint '{dir}' already holds a checkpoint; continue it with `resume {dir}` or choose an empty folder");
+                AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
+            }
+            var run = new RunSettings(
+                spec.Id, parse.GetValue(seed) ?? 1,
+                parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
+                parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
+                parse.GetValue(every) ?? 10, Path.GetFullPath(savePath));
+            return RunTraining(CheckpointFile.Prepare(run), run, dir, parse.GetValue(quiet), stdout);
+        });
+        return command;
+    }
+
+    // ---- resume -------------------------------------------------------------------------------
+
+    private static Command Resume(TextWriter stdout)
+    {
+        var dir = new Argument<string>("dir") { Description = "A checkpoint folder written by `train --checkpoint DIR`." };
+        var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
+        var command = new Command("resume", "Continue a checkpointed training run exactly where its last checkpoint left it.") { dir, quiet };
+        command.SetAction(parse =>
+        {
+            var folder = parse.GetValue(dir)!;
+            if (!Directory.Exists(folder))
+                throw new FailureException($"'{folder}' is not a folder: expected a checkpoint folder written by train --checkpoint");
+            var file = Path.Combine(folder, CheckpointFileName);
+            if (!File.Exists(file))
+                throw new FailureException($"'{folder}' holds no {CheckpointFileName}: nothing to resume");
+            var checkpoint = CheckpointFile.Parse(ReadText(file, "checkpoint"));
+            if (checkpoint.IsError) throw new FailureException($"checkpoint '{file}': {checkpoint.ErrorValue}");
+            var c = checkpoint.ResultValue;
+            AtomicFile.EnsureWritableFileTarget(c.Run.Save, "the model file");
+            RemoveStaleTemporaries(folder);
+            stdout.WriteLine($"resuming {c.Run.Experiment} (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
+            return RunTraining(CheckpointFile.Resume(c), c.Run, folder, parse.GetValue(quiet), stdout);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Trains from <paramref name="prepared"/>.Start to the last epoch, checkpointing into
+    /// <paramref name="dir"/> (when given) every <c>run.CheckpointEvery</c> epochs and after the last,
+    /// then writes the model. A non-finite loss or weight stops the run before anything of that epoch
+    /// is written, so the last checkpoint on disk is the last good one.
+    /// </summary>
+    private static int RunTraining(PreparedExperiment prepared, RunSettings run, string? dir, bool quiet, TextWriter o)
+    {
+        var spec = prepared.Spec;
+        o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
+        var progress = new ProgressLine(o, run.Epochs, quiet);
+        var state = prepared.Start;
+        var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
+        var input = ModelFile.InputOf(spec);
+        foreach (var outcome in Training.Fit(prepared.Config, prepared.Data, prepared.Start))
+        {
+            var epoch = outcome.Report.Epoch;
+            var loss = outcome.Report.Loss;
+            var what = !double.IsFinite(loss) ? $"the loss became {loss.ToString(Inv)}"
+                     : !AllFinite(outcome.State.Parameters) ? "the weights became non-finite"
+                     : null;
+            if (what is not null)
+            {
+                var kept = dir is null ? "no checkpoint was asked for"
+                         : lastCheckpoint is { } k ? $"the last good checkpoint (epoch {k}) is kept in '{dir}'"
+                         : $"no checkpoint had been written to '{dir}' yet";
+                throw new FailureException($"{what} at epoch {epoch}; training stopped and no model was saved; {kept}");
+            }
+            progress.Report(outcome.Report);
+            state = outcome.State;
+            if (dir is not null && (epoch % run.CheckpointEvery == 0 || epoch == run.Epochs))
+            {
+                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), CheckpointFile.Serialize(new Checkpoint(run, input, state)));
+                lastCheckpoint = epoch;
+            }
+        }
+        progress.Done(0);
+        AtomicFile.WriteAllText(run.Save, ModelFile.Serialize(new SavedModel(input, state.Parameters)));
+        var result = Experiments.Analyse(prepared, state);
+        o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
+        o.WriteLine($"saved {run.Save}");
+        return ExitCodes.Ok;
+    }
+
+    private static bool AllFinite(Parameters p) => ParametersModule.Blocks(p).All(b => b.Values.All(double.IsFinite));
+
+    /// <summary>Temporary files a killed writer left beside the checkpoint (the checkpoint itself is always whole).</summary>
+    private static void RemoveStaleTemporaries(string dir)
+    {
+        foreach (var temp in Directory.GetFiles(dir, $".{CheckpointFileName}.*.tmp"))
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    // ---- predict ------------------------------------------------------------------------------
+
+    private static Command Predict(TextWriter stdout)
+    {
+        var model = new Option<string>("--model") { Description = "A model file written by train (or exported from Keras or PyTorch).", Required = true };
+        var sequence = new Option<string?>("--sequence") { Description = "Letters to read, e.g. ABC: prints the next letter and the top three probabilities." };
+        var inputs = new Option<string?>("--inputs") { Description = "Raw inputs: a JSON file holding [batch][time step][feature] numbers." };
+        var state = new Option<string?>("--state") { Description = "With --inputs: the initial state, a JSON file { \"h\": [batch][units], \"c\": [batch][units] } (zeros when absent)." };
+        var json = new Option<string?>("--json") { Description = "Write { probabilities, state } as JSON to FILE instead of printing it." };
+        var command = new Command("predict", "Predict with a saved model: the next letter of a sequence, or probabilities and final states for raw inputs.")
+        {
+            model, sequence, inputs, state, json,
+        };
+        command.SetAction(parse =>
+        {
+            var letters = parse.GetValue(sequence);
+            var inputsFile = parse.GetValue(inputs);
+            var stateFile = parse.GetValue(state);
+            var jsonFile = parse.GetValue(json);
+            if ((letters is null) == (inputsFile is null))
+                throw new UsageException("predict needs exactly one of --sequence LETTERS or --inputs FILE");
+            if (stateFile is not null && inputsFile is null)
+                throw new UsageException("--state goes with --inputs (a --sequence always starts from the zero state)");
+            if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
+            var m = LoadModel(parse.GetValue(model)!);
+
+            Matrix<double>[] steps;
+            Masking masking;
+            LstmState initial;
+            if (letters is not null)
+            {
+                var encoded = ModelFile.EncodeLetters(m.Input, letters);
+                if (encoded.IsError) throw new FailureException($"--sequence: {encoded.ErrorValue}");
+                (steps, masking) = encoded.ResultValue;
+                initial = LstmState.Zeros(1, m.Parameters.Units);
+            }
+            else
+            {
+                var parsed = ModelFile.ParseInputs(m.Input, ReadText(inputsFile!, "--inputs"));
+                if (parsed.IsError) throw new FailureException($"--inputs '{inputsFile}': {parsed.ErrorValue}");
+                (steps, masking) = parsed.ResultValue;
+                var batch = steps[0].RowCount;
+                if (stateFile is null) initial = LstmState.Zeros(batch, m.Parameters.Units);
+                else
+                {
+                    var s = ModelFile.ParseState(batch, m.Parameters.Units, ReadText(stateFile, "--state"));
+                    if (s.IsError) throw new FailureException($"--state '{stateFile}': {s.ErrorValue}");
+                    initial = s.ResultValue;
+                }
+            }
+            var prediction = Model.Predict(m.Parameters, initial, steps, masking);
+            var text = ModelFile.SerializePrediction(prediction);
+            if (jsonFile is not null)
+            {
+                AtomicFile.WriteAllText(jsonFile, text);
+                stdout.WriteLine($"wrote {jsonFile}");
+            }
+            if (letters is not null) PrintTopThree(letters, prediction, stdout);
+            else if (jsonFile is null) stdout.Write(text);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static void PrintTopThree(string letters, Prediction p, TextWriter o)
+    {
+        var row = p.Probabilities.Row(0);
+        var top = Enumerable.Range(0, row.Count).OrderByDescending(v => row[v]).ThenBy(v => v).Take(3).ToList();
+        o.WriteLine($"{letters} -> {Alphabet.Letter(top[0])}");
+        foreach (var v in top)
+            o.WriteLine($"  {Alphabet.Letter(v)}  {row[v].ToString("0.0000", Inv)}");
+    }
+
+    // ---- generate -----------------------------------------------------------------------------
+
+    private static Command Generate(TextWriter stdout)
+    {
+        var model = new Option<string>("--model") { Description = "A model that reads one letter per step (e.g. from train stateful).", Required = true };
+        var start = new Option<string>("--start") { Description = "The first letter, A..Z.", Required = true };
+        start.Validators.Add(result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (token.Length != 1 || !Alphabet.Letters.Contains(token[0]))
+                result.AddError($"--start expects one letter A..Z, got '{token}'");
+        });
+        var steps = Cli.PositiveInt("--steps", "How many letters to generate.");
+        steps.Required = true;
+        var warmup = new Option<bool>("--warmup") { Description = "First run the state over the letters before the start letter (A..J for K)." };
+        var command = new Command("generate", "Feed each predicted letter back in, carrying the state, from a start letter.")
+        {
+            model, start, steps, warmup,
+        };
+        command.SetAction(parse =>
+        {
+            var m = LoadModel(parse.GetValue(model)!);
+            if (m.Input.TimeSteps != 1 || m.Input.Features != 1)
+                throw new FailureException(
+                    $"generate needs a model that reads one letter per call (input 1 time step × 1 feature); '{parse.GetValue(model)}' reads {m.Input.TimeSteps} time steps × {m.Input.Features} features");
+            var first = parse.GetValue(start)![0];
+            var zeros = LstmState.Zeros(1, m.Parameters.Units);
+            var before = Alphabet.Letters[..Alphabet.Index(first)];
+            var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before) : zeros;
+            var trace = Experiments.Generate(m.Parameters, initial, first, parse.GetValue(steps)!.Value);
+            var how = parse.GetValue(warmup) && before.Length > 0 ? $"after warming the state on {before}" : "from the zero state";
+            stdout.WriteLine($"{how}: {string.Join(" -> ", trace.Inputs.ToCharArray())}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    // ---- files --------------------------------------------------------------------------------
+
+    /// <summary>Reads and checks a model file, or fails with one line naming the file and the problem.</summary>
+    public static SavedModel LoadModel(string path)
+    {
+        var parsed = ModelFile.Parse(ReadText(path, "--model"));
+        if (parsed.IsError) throw new FailureException($"--model '{path}': {parsed.ErrorValue}");
+        return parsed.ResultValue;
+    }
+
+    private static string ReadText(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a file");
+        if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
+        }
+    }
+}

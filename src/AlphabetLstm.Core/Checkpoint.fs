@@ -1,0 +1,184 @@
+/// The checkpoint: everything a training run needs to go on exactly, as versioned JSON.
+///
+///     { "format": "alphabet-lstm-checkpoint", "version": 1,
+///       "run": { "experiment", "seed", "epochs", "units", "masked", "learningRate", "checkpointEvery", "save" },
+///       "epoch": epochs completed, "rng": "<the generator's 64-bit state, in decimal>",
+///       "model": <a whole model file: the current weights>,
+///       "optimizer": { "step": t, "m": { "lstm", "dense" }, "v": { "lstm", "dense" } },
+///       "carried": null | { "h": [B][H], "c": [B][H] } }
+///
+/// Checkpoints are taken at epoch boundaries, so the position is the epoch alone (the next batch is
+/// always the first). The data and the training configuration are rebuilt from `run` (the dataset
+/// is a function of the experiment and the seed), and the TrainingState is restored bit for bit, so
+/// a resumed run computes exactly what the unbroken run would have. Pure: strings in, values out.
+namespace AlphabetLstm.Core
+
+open System
+open System.Globalization
+open System.Text
+open System.Text.Json
+
+/// What a training run was asked to do: the experiment, the seed, the overrides, and where to save.
+type RunSettings =
+    { /// The experiment id, e.g. "stateful".
+      Experiment: string
+      Seed: int64
+      /// The total number of epochs (the experiment's, or the override).
+      Epochs: int
+      /// H (the experiment's, or the override).
+      Units: int
+      /// Whether padded steps are masked.
+      Masked: bool
+      /// Adam's learning rate (Keras' 0.001 unless overridden).
+      LearningRate: float
+      /// A checkpoint every this many epochs (and after the last).
+      CheckpointEvery: int
+      /// The model file to write when the run ends.
+      Save: string }
+
+/// A training run paused at an epoch boundary.
+type Checkpoint =
+    { Run: RunSettings
+      /// How the model reads its input (as the model file will say).
+      Input: InputSpec
+      /// Parameters, Adam's moments and step, the generator, the epoch and the carried state.
+      State: TrainingState }
+
+module CheckpointFile =
+    open JsonText
+
+    /// "alphabet-lstm-checkpoint".
+    [<CompiledName("FormatName")>]
+    let formatName = "alphabet-lstm-checkpoint"
+
+    /// The version this program writes and the newest it reads.
+    [<CompiledName("Version")>]
+    let version = 1
+
+    /// The experiment a run trains, with its overrides applied; Error when the id is unknown.
+    [<CompiledName("SpecOf")>]
+    let specOf (run: RunSettings) : Result<ExperimentSpec, string> =
+        match Experiments.tryFind run.Experiment with
+        | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (str run.Experiment) (String.Join(", ", Experiments.ids)))
+        | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
+
+    /// The run's data, configuration and fresh starting state (epoch 0) for its seed.
+    [<CompiledName("Prepare")>]
+    let prepare (run: RunSettings) : PreparedExperiment =
+        match specOf run with
+        | Error e -> invalidArg "run" e
+        | Ok spec ->
+            if not (Double.IsFinite run.LearningRate) || run.LearningRate <= 0.0 then
+                invalidArg "run" (sprintf "the learning rate must be a positive finite number, got %s" (num run.LearningRate))
+            let p = Experiments.prepare spec run.Seed
+            { p with Config = { p.Config with Optimizer = { p.Config.Optimizer with LearningRate = run.LearningRate } } }
+
+    /// The run prepared, then moved to the checkpoint's training state.
+    [<CompiledName("Resume")>]
+    let resume (c: Checkpoint) : PreparedExperiment = { prepare c.Run with Start = c.State }
+
+    /// The model the checkpoint's current weights make.
+    [<CompiledName("Model")>]
+    let model (c: Checkpoint) : SavedModel = { Input = c.Input; Parameters = c.State.Parameters }
+
+    // ---- writing ------------------------------------------------------------------------------
+
+    /// The checkpoint as JSON text. Raises ArgumentException for non-finite weights or moments.
+    [<CompiledName("Serialize")>]
+    let serialize (c: Checkpoint) : string =
+        let r, s = c.Run, c.State
+        Parameters.validate s.Optimizer.M |> ignore
+        Parameters.validate s.Optimizer.V |> ignore
+        let sb = StringBuilder("{\n")
+        sb.AppendFormat(CultureInfo.InvariantCulture, "  \"format\": {0},\n  \"version\": {1},\n", str formatName, version) |> ignore
+        sb.AppendFormat(CultureInfo.InvariantCulture,
+                        "  \"run\": {{ \"experiment\": {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
+                        str r.Experiment, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
+                        num r.LearningRate, r.CheckpointEvery, str r.Save) |> ignore
+        sb.AppendFormat(CultureInfo.InvariantCulture, "  \"epoch\": {0},\n  \"rng\": \"{1}\",\n  \"model\": ", s.Epoch, s.Rng.State) |> ignore
+        ModelFile.writeModel sb "  " (model c)
+        sb.AppendFormat(CultureInfo.InvariantCulture, ",\n  \"optimizer\": {{\n    \"step\": {0},\n    \"m\": {{\n", s.Optimizer.Step) |> ignore
+        ModelFile.writeBlocks sb "      " s.Optimizer.M
+        sb.Append("\n    },\n    \"v\": {\n") |> ignore
+        ModelFile.writeBlocks sb "      " s.Optimizer.V
+        sb.Append("\n    }\n  },\n  \"carried\": ") |> ignore
+        match s.Carried with
+        | None -> sb.Append("null") |> ignore
+        | Some st ->
+            sb.Append("{\n    \"h\": ") |> ignore
+            writeMatrix sb "    " st.H
+            sb.Append(",\n    \"c\": ") |> ignore
+            writeMatrix sb "    " st.C
+            sb.Append("\n  }") |> ignore
+        sb.Append("\n}\n").ToString()
+
+    // ---- reading ------------------------------------------------------------------------------
+
+    let private readRun (e: JsonElement) : RunSettings =
+        let path = "run"
+        let d = fields path e
+        let get name expected = field path d name expected
+        let p name = join path name
+        let run =
+            { Experiment = text (p "experiment") (get "experiment" "an experiment id")
+              Seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
+              Epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Int32.MaxValue))
+              Units = int (integer (p "units") (get "units" "the number of LSTM units") 1L 100000L)
+              Masked = boolean (p "masked") (get "masked" "true or false")
+              LearningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
+              CheckpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
+              Save = text (p "save") (get "save" "the model file to write") }
+        match specOf run with
+        | Error e -> fail (sprintf "%s: %s" (p "experiment") e)
+        | Ok _ -> ()
+        if run.LearningRate <= 0.0 then
+            fail (sprintf "%s: expected a positive number, found %s" (p "learningRate") (num run.LearningRate))
+        if run.Save.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "save"))
+        run
+
+    let private readCheckpoint (root: JsonElement) : Checkpoint =
+        let d = fields "" root
+        ModelFile.readHeader "" d formatName version
+        let run = readRun (field "" d "run" "an object describing the run")
+        let spec = match specOf run with Ok s -> s | Error e -> fail e
+        let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
+        let rng =
+            let e = field "" d "rng" "the generator's state as a decimal string"
+            match e.ValueKind with
+            | JsonValueKind.String ->
+                match UInt64.TryParse(e.GetString(), NumberStyles.None, CultureInfo.InvariantCulture) with
+                | true, v -> { State = v }
+                | _ -> fail (sprintf "rng: expected a whole number from 0 to %d in a string, found %s" UInt64.MaxValue (describe e))
+            | _ -> fail (sprintf "rng: expected a whole number from 0 to %d in a string, found %s" UInt64.MaxValue (describe e))
+        let m = ModelFile.readModel "model" (field "" d "model" "a model file object")
+        let expectedInput = ModelFile.inputOf spec
+        if m.Input <> expectedInput then
+            fail (sprintf "model.input: expected %d time steps × %d features (masked %b, padding %s) for experiment %s, found %d × %d (masked %b, padding %s)"
+                      expectedInput.TimeSteps expectedInput.Features expectedInput.Masked (if expectedInput.PrePadded then "pre" else "none") run.Experiment
+                      m.Input.TimeSteps m.Input.Features m.Input.Masked (if m.Input.PrePadded then "pre" else "none"))
+        if m.Parameters.Units <> run.Units then
+            fail (sprintf "model.lstm.units: expected %d (run.units), found %d" run.Units m.Parameters.Units)
+        let o = fields "optimizer" (field "" d "optimizer" "an object with step, m and v")
+        let step = int (integer "optimizer.step" (field "optimizer" o "step" "Adam's step count") 0L (int64 Int32.MaxValue))
+        let moment name =
+            let path = "optimizer." + name
+            Parameters.validate (ModelFile.readBlocks path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters))
+        let mM, mV = moment "m", moment "v"
+        let carried =
+            let e = field "" d "carried" "null or the carried state { \"h\", \"c\" }"
+            if e.ValueKind = JsonValueKind.Null then None
+            else
+                let c = fields "carried" e
+                let B, H = spec.BatchSize, run.Units
+                let what = sprintf "batch %d × units %d" B H
+                let read name = matrix ("carried." + name) (field "carried" c name (sprintf "%d rows of %d numbers" B H)) B H what
+                Some { H = read "h"; C = read "c" }
+        { Run = run
+          Input = m.Input
+          State = { Parameters = m.Parameters; Optimizer = { Step = step; M = mM; V = mV }; Rng = rng; Epoch = epoch; Carried = carried } }
+
+    /// Reads a checkpoint. Never throws: Error holds one line naming the field, what was expected
+    /// and what was found.
+    [<CompiledName("Parse")>]
+    let parse (text: string) : Result<Checkpoint, string> =
+        run text (sprintf "\"format\": %s" (str formatName)) readCheckpoint
