@@ -177,14 +177,14 @@ module Lstm =
             else
                 let go = (t * B + b) * G
                 // i, f = σ(z_i, z_f); g = tanh(z_c); o = σ(z_o)   (in place on this call's tape)
-                TensorPrimitives.Sigmoid(ReadOnlySpan<float>(gates, go, 2 * H), Span<float>(gates, go, 2 * H))
-                TensorPrimitives.Tanh(ReadOnlySpan<float>(gates, go + 2 * H, H), Span<float>(gates, go + 2 * H, H))
-                TensorPrimitives.Sigmoid(ReadOnlySpan<float>(gates, go + 3 * H, H), Span<float>(gates, go + 3 * H, H))
+                Kernels.sigmoid gates go gates go (2 * H)
+                Kernels.tanh gates (go + 2 * H) gates (go + 2 * H) H
+                Kernels.sigmoid gates (go + 3 * H) gates (go + 3 * H) H
                 let tc = (t * B + b) * H
                 for k in 0 .. H - 1 do
                     // c' = f ⊙ c + i ⊙ g
                     tape.Cs.[next + k] <- gates.[go + H + k] * tape.Cs.[prev + k] + gates.[go + k] * gates.[go + 2 * H + k]
-                TensorPrimitives.Tanh(ReadOnlySpan<float>(tape.Cs, next, H), Span<float>(tape.TanhC, tc, H))
+                Kernels.tanh tape.Cs next tape.TanhC tc H
                 // h' = o ⊙ tanh(c')
                 TensorPrimitives.Multiply(ReadOnlySpan<float>(gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, tc, H), Span<float>(tape.Hs, next, H))
 
@@ -246,26 +246,37 @@ module Lstm =
         for t in 0 .. T - 1 do
             forwardStep u tape t
 
-    /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0, then
-    /// the weight gradients summed over every (step, sample) row r = t·B + b in one product each.
-    /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it).
-    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (grads: float[][]) =
-        let T, I, H = tape.T, tape.I, tape.H
-        let G, R = 4 * H, tape.T * tape.B
-        let u = Parameters.matrixValues p.RecurrentKernel
-        for t in T - 1 .. -1 .. 0 do
-            backwardStep u tape t dH dC
+    /// Adds the weight gradients of `rows` (step, sample) rows r = first, first + dir, … to grads:
+    ///     z = x·W + h·U + b:  d b += d z_r;  d U += h_rᵀ d z_r;  d W += x_rᵀ d z_r.
+    /// Each product walks the rows in the order given, one fused multiply-add after another.
+    let private addWeightGradients (tape: Tape) (first: int) (rows: int) (dir: int) (grads: float[][]) =
+        let I, H = tape.I, tape.H
+        let G = 4 * H
         let dz = tape.Scratch.Dz
-        let gW, gU, gB = grads.[0], grads.[1], grads.[2]
-        // z = x·W + h·U + b
-        for r in 0 .. R - 1 do
-            TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, r * G, G), Span<float>(gB))
-        // d U += Σ_r h_rᵀ d z_r, written as d Uᵀ (G, H) += d zᵀ (G, R) · h (R, H): U's own storage order.
-        Kernels.gemmNN G H R dz 0 1 G tape.Hs 0 H gU 0 H
-        // d W += Σ_r x_rᵀ d z_r as (I, G) rows, then added into the kernel's column-major gradient.
+        let gU, gB = grads.[1], grads.[2]
+        for q in 0 .. rows - 1 do
+            TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, (first + q * dir) * G, G), Span<float>(gB))
+        // d Uᵀ (G, H) += d zᵀ (G, rows) · h (rows, H): U's own storage order.
+        Kernels.gemmNN G H rows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
+        // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
+        Kernels.gemmNN I G rows tape.X (first * I) 1 (dir * I) dz (first * G) (dir * G) tape.Scratch.DwRows 0 G
+
+    /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
+    /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
+    /// in the order steps T−1 … 0, samples 0 … B−1 within a step, whatever the batch size.
+    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (grads: float[][]) =
+        let T, B, I, H = tape.T, tape.B, tape.I, tape.H
+        let G = 4 * H
+        let u = Parameters.matrixValues p.RecurrentKernel
         let dwRows = tape.Scratch.DwRows
         Array.Clear dwRows
-        Kernels.gemmNN I G R tape.X 0 1 I dz 0 G dwRows 0 G
+        for t in T - 1 .. -1 .. 0 do
+            backwardStep u tape t dH dC
+            // A batch: add this step's weight gradients while its d z is still in cache.
+            if B > 1 then addWeightGradients tape (t * B) B 1 grads
+        // One sample: the same order in one product per block, walking the steps backwards.
+        if B = 1 then addWeightGradients tape (T - 1) T -1 grads
+        let gW = grads.[0]
         for j in 0 .. G - 1 do
             for k in 0 .. I - 1 do
                 gW.[j * I + k] <- gW.[j * I + k] + dwRows.[k * G + j]

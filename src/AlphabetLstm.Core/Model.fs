@@ -100,17 +100,25 @@ module Model =
         let mutable correct = 0
         for b in 0 .. B - 1 do
             let row = Span<float>(ws.Probs, b * V, V)
-            let argmaxLogit = TensorPrimitives.IndexOfMax(Span.op_Implicit row : ReadOnlySpan<float>)
-            // log p = logits − max − log Σ exp(logits − max)
+            let rowIn = ReadOnlySpan<float>(ws.Probs, b * V, V)   // the same memory, read-only: the ops work in place
+            let argmaxLogit = TensorPrimitives.IndexOfMax(rowIn)
+            let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
+            // log p = (logits − max) − log Σ exp(logits − max);  p = exp(logits − max) / Σ exp(logits − max)
             let m = row.[argmaxLogit]
+            TensorPrimitives.Subtract(rowIn, m, row)
+            let mutable yDotShifted = 0.0
+            for v in 0 .. V - 1 do
+                yDotShifted <- yDotShifted + y.[v] * row.[v]
+            Kernels.exp ws.Probs (b * V) ws.Probs (b * V) V
             let mutable sum = 0.0
             for v in 0 .. V - 1 do
-                sum <- sum + exp (row.[v] - m)
-            let lse = m + log sum
-            let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
+                sum <- sum + row.[v]
+            let mutable ySum = 0.0
             for v in 0 .. V - 1 do
-                lossSum <- lossSum - y.[v] * (row.[v] - lse)
-                row.[v] <- exp (row.[v] - lse)
+                ySum <- ySum + y.[v]
+            // − Σ y · log p = −(Σ y · (logits − max)) + (Σ y) · log Σ exp(logits − max)
+            lossSum <- lossSum - yDotShifted + ySum * log sum
+            TensorPrimitives.Divide(rowIn, sum, row)
             if argmaxLogit = TensorPrimitives.IndexOfMax(y) then correct <- correct + 1
         struct (lossSum, correct)
 
