@@ -150,6 +150,90 @@ let gemmNN (m: int) (n: int) (p: int)
             gemmNNPanel m n q0 q1 a ao ars acs b bo ldb c co ldc
             q0 <- q1
 
+/// Copies the first n − n mod 16 columns of B (p, n) into `dst` tile by tile: for each block of 16
+/// columns, its p rows one after another (16·p contiguous values). A product that reuses one B many
+/// times (U, across the steps of BPTT) then reads it as a stream instead of rows 4 KB apart.
+let packColumns16 (p: int) (n: int) (b: float[]) (bo: int) (ldb: int) (dst: float[]) =
+    let n16 = n - n % 16
+    if p > 0 && n16 > 0 then
+        checkExtent "B" b bo p ldb 1 0 n16
+        checkExtent "packed B" dst 0 1 0 1 0 (p * n16)
+        for jt in 0 .. n16 / 16 - 1 do
+            for q in 0 .. p - 1 do
+                let s, d = bo + q * ldb + jt * 16, (jt * p + q) * 16
+                store (load b s) dst d; store (load b (s + 4)) dst (d + 4)
+                store (load b (s + 8)) dst (d + 8); store (load b (s + 12)) dst (d + 12)
+
+/// gemmNN with B given packed by `packColumns16` (its first n − n mod 16 columns) and also as it
+/// is (for the rest). The same additions in the same order as gemmNN, so the same bits.
+let gemmNNPacked (m: int) (n: int) (p: int)
+                 (a: float[]) (ao: int) (ars: int) (acs: int)
+                 (packed: float[]) (b: float[]) (bo: int) (ldb: int)
+                 (c: float[]) (co: int) (ldc: int) =
+    let n16 = n - n % 16
+    if m > 0 && n16 > 0 && p > 0 then
+        checkExtent "A" a ao m ars p acs 1
+        checkExtent "packed B" packed 0 1 0 1 0 (p * n16)
+        checkExtent "C" c co m ldc 1 0 n16
+        for jt in 0 .. n16 / 16 - 1 do
+            let j = jt * 16
+            let mutable i = 0
+            while i + 4 <= m do
+                let a0, a1, a2, a3 = ao + i * ars, ao + (i + 1) * ars, ao + (i + 2) * ars, ao + (i + 3) * ars
+                let c0, c1, c2, c3 = co + i * ldc + j, co + (i + 1) * ldc + j, co + (i + 2) * ldc + j, co + (i + 3) * ldc + j
+                let mutable c00 = load c c0
+                let mutable c01 = load c (c0 + 4)
+                let mutable c02 = load c (c0 + 8)
+                let mutable c03 = load c (c0 + 12)
+                let mutable c10 = load c c1
+                let mutable c11 = load c (c1 + 4)
+                let mutable c12 = load c (c1 + 8)
+                let mutable c13 = load c (c1 + 12)
+                let mutable c20 = load c c2
+                let mutable c21 = load c (c2 + 4)
+                let mutable c22 = load c (c2 + 8)
+                let mutable c23 = load c (c2 + 12)
+                let mutable c30 = load c c3
+                let mutable c31 = load c (c3 + 4)
+                let mutable c32 = load c (c3 + 8)
+                let mutable c33 = load c (c3 + 12)
+                let mutable bq = jt * p * 16
+                for q in 0 .. p - 1 do
+                    let b0, b1, b2, b3 = load packed bq, load packed (bq + 4), load packed (bq + 8), load packed (bq + 12)
+                    let qa = q * acs
+                    let x = splat a.[a0 + qa]
+                    c00 <- fma x b0 c00; c01 <- fma x b1 c01; c02 <- fma x b2 c02; c03 <- fma x b3 c03
+                    let x = splat a.[a1 + qa]
+                    c10 <- fma x b0 c10; c11 <- fma x b1 c11; c12 <- fma x b2 c12; c13 <- fma x b3 c13
+                    let x = splat a.[a2 + qa]
+                    c20 <- fma x b0 c20; c21 <- fma x b1 c21; c22 <- fma x b2 c22; c23 <- fma x b3 c23
+                    let x = splat a.[a3 + qa]
+                    c30 <- fma x b0 c30; c31 <- fma x b1 c31; c32 <- fma x b2 c32; c33 <- fma x b3 c33
+                    bq <- bq + 16
+                store c00 c c0; store c01 c (c0 + 4); store c02 c (c0 + 8); store c03 c (c0 + 12)
+                store c10 c c1; store c11 c (c1 + 4); store c12 c (c1 + 8); store c13 c (c1 + 12)
+                store c20 c c2; store c21 c (c2 + 4); store c22 c (c2 + 8); store c23 c (c2 + 12)
+                store c30 c c3; store c31 c (c3 + 4); store c32 c (c3 + 8); store c33 c (c3 + 12)
+                i <- i + 4
+            while i < m do
+                let ai, ci = ao + i * ars, co + i * ldc + j
+                let mutable c0 = load c ci
+                let mutable c1 = load c (ci + 4)
+                let mutable c2 = load c (ci + 8)
+                let mutable c3 = load c (ci + 12)
+                let mutable bq = jt * p * 16
+                for q in 0 .. p - 1 do
+                    let x = splat a.[ai + q * acs]
+                    c0 <- fma x (load packed bq) c0
+                    c1 <- fma x (load packed (bq + 4)) c1
+                    c2 <- fma x (load packed (bq + 8)) c2
+                    c3 <- fma x (load packed (bq + 12)) c3
+                    bq <- bq + 16
+                store c0 c ci; store c1 c (ci + 4); store c2 c (ci + 8); store c3 c (ci + 12)
+                i <- i + 1
+    // The last n mod 16 columns from B as it is.
+    if n16 < n then gemmNN m (n - n16) p a ao ars acs b (bo + n16) ldb c (co + n16) ldc
+
 /// The tail and the final addition shared by every gemmNT tile: C(i, j) += lanes + Σ tail.
 let inline private finishDot (lanes: Vector256<float>) (a: float[]) (ai: int) (b: float[]) (bj: int) (p4: int) (p: int) (c: float[]) (cij: int) =
     let mutable s = hsum lanes
@@ -255,31 +339,35 @@ let gemmNT (m: int) (n: int) (p: int)
 // times faster than the general-purpose ones on these short runs. A run's last n mod 4 elements go
 // through the same vector code in a padded vector, so every element gets the same bits wherever it sits.
 
-let private log2e = Vector256.Create 1.4426950408889634
-let private ln2Hi = Vector256.Create 0.6931471803691238
-let private ln2Lo = Vector256.Create 1.9082149292705877e-10
-let private shifter = Vector256.Create 6755399441055744.0        // 1.5·2⁵²: adding it rounds to an integer
-let private expLimit = Vector256.Create 708.0
-let private taylor =
-    Array.init 13 (fun k -> Vector256.Create(1.0 / List.fold (fun acc i -> acc * float i) 1.0 [ 1 .. k ]))   // 1 / k!, k! exact
-let private one = Vector256.Create 1.0
-let private two = Vector256.Create 2.0
-
 /// exp(x) for |x| ≤ 708 (inputs beyond are clamped: σ and tanh are flat there). NaN stays NaN.
+/// Constants are written in place so the JIT keeps them as constants.
 let inline private expV (x: Vector256<float>) =
-    let xc = Vector256.Min(Vector256.Max(x, -expLimit), expLimit)
-    let t = fma xc log2e shifter
-    let n = t - shifter
-    let r = fma n (-ln2Lo) (fma n (-ln2Hi) xc)
-    let mutable p = taylor.[12]
-    for k in 11 .. -1 .. 0 do
-        p <- fma p r taylor.[k]
-    // 2ⁿ from n's bits: t's low bits hold n + (the shifter's), so (t − shifter + 1023) << 52.
-    let e = Vector256.ShiftLeft(t.AsInt64() - shifter.AsInt64() + Vector256.Create 1023L, 52).AsDouble()
+    let xc = Vector256.Min(Vector256.Max(x, Vector256.Create -708.0), Vector256.Create 708.0)
+    // n = round(x / ln 2): adding 1.5·2⁵² rounds to an integer and leaves n in t's low bits.
+    let t = fma xc (Vector256.Create 1.4426950408889634) (Vector256.Create 6755399441055744.0)
+    let n = t - Vector256.Create 6755399441055744.0
+    // r = x − n·ln 2, with ln 2 split in two (Cody–Waite) so r is exact to rounding.
+    let r = fma n (Vector256.Create -1.9082149292705877e-10) (fma n (Vector256.Create -0.6931471803691238) xc)
+    // e^r = Σ r^k / k!, k = 0 .. 12, by Horner.
+    let p = Vector256.Create 2.08767569878681e-09
+    let p = fma p r (Vector256.Create 2.505210838544172e-08)      // 1 / 11!
+    let p = fma p r (Vector256.Create 2.755731922398589e-07)
+    let p = fma p r (Vector256.Create 2.7557319223985893e-06)
+    let p = fma p r (Vector256.Create 2.48015873015873e-05)
+    let p = fma p r (Vector256.Create 0.0001984126984126984)
+    let p = fma p r (Vector256.Create 0.001388888888888889)
+    let p = fma p r (Vector256.Create 0.008333333333333333)
+    let p = fma p r (Vector256.Create 0.041666666666666664)
+    let p = fma p r (Vector256.Create 0.16666666666666666)
+    let p = fma p r (Vector256.Create 0.5)
+    let p = fma p r (Vector256.Create 1.0)
+    let p = fma p r (Vector256.Create 1.0)      // 1 / 0!
+    // 2ⁿ from n's bits: (t − 1.5·2⁵² + 1023) << 52.
+    let e = Vector256.ShiftLeft(t.AsInt64() - Vector256.Create 4843621399236968448L + Vector256.Create 1023L, 52).AsDouble()
     Vector256.ConditionalSelect(Vector256.Equals(x, x), p * e, x)
 
-let inline private sigmoidV (z: Vector256<float>) = one / (one + expV -z)
-let inline private tanhV (z: Vector256<float>) = one - two / (expV (z + z) + one)
+let inline private sigmoidV (z: Vector256<float>) = Vector256.Create 1.0 / (Vector256.Create 1.0 + expV -z)
+let inline private tanhV (z: Vector256<float>) = Vector256.Create 1.0 - Vector256.Create 2.0 / (expV (z + z) + Vector256.Create 1.0)
 
 /// Applies f to src.[so .. so + count − 1], writing dst.[do .. do + count − 1] (may be the same run).
 let inline private mapRun ([<InlineIfLambda>] f: Vector256<float> -> Vector256<float>) (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) =
@@ -287,14 +375,24 @@ let inline private mapRun ([<InlineIfLambda>] f: Vector256<float> -> Vector256<f
         checkExtent "source" src so 1 0 1 0 count
         checkExtent "destination" dst dO 1 0 1 0 count
         let mutable k = 0
+        // Four independent vectors per turn: one exp is a chain of ~15 dependent operations, so
+        // a single vector at a time would leave the core waiting on latency.
+        while k + 16 <= count do
+            let y0 = f (load src (so + k))
+            let y1 = f (load src (so + k + 4))
+            let y2 = f (load src (so + k + 8))
+            let y3 = f (load src (so + k + 12))
+            store y0 dst (dO + k); store y1 dst (dO + k + 4); store y2 dst (dO + k + 8); store y3 dst (dO + k + 12)
+            k <- k + 16
         while k + 4 <= count do
             store (f (load src (so + k))) dst (dO + k)
             k <- k + 4
         if k < count then
-            let at i = if k + i < count then src.[so + k + i] else 0.0
+            let k0 = k
+            let at i = if k0 + i < count then src.[so + k0 + i] else 0.0
             let y = f (Vector256.Create(at 0, at 1, at 2, at 3))
-            for i in 0 .. count - k - 1 do
-                dst.[dO + k + i] <- y.GetElement i
+            for i in 0 .. count - k0 - 1 do
+                dst.[dO + k0 + i] <- y.GetElement i
 
 /// dst = σ(src) on a run of `count` elements.
 let sigmoid (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = mapRun sigmoidV src so dst dO count

@@ -53,7 +53,11 @@ type internal LstmScratch =
       /// d h_t of the whole batch before masking, (B, H).
       DhPrev: float[]
       /// d W in row-major (I, G), before it is added into the kernel's (column-major) gradient.
-      DwRows: float[] }
+      DwRows: float[]
+      /// Uᵀ (G, H) packed by Kernels.packColumns16 for d h = d z · Uᵀ; filled once per backward, for batches.
+      UPacked: float[]
+      /// h_t (B, H) packed the same way for d U += d zᵀ · h_t, one step at a time; for batches.
+      HPacked: float[] }
 
 /// Everything backward needs from one forward call, and nothing a caller can change.
 type internal Tape =
@@ -121,7 +125,9 @@ module Lstm =
             { WRows = Array.zeroCreate (I * 4 * H)
               Dz = Array.zeroCreate (T * B * 4 * H)
               DhPrev = Array.zeroCreate (B * H)
-              DwRows = Array.zeroCreate (I * 4 * H) } }
+              DwRows = Array.zeroCreate (I * 4 * H)
+              UPacked = if B >= 4 then Array.zeroCreate (4 * H * (H - H % 16)) else Array.empty
+              HPacked = if B >= 4 then Array.zeroCreate (B * (H - H % 16)) else Array.empty } }
 
     /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
     let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
@@ -223,7 +229,10 @@ module Lstm =
         // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (B, G)·(G, H); U's storage is already Uᵀ row-major.
         let dhPrev = tape.Scratch.DhPrev
         Array.Clear dhPrev
-        Kernels.gemmNN B H G dz (t * B * G) G 1 u 0 H dhPrev 0 H
+        if tape.Scratch.UPacked.Length > 0 then
+            Kernels.gemmNNPacked B H G dz (t * B * G) G 1 tape.Scratch.UPacked u 0 H dhPrev 0 H
+        else
+            Kernels.gemmNN B H G dz (t * B * G) G 1 u 0 H dhPrev 0 H
         for b in 0 .. B - 1 do
             if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
@@ -257,7 +266,11 @@ module Lstm =
         for q in 0 .. rows - 1 do
             TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, (first + q * dir) * G, G), Span<float>(gB))
         // d Uᵀ (G, H) += d zᵀ (G, rows) · h (rows, H): U's own storage order.
-        Kernels.gemmNN G H rows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
+        if dir = 1 && tape.Scratch.HPacked.Length >= rows * (H - H % 16) && tape.Scratch.HPacked.Length > 0 then
+            Kernels.packColumns16 rows H tape.Hs (first * H) H tape.Scratch.HPacked
+            Kernels.gemmNNPacked G H rows dz (first * G) 1 G tape.Scratch.HPacked tape.Hs (first * H) H gU 0 H
+        else
+            Kernels.gemmNN G H rows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
         // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
         Kernels.gemmNN I G rows tape.X (first * I) 1 (dir * I) dz (first * G) (dir * G) tape.Scratch.DwRows 0 G
 
@@ -270,6 +283,8 @@ module Lstm =
         let u = Parameters.matrixValues p.RecurrentKernel
         let dwRows = tape.Scratch.DwRows
         Array.Clear dwRows
+        // A batch reuses U at every step: pack it once so d h = d z · Uᵀ streams it (same bits).
+        if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H u 0 H tape.Scratch.UPacked
         for t in T - 1 .. -1 .. 0 do
             backwardStep u tape t dH dC
             // A batch: add this step's weight gradients while its d z is still in cache.

@@ -91,3 +91,16 @@ let ``an activation gives an element the same bits wherever it sits in the run, 
     Kernels.sigmoid xs 0 ys 0 xs.Length
     Assert.Equal(BitConverter.DoubleToInt64Bits ys.[0], BitConverter.DoubleToInt64Bits ys.[4])
     Assert.True(Double.IsNaN ys.[5])
+
+[<Fact>]
+let ``gemmNN on a packed B gives the same bits as on B itself`` () =
+    for m in sizes do
+        for n in sizes do
+            for p in [ 1; 5; 300 ] do
+                let a, b, c0 = randoms 8 (m * p), randoms 9 (p * n), randoms 10 (m * n)
+                let plain, packed = Array.copy c0, Array.copy c0
+                Kernels.gemmNN m n p a 0 p 1 b 0 n plain 0 n
+                let pack = Array.zeroCreate (p * (n - n % 16))
+                Kernels.packColumns16 p n b 0 n pack
+                Kernels.gemmNNPacked m n p a 0 p 1 pack b 0 n packed 0 n
+                sameBits (sprintf "packed m=%d n=%d p=%d" m n p) plain packed
