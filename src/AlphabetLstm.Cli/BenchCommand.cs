@@ -40,7 +40,7 @@ public static class BenchCommand
 
     public sealed record GridTiming(
         int Inputs, int Units, int Batch, int TimeSteps, int StepsPerRepeat, double StepsPerSecond,
-        double MicrosecondsPerStep, double BytesPerStep, IReadOnlyList<double> RepeatStepsPerSecond);
+        double MicrosecondsPerStep, double BytesPerStep, double BytesPerEpoch, IReadOnlyList<double> RepeatStepsPerSecond);
 
     public sealed record MachineInfo(
         string Runtime, string Os, string Architecture, int ProcessorCount, bool Vector256, bool Vector512,
@@ -146,14 +146,15 @@ public static class BenchCommand
         {
             o.WriteLine();
             o.WriteLine($"grid: training steps (forward over T, BPTT, Adam) on a fixed random batch, after warm-up, median of {options.Repeats}:");
-            o.WriteLine("| I | H | B | T | steps/run | steps/s | µs/step | bytes/step |");
-            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine("| I | H | B | T | steps/run | steps/s | µs/step | bytes/step | bytes/epoch |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var shape in options.Grid)
             {
                 var t = TimeGrid(shape, options);
                 grid.Add(t);
-                o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} |");
+                o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} | {F(t.BytesPerEpoch, "0")} |");
             }
+            o.WriteLine("bytes/step: steady-state allocation of one more step; bytes/epoch: allocated once per epoch (the parameters and moments it hands out).");
         }
 
         if (jsonFile is not null)
@@ -214,44 +215,57 @@ public static class BenchCommand
     }
 
     /// <summary>
-    /// Times one grid point: a pilot run sizes the timed runs to about <c>--seconds</c> each; then one
-    /// <c>fit</c> of 1 + repeats epochs, each epoch being that many steps on the same batch. The first epoch
-    /// (which also sets up the scratch) is the warm-up; each later epoch is one timed run.
+    /// Times one grid point. A pilot <c>fit</c> of three one-step epochs measures a warm step and what
+    /// an epoch allocates on its own; the timed runs are then sized to about <c>--seconds</c> each: one
+    /// <c>fit</c> of 1 + repeats epochs of that many steps on the same batch, the first epoch (which also
+    /// sets up the scratch) being the warm-up. Bytes per step are the steady-state cost of one more step,
+    /// (bytes of an n-step epoch − bytes of a one-step epoch) / (n − 1); what every epoch allocates once
+    /// (the new parameters and Adam moments it hands out) is reported apart, per epoch.
     /// </summary>
     public static GridTiming TimeGrid(WorkloadShape shape, Options options)
     {
         var pilot = Workloads.Synthetic(shape, 1, options.Seed);
+        var pilotConfig = WithEpochs(pilot.Config, 3);
         var perStep = double.MaxValue;
-        for (var k = 0; k < 3; k++)
+        double oneStepEpochBytes = 0;
+        using (var epochs = Training.Fit(pilotConfig, pilot.Data, pilot.Start).GetEnumerator())
         {
-            var clock = Stopwatch.StartNew();
-            Training.Epoch(pilot.Config, pilot.Data, pilot.Start);
-            perStep = Math.Min(perStep, clock.Elapsed.TotalSeconds);
-            if (perStep > options.Seconds) break;
+            epochs.MoveNext();
+            for (var r = 0; r < 2; r++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                var clock = Stopwatch.StartNew();
+                epochs.MoveNext();
+                perStep = Math.Min(perStep, clock.Elapsed.TotalSeconds);
+                oneStepEpochBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            }
         }
         var steps = (int)Math.Clamp(options.Seconds / perStep, 2, 100_000);
 
         var work = Workloads.Synthetic(shape, steps, options.Seed);
-        var config = new FitConfig(1 + options.Repeats, work.Config.BatchSize, work.Config.Shuffle, work.Config.Policy,
-                                   work.Config.Masked, work.Config.Optimizer);
         var rates = new List<double>();
         var bytes = new List<double>();
-        using var epochs = Training.Fit(config, work.Data, work.Start).GetEnumerator();
-        if (!epochs.MoveNext()) throw new InvalidOperationException("the warm-up epoch did not run");
+        using var timed = Training.Fit(WithEpochs(work.Config, 1 + options.Repeats), work.Data, work.Start).GetEnumerator();
+        if (!timed.MoveNext()) throw new InvalidOperationException("the warm-up epoch did not run");
         for (var r = 0; r < options.Repeats; r++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
             var clock = Stopwatch.StartNew();
-            if (!epochs.MoveNext()) throw new InvalidOperationException("a timed epoch did not run");
+            if (!timed.MoveNext()) throw new InvalidOperationException("a timed epoch did not run");
             var elapsed = clock.Elapsed.TotalSeconds;
-            bytes.Add((GC.GetAllocatedBytesForCurrentThread() - before) / (double)steps);
+            bytes.Add(GC.GetAllocatedBytesForCurrentThread() - before);
             rates.Add(steps / elapsed);
-            if (!double.IsFinite(epochs.Current.Report.Loss))
-                throw new FailureException($"grid point {shape.Inputs}x{shape.Units}x{shape.Batch}x{shape.TimeSteps}: the loss became {epochs.Current.Report.Loss}");
+            if (!double.IsFinite(timed.Current.Report.Loss))
+                throw new FailureException($"grid point {shape.Inputs}x{shape.Units}x{shape.Batch}x{shape.TimeSteps}: the loss became {timed.Current.Report.Loss}");
         }
         var rate = Median(rates);
-        return new GridTiming(shape.Inputs, shape.Units, shape.Batch, shape.TimeSteps, steps, rate, 1e6 / rate, Median(bytes), rates);
+        var perStepBytes = Math.Max(0, (Median(bytes) - oneStepEpochBytes) / (steps - 1));
+        return new GridTiming(shape.Inputs, shape.Units, shape.Batch, shape.TimeSteps, steps, rate, 1e6 / rate,
+                              perStepBytes, oneStepEpochBytes - perStepBytes, rates);
     }
+
+    private static FitConfig WithEpochs(FitConfig c, int epochs) =>
+        new(epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer);
 
     private static double Median(IEnumerable<double> values) => Stats.Median(values.OrderBy(x => x).ToList());
 }
