@@ -8,6 +8,9 @@
 /// Moments are Parameters records, so they have the model's shape by construction.
 namespace AlphabetLstm.Core
 
+open System
+open System.Runtime.Intrinsics
+
 /// Adam's hyper-parameters.
 type AdamConfig =
     { LearningRate: float
@@ -37,18 +40,39 @@ module Adam =
 
     /// Update number `step` (1-based), in place on raw storage. Internal: only callers that own
     /// the arrays (a copy made for this call, or a training loop's private working set) use it.
+    /// Four lanes at a time with exactly the scalar operations, in the same order and unfused, so
+    /// every element gets the same bits as the scalar loop that finishes each block.
     let internal updateInPlace (cfg: AdamConfig) (step: int) (theta: float[][]) (grads: float[][]) (m: float[][]) (v: float[][]) =
         let lrT = cfg.LearningRate * sqrt (1.0 - cfg.Beta2 ** float step) / (1.0 - cfg.Beta1 ** float step)
         let b1, b2, eps = cfg.Beta1, cfg.Beta2, cfg.Epsilon
+        let vb1, vb2, vc1, vc2 = Vector256.Create b1, Vector256.Create b2, Vector256.Create(1.0 - b1), Vector256.Create(1.0 - b2)
+        let vlr, veps = Vector256.Create lrT, Vector256.Create eps
         for k in 0 .. theta.Length - 1 do
             let th, g, mk, vk = theta.[k], grads.[k], m.[k], v.[k]
-            for j in 0 .. th.Length - 1 do
+            let n = th.Length
+            if g.Length <> n || mk.Length <> n || vk.Length <> n then
+                invalidArg "grads" (sprintf "block %d: parameters, gradients and moments differ in size" k)
+            let mutable j = 0
+            // j + 4 ≤ n, and every array has n elements (checked above): the 4-wide loads stay inside.
+            while j + 4 <= n do
+                let gj = Vector256.LoadUnsafe(&g.[j])
+                // m ← β1·m + (1 − β1)·g        v ← β2·v + (1 − β2)·g²
+                let mj = vb1 * Vector256.LoadUnsafe(&mk.[j]) + vc1 * gj
+                let vj = vb2 * Vector256.LoadUnsafe(&vk.[j]) + vc2 * gj * gj
+                Vector256.StoreUnsafe(mj, &mk.[j])
+                Vector256.StoreUnsafe(vj, &vk.[j])
+                // θ ← θ − lr_t · m / (sqrt(v) + ε)
+                let tj = Vector256.LoadUnsafe(&th.[j]) - vlr * mj / (Vector256.Sqrt vj + veps)
+                Vector256.StoreUnsafe(tj, &th.[j])
+                j <- j + 4
+            while j < n do
                 let gj = g.[j]
                 let mj = b1 * mk.[j] + (1.0 - b1) * gj
                 let vj = b2 * vk.[j] + (1.0 - b2) * gj * gj
                 mk.[j] <- mj
                 vk.[j] <- vj
                 th.[j] <- th.[j] - lrT * mj / (sqrt vj + eps)
+                j <- j + 1
 
     /// One Adam update. Pure: returns new parameters and moments, the arguments are untouched.
     [<CompiledName("Step")>]

@@ -44,6 +44,21 @@ type Masking =
     /// Padded steps leave the state unchanged; `Lengths.[b]` real steps per sample.
     | PrePadded of Lengths: int[]
 
+/// Private buffers of one tape, written in place by forward and backward; never handed out.
+type internal LstmScratch =
+    { /// W copied to row-major (I, G), so x·W runs along contiguous rows; refreshed by every forward.
+      WRows: float[]
+      /// d z for every step, (T, B, G).
+      Dz: float[]
+      /// d h_t of the whole batch before masking, (B, H).
+      DhPrev: float[]
+      /// d W in row-major (I, G), before it is added into the kernel's (column-major) gradient.
+      DwRows: float[]
+      /// Uᵀ (G, H) packed by Kernels.packColumns16 for d h = d z · Uᵀ; filled once per backward, for batches.
+      UPacked: float[]
+      /// h_t (B, H) packed the same way for d U += d zᵀ · h_t, one step at a time; for batches.
+      HPacked: float[] }
+
 /// Everything backward needs from one forward call, and nothing a caller can change.
 type internal Tape =
     { T: int
@@ -56,12 +71,13 @@ type internal Tape =
       Hs: float[]
       /// Cell states c_0 .. c_T, (T+1, B, H).
       Cs: float[]
-      /// Activated gates i, f, g, o, (T, B, G).
+      /// Activated gates i, f, g, o, (T, B, G). Forward first writes z here, then activates it in place.
       Gates: float[]
       /// tanh(c_t), (T, B, H).
       TanhC: float[]
       /// Whether step t of sample b is real, (T, B).
-      Real: bool[] }
+      Real: bool[]
+      Scratch: LstmScratch }
 
 /// The record of a forward pass that `Lstm.backward` consumes. Opaque: only forward makes one.
 type SequenceCache internal (tape: Tape) =
@@ -104,7 +120,14 @@ module Lstm =
           Cs = Array.zeroCreate ((T + 1) * B * H)
           Gates = Array.zeroCreate (T * B * 4 * H)
           TanhC = Array.zeroCreate (T * B * H)
-          Real = Array.create (T * B) true }
+          Real = Array.create (T * B) true
+          Scratch =
+            { WRows = Array.zeroCreate (I * 4 * H)
+              Dz = Array.zeroCreate (T * B * 4 * H)
+              DhPrev = Array.zeroCreate (B * H)
+              DwRows = Array.zeroCreate (I * 4 * H)
+              UPacked = if B >= 4 then Array.zeroCreate (4 * H * (H - H % 16)) else Array.empty
+              HPacked = if B >= 4 then Array.zeroCreate (B * (H - H % 16)) else Array.empty } }
 
     /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
     let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
@@ -141,100 +164,137 @@ module Lstm =
 
     // ---- the cell: forward ----------------------------------------------------------------------
 
-    /// Step t of the tape: reads X[t], Hs[t], Cs[t]; writes Gates[t], TanhC[t], Hs[t+1], Cs[t+1].
-    let internal forwardStep (w: float[]) (u: float[]) (bias: float[]) (tape: Tape) (t: int) =
-        let B, I, H = tape.B, tape.I, tape.H
+    /// Step t of the tape, for the whole batch. On entry Gates[t] holds b + x_t·W; reads Hs[t],
+    /// Cs[t]; writes Gates[t] (activated), TanhC[t], Hs[t+1], Cs[t+1].
+    let internal forwardStep (u: float[]) (tape: Tape) (t: int) =
+        let B, H = tape.B, tape.H
         let G = 4 * H
+        // z += h_t·U for every row at once: (B, H)·(H, G). U's column-major storage is Uᵀ row-major
+        // (G, H), so each z_j is a dot along contiguous memory.
+        Kernels.gemmNT B G H tape.Hs (t * B * H) H u 0 H tape.Gates (t * B * G) G
+        let gates = tape.Gates
         for b in 0 .. B - 1 do
             let prev = (t * B + b) * H          // h_t, c_t
             let next = ((t + 1) * B + b) * H    // h_{t+1}, c_{t+1}
             if not tape.Real.[t * B + b] then
-                // A padded step: the state passes through unchanged.
+                // A padded step: the state passes through unchanged (this row's z is never read).
                 Array.blit tape.Hs prev tape.Hs next H
                 Array.blit tape.Cs prev tape.Cs next H
             else
-                let xo = (t * B + b) * I
                 let go = (t * B + b) * G
-                let h = ReadOnlySpan<float>(tape.Hs, prev, H)
-                // z = x·W + h·U + b   (column j of W and U is contiguous: column-major storage)
-                for j in 0 .. G - 1 do
-                    let mutable s = bias.[j]
-                    for k in 0 .. I - 1 do
-                        s <- s + tape.X.[xo + k] * w.[j * I + k]
-                    tape.Gates.[go + j] <- s + TensorPrimitives.Dot(h, ReadOnlySpan<float>(u, j * H, H))
                 // i, f = σ(z_i, z_f); g = tanh(z_c); o = σ(z_o)   (in place on this call's tape)
-                let gates = tape.Gates
-                TensorPrimitives.Sigmoid(ReadOnlySpan<float>(gates, go, 2 * H), Span<float>(gates, go, 2 * H))
-                TensorPrimitives.Tanh(ReadOnlySpan<float>(gates, go + 2 * H, H), Span<float>(gates, go + 2 * H, H))
-                TensorPrimitives.Sigmoid(ReadOnlySpan<float>(gates, go + 3 * H, H), Span<float>(gates, go + 3 * H, H))
+                Kernels.sigmoid gates go gates go (2 * H)
+                Kernels.tanh gates (go + 2 * H) gates (go + 2 * H) H
+                Kernels.sigmoid gates (go + 3 * H) gates (go + 3 * H) H
                 let tc = (t * B + b) * H
                 for k in 0 .. H - 1 do
                     // c' = f ⊙ c + i ⊙ g
-                    tape.Cs.[next + k] <- tape.Gates.[go + H + k] * tape.Cs.[prev + k] + tape.Gates.[go + k] * tape.Gates.[go + 2 * H + k]
-                TensorPrimitives.Tanh(ReadOnlySpan<float>(tape.Cs, next, H), Span<float>(tape.TanhC, tc, H))
+                    tape.Cs.[next + k] <- gates.[go + H + k] * tape.Cs.[prev + k] + gates.[go + k] * gates.[go + 2 * H + k]
+                Kernels.tanh tape.Cs next tape.TanhC tc H
                 // h' = o ⊙ tanh(c')
-                TensorPrimitives.Multiply(ReadOnlySpan<float>(tape.Gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, tc, H), Span<float>(tape.Hs, next, H))
+                TensorPrimitives.Multiply(ReadOnlySpan<float>(gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, tc, H), Span<float>(tape.Hs, next, H))
 
     // ---- the cell: backward ---------------------------------------------------------------------
 
-    /// Inverts step t. On entry dH, dC (B, H) hold d loss / d h_{t+1}, d c_{t+1}; on exit they hold
-    /// d loss / d h_t, d c_t. Adds this step's contribution to gW (I, G), gU (H, G), gB (G).
-    /// dz (G) is scratch owned by the caller.
-    let internal backwardStep (u: float[]) (tape: Tape) (t: int)
-                              (dH: float[]) (dC: float[]) (dz: float[])
-                              (gW: float[]) (gU: float[]) (gB: float[]) =
-        let B, I, H = tape.B, tape.I, tape.H
+    /// Inverts step t for the whole batch. On entry dH, dC (B, H) hold d loss / d h_{t+1}, d c_{t+1};
+    /// on exit they hold d loss / d h_t, d c_t. Writes Dz[t] (B, G), zero for padded rows; the
+    /// weight gradients are summed over all steps afterwards, in `backwardTape`.
+    let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) =
+        let B, H = tape.B, tape.H
         let G = 4 * H
+        let dz, gates = tape.Scratch.Dz, tape.Gates
         for b in 0 .. B - 1 do
-            // A padded step passed the state through, so it passes the gradient through: nothing to do.
-            if tape.Real.[t * B + b] then
+            let go = (t * B + b) * G
+            // A padded step passed the state through, so it passes the gradient through: z has none.
+            if not tape.Real.[t * B + b] then Array.Clear(dz, go, G)
+            else
                 let prev = (t * B + b) * H
-                let go = (t * B + b) * G
                 let tc = (t * B + b) * H
                 let d = b * H
                 for k in 0 .. H - 1 do
-                    let i = tape.Gates.[go + k]
-                    let f = tape.Gates.[go + H + k]
-                    let g = tape.Gates.[go + 2 * H + k]
-                    let o = tape.Gates.[go + 3 * H + k]
+                    let i = gates.[go + k]
+                    let f = gates.[go + H + k]
+                    let g = gates.[go + 2 * H + k]
+                    let o = gates.[go + 3 * H + k]
                     let th = tape.TanhC.[tc + k]
                     let dh = dH.[d + k]
                     // h' = o ⊙ tanh(c')
                     let dcNext = dC.[d + k] + dh * o * (1.0 - th * th)
-                    dz.[3 * H + k] <- dh * th * o * (1.0 - o)
+                    dz.[go + 3 * H + k] <- dh * th * o * (1.0 - o)
                     // c' = f ⊙ c + i ⊙ g
-                    dz.[k] <- dcNext * g * i * (1.0 - i)
-                    dz.[H + k] <- dcNext * tape.Cs.[prev + k] * f * (1.0 - f)
-                    dz.[2 * H + k] <- dcNext * i * (1.0 - g * g)
+                    dz.[go + k] <- dcNext * g * i * (1.0 - i)
+                    dz.[go + H + k] <- dcNext * tape.Cs.[prev + k] * f * (1.0 - f)
+                    dz.[go + 2 * H + k] <- dcNext * i * (1.0 - g * g)
                     dC.[d + k] <- dcNext * f
-                // z = x·W + h·U + b
-                TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz), Span<float>(gB))
-                let xo = (t * B + b) * I
-                let h = ReadOnlySpan<float>(tape.Hs, prev, H)
-                let dh = Span<float>(dH, d, H)
-                dh.Clear()
-                for j in 0 .. G - 1 do
-                    let dzj = dz.[j]
-                    for k in 0 .. I - 1 do
-                        gW.[j * I + k] <- gW.[j * I + k] + dzj * tape.X.[xo + k]
-                    let gUj = Span<float>(gU, j * H, H)
-                    TensorPrimitives.MultiplyAdd(h, dzj, ReadOnlySpan<float>(gU, j * H, H), gUj)
-                    TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(u, j * H, H), dzj, ReadOnlySpan<float>(dH, d, H), dh)
+        // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (B, G)·(G, H); U's storage is already Uᵀ row-major.
+        let dhPrev = tape.Scratch.DhPrev
+        Array.Clear dhPrev
+        if tape.Scratch.UPacked.Length > 0 then
+            Kernels.gemmNNPacked B H G dz (t * B * G) G 1 tape.Scratch.UPacked u 0 H dhPrev 0 H
+        else
+            Kernels.gemmNN B H G dz (t * B * G) G 1 u 0 H dhPrev 0 H
+        for b in 0 .. B - 1 do
+            if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
     // ---- the sequence: unroll, then BPTT --------------------------------------------------------
 
     /// Runs every step of a loaded tape (X, Hs[0], Cs[0] and Real set).
     let internal forwardTape (p: Parameters) (tape: Tape) =
+        let T, B, I, H = tape.T, tape.B, tape.I, tape.H
+        let G = 4 * H
         let w, u, bias = Parameters.matrixValues p.Kernel, Parameters.matrixValues p.RecurrentKernel, Parameters.vectorValues p.Bias
-        for t in 0 .. tape.T - 1 do
-            forwardStep w u bias tape t
+        // W (I, G) column-major → row-major, into this tape's own scratch.
+        let wRows = tape.Scratch.WRows
+        for j in 0 .. G - 1 do
+            for k in 0 .. I - 1 do
+                wRows.[k * G + j] <- w.[j * I + k]
+        // z = b + x·W for every step and sample at once: (T·B, I)·(I, G); h·U is added step by step.
+        for r in 0 .. T * B - 1 do
+            Array.blit bias 0 tape.Gates (r * G) G
+        Kernels.gemmNN (T * B) G I tape.X 0 I 1 wRows 0 G tape.Gates 0 G
+        for t in 0 .. T - 1 do
+            forwardStep u tape t
+
+    /// Adds the weight gradients of `rows` (step, sample) rows r = first, first + dir, … to grads:
+    ///     z = x·W + h·U + b:  d b += d z_r;  d U += h_rᵀ d z_r;  d W += x_rᵀ d z_r.
+    /// Each product walks the rows in the order given, one fused multiply-add after another.
+    let private addWeightGradients (tape: Tape) (first: int) (rows: int) (dir: int) (grads: float[][]) =
+        let I, H = tape.I, tape.H
+        let G = 4 * H
+        let dz = tape.Scratch.Dz
+        let gU, gB = grads.[1], grads.[2]
+        for q in 0 .. rows - 1 do
+            TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, (first + q * dir) * G, G), Span<float>(gB))
+        // d Uᵀ (G, H) += d zᵀ (G, rows) · h (rows, H): U's own storage order.
+        if dir = 1 && tape.Scratch.HPacked.Length >= rows * (H - H % 16) && tape.Scratch.HPacked.Length > 0 then
+            Kernels.packColumns16 rows H tape.Hs (first * H) H tape.Scratch.HPacked
+            Kernels.gemmNNPacked G H rows dz (first * G) 1 G tape.Scratch.HPacked tape.Hs (first * H) H gU 0 H
+        else
+            Kernels.gemmNN G H rows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
+        // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
+        Kernels.gemmNN I G rows tape.X (first * I) 1 (dir * I) dz (first * G) (dir * G) tape.Scratch.DwRows 0 G
 
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
-    /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it).
-    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (dz: float[]) (grads: float[][]) =
+    /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
+    /// in the order steps T−1 … 0, samples 0 … B−1 within a step, whatever the batch size.
+    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (grads: float[][]) =
+        let T, B, I, H = tape.T, tape.B, tape.I, tape.H
+        let G = 4 * H
         let u = Parameters.matrixValues p.RecurrentKernel
-        for t in tape.T - 1 .. -1 .. 0 do
-            backwardStep u tape t dH dC dz grads.[0] grads.[1] grads.[2]
+        let dwRows = tape.Scratch.DwRows
+        Array.Clear dwRows
+        // A batch reuses U at every step: pack it once so d h = d z · Uᵀ streams it (same bits).
+        if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H u 0 H tape.Scratch.UPacked
+        for t in T - 1 .. -1 .. 0 do
+            backwardStep u tape t dH dC
+            // A batch: add this step's weight gradients while its d z is still in cache.
+            if B > 1 then addWeightGradients tape (t * B) B 1 grads
+        // One sample: the same order in one product per block, walking the steps backwards.
+        if B = 1 then addWeightGradients tape (T - 1) T -1 grads
+        let gW = grads.[0]
+        for j in 0 .. G - 1 do
+            for k in 0 .. I - 1 do
+                gW.[j * I + k] <- gW.[j * I + k] + dwRows.[k * G + j]
 
     let internal loadTape (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape =
         checkInputs p state inputs
@@ -287,6 +347,6 @@ module Lstm =
         writeRows dFinal.H dH 0
         writeRows dFinal.C dC 0
         let grads = Parameters.zerosLike p
-        backwardTape p tape dH dC (Array.zeroCreate (4 * tape.H)) (Parameters.storage grads)
+        backwardTape p tape dH dC (Parameters.storage grads)
         { Parameters = grads
           Initial = { H = readRows tape.B tape.H dH 0; C = readRows tape.B tape.H dC 0 } }

@@ -70,13 +70,11 @@ type internal Workspace =
       /// d h, d c carried by BPTT, (B, H).
       DH: float[]
       DC: float[]
-      /// d z for one sample, (G).
-      Dz: float[]
       /// logits, then probabilities, (B, V).
       Probs: float[]
       /// targets, (B, V).
       Targets: float[]
-      /// d logits for one sample, (V).
+      /// d logits, (B, V).
       DLogits: float[] }
 
 module Model =
@@ -84,10 +82,9 @@ module Model =
         { Tape = Lstm.newTape T B I H
           DH = Array.zeroCreate (B * H)
           DC = Array.zeroCreate (B * H)
-          Dz = Array.zeroCreate (4 * H)
           Probs = Array.zeroCreate (B * V)
           Targets = Array.zeroCreate (B * V)
-          DLogits = Array.zeroCreate V }
+          DLogits = Array.zeroCreate (B * V) }
 
     /// The head on h_T: writes probabilities into ws.Probs; returns (sum of per-sample losses, correct).
     let internal headForward (p: Parameters) (ws: Workspace) : struct (float * int) =
@@ -95,25 +92,33 @@ module Model =
         let B, H, V = tape.B, tape.H, p.Classes
         let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
         let hT = tape.T * B * H
+        // logits = h_T · DenseKernel + DenseBias, (B, H)·(H, V); the kernel's storage is its transpose (V, H).
+        for b in 0 .. B - 1 do
+            Array.blit db 0 ws.Probs (b * V) V
+        Kernels.gemmNT B V H tape.Hs hT H dk 0 H ws.Probs 0 V
         let mutable lossSum = 0.0
         let mutable correct = 0
         for b in 0 .. B - 1 do
-            let h = ReadOnlySpan<float>(tape.Hs, hT + b * H, H)
             let row = Span<float>(ws.Probs, b * V, V)
-            // logits = h_T · DenseKernel + DenseBias
-            for v in 0 .. V - 1 do
-                row.[v] <- db.[v] + TensorPrimitives.Dot(h, ReadOnlySpan<float>(dk, v * H, H))
-            let argmaxLogit = TensorPrimitives.IndexOfMax(Span.op_Implicit row : ReadOnlySpan<float>)
-            // log p = logits − max − log Σ exp(logits − max)
+            let rowIn = ReadOnlySpan<float>(ws.Probs, b * V, V)   // the same memory, read-only: the ops work in place
+            let argmaxLogit = TensorPrimitives.IndexOfMax(rowIn)
+            let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
+            // log p = (logits − max) − log Σ exp(logits − max);  p = exp(logits − max) / Σ exp(logits − max)
             let m = row.[argmaxLogit]
+            TensorPrimitives.Subtract(rowIn, m, row)
+            let mutable yDotShifted = 0.0
+            for v in 0 .. V - 1 do
+                yDotShifted <- yDotShifted + y.[v] * row.[v]
+            Kernels.exp ws.Probs (b * V) ws.Probs (b * V) V
             let mutable sum = 0.0
             for v in 0 .. V - 1 do
-                sum <- sum + exp (row.[v] - m)
-            let lse = m + log sum
-            let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
+                sum <- sum + row.[v]
+            let mutable ySum = 0.0
             for v in 0 .. V - 1 do
-                lossSum <- lossSum - y.[v] * (row.[v] - lse)
-                row.[v] <- exp (row.[v] - lse)
+                ySum <- ySum + y.[v]
+            // − Σ y · log p = −(Σ y · (logits − max)) + (Σ y) · log Σ exp(logits − max)
+            lossSum <- lossSum - yDotShifted + ySum * log sum
+            TensorPrimitives.Divide(rowIn, sum, row)
             if argmaxLogit = TensorPrimitives.IndexOfMax(y) then correct <- correct + 1
         struct (lossSum, correct)
 
@@ -125,17 +130,17 @@ module Model =
         let dk = Parameters.matrixValues p.DenseKernel
         let hT = tape.T * B * H
         let scale = 1.0 / float B
-        Array.Clear ws.DC
+        let dl = ws.DLogits
         for b in 0 .. B - 1 do
-            let h = ReadOnlySpan<float>(tape.Hs, hT + b * H, H)
-            let dh = Span<float>(ws.DH, b * H, H)
-            dh.Clear()
             for v in 0 .. V - 1 do
-                let dl = (ws.Probs.[b * V + v] - ws.Targets.[b * V + v]) * scale
-                gDb.[v] <- gDb.[v] + dl
-                // logits = h_T · DenseKernel + DenseBias
-                TensorPrimitives.MultiplyAdd(h, dl, ReadOnlySpan<float>(gDk, v * H, H), Span<float>(gDk, v * H, H))
-                TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dk, v * H, H), dl, ReadOnlySpan<float>(ws.DH, b * H, H), dh)
+                dl.[b * V + v] <- (ws.Probs.[b * V + v] - ws.Targets.[b * V + v]) * scale
+                gDb.[v] <- gDb.[v] + dl.[b * V + v]
+        // logits = h_T · DenseKernel + DenseBias:
+        //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, B) · h_T (B, H);  d h_T (B, H) = d logits (B, V) · DenseKernelᵀ (V, H).
+        Kernels.gemmNN V H B dl 0 1 V tape.Hs hT H gDk 0 H
+        Array.Clear ws.DH
+        Kernels.gemmNN B H V dl 0 V 1 dk 0 H ws.DH 0 H
+        Array.Clear ws.DC
 
     /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`
     /// (raw storage, Parameters.storage order). Returns (sum of per-sample losses, correct).
@@ -143,7 +148,7 @@ module Model =
         Lstm.forwardTape p ws.Tape
         let result = headForward p ws
         headBackward p ws grads.[3] grads.[4]
-        Lstm.backwardTape p ws.Tape ws.DH ws.DC ws.Dz grads
+        Lstm.backwardTape p ws.Tape ws.DH ws.DC grads
         result
 
     let private loadTargets (p: Parameters) (targets: Matrix<float>) (ws: Workspace) =

@@ -91,11 +91,12 @@ module Parameters =
 
     /// A deep copy.
     [<CompiledName("Copy")>]
-    let copy (p: Parameters) : Parameters = map id p
+    let copy (p: Parameters) : Parameters = storage p |> Array.map Array.copy |> ofStorage p
 
     /// A record of zeros with the shapes of `p`.
     [<CompiledName("ZerosLike")>]
-    let zerosLike (p: Parameters) : Parameters = map (fun _ -> 0.0) p
+    let zerosLike (p: Parameters) : Parameters =
+        storage p |> Array.map (fun a -> Array.zeroCreate a.Length) |> ofStorage p
 
     /// Checks the shapes agree with one another and every value is finite; returns the record or
     /// raises ArgumentException naming the bad block, the expected and the found shape or value.

@@ -137,12 +137,33 @@ module Training =
             h, c
         | None -> Array.zeroCreate (B * H), Array.zeroCreate (B * H)
 
-    /// Runs one epoch from `state`. Pure: returns the report and the next state.
-    [<CompiledName("Epoch")>]
-    let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
+    /// The scratch an epoch works in: workspaces for a full and a last (smaller) batch, the
+    /// dataset's storage and the gradient buffers. Private to one `epoch` call or one enumeration of
+    /// `fit`, which reuses it from epoch to epoch; written in place, never handed out.
+    type private EpochScratch =
+        { Full: Workspace
+          Tail: Workspace
+          Xs: float[][]
+          Ys: float[]
+          Grads: float[][] }
+
+    let private newScratch (config: FitConfig) (data: Dataset) (p: Parameters) : EpochScratch =
+        checkData p data config.BatchSize
+        let N, T, H, B = data.Count, data.TimeSteps, p.Units, config.BatchSize
+        let full = Model.newWorkspace T (min B N) data.Features H p.Classes
+        let xs, ys = storages data
+        { Full = full
+          Tail = if N % B = 0 || N < B then full else Model.newWorkspace T (N % B) data.Features H p.Classes
+          Xs = xs
+          Ys = ys
+          Grads = Parameters.storage (Parameters.zerosLike p) }
+
+    let private runEpoch (scratch: EpochScratch) (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
-        let N, T, H, B = data.Count, data.TimeSteps, p0.Units, config.BatchSize
+        let N, H, B = data.Count, p0.Units, config.BatchSize
+        if p0.Units <> scratch.Full.Tape.H then
+            invalidArg "state" (sprintf "the parameters have %d units, this run was set up for %d" p0.Units scratch.Full.Tape.H)
         let stateful = match config.Policy with Stateful _ -> true | Stateless -> false
         if stateful then checkStatefulBatch "stateful training" N B
         let rng, order =
@@ -150,14 +171,12 @@ module Training =
                 let d = Rng.permutation N state.Rng
                 d.Next, d.Value
             else state.Rng, Array.init N id
-        // Private working set: updated in place below, copied out at the end (never shared).
+        // Private working set: updated in place below and handed out at the end as the new state,
+        // after which nothing writes to it again.
         let theta = Parameters.copy p0
         let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
-        let grads = Parameters.zerosLike p0
-        let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, Parameters.storage grads
-        let xs, ys = storages data
-        let full = Model.newWorkspace T (min B N) data.Features H p0.Classes
-        let tail = if N % B = 0 || N < B then full else Model.newWorkspace T (N % B) data.Features H p0.Classes
+        let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, scratch.Grads
+        let full, tail = scratch.Full, scratch.Tail
         let carry = carryOf state.Carried full.Tape.B H
         let mutable step = state.Optimizer.Step
         let mutable lossSum = 0.0
@@ -165,7 +184,7 @@ module Training =
         let mutable start = 0
         while start < N do
             let ws = if N - start >= full.Tape.B then full else tail
-            loadBatch data xs ys order start config.Masked ws
+            loadBatch data scratch.Xs scratch.Ys order start config.Masked ws
             loadInitial (if stateful then Some carry else None) ws
             for g in gS do Array.Clear g
             let struct (l, c) = Model.trainPass theta ws gS
@@ -192,19 +211,26 @@ module Training =
               Epoch = state.Epoch + 1
               Carried = carried } }
 
+    /// Runs one epoch from `state`. Pure: returns the report and the next state.
+    [<CompiledName("Epoch")>]
+    let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
+        runEpoch (newScratch config data state.Parameters) config data state
+
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each.
-    /// Enumerating it again recomputes the same outcomes.
+    /// Enumerating it again recomputes the same outcomes (each enumeration has its own scratch).
     [<CompiledName("Fit")>]
     let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
-        Seq.unfold
-            (fun (s: TrainingState) ->
-                if s.Epoch >= config.Epochs then None
-                else
-                    let o = epoch config data s
-                    Some(o, o.State))
-            state
+        Seq.delay (fun () ->
+            let scratch = lazy (newScratch config data state.Parameters)
+            Seq.unfold
+                (fun (s: TrainingState) ->
+                    if s.Epoch >= config.Epochs then None
+                    else
+                        let o = runEpoch scratch.Value config data s
+                        Some(o, o.State))
+                state)
 
     /// The last state of `fit` (the state itself when no epoch remains).
     [<CompiledName("Train")>]

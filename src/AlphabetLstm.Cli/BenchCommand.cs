@@ -1,0 +1,271 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Text.Json;
+using AlphabetLstm.Core;
+
+namespace AlphabetLstm.Cli;
+
+/// <summary>
+/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--json FILE]</c>:
+/// how fast training runs on this machine, single-threaded. Two parts:
+/// <list type="bullet">
+/// <item>the tutorial's experiments at its settings: training wall time (the whole <c>fit</c>) and µs per optimizer step;</item>
+/// <item>a grid of shapes: training steps per second (forward over T, BPTT, Adam) on a fixed random batch, after warm-up.</item>
+/// </list>
+/// Every figure is the median of <c>--repeats</c> runs. Bytes allocated per step come from
+/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the timed runs. The core only builds the work;
+/// all timing lives here.
+/// </summary>
+public static class BenchCommand
+{
+    /// <summary>The grid of issue 5: (I, H, B, T).</summary>
+    public static readonly WorkloadShape[] Grid =
+    [
+        new(1, 32, 1, 1),
+        new(1, 32, 1, 5),
+        new(26, 128, 32, 50),
+        new(26, 512, 32, 50),
+    ];
+
+    public sealed record Options(
+        IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
+        int Repeats, double Seconds, int? Epochs, long Seed);
+
+    public sealed record ExperimentTiming(
+        string Id, int Epochs, long Steps, double TrainSeconds, double MicrosecondsPerStep,
+        double BytesPerStep, IReadOnlyList<double> RepeatSeconds);
+
+    public sealed record GridTiming(
+        int Inputs, int Units, int Batch, int TimeSteps, int StepsPerRepeat, double StepsPerSecond,
+        double MicrosecondsPerStep, double BytesPerStep, double BytesPerEpoch, IReadOnlyList<double> RepeatStepsPerSecond);
+
+    public sealed record MachineInfo(
+        string Runtime, string Os, string Architecture, int ProcessorCount, bool Vector256, bool Vector512,
+        bool Fma, string LinearAlgebra, bool ServerGc, bool TieredPgo);
+
+    public sealed record BenchResult(
+        MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid);
+
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static Command Create(TextWriter stdout)
+    {
+        var experiments = new Option<string>("--experiments")
+        {
+            Description = $"Which experiments to time: all, none, or a comma-separated list of {string.Join(", ", AlphabetLstm.Core.Experiments.Ids)}.",
+            DefaultValueFactory = _ => "all",
+        };
+        var grid = new Option<string>("--grid")
+        {
+            Description = "Which grid points to time: all, none, or a comma-separated list of point numbers 1..4 or shapes IxHxBxT.",
+            DefaultValueFactory = _ => "all",
+        };
+        var repeats = Cli.PositiveInt("--repeats", "Timed runs per item; the median is reported (default 3).");
+        var seconds = new Option<double?>("--seconds") { Description = "Target duration of one timed grid run, in seconds (default 0.5)." };
+        var epochs = Cli.PositiveInt("--epochs", "Override the experiments' numbers of epochs (for a quick run).");
+        var seed = new Option<long?>("--seed") { Description = "Seed for data and weights (default 1)." };
+        var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
+
+        var command = new Command("bench", "Time training on this machine: the tutorial's experiments and a grid of shapes.")
+        {
+            experiments, grid, repeats, seconds, epochs, seed, json,
+        };
+        command.SetAction(parse =>
+        {
+            var secs = parse.GetValue(seconds) ?? 0.5;
+            if (!(secs > 0 && secs <= 600)) throw new UsageException($"--seconds must be in (0, 600], got {secs.ToString(Inv)}");
+            var options = new Options(
+                ParseExperiments(parse.GetValue(experiments)!),
+                ParseGrid(parse.GetValue(grid)!),
+                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1);
+            return Execute(options, parse.GetValue(json), stdout);
+        });
+        return command;
+    }
+
+    public static IReadOnlyList<ExperimentSpec> ParseExperiments(string text) => text.Trim() switch
+    {
+        "all" => AlphabetLstm.Core.Experiments.All,
+        "none" => [],
+        var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(id => AlphabetLstm.Core.Experiments.TryFind(id)?.Value
+                ?? throw new UsageException($"unknown experiment '{id}' in --experiments; valid ids: {string.Join(", ", AlphabetLstm.Core.Experiments.Ids)}, or all, none"))
+            .ToList(),
+    };
+
+    public static IReadOnlyList<WorkloadShape> ParseGrid(string text) => text.Trim() switch
+    {
+        "all" => Grid,
+        "none" => [],
+        var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(ParsePoint).ToList(),
+    };
+
+    private static WorkloadShape ParsePoint(string item)
+    {
+        if (int.TryParse(item, NumberStyles.None, Inv, out var n))
+            return n >= 1 && n <= Grid.Length ? Grid[n - 1]
+                : throw new UsageException($"grid point {n} does not exist; the grid has points 1..{Grid.Length}");
+        var parts = item.Split('x');
+        if (parts.Length == 4 && parts.All(p => int.TryParse(p, NumberStyles.None, Inv, out var d) && d > 0))
+        {
+            var d = parts.Select(p => int.Parse(p, Inv)).ToArray();
+            return new WorkloadShape(d[0], d[1], d[2], d[3]);
+        }
+        throw new UsageException($"--grid expects point numbers 1..{Grid.Length} or shapes IxHxBxT with positive numbers, got '{item}'");
+    }
+
+    public static int Execute(Options options, string? jsonFile, TextWriter o)
+    {
+        if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
+        var machine = Machine();
+        o.WriteLine($"runtime {machine.Runtime} on {machine.Os} {machine.Architecture}, {machine.ProcessorCount} cores; "
+                  + $"Vector256 {machine.Vector256}, Vector512 {machine.Vector512}, FMA {machine.Fma}; single thread");
+        o.WriteLine($"linear algebra: {machine.LinearAlgebra}");
+
+        var experiments = new List<ExperimentTiming>();
+        if (options.Experiments.Count > 0)
+        {
+            o.WriteLine();
+            o.WriteLine($"experiments at the tutorial's settings{(options.Epochs is { } e ? $" (epochs overridden: {e})" : "")}, median of {options.Repeats}:");
+            o.WriteLine("| experiment | epochs | steps | train s | µs/step | bytes/step |");
+            o.WriteLine("|---|---:|---:|---:|---:|---:|");
+            foreach (var spec in options.Experiments)
+            {
+                var t = TimeExperiment(options.Epochs is { } ep ? spec.WithEpochs(ep) : spec, options);
+                experiments.Add(t);
+                o.WriteLine($"| {t.Id} | {t.Epochs} | {t.Steps} | {F(t.TrainSeconds, "0.000")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} |");
+            }
+        }
+
+        var grid = new List<GridTiming>();
+        if (options.Grid.Count > 0)
+        {
+            o.WriteLine();
+            o.WriteLine($"grid: training steps (forward over T, BPTT, Adam) on a fixed random batch, after warm-up, median of {options.Repeats}:");
+            o.WriteLine("| I | H | B | T | steps/run | steps/s | µs/step | bytes/step | bytes/epoch |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var shape in options.Grid)
+            {
+                var t = TimeGrid(shape, options);
+                grid.Add(t);
+                o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} | {F(t.BytesPerEpoch, "0")} |");
+            }
+            o.WriteLine("bytes/step: steady-state allocation of one more step; bytes/epoch: allocated once per epoch (the parameters and moments it hands out).");
+        }
+
+        if (jsonFile is not null)
+        {
+            var result = new BenchResult(machine, options.Repeats, experiments, grid);
+            AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
+            o.WriteLine($"wrote {jsonFile}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static string F(double x, string format) => x.ToString(format, Inv);
+
+    public static MachineInfo Machine() => new(
+        RuntimeInformation.FrameworkDescription, RuntimeInformation.OSDescription,
+        RuntimeInformation.ProcessArchitecture.ToString(), Environment.ProcessorCount,
+        Vector256.IsHardwareAccelerated, Vector512.IsHardwareAccelerated,
+        System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported,
+        LinearAlgebra.Select(), System.Runtime.GCSettings.IsServerGC,
+        AppContext.TryGetSwitch("System.Runtime.TieredPGO", out var pgo) && pgo);
+
+    /// <summary>Optimizer steps in a whole run: one per batch, the last batch of an epoch may be smaller.</summary>
+    private static long StepsOf(PreparedExperiment p) =>
+        (long)p.Config.Epochs * ((p.Data.Count + p.Config.BatchSize - 1) / p.Config.BatchSize);
+
+    /// <summary>Times the whole <c>fit</c> of one experiment, as <c>experiment</c> runs it (data and weights prepared outside the clock).</summary>
+    public static ExperimentTiming TimeExperiment(ExperimentSpec spec, Options options)
+    {
+        // Warm-up: up to half a second of the same run, so the timed runs do not pay for compiling
+        // the hot loops (the runtime recompiles hot methods optimised after their first calls).
+        var warm = Experiments.Prepare(spec, options.Seed);
+        var warmClock = Stopwatch.StartNew();
+        foreach (var _ in Training.Fit(warm.Config, warm.Data, warm.Start))
+            if (warmClock.Elapsed.TotalSeconds > 0.5) break;
+
+        var seconds = new List<double>();
+        var bytes = new List<double>();
+        long steps = 0;
+        for (var r = 0; r < options.Repeats; r++)
+        {
+            var prepared = Experiments.Prepare(spec, options.Seed);
+            steps = StepsOf(prepared);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var clock = Stopwatch.StartNew();
+            Drain(Training.Fit(prepared.Config, prepared.Data, prepared.Start));
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            bytes.Add((GC.GetAllocatedBytesForCurrentThread() - before) / (double)steps);
+        }
+        var median = Median(seconds);
+        return new ExperimentTiming(spec.Id, spec.Epochs, steps, median, median * 1e6 / steps, Median(bytes), seconds);
+    }
+
+    private static void Drain(IEnumerable<EpochOutcome> epochs)
+    {
+        foreach (var outcome in epochs)
+            if (!double.IsFinite(outcome.Report.Loss))
+                throw new FailureException($"the loss became {outcome.Report.Loss} at epoch {outcome.Report.Epoch}");
+    }
+
+    /// <summary>
+    /// Times one grid point. A pilot <c>fit</c> of three one-step epochs measures a warm step and what
+    /// an epoch allocates on its own; the timed runs are then sized to about <c>--seconds</c> each: one
+    /// <c>fit</c> of 1 + repeats epochs of that many steps on the same batch, the first epoch (which also
+    /// sets up the scratch) being the warm-up. Bytes per step are the steady-state cost of one more step,
+    /// (bytes of an n-step epoch − bytes of a one-step epoch) / (n − 1); what every epoch allocates once
+    /// (the new parameters and Adam moments it hands out) is reported apart, per epoch.
+    /// </summary>
+    public static GridTiming TimeGrid(WorkloadShape shape, Options options)
+    {
+        var pilot = Workloads.Synthetic(shape, 1, options.Seed);
+        var pilotConfig = WithEpochs(pilot.Config, 3);
+        var perStep = double.MaxValue;
+        double oneStepEpochBytes = 0;
+        using (var epochs = Training.Fit(pilotConfig, pilot.Data, pilot.Start).GetEnumerator())
+        {
+            epochs.MoveNext();
+            for (var r = 0; r < 2; r++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                var clock = Stopwatch.StartNew();
+                epochs.MoveNext();
+                perStep = Math.Min(perStep, clock.Elapsed.TotalSeconds);
+                oneStepEpochBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+        }
+        var steps = (int)Math.Clamp(options.Seconds / perStep, 2, 100_000);
+
+        var work = Workloads.Synthetic(shape, steps, options.Seed);
+        var rates = new List<double>();
+        var bytes = new List<double>();
+        using var timed = Training.Fit(WithEpochs(work.Config, 1 + options.Repeats), work.Data, work.Start).GetEnumerator();
+        if (!timed.MoveNext()) throw new InvalidOperationException("the warm-up epoch did not run");
+        for (var r = 0; r < options.Repeats; r++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var clock = Stopwatch.StartNew();
+            if (!timed.MoveNext()) throw new InvalidOperationException("a timed epoch did not run");
+            var elapsed = clock.Elapsed.TotalSeconds;
+            bytes.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            rates.Add(steps / elapsed);
+            if (!double.IsFinite(timed.Current.Report.Loss))
+                throw new FailureException($"grid point {shape.Inputs}x{shape.Units}x{shape.Batch}x{shape.TimeSteps}: the loss became {timed.Current.Report.Loss}");
+        }
+        var rate = Median(rates);
+        var perStepBytes = Math.Max(0, (Median(bytes) - oneStepEpochBytes) / (steps - 1));
+        return new GridTiming(shape.Inputs, shape.Units, shape.Batch, shape.TimeSteps, steps, rate, 1e6 / rate,
+                              perStepBytes, oneStepEpochBytes - perStepBytes, rates);
+    }
+
+    private static FitConfig WithEpochs(FitConfig c, int epochs) =>
+        new(epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer);
+
+    private static double Median(IEnumerable<double> values) => Stats.Median(values.OrderBy(x => x).ToList());
+}

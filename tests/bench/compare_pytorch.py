@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""Times the same training workloads in PyTorch (float64 and float32) and in AlphabetLstm, on one
+machine, in one run, alternating, and prints the ratio per workload.
+
+Workloads (single thread everywhere):
+  - the tutorial's six experiments at its settings: microseconds per optimizer step. PyTorch runs a
+    number of whole epochs sized to --seconds (its per-step cost does not change with the epoch
+    count); ours runs the whole fit, as `experiment` does.
+  - the grid (I, H, B, T): training steps per second on a fixed random batch after warm-up.
+
+PyTorch side: nn.LSTM + nn.Linear + nn.CrossEntropyLoss (mean, from logits), initialised as Keras
+does (glorot-uniform kernels, orthogonal recurrent kernel, zero biases with the forget block at 1),
+Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-7), torch.set_num_threads(1). Stateful runs carry the
+detached state across batches and reset it after every epoch, as the tutorial does.
+
+Each round runs: ours (`alphabet-lstm bench --json`), PyTorch float64, PyTorch float32, each in its
+own process; the figures reported are the medians over rounds (and each of those is a median of
+--repeats). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where this machine sets them, are removed from the
+PyTorch workers' environment only (they make a current OpenBLAS pick a slower kernel); the kernel
+OpenBLAS then runs is printed.
+
+Usage (from the repository root, after `apt-get install -y python3-torch libopenblas0-openmp`):
+  dotnet build src/AlphabetLstm.Cli -c Release
+  /usr/bin/python3 tests/bench/compare_pytorch.py [--rounds 2] [--repeats 3] [--seconds 0.5] [--quick] [--json FILE]
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.path.join(ROOT, "src", "AlphabetLstm.Cli", "bin", "Release", "net10.0", "alphabet-lstm.dll")
+V = 26
+
+# id: (I, H, B, T, N, epochs, shuffle, stateful) -- the tutorial's settings (DESIGN.md section 5).
+EXPERIMENTS = {
+    "one-char": (1, 32, 1, 1, 25, 500, True, False),
+    "feature-window": (3, 32, 1, 1, 23, 500, True, False),
+    "timestep-window": (1, 32, 1, 3, 23, 500, True, False),
+    "batch-state": (1, 16, 25, 1, 25, 5000, False, False),
+    "stateful": (1, 50, 1, 1, 25, 300, False, True),
+    "variable-length": (1, 32, 1, 5, 1000, 500, True, False),
+}
+GRID = [(1, 32, 1, 1), (1, 32, 1, 5), (26, 128, 32, 50), (26, 512, 32, 50)]
+
+
+# ---- the PyTorch worker ------------------------------------------------------------------------
+
+def torch_worker(dtype_name, repeats, seconds, experiments, grid, out):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)
+    dtype = {"float64": torch.float64, "float32": torch.float32}[dtype_name]
+    torch.manual_seed(1)
+
+    def keras_model(I, H):
+        lstm, head = nn.LSTM(I, H, batch_first=True), nn.Linear(H, V)
+        with torch.no_grad():
+            # Keras: kernel (I, 4H) glorot-uniform, recurrent (H, 4H) orthogonal; PyTorch stores the transposes.
+            w = torch.empty(I, 4 * H); nn.init.xavier_uniform_(w); lstm.weight_ih_l0.copy_(w.t())
+            u = torch.empty(H, 4 * H); nn.init.orthogonal_(u); lstm.weight_hh_l0.copy_(u.t())
+            lstm.bias_ih_l0.zero_(); lstm.bias_ih_l0[H:2 * H] = 1.0  # gate order i, f, g, o = Keras' i, f, c, o
+            lstm.bias_hh_l0.zero_()
+            k = torch.empty(H, V); nn.init.xavier_uniform_(k); head.weight.copy_(k.t()); head.bias.zero_()
+        lstm, head = lstm.to(dtype), head.to(dtype)
+        params = list(lstm.parameters()) + list(head.parameters())
+        return lstm, head, torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(lstm, head, opt, x, y, state):
+        opt.zero_grad()
+        out, (h, c) = lstm(x, state)
+        loss = loss_fn(head(out[:, -1, :]), y)
+        loss.backward()
+        opt.step()
+        return h.detach(), c.detach()
+
+    def time_epochs(spec, epochs):
+        I, H, B, T, N, _, shuffle, stateful = spec
+        lstm, head, opt = keras_model(I, H)
+        x_all = (torch.randint(0, V, (N, T, I)).to(dtype) / V)
+        y_all = torch.randint(0, V, (N,))
+        steps = 0
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            order = torch.randperm(N) if shuffle else torch.arange(N)
+            state = None
+            for s in range(0, N, B):
+                idx = order[s:s + B]
+                h, c = step(lstm, head, opt, x_all[idx], y_all[idx], state if stateful else None)
+                state = (h, c)
+                steps += 1
+        return (time.perf_counter() - t0), steps
+
+    result = {"dtype": dtype_name, "torch": torch.__version__, "blas": blas_info(), "experiments": {}, "grid": []}
+    for name in experiments:
+        spec = EXPERIMENTS[name]
+        I, H, B, T, N, full_epochs, _, _ = spec
+        steps_per_epoch = math.ceil(N / B)
+        time_epochs(spec, max(1, 200 // steps_per_epoch))           # warm-up
+        secs, steps = time_epochs(spec, 1)
+        epochs = max(1, min(full_epochs, round(seconds / (secs / steps) / steps_per_epoch)))
+        per_step = []
+        for _ in range(repeats):
+            secs, steps = time_epochs(spec, epochs)
+            per_step.append(secs / steps * 1e6)
+        us = statistics.median(per_step)
+        result["experiments"][name] = {"usPerStep": us, "epochsTimed": epochs,
+                                       "projectedTrainSeconds": us * 1e-6 * full_epochs * steps_per_epoch}
+    for (I, H, B, T) in grid:
+        lstm, head, opt = keras_model(I, H)
+        x = torch.rand(B, T, I, dtype=dtype)
+        y = torch.randint(0, V, (B,))
+        t0 = time.perf_counter()
+        step(lstm, head, opt, x, y, None)
+        one = time.perf_counter() - t0
+        n = max(2, min(100_000, int(seconds / max(one, 1e-7))))
+        for _ in range(min(n, 50)):                                    # warm-up
+            step(lstm, head, opt, x, y, None)
+        rates = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step(lstm, head, opt, x, y, None)
+            rates.append(n / (time.perf_counter() - t0))
+        result["grid"].append({"shape": [I, H, B, T], "stepsPerSecond": statistics.median(rates), "stepsPerRepeat": n})
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+
+
+def blas_info():
+    """Which BLAS library the process has loaded, and which kernel OpenBLAS picked."""
+    import ctypes
+    libs = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.lower() or "mkl" in l.lower()})
+    info = {"libraries": libs}
+    for lib in libs:
+        try:
+            so = ctypes.CDLL(lib)
+            so.openblas_get_corename.restype = ctypes.c_char_p
+            so.openblas_get_config.restype = ctypes.c_char_p
+            info["openblasCore"] = so.openblas_get_corename().decode()
+            info["openblasConfig"] = so.openblas_get_config().decode()
+            break
+        except (OSError, AttributeError):
+            continue
+    return info
+
+
+# ---- the driver --------------------------------------------------------------------------------
+
+def run_ours(args, experiments, grid, out):
+    cmd = ["dotnet", CLI, "bench", "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--json", out,
+           "--experiments", ",".join(experiments) or "none",
+           "--grid", ",".join(str(GRID.index(g) + 1) for g in grid) or "none"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        return json.load(f)
+
+
+def run_torch(args, dtype, experiments, grid, out):
+    env = dict(os.environ)
+    removed = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if env.pop(k, None) is not None]
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", dtype, "--repeats", str(args.repeats),
+           "--seconds", str(args.seconds), "--experiments", ",".join(experiments),
+           "--grid", ",".join(str(GRID.index(g) + 1) for g in grid), "--json", out]
+    subprocess.run(cmd, check=True, env=env)
+    with open(out) as f:
+        result = json.load(f)
+    result["removedEnv"] = removed
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (ours, f64, f32); medians over rounds")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per workload in each round (median)")
+    ap.add_argument("--seconds", type=float, default=0.5, help="target seconds per timed run")
+    ap.add_argument("--experiments", default=",".join(EXPERIMENTS), help="comma-separated experiment ids")
+    ap.add_argument("--grid", default="1,2,3,4", help="comma-separated grid points 1..4")
+    ap.add_argument("--quick", action="store_true", help="one round, one repeat, short runs")
+    ap.add_argument("--json", help="also write every figure to this file")
+    ap.add_argument("--worker", choices=["float64", "float32"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    experiments = [e for e in args.experiments.split(",") if e]
+    grid = [GRID[int(g) - 1] for g in args.grid.split(",") if g]
+    if args.worker:
+        torch_worker(args.worker, args.repeats, args.seconds, experiments, grid, args.json)
+        return
+    if args.quick:
+        args.rounds, args.repeats, args.seconds = 1, 1, 0.2
+    if not os.path.exists(CLI):
+        sys.exit(f"{CLI} not found: run `dotnet build src/AlphabetLstm.Cli -c Release` first")
+    try:
+        import torch  # noqa: F401  (only to fail early with a clear message)
+    except ImportError:
+        sys.exit("torch is not importable by this Python: apt-get install -y python3-torch libopenblas0-openmp, "
+                 "and run the script with Debian's /usr/bin/python3")
+
+    rounds = {"ours": [], "float64": [], "float32": []}
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}: ours", flush=True)
+            rounds["ours"].append(run_ours(args, experiments, grid, os.path.join(tmp, f"ours{r}.json")))
+            for dtype in ("float64", "float32"):
+                print(f"round {r + 1}/{args.rounds}: pytorch {dtype}", flush=True)
+                rounds[dtype].append(run_torch(args, dtype, experiments, grid, os.path.join(tmp, f"{dtype}{r}.json")))
+
+    med = statistics.median
+    t64 = rounds["float64"][0]
+    machine = rounds["ours"][0]["machine"]
+    print()
+    print(f"machine: {machine['processorCount']} cores, {machine['os']}; ours: {machine['runtime']}, Vector512 {machine['vector512']}")
+    print(f"pytorch {t64['torch']}, BLAS {t64['blas'].get('openblasConfig', t64['blas']['libraries'])}; "
+          f"env removed for pytorch: {t64['removedEnv'] or 'none'}")
+    print(f"{args.rounds} alternating round(s) x {args.repeats} repeat(s), medians; wall {time.time() - started:.0f} s")
+
+    rows = {"experiments": [], "grid": []}
+    if experiments:
+        print()
+        print("| experiment | ours µs/step | PyTorch f64 µs/step | PyTorch f32 µs/step | f64 / ours | f32 / ours | ours train s | PyTorch f64 train s (projected) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name in experiments:
+            ours = med([next(e for e in o["experiments"] if e["id"] == name)["microsecondsPerStep"] for o in rounds["ours"]])
+            ours_s = med([next(e for e in o["experiments"] if e["id"] == name)["trainSeconds"] for o in rounds["ours"]])
+            f64 = med([t["experiments"][name]["usPerStep"] for t in rounds["float64"]])
+            f32 = med([t["experiments"][name]["usPerStep"] for t in rounds["float32"]])
+            f64_s = med([t["experiments"][name]["projectedTrainSeconds"] for t in rounds["float64"]])
+            rows["experiments"].append({"id": name, "ours": ours, "float64": f64, "float32": f32, "oursTrainSeconds": ours_s})
+            print(f"| {name} | {ours:.2f} | {f64:.1f} | {f32:.1f} | {f64 / ours:.1f}× | {f32 / ours:.1f}× | {ours_s:.2f} | {f64_s:.0f} |")
+    if grid:
+        print()
+        print("| I, H, B, T | ours steps/s | PyTorch f64 steps/s | PyTorch f32 steps/s | ours / f64 | ours / f32 | ours bytes/step |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for k, shape in enumerate(grid):
+            key = list(shape)
+            pick = lambda o: next(g for g in o["grid"] if [g["inputs"], g["units"], g["batch"], g["timeSteps"]] == key)
+            ours = med([pick(o)["stepsPerSecond"] for o in rounds["ours"]])
+            alloc = med([pick(o)["bytesPerStep"] for o in rounds["ours"]])
+            f64 = med([t["grid"][k]["stepsPerSecond"] for t in rounds["float64"]])
+            f32 = med([t["grid"][k]["stepsPerSecond"] for t in rounds["float32"]])
+            rows["grid"].append({"shape": key, "ours": ours, "float64": f64, "float32": f32, "oursBytesPerStep": alloc})
+            print(f"| {', '.join(map(str, shape))} | {ours:,.1f} | {f64:,.1f} | {f32:,.1f} | {ours / f64:.2f}× | {ours / f32:.2f}× | {alloc:.0f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": rows, "rounds": rounds}, f, indent=2)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
