@@ -192,7 +192,7 @@ let private applyDamage (text: string) (d: Damage) : string =
 let private validCheckpoint (s: Shape) : Checkpoint =
     let spec = (Experiments.tryFind "timestep-window").Value
     let run = { Experiment = spec.Id; Seed = s.Seed; Epochs = 5; Units = min s.H 2; Masked = false
-                LearningRate = 0.001; CheckpointEvery = 1; Save = "/tmp/m.json" }
+                LearningRate = 0.001; CheckpointEvery = 1; Save = "m.json" }
     let prepared = CheckpointFile.prepare run
     { Run = run; Input = ModelFile.inputOf spec; State = prepared.Start }
 
