@@ -329,6 +329,146 @@ let gemmNT (m: int) (n: int) (p: int)
                     q <- q + 4
                 finishDot s a ai b bj p4 p c (co + i * ldc + j)
 
+// ---- the weight gradients: one blocked product over every (step, sample) row -------------------
+//
+//     gemmTNRows:  C (m, n) += Σ_q a_{r(q)}ᵀ b_{r(q)}      r = rows.[q], q = 0 .. p−1
+//
+// What a weight gradient is: d U = Σ_r h_rᵀ d z_r over the rows r of all steps and samples at once,
+// (H, TB)·(TB, G) as one product instead of T small ones that each read and write all of C.
+// Blocked as OpenBLAS / BLIS do (Goto's algorithm):
+//     for each NC-wide column block of C:                      jc
+//       for each KC-long stretch of rows q:                    pc      pack B (KC × NC) in NR-wide micro-panels
+//         for each MC-tall row block of C:                     ic      pack A (MC × KC) in MR-tall micro-panels
+//           for each NR-wide micro-panel of B (stays in L1):   jr
+//             for each MR-tall micro-panel of A (from L2):     ir      C tile (MR × NR) in registers, KC FMAs deep
+// The summation order is still gemmNN's: every C(i, j) gets its p products one fused multiply-add
+// after another, q = 0, 1, …, p−1 (blocking over i, j and the KC stretches only decides when C is
+// reloaded), so listing the rows in the order of the old per-step loop gives the very same bits.
+
+let private MR = 4     // C rows per register tile
+let private NR = 16    // C columns per register tile: four 4-wide vectors
+let private KCB = 256  // rows q per packed stretch: a B micro-panel is KCB·NR·8 = 32 KB (L1)
+let private MC = 64    // C rows per packed A block: MC·KCB·8 = 128 KB (L2)
+let private NC = 512   // C columns per packed B block: KCB·NC·8 = 1 MB
+
+/// Length of the scratch `gemmTNRows` needs: packed A block, packed B block, one edge tile.
+let blockedScratchLength = MC * KCB + KCB * NC + MR * NR
+
+/// The register tile: C (MR × NR) at c.[co + r·ldc + j] += Σ_{q < kc} Ap(r, q) · Bp(q, j), where the
+/// micro-panels hold Ap(·, q) at ap.[aq + q·MR + r] and Bp(q, ·) at bp.[bq + q·NR + j].
+let private microTile (kc: int) (ap: float[]) (aq: int) (bp: float[]) (bq: int) (c: float[]) (co: int) (ldc: int) =
+    let c0, c1, c2, c3 = co, co + ldc, co + 2 * ldc, co + 3 * ldc
+    let mutable c00 = load c c0
+    let mutable c01 = load c (c0 + 4)
+    let mutable c02 = load c (c0 + 8)
+    let mutable c03 = load c (c0 + 12)
+    let mutable c10 = load c c1
+    let mutable c11 = load c (c1 + 4)
+    let mutable c12 = load c (c1 + 8)
+    let mutable c13 = load c (c1 + 12)
+    let mutable c20 = load c c2
+    let mutable c21 = load c (c2 + 4)
+    let mutable c22 = load c (c2 + 8)
+    let mutable c23 = load c (c2 + 12)
+    let mutable c30 = load c c3
+    let mutable c31 = load c (c3 + 4)
+    let mutable c32 = load c (c3 + 8)
+    let mutable c33 = load c (c3 + 12)
+    let mutable ai = aq
+    let mutable bi = bq
+    for _ in 1 .. kc do
+        let b0, b1, b2, b3 = load bp bi, load bp (bi + 4), load bp (bi + 8), load bp (bi + 12)
+        let x = splat ap.[ai]
+        c00 <- fma x b0 c00; c01 <- fma x b1 c01; c02 <- fma x b2 c02; c03 <- fma x b3 c03
+        let x = splat ap.[ai + 1]
+        c10 <- fma x b0 c10; c11 <- fma x b1 c11; c12 <- fma x b2 c12; c13 <- fma x b3 c13
+        let x = splat ap.[ai + 2]
+        c20 <- fma x b0 c20; c21 <- fma x b1 c21; c22 <- fma x b2 c22; c23 <- fma x b3 c23
+        let x = splat ap.[ai + 3]
+        c30 <- fma x b0 c30; c31 <- fma x b1 c31; c32 <- fma x b2 c32; c33 <- fma x b3 c33
+        ai <- ai + MR
+        bi <- bi + NR
+    store c00 c c0; store c01 c (c0 + 4); store c02 c (c0 + 8); store c03 c (c0 + 12)
+    store c10 c c1; store c11 c (c1 + 4); store c12 c (c1 + 8); store c13 c (c1 + 12)
+    store c20 c c2; store c21 c (c2 + 4); store c22 c (c2 + 8); store c23 c (c2 + 12)
+    store c30 c c3; store c31 c (c3 + 4); store c32 c (c3 + 8); store c33 c (c3 + 12)
+
+/// Packs the `width` columns col0 .. of the rows rows.[q0 .. q0 + kc − 1] of x (row r at x.[xo + r·ld])
+/// into panels `tile` wide: panel k holds, for each q, its `tile` values contiguous (zeros past `width`).
+let private packPanels (tile: int) (kc: int) (q0: int) (width: int) (col0: int)
+                       (x: float[]) (xo: int) (ld: int) (rows: int[]) (dst: float[]) (d0: int) =
+    let panels = (width + tile - 1) / tile
+    for k in 0 .. panels - 1 do
+        let j0 = k * tile
+        let w = min tile (width - j0)
+        let pd = d0 + k * kc * tile
+        for q in 0 .. kc - 1 do
+            let s = xo + rows.[q0 + q] * ld + col0 + j0
+            let d = pd + q * tile
+            if w = tile then
+                if tile = 16 then
+                    store (load x s) dst d; store (load x (s + 4)) dst (d + 4)
+                    store (load x (s + 8)) dst (d + 8); store (load x (s + 12)) dst (d + 12)
+                else Array.Copy(x, s, dst, d, tile)
+            else
+                Array.Copy(x, s, dst, d, w)
+                Array.Clear(dst, d + w, tile - w)
+
+/// C (m, n) += Aᵀ B over the listed rows: C(i, j) += Σ_q a.[ao + rows.[q]·lda + i] · b.[bo + rows.[q]·ldb + j],
+/// q = 0 .. p−1 in that order, one fused multiply-add after another (gemmNN's order). A's and B's rows
+/// are contiguous (i, j run along them); C(i, j) = c.[co + i·ldc + j]. `scratch` (blockedScratchLength
+/// values) is the caller's: overwritten, never read before written.
+let gemmTNRows (m: int) (n: int) (p: int)
+               (a: float[]) (ao: int) (lda: int)
+               (b: float[]) (bo: int) (ldb: int) (rows: int[])
+               (c: float[]) (co: int) (ldc: int) (scratch: float[]) =
+    if m > 0 && n > 0 && p > 0 then
+        if rows.Length < p then invalidArg "rows" (sprintf "rows lists %d rows, the product needs %d" rows.Length p)
+        if scratch.Length < blockedScratchLength then
+            invalidArg "scratch" (sprintf "scratch has %d values, the product needs %d" scratch.Length blockedScratchLength)
+        for q in 0 .. p - 1 do
+            let r = rows.[q]
+            if r < 0 then invalidArg "rows" (sprintf "row %d is negative" r)
+            checkExtent "A" a (ao + r * lda) 1 0 1 0 m
+            checkExtent "B" b (bo + r * ldb) 1 0 1 0 n
+        checkExtent "C" c co m ldc 1 0 n
+        let bPack, aPack, edge = 0, KCB * NC, KCB * NC + MC * KCB   // offsets into scratch: B block, A block, edge tile
+        let mutable jc = 0
+        while jc < n do
+            let nc = min NC (n - jc)
+            let mutable pc = 0
+            while pc < p do
+                let kc = min KCB (p - pc)
+                // B (kc × nc) in NR-wide micro-panels.
+                packPanels NR kc pc nc jc b bo ldb rows scratch bPack
+                let mutable ic = 0
+                while ic < m do
+                    let mc = min MC (m - ic)
+                    // A's block, read as Aᵀ (mc × kc), in MR-tall micro-panels.
+                    packPanels MR kc pc mc ic a ao lda rows scratch aPack
+                    let mutable jr = 0
+                    while jr < nc do
+                        let nr = min NR (nc - jr)
+                        let bq = bPack + (jr / NR) * kc * NR
+                        let mutable ir = 0
+                        while ir < mc do
+                            let mr = min MR (mc - ir)
+                            let aq = aPack + (ir / MR) * kc * MR
+                            let ct = co + (ic + ir) * ldc + jc + jr
+                            if mr = MR && nr = NR then microTile kc scratch aq scratch bq c ct ldc
+                            else
+                                // An edge tile: through a full tile in scratch; the padding is
+                                // zeros in the panels and never leaves the tile.
+                                Array.Clear(scratch, edge, MR * NR)
+                                for r in 0 .. mr - 1 do Array.Copy(c, ct + r * ldc, scratch, edge + r * NR, nr)
+                                microTile kc scratch aq scratch bq scratch edge NR
+                                for r in 0 .. mr - 1 do Array.Copy(scratch, edge + r * NR, c, ct + r * ldc, nr)
+                            ir <- ir + MR
+                        jr <- jr + NR
+                    ic <- ic + mc
+                pc <- pc + kc
+            jc <- jc + nc
+
 // ---- gate activations ---------------------------------------------------------------------------
 //
 // σ and tanh on contiguous runs, four lanes at a time, from one exp:
