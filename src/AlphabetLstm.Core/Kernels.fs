@@ -269,13 +269,50 @@ let gemmNT (m: int) (n: int) (p: int)
         checkExtent "A" a ao m lda 1 0 p
         checkExtent "B" b bo n ldb 1 0 p
         checkExtent "C" c co m ldc 1 0 n
-        let p4, n4, m2 = p - p % 4, n - n % 4, m - m % 2
+        let p4, n4, m2, m4 = p - p % 4, n - n % 4, m - m % 2, m - m % 4
         // Four columns at a time, whose rows of B stay in cache while every row of A meets them.
         let mutable j = 0
         while j < n4 do
             let b0, b1, b2, b3 = bo + j * ldb, bo + (j + 1) * ldb, bo + (j + 2) * ldb, bo + (j + 3) * ldb
-            // Two rows × four columns: eight dots at once, each A and B vector loaded once per step.
+            // Four rows × four columns: sixteen dots at once, eight loads for sixteen FMAs. Each dot's
+            // lanes are the same as in the smaller tiles below, so the tile a row falls in changes no bit.
             let mutable i = 0
+            while i < m4 do
+                let a0, a1, a2, a3 = ao + i * lda, ao + (i + 1) * lda, ao + (i + 2) * lda, ao + (i + 3) * lda
+                let mutable s00 = Vector256<float>.Zero
+                let mutable s01 = Vector256<float>.Zero
+                let mutable s02 = Vector256<float>.Zero
+                let mutable s03 = Vector256<float>.Zero
+                let mutable s10 = Vector256<float>.Zero
+                let mutable s11 = Vector256<float>.Zero
+                let mutable s12 = Vector256<float>.Zero
+                let mutable s13 = Vector256<float>.Zero
+                let mutable s20 = Vector256<float>.Zero
+                let mutable s21 = Vector256<float>.Zero
+                let mutable s22 = Vector256<float>.Zero
+                let mutable s23 = Vector256<float>.Zero
+                let mutable s30 = Vector256<float>.Zero
+                let mutable s31 = Vector256<float>.Zero
+                let mutable s32 = Vector256<float>.Zero
+                let mutable s33 = Vector256<float>.Zero
+                let mutable q = 0
+                while q < p4 do
+                    let x0, x1, x2, x3 = load a (a0 + q), load a (a1 + q), load a (a2 + q), load a (a3 + q)
+                    let y = load b (b0 + q)
+                    s00 <- fma x0 y s00; s10 <- fma x1 y s10; s20 <- fma x2 y s20; s30 <- fma x3 y s30
+                    let y = load b (b1 + q)
+                    s01 <- fma x0 y s01; s11 <- fma x1 y s11; s21 <- fma x2 y s21; s31 <- fma x3 y s31
+                    let y = load b (b2 + q)
+                    s02 <- fma x0 y s02; s12 <- fma x1 y s12; s22 <- fma x2 y s22; s32 <- fma x3 y s32
+                    let y = load b (b3 + q)
+                    s03 <- fma x0 y s03; s13 <- fma x1 y s13; s23 <- fma x2 y s23; s33 <- fma x3 y s33
+                    q <- q + 4
+                finishFour s00 s01 s02 s03 a a0 b b0 ldb p4 p c (co + i * ldc + j)
+                finishFour s10 s11 s12 s13 a a1 b b0 ldb p4 p c (co + (i + 1) * ldc + j)
+                finishFour s20 s21 s22 s23 a a2 b b0 ldb p4 p c (co + (i + 2) * ldc + j)
+                finishFour s30 s31 s32 s33 a a3 b b0 ldb p4 p c (co + (i + 3) * ldc + j)
+                i <- i + 4
+            // Two rows × four columns: eight dots at once, each A and B vector loaded once per step.
             while i < m2 do
                 let a0, a1 = ao + i * lda, ao + (i + 1) * lda
                 let mutable s00 = Vector256<float>.Zero
