@@ -21,6 +21,9 @@ let inline private load (a: float[]) (i: int) = Vector256.LoadUnsafe(&a.[i])
 let inline private store (v: Vector256<float>) (a: float[]) (i: int) = Vector256.StoreUnsafe(v, &a.[i])
 let inline private fma (a: Vector256<float>) (b: Vector256<float>) (c: Vector256<float>) = Vector256.FusedMultiplyAdd(a, b, c)
 let inline private splat (x: float) = Vector256.Create x
+let inline private load8 (a: float[]) (i: int) = Vector512.LoadUnsafe(&a.[i])
+let inline private store8 (v: Vector512<float>) (a: float[]) (i: int) = Vector512.StoreUnsafe(v, &a.[i])
+let inline private fma8 (a: Vector512<float>) (b: Vector512<float>) (c: Vector512<float>) = Vector512.FusedMultiplyAdd(a, b, c)
 let inline private hsum (v: Vector256<float>) = (v.GetElement 0 + v.GetElement 1) + (v.GetElement 2 + v.GetElement 3)
 
 /// Vector loads read 4 elements from an index the array bounds-checks only at its first: check
@@ -178,6 +181,58 @@ let gemmNNPacked (m: int) (n: int) (p: int)
         for jt in 0 .. n16 / 16 - 1 do
             let j = jt * 16
             let mutable i = 0
+            // With 512-bit vectors (and their 32 registers): eight rows × 16 columns in sixteen
+            // registers, each packed row of B loaded once for eight rows. Per lane the same FMAs.
+            if Vector512.IsHardwareAccelerated then
+                while i + 8 <= m do
+                    let ci = co + i * ldc + j
+                    let mutable c0 = load8 c ci
+                    let mutable c0' = load8 c (ci + 8)
+                    let mutable c1 = load8 c (ci + ldc)
+                    let mutable c1' = load8 c (ci + ldc + 8)
+                    let mutable c2 = load8 c (ci + 2 * ldc)
+                    let mutable c2' = load8 c (ci + 2 * ldc + 8)
+                    let mutable c3 = load8 c (ci + 3 * ldc)
+                    let mutable c3' = load8 c (ci + 3 * ldc + 8)
+                    let mutable c4 = load8 c (ci + 4 * ldc)
+                    let mutable c4' = load8 c (ci + 4 * ldc + 8)
+                    let mutable c5 = load8 c (ci + 5 * ldc)
+                    let mutable c5' = load8 c (ci + 5 * ldc + 8)
+                    let mutable c6 = load8 c (ci + 6 * ldc)
+                    let mutable c6' = load8 c (ci + 6 * ldc + 8)
+                    let mutable c7 = load8 c (ci + 7 * ldc)
+                    let mutable c7' = load8 c (ci + 7 * ldc + 8)
+                    let mutable bq = jt * p * 16
+                    let mutable qa = ao + i * ars
+                    for _ in 0 .. p - 1 do
+                        let b0, b1 = load8 packed bq, load8 packed (bq + 8)
+                        let x = Vector512.Create a.[qa]
+                        c0 <- fma8 x b0 c0; c0' <- fma8 x b1 c0'
+                        let x = Vector512.Create a.[qa + ars]
+                        c1 <- fma8 x b0 c1; c1' <- fma8 x b1 c1'
+                        let x = Vector512.Create a.[qa + 2 * ars]
+                        c2 <- fma8 x b0 c2; c2' <- fma8 x b1 c2'
+                        let x = Vector512.Create a.[qa + 3 * ars]
+                        c3 <- fma8 x b0 c3; c3' <- fma8 x b1 c3'
+                        let x = Vector512.Create a.[qa + 4 * ars]
+                        c4 <- fma8 x b0 c4; c4' <- fma8 x b1 c4'
+                        let x = Vector512.Create a.[qa + 5 * ars]
+                        c5 <- fma8 x b0 c5; c5' <- fma8 x b1 c5'
+                        let x = Vector512.Create a.[qa + 6 * ars]
+                        c6 <- fma8 x b0 c6; c6' <- fma8 x b1 c6'
+                        let x = Vector512.Create a.[qa + 7 * ars]
+                        c7 <- fma8 x b0 c7; c7' <- fma8 x b1 c7'
+                        bq <- bq + 16
+                        qa <- qa + acs
+                    store8 c0 c ci; store8 c0' c (ci + 8)
+                    store8 c1 c (ci + ldc); store8 c1' c (ci + ldc + 8)
+                    store8 c2 c (ci + 2 * ldc); store8 c2' c (ci + 2 * ldc + 8)
+                    store8 c3 c (ci + 3 * ldc); store8 c3' c (ci + 3 * ldc + 8)
+                    store8 c4 c (ci + 4 * ldc); store8 c4' c (ci + 4 * ldc + 8)
+                    store8 c5 c (ci + 5 * ldc); store8 c5' c (ci + 5 * ldc + 8)
+                    store8 c6 c (ci + 6 * ldc); store8 c6' c (ci + 6 * ldc + 8)
+                    store8 c7 c (ci + 7 * ldc); store8 c7' c (ci + 7 * ldc + 8)
+                    i <- i + 8
             while i + 4 <= m do
                 let a0, a1, a2, a3 = ao + i * ars, ao + (i + 1) * ars, ao + (i + 2) * ars, ao + (i + 3) * ars
                 let c0, c1, c2, c3 = co + i * ldc + j, co + (i + 1) * ldc + j, co + (i + 2) * ldc + j, co + (i + 3) * ldc + j
@@ -443,9 +498,11 @@ let private packPanels (tile: int) (kc: int) (q0: int) (width: int) (col0: int)
             let s = xo + rows.[q0 + q] * ld + col0 + j0
             let d = pd + q * tile
             if w = tile then
+                // Whole vectors (checkExtent in gemmTNRows covered every row's width).
                 if tile = 16 then
                     store (load x s) dst d; store (load x (s + 4)) dst (d + 4)
                     store (load x (s + 8)) dst (d + 8); store (load x (s + 12)) dst (d + 12)
+                elif tile = 4 then store (load x s) dst d
                 else Array.Copy(x, s, dst, d, tile)
             else
                 Array.Copy(x, s, dst, d, w)
