@@ -2,12 +2,13 @@
 ///
 ///     gemmNN:  C (m, n) += A (m, p) · B (p, n)      B's rows contiguous: vectorised along n
 ///     gemmNT:  C (m, n) += A (m, p) · Bᵀ             A's and B's rows contiguous: dots along p
+///     gemmTNRows: C (m, n) += Σ_q a_rᵀ b_r over listed rows r   blocked and packed: weight gradients
 ///
 /// Not a general BLAS: no α, β or transposed C; callers pass offsets and leading dimensions into
 /// arrays they own. What they promise is a fixed summation order, so results depend neither on the
 /// tile a row falls in, nor on the batch size, nor on the machine's vector width:
-///   - gemmNN adds the p products into C(i, j) one after another, q = 0, 1, …, p−1, each with a
-///     fused multiply-add;
+///   - gemmNN (and gemmTNRows, in the order its rows are listed) adds the p products into C(i, j)
+///     one after another, q = 0, 1, …, p−1, each with a fused multiply-add;
 ///   - gemmNT sums q ≡ l (mod 4) into lane l with fused multiply-adds, adds the lanes as
 ///     (l0 + l1) + (l2 + l3), then the p mod 4 last products one after another, then adds that sum to C.
 /// Vector256 falls back to the same per-lane arithmetic where the hardware has no 256-bit vectors.
