@@ -2,12 +2,13 @@
 ///
 ///     gemmNN:  C (m, n) += A (m, p) · B (p, n)      B's rows contiguous: vectorised along n
 ///     gemmNT:  C (m, n) += A (m, p) · Bᵀ             A's and B's rows contiguous: dots along p
+///     gemmTNRows: C (m, n) += Σ_q a_rᵀ b_r over listed rows r   blocked and packed: weight gradients
 ///
 /// Not a general BLAS: no α, β or transposed C; callers pass offsets and leading dimensions into
 /// arrays they own. What they promise is a fixed summation order, so results depend neither on the
 /// tile a row falls in, nor on the batch size, nor on the machine's vector width:
-///   - gemmNN adds the p products into C(i, j) one after another, q = 0, 1, …, p−1, each with a
-///     fused multiply-add;
+///   - gemmNN (and gemmTNRows, in the order its rows are listed) adds the p products into C(i, j)
+///     one after another, q = 0, 1, …, p−1, each with a fused multiply-add;
 ///   - gemmNT sums q ≡ l (mod 4) into lane l with fused multiply-adds, adds the lanes as
 ///     (l0 + l1) + (l2 + l3), then the p mod 4 last products one after another, then adds that sum to C.
 /// Vector256 falls back to the same per-lane arithmetic where the hardware has no 256-bit vectors.
@@ -21,6 +22,9 @@ let inline private load (a: float[]) (i: int) = Vector256.LoadUnsafe(&a.[i])
 let inline private store (v: Vector256<float>) (a: float[]) (i: int) = Vector256.StoreUnsafe(v, &a.[i])
 let inline private fma (a: Vector256<float>) (b: Vector256<float>) (c: Vector256<float>) = Vector256.FusedMultiplyAdd(a, b, c)
 let inline private splat (x: float) = Vector256.Create x
+let inline private load8 (a: float[]) (i: int) = Vector512.LoadUnsafe(&a.[i])
+let inline private store8 (v: Vector512<float>) (a: float[]) (i: int) = Vector512.StoreUnsafe(v, &a.[i])
+let inline private fma8 (a: Vector512<float>) (b: Vector512<float>) (c: Vector512<float>) = Vector512.FusedMultiplyAdd(a, b, c)
 let inline private hsum (v: Vector256<float>) = (v.GetElement 0 + v.GetElement 1) + (v.GetElement 2 + v.GetElement 3)
 
 /// Vector loads read 4 elements from an index the array bounds-checks only at its first: check
@@ -178,6 +182,58 @@ let gemmNNPacked (m: int) (n: int) (p: int)
         for jt in 0 .. n16 / 16 - 1 do
             let j = jt * 16
             let mutable i = 0
+            // With 512-bit vectors (and their 32 registers): eight rows × 16 columns in sixteen
+            // registers, each packed row of B loaded once for eight rows. Per lane the same FMAs.
+            if Vector512.IsHardwareAccelerated then
+                while i + 8 <= m do
+                    let ci = co + i * ldc + j
+                    let mutable c0 = load8 c ci
+                    let mutable c0' = load8 c (ci + 8)
+                    let mutable c1 = load8 c (ci + ldc)
+                    let mutable c1' = load8 c (ci + ldc + 8)
+                    let mutable c2 = load8 c (ci + 2 * ldc)
+                    let mutable c2' = load8 c (ci + 2 * ldc + 8)
+                    let mutable c3 = load8 c (ci + 3 * ldc)
+                    let mutable c3' = load8 c (ci + 3 * ldc + 8)
+                    let mutable c4 = load8 c (ci + 4 * ldc)
+                    let mutable c4' = load8 c (ci + 4 * ldc + 8)
+                    let mutable c5 = load8 c (ci + 5 * ldc)
+                    let mutable c5' = load8 c (ci + 5 * ldc + 8)
+                    let mutable c6 = load8 c (ci + 6 * ldc)
+                    let mutable c6' = load8 c (ci + 6 * ldc + 8)
+                    let mutable c7 = load8 c (ci + 7 * ldc)
+                    let mutable c7' = load8 c (ci + 7 * ldc + 8)
+                    let mutable bq = jt * p * 16
+                    let mutable qa = ao + i * ars
+                    for _ in 0 .. p - 1 do
+                        let b0, b1 = load8 packed bq, load8 packed (bq + 8)
+                        let x = Vector512.Create a.[qa]
+                        c0 <- fma8 x b0 c0; c0' <- fma8 x b1 c0'
+                        let x = Vector512.Create a.[qa + ars]
+                        c1 <- fma8 x b0 c1; c1' <- fma8 x b1 c1'
+                        let x = Vector512.Create a.[qa + 2 * ars]
+                        c2 <- fma8 x b0 c2; c2' <- fma8 x b1 c2'
+                        let x = Vector512.Create a.[qa + 3 * ars]
+                        c3 <- fma8 x b0 c3; c3' <- fma8 x b1 c3'
+                        let x = Vector512.Create a.[qa + 4 * ars]
+                        c4 <- fma8 x b0 c4; c4' <- fma8 x b1 c4'
+                        let x = Vector512.Create a.[qa + 5 * ars]
+                        c5 <- fma8 x b0 c5; c5' <- fma8 x b1 c5'
+                        let x = Vector512.Create a.[qa + 6 * ars]
+                        c6 <- fma8 x b0 c6; c6' <- fma8 x b1 c6'
+                        let x = Vector512.Create a.[qa + 7 * ars]
+                        c7 <- fma8 x b0 c7; c7' <- fma8 x b1 c7'
+                        bq <- bq + 16
+                        qa <- qa + acs
+                    store8 c0 c ci; store8 c0' c (ci + 8)
+                    store8 c1 c (ci + ldc); store8 c1' c (ci + ldc + 8)
+                    store8 c2 c (ci + 2 * ldc); store8 c2' c (ci + 2 * ldc + 8)
+                    store8 c3 c (ci + 3 * ldc); store8 c3' c (ci + 3 * ldc + 8)
+                    store8 c4 c (ci + 4 * ldc); store8 c4' c (ci + 4 * ldc + 8)
+                    store8 c5 c (ci + 5 * ldc); store8 c5' c (ci + 5 * ldc + 8)
+                    store8 c6 c (ci + 6 * ldc); store8 c6' c (ci + 6 * ldc + 8)
+                    store8 c7 c (ci + 7 * ldc); store8 c7' c (ci + 7 * ldc + 8)
+                    i <- i + 8
             while i + 4 <= m do
                 let a0, a1, a2, a3 = ao + i * ars, ao + (i + 1) * ars, ao + (i + 2) * ars, ao + (i + 3) * ars
                 let c0, c1, c2, c3 = co + i * ldc + j, co + (i + 1) * ldc + j, co + (i + 2) * ldc + j, co + (i + 3) * ldc + j
@@ -269,13 +325,50 @@ let gemmNT (m: int) (n: int) (p: int)
         checkExtent "A" a ao m lda 1 0 p
         checkExtent "B" b bo n ldb 1 0 p
         checkExtent "C" c co m ldc 1 0 n
-        let p4, n4, m2 = p - p % 4, n - n % 4, m - m % 2
+        let p4, n4, m2, m4 = p - p % 4, n - n % 4, m - m % 2, m - m % 4
         // Four columns at a time, whose rows of B stay in cache while every row of A meets them.
         let mutable j = 0
         while j < n4 do
             let b0, b1, b2, b3 = bo + j * ldb, bo + (j + 1) * ldb, bo + (j + 2) * ldb, bo + (j + 3) * ldb
-            // Two rows × four columns: eight dots at once, each A and B vector loaded once per step.
+            // Four rows × four columns: sixteen dots at once, eight loads for sixteen FMAs. Each dot's
+            // lanes are the same as in the smaller tiles below, so the tile a row falls in changes no bit.
             let mutable i = 0
+            while i < m4 do
+                let a0, a1, a2, a3 = ao + i * lda, ao + (i + 1) * lda, ao + (i + 2) * lda, ao + (i + 3) * lda
+                let mutable s00 = Vector256<float>.Zero
+                let mutable s01 = Vector256<float>.Zero
+                let mutable s02 = Vector256<float>.Zero
+                let mutable s03 = Vector256<float>.Zero
+                let mutable s10 = Vector256<float>.Zero
+                let mutable s11 = Vector256<float>.Zero
+                let mutable s12 = Vector256<float>.Zero
+                let mutable s13 = Vector256<float>.Zero
+                let mutable s20 = Vector256<float>.Zero
+                let mutable s21 = Vector256<float>.Zero
+                let mutable s22 = Vector256<float>.Zero
+                let mutable s23 = Vector256<float>.Zero
+                let mutable s30 = Vector256<float>.Zero
+                let mutable s31 = Vector256<float>.Zero
+                let mutable s32 = Vector256<float>.Zero
+                let mutable s33 = Vector256<float>.Zero
+                let mutable q = 0
+                while q < p4 do
+                    let x0, x1, x2, x3 = load a (a0 + q), load a (a1 + q), load a (a2 + q), load a (a3 + q)
+                    let y = load b (b0 + q)
+                    s00 <- fma x0 y s00; s10 <- fma x1 y s10; s20 <- fma x2 y s20; s30 <- fma x3 y s30
+                    let y = load b (b1 + q)
+                    s01 <- fma x0 y s01; s11 <- fma x1 y s11; s21 <- fma x2 y s21; s31 <- fma x3 y s31
+                    let y = load b (b2 + q)
+                    s02 <- fma x0 y s02; s12 <- fma x1 y s12; s22 <- fma x2 y s22; s32 <- fma x3 y s32
+                    let y = load b (b3 + q)
+                    s03 <- fma x0 y s03; s13 <- fma x1 y s13; s23 <- fma x2 y s23; s33 <- fma x3 y s33
+                    q <- q + 4
+                finishFour s00 s01 s02 s03 a a0 b b0 ldb p4 p c (co + i * ldc + j)
+                finishFour s10 s11 s12 s13 a a1 b b0 ldb p4 p c (co + (i + 1) * ldc + j)
+                finishFour s20 s21 s22 s23 a a2 b b0 ldb p4 p c (co + (i + 2) * ldc + j)
+                finishFour s30 s31 s32 s33 a a3 b b0 ldb p4 p c (co + (i + 3) * ldc + j)
+                i <- i + 4
+            // Two rows × four columns: eight dots at once, each A and B vector loaded once per step.
             while i < m2 do
                 let a0, a1 = ao + i * lda, ao + (i + 1) * lda
                 let mutable s00 = Vector256<float>.Zero
@@ -328,6 +421,148 @@ let gemmNT (m: int) (n: int) (p: int)
                     s <- fma (load a (ai + q)) (load b (bj + q)) s
                     q <- q + 4
                 finishDot s a ai b bj p4 p c (co + i * ldc + j)
+
+// ---- the weight gradients: one blocked product over every (step, sample) row -------------------
+//
+//     gemmTNRows:  C (m, n) += Σ_q a_{r(q)}ᵀ b_{r(q)}      r = rows.[q], q = 0 .. p−1
+//
+// What a weight gradient is: d U = Σ_r h_rᵀ d z_r over the rows r of all steps and samples at once,
+// (H, TB)·(TB, G) as one product instead of T small ones that each read and write all of C.
+// Blocked as OpenBLAS / BLIS do (Goto's algorithm):
+//     for each NC-wide column block of C:                      jc
+//       for each KC-long stretch of rows q:                    pc      pack B (KC × NC) in NR-wide micro-panels
+//         for each MC-tall row block of C:                     ic      pack A (MC × KC) in MR-tall micro-panels
+//           for each NR-wide micro-panel of B (stays in L1):   jr
+//             for each MR-tall micro-panel of A (from L2):     ir      C tile (MR × NR) in registers, KC FMAs deep
+// The summation order is still gemmNN's: every C(i, j) gets its p products one fused multiply-add
+// after another, q = 0, 1, …, p−1 (blocking over i, j and the KC stretches only decides when C is
+// reloaded), so listing the rows in the order of the old per-step loop gives the very same bits.
+
+let private MR = 4     // C rows per register tile
+let private NR = 16    // C columns per register tile: four 4-wide vectors
+let private KCB = 256  // rows q per packed stretch: a B micro-panel is KCB·NR·8 = 32 KB (L1)
+let private MC = 64    // C rows per packed A block: MC·KCB·8 = 128 KB (L2)
+let private NC = 512   // C columns per packed B block: KCB·NC·8 = 1 MB
+
+/// Length of the scratch `gemmTNRows` needs: packed A block, packed B block, one edge tile.
+let blockedScratchLength = MC * KCB + KCB * NC + MR * NR
+
+/// The register tile: C (MR × NR) at c.[co + r·ldc + j] += Σ_{q < kc} Ap(r, q) · Bp(q, j), where the
+/// micro-panels hold Ap(·, q) at ap.[aq + q·MR + r] and Bp(q, ·) at bp.[bq + q·NR + j].
+let private microTile (kc: int) (ap: float[]) (aq: int) (bp: float[]) (bq: int) (c: float[]) (co: int) (ldc: int) =
+    let c0, c1, c2, c3 = co, co + ldc, co + 2 * ldc, co + 3 * ldc
+    let mutable c00 = load c c0
+    let mutable c01 = load c (c0 + 4)
+    let mutable c02 = load c (c0 + 8)
+    let mutable c03 = load c (c0 + 12)
+    let mutable c10 = load c c1
+    let mutable c11 = load c (c1 + 4)
+    let mutable c12 = load c (c1 + 8)
+    let mutable c13 = load c (c1 + 12)
+    let mutable c20 = load c c2
+    let mutable c21 = load c (c2 + 4)
+    let mutable c22 = load c (c2 + 8)
+    let mutable c23 = load c (c2 + 12)
+    let mutable c30 = load c c3
+    let mutable c31 = load c (c3 + 4)
+    let mutable c32 = load c (c3 + 8)
+    let mutable c33 = load c (c3 + 12)
+    let mutable ai = aq
+    let mutable bi = bq
+    for _ in 1 .. kc do
+        let b0, b1, b2, b3 = load bp bi, load bp (bi + 4), load bp (bi + 8), load bp (bi + 12)
+        let x = splat ap.[ai]
+        c00 <- fma x b0 c00; c01 <- fma x b1 c01; c02 <- fma x b2 c02; c03 <- fma x b3 c03
+        let x = splat ap.[ai + 1]
+        c10 <- fma x b0 c10; c11 <- fma x b1 c11; c12 <- fma x b2 c12; c13 <- fma x b3 c13
+        let x = splat ap.[ai + 2]
+        c20 <- fma x b0 c20; c21 <- fma x b1 c21; c22 <- fma x b2 c22; c23 <- fma x b3 c23
+        let x = splat ap.[ai + 3]
+        c30 <- fma x b0 c30; c31 <- fma x b1 c31; c32 <- fma x b2 c32; c33 <- fma x b3 c33
+        ai <- ai + MR
+        bi <- bi + NR
+    store c00 c c0; store c01 c (c0 + 4); store c02 c (c0 + 8); store c03 c (c0 + 12)
+    store c10 c c1; store c11 c (c1 + 4); store c12 c (c1 + 8); store c13 c (c1 + 12)
+    store c20 c c2; store c21 c (c2 + 4); store c22 c (c2 + 8); store c23 c (c2 + 12)
+    store c30 c c3; store c31 c (c3 + 4); store c32 c (c3 + 8); store c33 c (c3 + 12)
+
+/// Packs the `width` columns col0 .. of the rows rows.[q0 .. q0 + kc − 1] of x (row r at x.[xo + r·ld])
+/// into panels `tile` wide: panel k holds, for each q, its `tile` values contiguous (zeros past `width`).
+let private packPanels (tile: int) (kc: int) (q0: int) (width: int) (col0: int)
+                       (x: float[]) (xo: int) (ld: int) (rows: int[]) (dst: float[]) (d0: int) =
+    let panels = (width + tile - 1) / tile
+    for k in 0 .. panels - 1 do
+        let j0 = k * tile
+        let w = min tile (width - j0)
+        let pd = d0 + k * kc * tile
+        for q in 0 .. kc - 1 do
+            let s = xo + rows.[q0 + q] * ld + col0 + j0
+            let d = pd + q * tile
+            if w = tile then
+                // Whole vectors (checkExtent in gemmTNRows covered every row's width).
+                if tile = 16 then
+                    store (load x s) dst d; store (load x (s + 4)) dst (d + 4)
+                    store (load x (s + 8)) dst (d + 8); store (load x (s + 12)) dst (d + 12)
+                elif tile = 4 then store (load x s) dst d
+                else Array.Copy(x, s, dst, d, tile)
+            else
+                Array.Copy(x, s, dst, d, w)
+                Array.Clear(dst, d + w, tile - w)
+
+/// C (m, n) += Aᵀ B over the listed rows: C(i, j) += Σ_q a.[ao + rows.[q]·lda + i] · b.[bo + rows.[q]·ldb + j],
+/// q = 0 .. p−1 in that order, one fused multiply-add after another (gemmNN's order). A's and B's rows
+/// are contiguous (i, j run along them); C(i, j) = c.[co + i·ldc + j]. `scratch` (blockedScratchLength
+/// values) is the caller's: overwritten, never read before written.
+let gemmTNRows (m: int) (n: int) (p: int)
+               (a: float[]) (ao: int) (lda: int)
+               (b: float[]) (bo: int) (ldb: int) (rows: int[])
+               (c: float[]) (co: int) (ldc: int) (scratch: float[]) =
+    if m > 0 && n > 0 && p > 0 then
+        if rows.Length < p then invalidArg "rows" (sprintf "rows lists %d rows, the product needs %d" rows.Length p)
+        if scratch.Length < blockedScratchLength then
+            invalidArg "scratch" (sprintf "scratch has %d values, the product needs %d" scratch.Length blockedScratchLength)
+        for q in 0 .. p - 1 do
+            let r = rows.[q]
+            if r < 0 then invalidArg "rows" (sprintf "row %d is negative" r)
+            checkExtent "A" a (ao + r * lda) 1 0 1 0 m
+            checkExtent "B" b (bo + r * ldb) 1 0 1 0 n
+        checkExtent "C" c co m ldc 1 0 n
+        let bPack, aPack, edge = 0, KCB * NC, KCB * NC + MC * KCB   // offsets into scratch: B block, A block, edge tile
+        let mutable jc = 0
+        while jc < n do
+            let nc = min NC (n - jc)
+            let mutable pc = 0
+            while pc < p do
+                let kc = min KCB (p - pc)
+                // B (kc × nc) in NR-wide micro-panels.
+                packPanels NR kc pc nc jc b bo ldb rows scratch bPack
+                let mutable ic = 0
+                while ic < m do
+                    let mc = min MC (m - ic)
+                    // A's block, read as Aᵀ (mc × kc), in MR-tall micro-panels.
+                    packPanels MR kc pc mc ic a ao lda rows scratch aPack
+                    let mutable jr = 0
+                    while jr < nc do
+                        let nr = min NR (nc - jr)
+                        let bq = bPack + (jr / NR) * kc * NR
+                        let mutable ir = 0
+                        while ir < mc do
+                            let mr = min MR (mc - ir)
+                            let aq = aPack + (ir / MR) * kc * MR
+                            let ct = co + (ic + ir) * ldc + jc + jr
+                            if mr = MR && nr = NR then microTile kc scratch aq scratch bq c ct ldc
+                            else
+                                // An edge tile: through a full tile in scratch; the padding is
+                                // zeros in the panels and never leaves the tile.
+                                Array.Clear(scratch, edge, MR * NR)
+                                for r in 0 .. mr - 1 do Array.Copy(c, ct + r * ldc, scratch, edge + r * NR, nr)
+                                microTile kc scratch aq scratch bq scratch edge NR
+                                for r in 0 .. mr - 1 do Array.Copy(scratch, edge + r * NR, c, ct + r * ldc, nr)
+                            ir <- ir + MR
+                        jr <- jr + NR
+                    ic <- ic + mc
+                pc <- pc + kc
+            jc <- jc + nc
 
 // ---- gate activations ---------------------------------------------------------------------------
 //

@@ -48,7 +48,8 @@ type Masking =
 type internal LstmScratch =
     { /// W copied to row-major (I, G), so x·W runs along contiguous rows; refreshed by every forward.
       WRows: float[]
-      /// d z for every step, (T, B, G).
+      /// d z for every step, (T·B, G): every step's is kept, so a batch's weight gradients are formed
+      /// once after the reversed loop. Private to this tape, which a fit sets up once (its workspace).
       Dz: float[]
       /// d h_t of the whole batch before masking, (B, H).
       DhPrev: float[]
@@ -56,8 +57,13 @@ type internal LstmScratch =
       DwRows: float[]
       /// Uᵀ (G, H) packed by Kernels.packColumns16 for d h = d z · Uᵀ; filled once per backward, for batches.
       UPacked: float[]
-      /// h_t (B, H) packed the same way for d U += d zᵀ · h_t, one step at a time; for batches.
-      HPacked: float[] }
+      /// h_t (B, H) packed the same way for d U += d zᵀ · h_t, one step at a time; for batches of one step.
+      HPacked: float[]
+      /// The (step, sample) rows in BPTT's order, r = t·B + b for t = T−1 … 0, b = 0 … B−1; for
+      /// batched sequences (B > 1 and T > 1), whose weight gradients are one product over these rows.
+      Rows: int[]
+      /// Packing space of Kernels.gemmTNRows for those products; batched sequences only.
+      Blocked: float[] }
 
 /// Everything backward needs from one forward call, and nothing a caller can change.
 type internal Tape =
@@ -113,6 +119,10 @@ type SequenceGradients =
 module Lstm =
     // ---- tape ---------------------------------------------------------------------------------
 
+    /// Whether BPTT forms the weight gradients once over all T·B rows (batched sequences) rather
+    /// than step by step (B > 1, T = 1) or in one walk back over the steps (B = 1).
+    let internal stacked (B: int) (T: int) = B > 1 && T > 1
+
     let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape =
         { T = T; B = B; I = I; H = H
           X = Array.zeroCreate (T * B * I)
@@ -127,7 +137,9 @@ module Lstm =
               DhPrev = Array.zeroCreate (B * H)
               DwRows = Array.zeroCreate (I * 4 * H)
               UPacked = if B >= 4 then Array.zeroCreate (4 * H * (H - H % 16)) else Array.empty
-              HPacked = if B >= 4 then Array.zeroCreate (B * (H - H % 16)) else Array.empty } }
+              HPacked = if B >= 4 && T = 1 then Array.zeroCreate (B * (H - H % 16)) else Array.empty
+              Rows = if stacked B T then Array.init (T * B) (fun q -> (T - 1 - q / B) * B + q % B) else Array.empty
+              Blocked = if stacked B T then Array.zeroCreate Kernels.blockedScratchLength else Array.empty } }
 
     /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
     let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
@@ -274,6 +286,23 @@ module Lstm =
         // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
         Kernels.gemmNN I G rows tape.X (first * I) 1 (dir * I) dz (first * G) (dir * G) tape.Scratch.DwRows 0 G
 
+    /// The weight gradients of a batched sequence, once after the reversed loop, over all T·B rows
+    /// in the order `Rows` lists them (steps T−1 … 0, samples 0 … B−1): the order, and so the bits,
+    /// of adding them step by step, with C read and written once per 256 rows instead of once per step.
+    ///     z = x·W + h·U + b:  d b += Σ_r d z_r;  d U += Σ_r h_rᵀ d z_r;  d W += Σ_r x_rᵀ d z_r.
+    let private addStackedWeightGradients (tape: Tape) (grads: float[][]) =
+        let T, B, I, H = tape.T, tape.B, tape.I, tape.H
+        let G = 4 * H
+        let dz, rows, scratch = tape.Scratch.Dz, tape.Scratch.Rows, tape.Scratch.Blocked
+        let gU, gB = grads.[1], grads.[2]
+        // d b (G) += column sums of d z (T·B, G), row after row.
+        for q in 0 .. T * B - 1 do
+            TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, rows.[q] * G, G), Span<float>(gB))
+        // d Uᵀ (G, H) += d zᵀ (G, T·B) · h (T·B, H), h_t stacked as Hs[0 .. T−1]: U's own storage order.
+        Kernels.gemmTNRows G H (T * B) dz 0 G tape.Hs 0 H rows gU 0 H scratch
+        // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient in backwardTape.
+        Kernels.gemmTNRows I G (T * B) tape.X 0 I dz 0 G rows tape.Scratch.DwRows 0 G scratch
+
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
     /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
     /// in the order steps T−1 … 0, samples 0 … B−1 within a step, whatever the batch size.
@@ -285,12 +314,15 @@ module Lstm =
         Array.Clear dwRows
         // A batch reuses U at every step: pack it once so d h = d z · Uᵀ streams it (same bits).
         if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H u 0 H tape.Scratch.UPacked
+        let stacked = stacked B T
         for t in T - 1 .. -1 .. 0 do
             backwardStep u tape t dH dC
-            // A batch: add this step's weight gradients while its d z is still in cache.
-            if B > 1 then addWeightGradients tape (t * B) B 1 grads
+            // A batch of one step: its weight gradients while its d z is still in cache.
+            if B > 1 && not stacked then addWeightGradients tape (t * B) B 1 grads
+        // A batched sequence: one blocked product per block over every step's d z, kept in Dz.
+        if stacked then addStackedWeightGradients tape grads
         // One sample: the same order in one product per block, walking the steps backwards.
-        if B = 1 then addWeightGradients tape (T - 1) T -1 grads
+        elif B = 1 then addWeightGradients tape (T - 1) T -1 grads
         let gW = grads.[0]
         for j in 0 .. G - 1 do
             for k in 0 .. I - 1 do

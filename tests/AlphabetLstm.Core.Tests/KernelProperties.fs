@@ -104,3 +104,35 @@ let ``gemmNN on a packed B gives the same bits as on B itself`` () =
                 Kernels.packColumns16 p n b 0 n pack
                 Kernels.gemmNNPacked m n p a 0 p 1 pack b 0 n packed 0 n
                 sameBits (sprintf "packed m=%d n=%d p=%d" m n p) plain packed
+
+[<Fact>]
+let ``the blocked product over listed rows matches a plain triple loop, and keeps gemmNN's order`` () =
+    let r = Random(11)
+    let scratch = Array.zeroCreate Kernels.blockedScratchLength
+    // Random shapes around the register tile (4 × 16) and the blocks (64 rows, 512 columns, 256 deep).
+    let shapes = [ for _ in 1 .. 40 -> r.Next(1, 140), r.Next(1, 140), r.Next(1, 300) ] @ [ (70, 530, 600); (1, 1, 1); (4, 16, 256) ]
+    for (m, n, p) in shapes do
+        // Rows listed in a shuffled order, out of a taller stack; A's and B's rows are padded (lda > m).
+        let stack = p + 3
+        let rows = Array.init stack id |> Array.sortBy (fun _ -> r.Next()) |> Array.truncate p
+        let lda, ldb, ldc = m + 2, n + 1, n + 3
+        let a, b, c0 = randoms (m + 17) (5 + stack * lda), randoms (n + 19) (7 + stack * ldb), randoms (p + 23) (m * ldc)
+        let c = Array.copy c0
+        Kernels.gemmTNRows m n p a 5 lda b 7 ldb rows c 0 ldc scratch
+        let naive = Array.copy c0
+        let ordered = Array.copy c0
+        for i in 0 .. m - 1 do
+            for j in 0 .. n - 1 do
+                let mutable s = naive.[i * ldc + j]
+                let mutable f = ordered.[i * ldc + j]
+                for q in 0 .. p - 1 do
+                    let x, y = a.[5 + rows.[q] * lda + i], b.[7 + rows.[q] * ldb + j]
+                    s <- s + x * y
+                    f <- Math.FusedMultiplyAdd(x, y, f)
+                naive.[i * ldc + j] <- s
+                ordered.[i * ldc + j] <- f
+        for k in 0 .. c.Length - 1 do
+            let scale = max 1.0 (abs naive.[k])
+            if abs (c.[k] - naive.[k]) > 1e-12 * scale then
+                failwithf "gemmTNRows m=%d n=%d p=%d: element %d is %.17g, the triple loop gives %.17g" m n p k c.[k] naive.[k]
+        sameBits (sprintf "gemmTNRows order m=%d n=%d p=%d" m n p) ordered c
