@@ -62,8 +62,9 @@ type internal LstmScratch =
       /// The (step, sample) rows in BPTT's order, r = t·B + b for t = T−1 … 0, b = 0 … B−1; for
       /// batched sequences (B > 1 and T > 1), whose weight gradients are one product over these rows.
       Rows: int[]
-      /// Packing space of Kernels.gemmTNRows for those products; batched sequences only.
-      Blocked: float[] }
+      /// Packing space of Kernels.gemmTNRows for those products (1.2 MB); batched sequences only,
+      /// and made on the first backward, so forward-only calls (loss, predict) never pay for it.
+      Blocked: Lazy<float[]> }
 
 /// Everything backward needs from one forward call, and nothing a caller can change.
 type internal Tape =
@@ -139,7 +140,7 @@ module Lstm =
               UPacked = if B >= 4 then Array.zeroCreate (4 * H * (H - H % 16)) else Array.empty
               HPacked = if B >= 4 && T = 1 then Array.zeroCreate (B * (H - H % 16)) else Array.empty
               Rows = if stacked B T then Array.init (T * B) (fun q -> (T - 1 - q / B) * B + q % B) else Array.empty
-              Blocked = if stacked B T then Array.zeroCreate Kernels.blockedScratchLength else Array.empty } }
+              Blocked = lazy (if stacked B T then Array.zeroCreate Kernels.blockedScratchLength else Array.empty) } }
 
     /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
     let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
@@ -293,7 +294,7 @@ module Lstm =
     let private addStackedWeightGradients (tape: Tape) (grads: float[][]) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
-        let dz, rows, scratch = tape.Scratch.Dz, tape.Scratch.Rows, tape.Scratch.Blocked
+        let dz, rows, scratch = tape.Scratch.Dz, tape.Scratch.Rows, tape.Scratch.Blocked.Value
         let gU, gB = grads.[1], grads.[2]
         // d b (G) += column sums of d z (T·B, G), row after row.
         for q in 0 .. T * B - 1 do
