@@ -165,14 +165,26 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
         o.WriteLine();
         o.WriteLine("| experiment | tutorial | ours: min / median / max | seeds | train s (median) |");
         o.WriteLine("|---|---|---|---|---|");
-        foreach (var group in runs.GroupBy(r => r.Spec.Id))
-        {
-            var acc = group.Select(r => r.Result.Accuracy).OrderBy(x => x).ToList();
-            var secs = group.Select(r => r.TrainSeconds).OrderBy(x => x).ToList();
-            o.WriteLine($"| {group.Key} | {Percent(group.First().Spec.TutorialAccuracy)} | {Percent(acc[0])} / {Percent(Stats.Median(acc))} / {Percent(acc[^1])} | {acc.Count} | {Stats.Median(secs).ToString("0.00", Inv)} |");
-        }
+        foreach (var s in ExperimentSummary.Of(runs))
+            o.WriteLine($"| {s.Spec.Id} | {Percent(s.Spec.TutorialAccuracy)} | {Percent(s.MinAccuracy)} / {Percent(s.MedianAccuracy)} / {Percent(s.MaxAccuracy)} | {s.Seeds} | {s.MedianTrainSeconds.ToString("0.00", Inv)} |");
         o.WriteLine($"total wall time {wallSeconds.ToString("0.0", Inv)} s");
     }
+}
+
+/// <summary>One experiment's runs over all seeds, as the summary tables show them.</summary>
+public sealed record ExperimentSummary(
+    ExperimentSpec Spec, int Seeds, double MinAccuracy, double MedianAccuracy, double MaxAccuracy, double MedianTrainSeconds)
+{
+    /// <summary>One summary per experiment, in the order the runs first name them.</summary>
+    public static IReadOnlyList<ExperimentSummary> Of(IEnumerable<RunRecord> runs) =>
+        runs.GroupBy(r => r.Spec.Id)
+            .Select(g =>
+            {
+                var acc = g.Select(r => r.Result.Accuracy).OrderBy(x => x).ToList();
+                var secs = g.Select(r => r.TrainSeconds).OrderBy(x => x).ToList();
+                return new ExperimentSummary(g.First().Spec, acc.Count, acc[0], Stats.Median(acc), acc[^1], Stats.Median(secs));
+            })
+            .ToList();
 }
 
 /// <summary>Small statistics helpers for summaries.</summary>

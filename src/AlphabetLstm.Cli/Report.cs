@@ -51,13 +51,8 @@ public static class Report
         md.AppendLine();
         md.AppendLine("| experiment | tutorial | ours: min / median / max | seeds | training time (median per seed) |");
         md.AppendLine("|---|---|---|---|---|");
-        foreach (var group in ByExperiment(runs))
-        {
-            var acc = group.Select(r => r.Result.Accuracy).OrderBy(x => x).ToList();
-            var secs = group.Select(r => r.TrainSeconds).OrderBy(x => x).ToList();
-            var spec = group[0].Spec;
-            md.AppendLine($"| [{spec.Id}](#{spec.Id}) | {Pct(spec.TutorialAccuracy)} | {Pct(acc[0])} / {Pct(Stats.Median(acc))} / {Pct(acc[^1])} | {acc.Count} | {Seconds(Stats.Median(secs))} |");
-        }
+        foreach (var x in ExperimentSummary.Of(runs))
+            md.AppendLine($"| [{x.Spec.Id}](#{x.Spec.Id}) | {Pct(x.Spec.TutorialAccuracy)} | {Pct(x.MinAccuracy)} / {Pct(x.MedianAccuracy)} / {Pct(x.MaxAccuracy)} | {x.Seeds} | {Seconds(x.MedianTrainSeconds)} |");
         md.AppendLine();
 
         foreach (var group in ByExperiment(runs))

@@ -137,6 +137,16 @@ module Training =
             h, c
         | None -> Array.zeroCreate (B * H), Array.zeroCreate (B * H)
 
+    /// Workspaces for a full batch of B (at most N) and for the smaller last batch (the same one
+    /// when B divides N).
+    let private batchWorkspaces (T: int) (B: int) (N: int) (I: int) (H: int) (V: int) : Workspace * Workspace =
+        let full = Model.newWorkspace T (min B N) I H V
+        full, (if N % B = 0 || N < B then full else Model.newWorkspace T (N % B) I H V)
+
+    /// A fresh state from carried row-major (B, H) buffers.
+    let private stateOf (B: int) (H: int) (h: float[], c: float[]) : LstmState =
+        { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }
+
     /// The scratch an epoch works in: workspaces for a full and a last (smaller) batch, the
     /// dataset's storage and the gradient buffers. Private to one `epoch` call or one enumeration of
     /// `fit`, which reuses it from epoch to epoch; written in place, never handed out.
@@ -150,10 +160,10 @@ module Training =
     let private newScratch (config: FitConfig) (data: Dataset) (p: Parameters) : EpochScratch =
         checkData p data config.BatchSize
         let N, T, H, B = data.Count, data.TimeSteps, p.Units, config.BatchSize
-        let full = Model.newWorkspace T (min B N) data.Features H p.Classes
+        let full, tail = batchWorkspaces T B N data.Features H p.Classes
         let xs, ys = storages data
         { Full = full
-          Tail = if N % B = 0 || N < B then full else Model.newWorkspace T (N % B) data.Features H p.Classes
+          Tail = tail
           Xs = xs
           Ys = ys
           Grads = Parameters.storage (Parameters.zerosLike p) }
@@ -199,9 +209,7 @@ module Training =
             start <- start + ws.Tape.B
         let carried =
             match config.Policy with
-            | Stateful ResetPoint.Never ->
-                let h, c = carry
-                Some { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }
+            | Stateful ResetPoint.Never -> Some(stateOf B H carry)
             | _ -> None
         { Report = { Epoch = state.Epoch + 1; Loss = lossSum / float N; Accuracy = float correct / float N }
           State =
@@ -249,8 +257,7 @@ module Training =
         if initial.IsSome then checkStatefulBatch "a stateful evaluation" N B
         let xs, ys = storages data
         let order = Array.init N id
-        let full = Model.newWorkspace T B data.Features H V
-        let tail = if N % B = 0 then full else Model.newWorkspace T (N % B) data.Features H V
+        let full, tail = batchWorkspaces T B N data.Features H V
         let carry = carryOf initial B H
         let probs = Array.zeroCreate (N * V)
         let mutable lossSum = 0.0
@@ -272,4 +279,4 @@ module Training =
           Accuracy = float correct / float N
           Probabilities = probabilities
           Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex())
-          Final = initial |> Option.map (fun _ -> let h, c = carry in { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }) }
+          Final = initial |> Option.map (fun _ -> stateOf B H carry) }
