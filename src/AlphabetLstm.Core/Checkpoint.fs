@@ -59,7 +59,7 @@ module CheckpointFile =
     [<CompiledName("SpecOf")>]
     let specOf (run: RunSettings) : Result<ExperimentSpec, string> =
         match Experiments.tryFind run.Experiment with
-        | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (str run.Experiment) (String.Join(", ", Experiments.ids)))
+        | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (quote run.Experiment) (String.Join(", ", Experiments.ids)))
         | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
 
     /// The run's data, configuration and fresh starting state (epoch 0) for its seed.

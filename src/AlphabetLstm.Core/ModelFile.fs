@@ -50,7 +50,13 @@ module internal JsonText =
 
     let join (path: string) (name: string) = if path = "" then name else path + "." + name
 
-    let private clip (s: string) = if s.Length <= 40 then s else s.Substring(0, 37) + "..."
+    let clip (s: string) = if s.Length <= 40 then s else s.Substring(0, 37) + "..."
+
+    /// A string from the file, quoted for an error and cut to 40 characters, so a huge value
+    /// still gives a short one-line message.
+    let quote (s: string) =
+        let relaxed = JsonSerializerOptions(Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
+        clip (JsonSerializer.Serialize(s, relaxed))
 
     /// What a JSON value is, in a few words: "a string \"x\"", "the number 1e999", "an array of 3 items".
     let describe (e: JsonElement) =
@@ -110,7 +116,7 @@ module internal JsonText =
             fail (sprintf "%s: expected an object, found %s" (if path = "" then "the file" else path) (describe e))
         let d = Dictionary<string, JsonElement>(StringComparer.Ordinal)
         for p in e.EnumerateObject() do
-            if d.ContainsKey p.Name then fail (sprintf "%s: the field \"%s\" appears twice" (join path p.Name) p.Name)
+            if d.ContainsKey p.Name then fail (sprintf "%s: the field %s appears twice" (clip (join path p.Name)) (quote p.Name))
             d.[p.Name] <- p.Value
         d
 
@@ -277,7 +283,7 @@ module ModelFile =
         let ts = integer (join path "timeSteps") (field path d "timeSteps" "a whole number of time steps") 1L 100000L
         let fs = integer (join path "features") (field path d "features" "a whole number of features") 1L 100000L
         let enc = text (join path "encoding") (field path d "encoding" (str encoding))
-        if enc <> encoding then fail (sprintf "%s: expected %s, found %s" (join path "encoding") (str encoding) (str enc))
+        if enc <> encoding then fail (sprintf "%s: expected %s, found %s" (join path "encoding") (str encoding) (quote enc))
         let masked = boolean (join path "masked") (field path d "masked" "true or false")
         let padded =
             match d.TryGetValue "padding" with
@@ -286,7 +292,7 @@ module ModelFile =
                 match text (join path "padding") v with
                 | "none" -> false
                 | "pre" -> true
-                | other -> fail (sprintf "%s: expected \"none\" or \"pre\", found %s" (join path "padding") (str other))
+                | other -> fail (sprintf "%s: expected \"none\" or \"pre\", found %s" (join path "padding") (quote other))
         if padded && fs <> 1L then
             fail (sprintf "%s: expected 1 with \"padding\": \"pre\" (one letter per step), found %d" (join path "features") fs)
         { TimeSteps = int ts; Features = int fs; Masked = masked; PrePadded = padded }
@@ -344,7 +350,7 @@ module ModelFile =
         readHeader path d formatName version
         let aPath = join path "alphabet"
         let a = text aPath (field path d "alphabet" (str Alphabet.Letters))
-        if a <> Alphabet.Letters then fail (sprintf "%s: expected %s, found %s" aPath (str Alphabet.Letters) (str a))
+        if a <> Alphabet.Letters then fail (sprintf "%s: expected %s, found %s" aPath (str Alphabet.Letters) (quote a))
         let input = readInput (join path "input") (field path d "input" "an object with timeSteps, features, encoding and masked")
         let p = readBlocks path d None
         if input.Features <> p.Inputs then
@@ -366,11 +372,11 @@ module ModelFile =
         let bad = letters |> Seq.tryFindIndex (fun ch -> Alphabet.Letters.IndexOf ch < 0)
         match bad with
         | Some k ->
-            Error(sprintf "'%c' (position %d of \"%s\") is not a letter of the alphabet A..Z" letters.[k] (k + 1) letters)
+            Error(sprintf "'%c' (position %d of %s) is not a letter of the alphabet A..Z" letters.[k] (k + 1) (quote letters))
         | None when input.PrePadded ->
             if letters.Length < 1 || letters.Length > input.TimeSteps then
-                Error(sprintf "the model reads 1 to %d letters (pre-padded to %d steps), found %d in \"%s\""
-                          input.TimeSteps input.TimeSteps letters.Length letters)
+                Error(sprintf "the model reads 1 to %d letters (pre-padded to %d steps), found %d in %s"
+                          input.TimeSteps input.TimeSteps letters.Length (quote letters))
             else
                 let pad = input.TimeSteps - letters.Length
                 let steps =
@@ -381,8 +387,8 @@ module ModelFile =
             Error(sprintf "the model reads %d steps of %d features, which is no window of letters; give raw numbers with --inputs"
                       input.TimeSteps input.Features)
         | None when letters.Length <> input.WindowLength ->
-            Error(sprintf "the model reads windows of %d letters (%d time steps × %d features), found %d in \"%s\""
-                      input.WindowLength input.TimeSteps input.Features letters.Length letters)
+            Error(sprintf "the model reads windows of %d letters (%d time steps × %d features), found %d in %s"
+                      input.WindowLength input.TimeSteps input.Features letters.Length (quote letters))
         | None ->
             let layout = if input.TimeSteps = 1 then Layout.Features else Layout.TimeSteps
             Ok(Datasets.encodeWindow layout letters, Unmasked)
