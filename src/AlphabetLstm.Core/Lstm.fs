@@ -84,6 +84,9 @@ type internal Tape =
       TanhC: float[]
       /// Whether step t of sample b is real, (T, B).
       Real: bool[]
+      /// Whether h_0 is all zeros (a fresh or reset state), set by every forward. Then h_0·U and
+      /// h_0ᵀ·d z_0 are zero products, and forward and BPTT skip them.
+      mutable ZeroStart: bool
       Scratch: LstmScratch }
 
 /// The record of a forward pass that `Lstm.backward` consumes. Opaque: only forward makes one.
@@ -132,6 +135,7 @@ module Lstm =
           Gates = Array.zeroCreate (T * B * 4 * H)
           TanhC = Array.zeroCreate (T * B * H)
           Real = Array.create (T * B) true
+          ZeroStart = false
           Scratch =
             { WRows = Array.zeroCreate (I * 4 * H)
               Dz = Array.zeroCreate (T * B * 4 * H)
@@ -183,8 +187,9 @@ module Lstm =
         let B, H = tape.B, tape.H
         let G = 4 * H
         // z += h_t·U for every row at once: (B, H)·(H, G). U's column-major storage is Uᵀ row-major
-        // (G, H), so each z_j is a dot along contiguous memory.
-        Kernels.gemmNT B G H tape.Hs (t * B * H) H u 0 H tape.Gates (t * B * G) G
+        // (G, H), so each z_j is a dot along contiguous memory. From a zero h_0 the product is zero.
+        if t > 0 || not tape.ZeroStart then
+            Kernels.gemmNT B G H tape.Hs (t * B * H) H u 0 H tape.Gates (t * B * G) G
         let gates = tape.Gates
         for b in 0 .. B - 1 do
             let prev = (t * B + b) * H          // h_t, c_t
@@ -210,9 +215,10 @@ module Lstm =
     // ---- the cell: backward ---------------------------------------------------------------------
 
     /// Inverts step t for the whole batch. On entry dH, dC (B, H) hold d loss / d h_{t+1}, d c_{t+1};
-    /// on exit they hold d loss / d h_t, d c_t. Writes Dz[t] (B, G), zero for padded rows; the
-    /// weight gradients are summed over all steps afterwards, in `backwardTape`.
-    let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) =
+    /// on exit they hold d loss / d h_t, d c_t (d h_t only when `withDh`: at t = 0 training has no
+    /// use for d h_0). Writes Dz[t] (B, G), zero for padded rows; the weight gradients are summed
+    /// over all steps afterwards, in `backwardTape`.
+    let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) =
         let B, H = tape.B, tape.H
         let G = 4 * H
         let dz, gates = tape.Scratch.Dz, tape.Gates
@@ -240,14 +246,15 @@ module Lstm =
                     dz.[go + 2 * H + k] <- dcNext * i * (1.0 - g * g)
                     dC.[d + k] <- dcNext * f
         // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (B, G)·(G, H); U's storage is already Uᵀ row-major.
-        let dhPrev = tape.Scratch.DhPrev
-        Array.Clear dhPrev
-        if tape.Scratch.UPacked.Length > 0 then
-            Kernels.gemmNNPacked B H G dz (t * B * G) G 1 tape.Scratch.UPacked u 0 H dhPrev 0 H
-        else
-            Kernels.gemmNN B H G dz (t * B * G) G 1 u 0 H dhPrev 0 H
-        for b in 0 .. B - 1 do
-            if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
+        if withDh then
+            let dhPrev = tape.Scratch.DhPrev
+            Array.Clear dhPrev
+            if tape.Scratch.UPacked.Length > 0 then
+                Kernels.gemmNNPacked B H G dz (t * B * G) G 1 tape.Scratch.UPacked u 0 H dhPrev 0 H
+            else
+                Kernels.gemmNN B H G dz (t * B * G) G 1 u 0 H dhPrev 0 H
+            for b in 0 .. B - 1 do
+                if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
     // ---- the sequence: unroll, then BPTT --------------------------------------------------------
 
@@ -256,6 +263,7 @@ module Lstm =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
         let w, u, bias = Parameters.matrixValues p.Kernel, Parameters.matrixValues p.RecurrentKernel, Parameters.vectorValues p.Bias
+        tape.ZeroStart <- not (ReadOnlySpan<float>(tape.Hs, 0, B * H).ContainsAnyExcept 0.0)
         // W (I, G) column-major → row-major, into this tape's own scratch.
         let wRows = tape.Scratch.WRows
         for j in 0 .. G - 1 do
@@ -270,8 +278,9 @@ module Lstm =
 
     /// Adds the weight gradients of `rows` (step, sample) rows r = first, first + dir, … to grads:
     ///     z = x·W + h·U + b:  d b += d z_r;  d U += h_rᵀ d z_r;  d W += x_rᵀ d z_r.
-    /// Each product walks the rows in the order given, one fused multiply-add after another.
-    let private addWeightGradients (tape: Tape) (first: int) (rows: int) (dir: int) (grads: float[][]) =
+    /// Each product walks the rows in the order given, one fused multiply-add after another. d U
+    /// takes only the first `uRows` of them (the rest read a zero h_0).
+    let private addWeightGradients (tape: Tape) (first: int) (rows: int) (uRows: int) (dir: int) (grads: float[][]) =
         let I, H = tape.I, tape.H
         let G = 4 * H
         let dz = tape.Scratch.Dz
@@ -279,11 +288,12 @@ module Lstm =
         for q in 0 .. rows - 1 do
             TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, (first + q * dir) * G, G), Span<float>(gB))
         // d Uᵀ (G, H) += d zᵀ (G, rows) · h (rows, H): U's own storage order.
-        if dir = 1 && tape.Scratch.HPacked.Length >= rows * (H - H % 16) && tape.Scratch.HPacked.Length > 0 then
-            Kernels.packColumns16 rows H tape.Hs (first * H) H tape.Scratch.HPacked
-            Kernels.gemmNNPacked G H rows dz (first * G) 1 G tape.Scratch.HPacked tape.Hs (first * H) H gU 0 H
+        if uRows = 0 then ()
+        elif dir = 1 && tape.Scratch.HPacked.Length >= uRows * (H - H % 16) && tape.Scratch.HPacked.Length > 0 then
+            Kernels.packColumns16 uRows H tape.Hs (first * H) H tape.Scratch.HPacked
+            Kernels.gemmNNPacked G H uRows dz (first * G) 1 G tape.Scratch.HPacked tape.Hs (first * H) H gU 0 H
         else
-            Kernels.gemmNN G H rows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
+            Kernels.gemmNN G H uRows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
         // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
         Kernels.gemmNN I G rows tape.X (first * I) 1 (dir * I) dz (first * G) (dir * G) tape.Scratch.DwRows 0 G
 
@@ -300,14 +310,17 @@ module Lstm =
         for q in 0 .. T * B - 1 do
             TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, rows.[q] * G, G), Span<float>(gB))
         // d Uᵀ (G, H) += d zᵀ (G, T·B) · h (T·B, H), h_t stacked as Hs[0 .. T−1]: U's own storage order.
-        Kernels.gemmTNRows G H (T * B) dz 0 G tape.Hs 0 H rows gU 0 H scratch
+        // Step 0's rows come last in `rows`; from a zero h_0 they add nothing and are left out.
+        let uRows = if tape.ZeroStart then (T - 1) * B else T * B
+        Kernels.gemmTNRows G H uRows dz 0 G tape.Hs 0 H rows gU 0 H scratch
         // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient in backwardTape.
         Kernels.gemmTNRows I G (T * B) tape.X 0 I dz 0 G rows tape.Scratch.DwRows 0 G scratch
 
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
     /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
     /// in the order steps T−1 … 0, samples 0 … B−1 within a step, whatever the batch size.
-    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (grads: float[][]) =
+    /// Without `withInitial` dH is left at d h_1 (training treats h_0 as a constant: it never reads it).
+    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
         let u = Parameters.matrixValues p.RecurrentKernel
@@ -317,13 +330,14 @@ module Lstm =
         if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H u 0 H tape.Scratch.UPacked
         let stacked = stacked B T
         for t in T - 1 .. -1 .. 0 do
-            backwardStep u tape t dH dC
+            backwardStep u tape t dH dC (t > 0 || withInitial)
             // A batch of one step: its weight gradients while its d z is still in cache.
-            if B > 1 && not stacked then addWeightGradients tape (t * B) B 1 grads
+            if B > 1 && not stacked then
+                addWeightGradients tape (t * B) B (if t = 0 && tape.ZeroStart then 0 else B) 1 grads
         // A batched sequence: one blocked product per block over every step's d z, kept in Dz.
         if stacked then addStackedWeightGradients tape grads
         // One sample: the same order in one product per block, walking the steps backwards.
-        elif B = 1 then addWeightGradients tape (T - 1) T -1 grads
+        elif B = 1 then addWeightGradients tape (T - 1) T (if tape.ZeroStart then T - 1 else T) -1 grads
         let gW = grads.[0]
         for j in 0 .. G - 1 do
             for k in 0 .. I - 1 do
@@ -380,6 +394,6 @@ module Lstm =
         writeRows dFinal.H dH 0
         writeRows dFinal.C dC 0
         let grads = Parameters.zerosLike p
-        backwardTape p tape dH dC (Parameters.storage grads)
+        backwardTape p tape dH dC true (Parameters.storage grads)
         { Parameters = grads
           Initial = { H = readRows tape.B tape.H dH 0; C = readRows tape.B tape.H dC 0 } }

@@ -143,12 +143,13 @@ module Model =
         Array.Clear ws.DC
 
     /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`
-    /// (raw storage, Parameters.storage order). Returns (sum of per-sample losses, correct).
-    let internal trainPass (p: Parameters) (ws: Workspace) (grads: float[][]) : struct (float * int) =
+    /// (raw storage, Parameters.storage order), and with `withInitial` d h_0, d c_0 are left in
+    /// ws.DH, ws.DC. Returns (sum of per-sample losses, correct).
+    let internal trainPass (p: Parameters) (ws: Workspace) (withInitial: bool) (grads: float[][]) : struct (float * int) =
         Lstm.forwardTape p ws.Tape
         let result = headForward p ws
         headBackward p ws grads.[3] grads.[4]
-        Lstm.backwardTape p ws.Tape ws.DH ws.DC grads
+        Lstm.backwardTape p ws.Tape ws.DH ws.DC withInitial grads
         result
 
     let private loadTargets (p: Parameters) (targets: Matrix<float>) (ws: Workspace) =
@@ -173,7 +174,7 @@ module Model =
         let ws = workspaceFor p initial inputs masking
         loadTargets p targets ws
         let grads = Parameters.zerosLike p
-        let struct (lossSum, correct) = trainPass p ws (Parameters.storage grads)
+        let struct (lossSum, correct) = trainPass p ws true (Parameters.storage grads)
         let B, H = ws.Tape.B, ws.Tape.H
         { Loss = lossSum / float B
           Correct = correct

@@ -197,7 +197,7 @@ module Training =
             loadBatch data scratch.Xs scratch.Ys order start config.Masked ws
             loadInitial (if stateful then Some carry else None) ws
             for g in gS do Array.Clear g
-            let struct (l, c) = Model.trainPass theta ws gS
+            let struct (l, c) = Model.trainPass theta ws false gS
             step <- step + 1
             Adam.updateInPlace config.Optimizer step thetaS gS mS vS
             lossSum <- lossSum + l

@@ -40,8 +40,9 @@ let numericMatrix (m: Matrix<float>) (f: Matrix<float> -> float) =
          for r in 0 .. m.RowCount - 1 ->
              derivative (fun d -> f (perturbMatrix m r c d)) |]
 
-let checkGradients (masking: Problem -> Masking) (s: Shape) =
-    let pr = build s
+/// Checks every block and h_0, c_0 of the problem built from `s`, changed by `prepare`.
+let checkProblem (prepare: Problem -> Problem) (masking: Problem -> Masking) (s: Shape) =
+    let pr = prepare (build s)
     let mask = masking pr
     let loss p (st: LstmState) = Model.loss p st pr.Inputs pr.Targets mask
     let g = Model.lossAndGradients pr.Parameters pr.Initial pr.Inputs pr.Targets mask
@@ -62,11 +63,18 @@ let checkGradients (masking: Problem -> Masking) (s: Shape) =
 
 [<LstmProperty>]
 let ``BPTT gradients of every block and of h0 and c0 match central differences`` (s: Shape) =
-    checkGradients (fun _ -> Unmasked) s
+    checkProblem id (fun _ -> Unmasked) s
 
 [<LstmProperty>]
 let ``BPTT gradients with masking of pre-padded steps match central differences`` (s: Shape) =
-    checkGradients (fun pr -> PrePadded pr.Lengths) s
+    checkProblem id (fun pr -> PrePadded pr.Lengths) s
+
+/// Forward and BPTT leave out the products with h_0 when it is all zeros (a fresh or reset state):
+/// the gradients from there must still be right, for the weights and for h_0 and c_0.
+[<LstmProperty>]
+let ``BPTT gradients from a zero h0, as after a reset, match central differences`` (s: Shape) (masked: bool) =
+    let zeroH (pr: Problem) = { pr with Initial = { pr.Initial with H = Matrix<float>.Build.Dense(s.B, s.H) } }
+    checkProblem zeroH (fun pr -> if masked then PrePadded pr.Lengths else Unmasked) s
 
 [<LstmProperty>]
 let ``the gradient of a batch equals the mean of the per-sample gradients`` (s: Shape) (masked: bool) =

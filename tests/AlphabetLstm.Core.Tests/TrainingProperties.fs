@@ -32,6 +32,30 @@ let ``stateful training with a reset after every batch gives bit-identical weigh
     let resetEveryBatch = Training.train (config c (Stateful ResetPoint.EveryBatch) false) data start
     sameParameters stateless.Parameters resetEveryBatch.Parameters
 
+/// Training runs on private workspaces, skips d h_0 (the state it starts a batch from is a
+/// constant) and updates in place; the public per-batch functions allocate and return everything.
+/// Both must give the same bits, stateless and with the state carried from batch to batch.
+[<LstmProperty>]
+let ``an epoch of fit equals lossAndGradients then Adam.step batch by batch, bit for bit`` (c: TrainCase) (carry: bool) =
+    let data, start = setup c
+    let policy = if carry then Stateful ResetPoint.Never else Stateless
+    let fitted = Training.epoch (config c policy false) data start
+    let B, H = c.Shape.B, c.Shape.H
+    let rows (k: int) (m: Matrix<float>) = m.SubMatrix(k * B, B, 0, m.ColumnCount)
+    let mutable p, adam, state = start.Parameters, start.Optimizer, LstmState.Zeros(B, H)
+    for k in 0 .. c.Batches - 1 do
+        let g = Model.lossAndGradients p state (data.Inputs |> Array.map (rows k)) (rows k data.Targets) Unmasked
+        let r = Adam.step AdamConfig.Keras adam p g.Gradients
+        p <- r.Parameters
+        adam <- r.State
+        if carry then state <- g.Final
+    sameParameters p fitted.State.Parameters
+    sameParameters adam.M fitted.State.Optimizer.M
+    sameParameters adam.V fitted.State.Optimizer.V
+    if carry then
+        let carried = fitted.State.Carried.Value
+        Assert.Equal<float>(state.H.ToColumnMajorArray(), carried.H.ToColumnMajorArray())
+
 [<LstmProperty>]
 let ``the same seed and configuration give bit-identical trained weights`` (c: TrainCase) (shuffle: bool) =
     let run () =
