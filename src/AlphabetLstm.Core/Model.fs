@@ -9,6 +9,7 @@ namespace AlphabetLstm.Core
 
 open System
 open System.Numerics.Tensors
+open System.Runtime.Intrinsics
 open MathNet.Numerics.LinearAlgebra
 
 /// Softmax and cross-entropy on plain matrices.
@@ -75,7 +76,9 @@ type internal Workspace =
       /// targets, (B, V).
       Targets: float[]
       /// d logits, (B, V).
-      DLogits: float[] }
+      DLogits: float[]
+      /// Four rows of the head at once, one per vector lane, transposed: (V, 4).
+      Lanes: float[] }
 
 module Model =
     let internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
@@ -84,7 +87,87 @@ module Model =
           DC = Array.zeroCreate (B * H)
           Probs = Array.zeroCreate (B * V)
           Targets = Array.zeroCreate (B * V)
-          DLogits = Array.zeroCreate (B * V) }
+          DLogits = Array.zeroCreate (B * V)
+          Lanes = Array.zeroCreate (4 * V) }
+
+    /// Softmax and cross-entropy of one row b of ws.Probs (logits in, probabilities out), in place:
+    /// adds the row's loss −Σ y·log p to lossSum, and 1 to correct if its argmax is the target's.
+    ///     log p = (logits − max) − log Σ exp(logits − max);  p = exp(logits − max) / Σ exp(logits − max)
+    let internal headRow (ws: Workspace) (V: int) (b: int) (lossSum: byref<float>) (correct: byref<int>) =
+        let row = Span<float>(ws.Probs, b * V, V)
+        let rowIn = ReadOnlySpan<float>(ws.Probs, b * V, V)   // the same memory, read-only: the ops work in place
+        let argmaxLogit = TensorPrimitives.IndexOfMax(rowIn)
+        let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
+        let m = row.[argmaxLogit]
+        TensorPrimitives.Subtract(rowIn, m, row)
+        let mutable yDotShifted = 0.0
+        for v in 0 .. V - 1 do
+            yDotShifted <- yDotShifted + y.[v] * row.[v]
+        Kernels.exp ws.Probs (b * V) ws.Probs (b * V) V
+        let mutable sum = 0.0
+        for v in 0 .. V - 1 do
+            sum <- sum + row.[v]
+        let mutable ySum = 0.0
+        for v in 0 .. V - 1 do
+            ySum <- ySum + y.[v]
+        TensorPrimitives.Divide(rowIn, sum, row)
+        // − Σ y · log p = −(Σ y · (logits − max)) + (Σ y) · log Σ exp(logits − max)
+        lossSum <- lossSum - yDotShifted + ySum * log sum
+        if argmaxLogit = TensorPrimitives.IndexOfMax(y) then correct <- correct + 1
+
+    /// TensorPrimitives.IndexOfMax for the four lanes at once, one step of the scan over v: the
+    /// first NaN wins, else the first greatest value, +0 counting as greater than −0.
+    let inline private argmaxStep (x: Vector256<float>) (v: float) (best: byref<Vector256<float>>) (index: byref<Vector256<float>>) (nan: byref<Vector256<float>>) =
+        let negZero = Vector256.Create(-0.0).AsInt64()
+        let plusOverMinus = Vector256.Equals(best.AsInt64(), negZero) &&& Vector256.Equals(x.AsInt64(), Vector256<int64>.Zero)
+        let isNaN = Vector256.Equals(x, x) |> Vector256.OnesComplement
+        let firstNaN = isNaN &&& Vector256.OnesComplement nan
+        let greater = (Vector256.GreaterThan(x, best) ||| plusOverMinus.AsDouble()) &&& Vector256.OnesComplement nan
+        let take = greater ||| firstNaN
+        best <- Vector256.ConditionalSelect(take, x, best)
+        index <- Vector256.ConditionalSelect(take, Vector256.Create v, index)
+        nan <- nan ||| firstNaN
+
+    /// `headRow` for rows b0 .. b0 + 3, one per vector lane: each lane does its row's operations in
+    /// the row's order (sums along v one after another, exp by the same kernel), so every row gets
+    /// the same bits as from `headRow`. Adds the four losses to lossSum in row order.
+    let internal headRows4 (ws: Workspace) (V: int) (b0: int) (lossSum: byref<float>) (correct: byref<int>) =
+        let p, y, lanes = ws.Probs, ws.Targets, ws.Lanes
+        let o0, o1, o2, o3 = b0 * V, (b0 + 1) * V, (b0 + 2) * V, (b0 + 3) * V
+        let logit v = Vector256.Create(p.[o0 + v], p.[o1 + v], p.[o2 + v], p.[o3 + v])
+        let target v = Vector256.Create(y.[o0 + v], y.[o1 + v], y.[o2 + v], y.[o3 + v])
+        let mutable best = logit 0
+        let mutable index = Vector256<float>.Zero
+        let mutable nan = Vector256.Equals(best, best) |> Vector256.OnesComplement
+        let mutable yBest = target 0
+        let mutable yIndex = Vector256<float>.Zero
+        let mutable yNaN = Vector256.Equals(yBest, yBest) |> Vector256.OnesComplement
+        for v in 1 .. V - 1 do
+            argmaxStep (logit v) (float v) &best &index &nan
+            argmaxStep (target v) (float v) &yBest &yIndex &yNaN
+        // m = the logit at the argmax (NaN if the row has one), as headRow takes it.
+        let m = best
+        let mutable yDot = Vector256<float>.Zero
+        let mutable ySum = Vector256<float>.Zero
+        for v in 0 .. V - 1 do
+            let shifted = logit v - m
+            Vector256.StoreUnsafe(shifted, &lanes.[4 * v])
+            let yv = target v
+            yDot <- yDot + yv * shifted
+            ySum <- ySum + yv
+        Kernels.exp lanes 0 lanes 0 (4 * V)
+        let mutable sum = Vector256<float>.Zero
+        for v in 0 .. V - 1 do
+            sum <- sum + Vector256.LoadUnsafe(&lanes.[4 * v])
+        for v in 0 .. V - 1 do
+            let q = Vector256.LoadUnsafe(&lanes.[4 * v]) / sum
+            p.[o0 + v] <- q.GetElement 0
+            p.[o1 + v] <- q.GetElement 1
+            p.[o2 + v] <- q.GetElement 2
+            p.[o3 + v] <- q.GetElement 3
+        for k in 0 .. 3 do
+            lossSum <- lossSum - yDot.GetElement k + ySum.GetElement k * log (sum.GetElement k)
+            if index.GetElement k = yIndex.GetElement k then correct <- correct + 1
 
     /// The head on h_T: writes probabilities into ws.Probs; returns (sum of per-sample losses, correct).
     let internal headForward (p: Parameters) (ws: Workspace) : struct (float * int) =
@@ -98,28 +181,14 @@ module Model =
         Kernels.gemmNT B V H tape.Hs hT H dk 0 H ws.Probs 0 V
         let mutable lossSum = 0.0
         let mutable correct = 0
-        for b in 0 .. B - 1 do
-            let row = Span<float>(ws.Probs, b * V, V)
-            let rowIn = ReadOnlySpan<float>(ws.Probs, b * V, V)   // the same memory, read-only: the ops work in place
-            let argmaxLogit = TensorPrimitives.IndexOfMax(rowIn)
-            let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
-            // log p = (logits − max) − log Σ exp(logits − max);  p = exp(logits − max) / Σ exp(logits − max)
-            let m = row.[argmaxLogit]
-            TensorPrimitives.Subtract(rowIn, m, row)
-            let mutable yDotShifted = 0.0
-            for v in 0 .. V - 1 do
-                yDotShifted <- yDotShifted + y.[v] * row.[v]
-            Kernels.exp ws.Probs (b * V) ws.Probs (b * V) V
-            let mutable sum = 0.0
-            for v in 0 .. V - 1 do
-                sum <- sum + row.[v]
-            let mutable ySum = 0.0
-            for v in 0 .. V - 1 do
-                ySum <- ySum + y.[v]
-            // − Σ y · log p = −(Σ y · (logits − max)) + (Σ y) · log Σ exp(logits − max)
-            lossSum <- lossSum - yDotShifted + ySum * log sum
-            TensorPrimitives.Divide(rowIn, sum, row)
-            if argmaxLogit = TensorPrimitives.IndexOfMax(y) then correct <- correct + 1
+        let mutable b = 0
+        if Vector256.IsHardwareAccelerated then
+            while b + 4 <= B do
+                headRows4 ws V b &lossSum &correct
+                b <- b + 4
+        while b < B do
+            headRow ws V b &lossSum &correct
+            b <- b + 1
         struct (lossSum, correct)
 
     /// Inverts the head: d loss / d logits = (p − y) / B. Adds to the Dense gradients and writes

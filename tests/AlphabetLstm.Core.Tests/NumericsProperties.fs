@@ -1,6 +1,7 @@
 /// Softmax, Adam, the initialisers and the random generator.
 module AlphabetLstm.Core.Tests.NumericsProperties
 
+open System
 open MathNet.Numerics.LinearAlgebra
 open Xunit
 open AlphabetLstm.Core
@@ -72,3 +73,38 @@ let ``permutations from the generator are permutations and the same seed repeats
 let ``integer draws stay in their range`` (v: VariableCase) =
     let d = Rng.many 200 (Rng.nextInt v.MaxLen (v.MaxLen + v.Count)) (Rng.create v.Seed)
     Assert.True(d.Value |> Array.forall (fun x -> x >= v.MaxLen && x < v.MaxLen + v.Count))
+
+/// The head's softmax and cross-entropy run four rows at once, one per vector lane. Each row must
+/// get the bits the one-row code gives it: probabilities, the running loss and the argmax hit,
+/// also with NaN, ties, −0 against +0 and logits far apart, in logits and in targets.
+[<LstmProperty>]
+let ``four head rows in vector lanes give each row the bits of the one-row softmax and loss`` (s: Shape) =
+    let r = Random(int (s.Seed % int64 Int32.MaxValue))
+    let V = 2 + r.Next 29
+    let pool = [| 0.0; -0.0; 1.0; -1.0; 700.0; -700.0; nan; 3.5; 3.5 |]
+    // Each row draws from one mix: anything; only ±0 and −1 (a tie of signed zeros at the top);
+    // only 3.5 and −1 (ties at the top).
+    let mixes = Array.init 8 (fun _ -> r.Next 3)
+    let value (row: int) =
+        match mixes.[row] with
+        | 1 -> [| 0.0; -0.0; -1.0 |].[r.Next 3]
+        | 2 -> [| 3.5; -1.0 |].[r.Next 2]
+        | _ -> if r.Next 4 = 0 then pool.[r.Next pool.Length] else (r.NextDouble() - 0.5) * 20.0
+    let ws () = Model.newWorkspace 1 4 1 1 V
+    let lanes, rows = ws (), ws ()
+    for k in 0 .. 4 * V - 1 do
+        let x, y = value (k / V), (if r.Next 3 = 0 then value (4 + k / V) else float (r.Next 2))
+        lanes.Probs.[k] <- x; rows.Probs.[k] <- x
+        lanes.Targets.[k] <- y; rows.Targets.[k] <- y
+    let start = r.NextDouble()
+    let mutable lossLanes, correctLanes = start, 0
+    let mutable lossRows, correctRows = start, 0
+    Model.headRows4 lanes V 0 &lossLanes &correctLanes
+    for b in 0 .. 3 do
+        Model.headRow rows V b &lossRows &correctRows
+    let bits (x: float) = BitConverter.DoubleToInt64Bits x
+    for k in 0 .. 4 * V - 1 do
+        Assert.True(bits lanes.Probs.[k] = bits rows.Probs.[k],
+                    sprintf "row %d, class %d: %.17g in lanes, %.17g alone" (k / V) (k % V) lanes.Probs.[k] rows.Probs.[k])
+    Assert.True(bits lossLanes = bits lossRows, sprintf "loss %.17g in lanes, %.17g row by row" lossLanes lossRows)
+    Assert.Equal(correctRows, correctLanes)
