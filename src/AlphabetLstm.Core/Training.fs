@@ -5,9 +5,10 @@
 ///   Stateless: every batch starts from the zero state.
 ///   Stateful:  batch k+1's row j starts from batch k's final row j. The carried state is a
 ///              constant to BPTT (truncated at batch boundaries). The caller says where it resets.
-/// Training is a pure function from one TrainingState to the next; `fit` is the sequence of them.
-/// Inside one epoch a private working copy of the parameters and moments is updated in place and
-/// copied out at the end, so no value a caller holds ever changes.
+/// Training is a pure function from one TrainingState to the next; `fit` is the sequence of them,
+/// `fitEvery` the same sequence sampled every k epochs. Inside one epoch (or one stretch of k) a
+/// private copy of the parameters and moments is updated in place and then handed out as the new
+/// state, never written again, so no value a caller holds ever changes.
 namespace AlphabetLstm.Core
 
 open System
@@ -60,6 +61,10 @@ type EpochReport = { Epoch: int; Loss: float; Accuracy: float }
 
 /// An epoch's report and the state after it.
 type EpochOutcome = { Report: EpochReport; State: TrainingState }
+
+/// Consecutive epochs trained on one working copy of the weights: each epoch's report, in order,
+/// and the state after the last of them.
+type EpochStretch = { Reports: EpochReport[]; State: TrainingState }
 
 /// Loss and accuracy of a model on a dataset, with its predictions.
 type Evaluation =
@@ -168,7 +173,9 @@ module Training =
           Ys = ys
           Grads = Parameters.storage (Parameters.zerosLike p) }
 
-    let private runEpoch (scratch: EpochScratch) (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
+    /// Runs `count` epochs from `state` on one private working set, which becomes the new state:
+    /// the parameters and moments are copied once per stretch, not once per epoch.
+    let private runEpochs (scratch: EpochScratch) (config: FitConfig) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
         let N, H, B = data.Count, p0.Units, config.BatchSize
@@ -176,58 +183,76 @@ module Training =
             invalidArg "state" (sprintf "the parameters have %d units, this run was set up for %d" p0.Units scratch.Full.Tape.H)
         let stateful = match config.Policy with Stateful _ -> true | Stateless -> false
         if stateful then checkStatefulBatch "stateful training" N B
-        let rng, order =
-            if config.Shuffle then
-                let d = Rng.permutation N state.Rng
-                d.Next, d.Value
-            else state.Rng, Array.init N id
         // Private working set: updated in place below and handed out at the end as the new state,
         // after which nothing writes to it again.
         let theta = Parameters.copy p0
         let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
         let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, scratch.Grads
         let full, tail = scratch.Full, scratch.Tail
+        // The state carried from batch to batch; a run that never resets starts from the one it was given.
         let carry = carryOf state.Carried full.Tape.B H
+        let inOrder = if config.Shuffle then Array.empty else Array.init N id
+        let reports = Array.zeroCreate count
+        let mutable rng = state.Rng
         let mutable step = state.Optimizer.Step
-        let mutable lossSum = 0.0
-        let mutable correct = 0
-        let mutable start = 0
-        while start < N do
-            let ws = if N - start >= full.Tape.B then full else tail
-            loadBatch data scratch.Xs scratch.Ys order start config.Masked ws
-            loadInitial (if stateful then Some carry else None) ws
-            for g in gS do Array.Clear g
-            let struct (l, c) = Model.trainPass theta ws false gS
-            step <- step + 1
-            Adam.updateInPlace config.Optimizer step thetaS gS mS vS
-            lossSum <- lossSum + l
-            correct <- correct + c
+        for e in 0 .. count - 1 do
+            let order =
+                if config.Shuffle then
+                    let d = Rng.permutation N rng
+                    rng <- d.Next
+                    d.Value
+                else inOrder
+            // Resetting every epoch: each epoch after the first starts from zeros (the first from
+            // what the state carried in, as a single epoch would).
             match config.Policy with
-            | Stateful ResetPoint.EveryBatch -> Array.Clear(fst carry); Array.Clear(snd carry)
-            | Stateful _ -> saveFinal ws carry
-            | Stateless -> ()
-            start <- start + ws.Tape.B
+            | Stateful ResetPoint.EveryEpoch when e > 0 -> Array.Clear(fst carry); Array.Clear(snd carry)
+            | _ -> ()
+            let mutable lossSum = 0.0
+            let mutable correct = 0
+            let mutable start = 0
+            while start < N do
+                let ws = if N - start >= full.Tape.B then full else tail
+                loadBatch data scratch.Xs scratch.Ys order start config.Masked ws
+                loadInitial (if stateful then Some carry else None) ws
+                for g in gS do Array.Clear g
+                let struct (l, c) = Model.trainPass theta ws false gS
+                step <- step + 1
+                Adam.updateInPlace config.Optimizer step thetaS gS mS vS
+                lossSum <- lossSum + l
+                correct <- correct + c
+                match config.Policy with
+                | Stateful ResetPoint.EveryBatch -> Array.Clear(fst carry); Array.Clear(snd carry)
+                | Stateful _ -> saveFinal ws carry
+                | Stateless -> ()
+                start <- start + ws.Tape.B
+            reports.[e] <- { Epoch = state.Epoch + e + 1; Loss = lossSum / float N; Accuracy = float correct / float N }
         let carried =
             match config.Policy with
             | Stateful ResetPoint.Never -> Some(stateOf B H carry)
             | _ -> None
-        { Report = { Epoch = state.Epoch + 1; Loss = lossSum / float N; Accuracy = float correct / float N }
+        { Reports = reports
           State =
             { Parameters = theta
               Optimizer = { Step = step; M = m; V = v }
               Rng = rng
-              Epoch = state.Epoch + 1
+              Epoch = state.Epoch + count
               Carried = carried } }
 
     /// Runs one epoch from `state`. Pure: returns the report and the next state.
     [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
-        runEpoch (newScratch config data state.Parameters) config data state
+        let s = runEpochs (newScratch config data state.Parameters) config data state 1
+        { Report = s.Reports.[0]; State = s.State }
 
-    /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each.
-    /// Enumerating it again recomputes the same outcomes (each enumeration has its own scratch).
-    [<CompiledName("Fit")>]
-    let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
+    /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, `every` at a time: each
+    /// stretch holds the reports of its epochs and the state after the last one (the final stretch
+    /// may be shorter). The states are those `fit` hands out at the same epochs, bit for bit; only
+    /// the ones in between are never made, which saves copying the weights and Adam's moments every
+    /// epoch (a third of a step when an epoch is one short step). Enumerating it again recomputes
+    /// the same stretches.
+    [<CompiledName("FitEvery")>]
+    let fitEvery (every: int) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
+        if every < 1 then invalidArg "every" (sprintf "epochs per stretch must be positive, got %d" every)
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
         Seq.delay (fun () ->
@@ -236,14 +261,21 @@ module Training =
                 (fun (s: TrainingState) ->
                     if s.Epoch >= config.Epochs then None
                     else
-                        let o = runEpoch scratch.Value config data s
+                        let o = runEpochs scratch.Value config data s (min every (config.Epochs - s.Epoch))
                         Some(o, o.State))
                 state)
 
-    /// The last state of `fit` (the state itself when no epoch remains).
+    /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each.
+    /// Enumerating it again recomputes the same outcomes (each enumeration has its own scratch).
+    [<CompiledName("Fit")>]
+    let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
+        fitEvery 1 config data state |> Seq.map (fun s -> { Report = s.Reports.[0]; State = s.State })
+
+    /// The last state of `fit` (the state itself when no epoch remains). Trains on one working copy
+    /// from start to end.
     [<CompiledName("Train")>]
     let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
-        fit config data state |> Seq.fold (fun _ o -> o.State) state
+        fitEvery (max 1 (config.Epochs - state.Epoch)) config data state |> Seq.fold (fun _ o -> o.State) state
 
     /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`.
     /// initial = None: stateless, every batch from zeros. initial = Some s: stateful, batch k+1

@@ -76,6 +76,34 @@ let ``training in two calls from the saved state equals training in one`` (c: Tr
     sameParameters whole.Optimizer.M resumed.Optimizer.M
     Assert.Equal(whole.Optimizer.Step, resumed.Optimizer.Step)
 
+/// fitEvery keeps one working copy for k epochs instead of handing out a state every epoch: its
+/// reports must be fit's, and its states fit's at the same epochs, for every state policy.
+[<LstmProperty>]
+let ``fitEvery k gives fit's reports and, every k epochs, fit's state bit for bit`` (c: TrainCase) (every: int) (policy: int) (shuffle: bool) =
+    let data, start = setup c
+    let k = 1 + abs every % 4
+    let policy =
+        match abs policy % 4 with
+        | 0 -> Stateless
+        | 1 -> Stateful ResetPoint.EveryBatch
+        | 2 -> Stateful ResetPoint.EveryEpoch
+        | _ -> Stateful ResetPoint.Never
+    let cfg = { config c policy shuffle with Epochs = c.Epochs + 3 }
+    let each = Training.fit cfg data start |> Seq.toArray
+    let stretches = Training.fitEvery k cfg data start |> Seq.toArray
+    Assert.Equal<EpochReport>(each |> Array.map (fun o -> o.Report), stretches |> Array.collect (fun s -> s.Reports))
+    for s in stretches do
+        let last = s.Reports.[s.Reports.Length - 1].Epoch
+        Assert.Equal(last, s.State.Epoch)
+        let same = each.[last - 1].State
+        sameParameters same.Parameters s.State.Parameters
+        sameParameters same.Optimizer.V s.State.Optimizer.V
+        Assert.Equal(same.Optimizer.Step, s.State.Optimizer.Step)
+        Assert.Equal(same.Rng, s.State.Rng)
+        Assert.Equal(same.Carried.IsSome, s.State.Carried.IsSome)
+        same.Carried |> Option.iter (fun h -> Assert.Equal<float>(h.H.ToColumnMajorArray(), s.State.Carried.Value.H.ToColumnMajorArray()))
+    Assert.Equal(cfg.Epochs, stretches.[stretches.Length - 1].State.Epoch)
+
 [<LstmProperty>]
 let ``training never changes the parameters it was given`` (c: TrainCase) =
     let data, start = setup c
