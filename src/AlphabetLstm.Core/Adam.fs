@@ -41,8 +41,10 @@ module Adam =
     /// Update number `step` (1-based), in place on raw storage. Internal: only callers that own
     /// the arrays (a copy made for this call, or a training loop's private working set) use it.
     /// Four lanes at a time with exactly the scalar operations, in the same order and unfused, so
-    /// every element gets the same bits as the scalar loop that finishes each block.
-    let internal updateInPlace (cfg: AdamConfig) (step: int) (theta: float[][]) (grads: float[][]) (m: float[][]) (v: float[][]) =
+    /// every element gets the same bits as the scalar loop that finishes each block. With
+    /// `clearGrads` each gradient is zeroed once read, ready for the next batch (a training loop's
+    /// own buffers only), which saves that loop a pass over them.
+    let internal updateInPlace (cfg: AdamConfig) (step: int) (theta: float[][]) (grads: float[][]) (m: float[][]) (v: float[][]) (clearGrads: bool) =
         let lrT = cfg.LearningRate * sqrt (1.0 - cfg.Beta2 ** float step) / (1.0 - cfg.Beta1 ** float step)
         let b1, b2, eps = cfg.Beta1, cfg.Beta2, cfg.Epsilon
         let vb1, vb2, vc1, vc2 = Vector256.Create b1, Vector256.Create b2, Vector256.Create(1.0 - b1), Vector256.Create(1.0 - b2)
@@ -56,6 +58,7 @@ module Adam =
             // j + 4 ≤ n, and every array has n elements (checked above): the 4-wide loads stay inside.
             while j + 4 <= n do
                 let gj = Vector256.LoadUnsafe(&g.[j])
+                if clearGrads then Vector256.StoreUnsafe(Vector256<float>.Zero, &g.[j])
                 // m ← β1·m + (1 − β1)·g        v ← β2·v + (1 − β2)·g²
                 let mj = vb1 * Vector256.LoadUnsafe(&mk.[j]) + vc1 * gj
                 let vj = vb2 * Vector256.LoadUnsafe(&vk.[j]) + vc2 * gj * gj
@@ -67,6 +70,7 @@ module Adam =
                 j <- j + 4
             while j < n do
                 let gj = g.[j]
+                if clearGrads then g.[j] <- 0.0
                 let mj = b1 * mk.[j] + (1.0 - b1) * gj
                 let vj = b2 * vk.[j] + (1.0 - b2) * gj * gj
                 mk.[j] <- mj
@@ -79,5 +83,5 @@ module Adam =
     let step (cfg: AdamConfig) (state: AdamState) (p: Parameters) (grads: Parameters) : AdamResult =
         let theta, m, v = Parameters.copy p, Parameters.copy state.M, Parameters.copy state.V
         let t = state.Step + 1
-        updateInPlace cfg t (Parameters.storage theta) (Parameters.storage grads) (Parameters.storage m) (Parameters.storage v)
+        updateInPlace cfg t (Parameters.storage theta) (Parameters.storage grads) (Parameters.storage m) (Parameters.storage v) false
         { Parameters = theta; State = { Step = t; M = m; V = v } }

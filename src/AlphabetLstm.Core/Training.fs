@@ -192,6 +192,7 @@ module Training =
         // The state carried from batch to batch; a run that never resets starts from the one it was given.
         let carry = carryOf state.Carried full.Tape.B H
         let inOrder = if config.Shuffle then Array.empty else Array.init N id
+        for g in gS do Array.Clear g
         let reports = Array.zeroCreate count
         let mutable rng = state.Rng
         let mutable step = state.Optimizer.Step
@@ -214,10 +215,10 @@ module Training =
                 let ws = if N - start >= full.Tape.B then full else tail
                 loadBatch data scratch.Xs scratch.Ys order start config.Masked ws
                 loadInitial (if stateful then Some carry else None) ws
-                for g in gS do Array.Clear g
                 let struct (l, c) = Model.trainPass theta ws false gS
                 step <- step + 1
-                Adam.updateInPlace config.Optimizer step thetaS gS mS vS
+                // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
+                Adam.updateInPlace config.Optimizer step thetaS gS mS vS true
                 lossSum <- lossSum + l
                 correct <- correct + c
                 match config.Policy with
