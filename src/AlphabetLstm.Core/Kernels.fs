@@ -637,3 +637,50 @@ let tanh (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = mapRun
 
 /// dst = exp(src) on a run of `count` elements, for |src| ≤ 708 (the softmax calls it on logits − max ≤ 0).
 let exp (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = mapRun expV src so dst dO count
+
+// ---- the cell backwards, one row at a time ----------------------------------------------------
+// BPTT's elementwise work for one sample, four units per vector. Every operation is the one the
+// scalar formula does, in the same order and unfused (.NET never contracts a·b + c into a fused
+// multiply-add), so each unit gets the scalar loop's bits. The last H mod 4 units go through the
+// same code in a vector padded with zeros, whose extra lanes are never stored.
+
+/// Four values at a[o + k ..], or the `valid` first of them and zeros.
+let inline private loadPart (a: float[]) (o: int) (valid: int) =
+    if valid = 4 then load a o
+    else Vector256.Create((if valid > 0 then a.[o] else 0.0), (if valid > 1 then a.[o + 1] else 0.0), (if valid > 2 then a.[o + 2] else 0.0), 0.0)
+
+/// Stores the `valid` first lanes of v at a[o ..].
+let inline private storePart (v: Vector256<float>) (a: float[]) (o: int) (valid: int) =
+    if valid = 4 then store v a o
+    else
+        for l in 0 .. valid - 1 do
+            a.[o + l] <- v.GetElement l
+
+/// One sample's step backwards through the elementwise part: from d h', d c' at dH[d ..], dC[d ..]
+/// and the activated gates, tanh(c'), c, writes d z at dz[go ..] (i, f, c, o blocks) and d c into dC[d ..].
+let cellBackward (h: int) (gates: float[]) (go: int) (tanhC: float[]) (tc: int) (cs: float[]) (prev: int) (dH: float[]) (dC: float[]) (d: int) (dz: float[]) =
+    checkExtent "gates" gates go 1 0 1 0 (4 * h)
+    checkExtent "d z" dz go 1 0 1 0 (4 * h)
+    checkExtent "tanh c'" tanhC tc 1 0 1 0 h
+    checkExtent "c" cs prev 1 0 1 0 h
+    checkExtent "d h" dH d 1 0 1 0 h
+    checkExtent "d c" dC d 1 0 1 0 h
+    let one = Vector256.Create 1.0
+    let mutable k = 0
+    while k < h do
+        let valid = min 4 (h - k)
+        let i = loadPart gates (go + k) valid
+        let f = loadPart gates (go + h + k) valid
+        let g = loadPart gates (go + 2 * h + k) valid
+        let o = loadPart gates (go + 3 * h + k) valid
+        let th = loadPart tanhC (tc + k) valid
+        let dh = loadPart dH (d + k) valid
+        // h' = o ⊙ tanh(c')
+        let dcNext = loadPart dC (d + k) valid + dh * o * (one - th * th)
+        storePart (dh * th * o * (one - o)) dz (go + 3 * h + k) valid
+        // c' = f ⊙ c + i ⊙ g
+        storePart (dcNext * g * i * (one - i)) dz (go + k) valid
+        storePart (dcNext * loadPart cs (prev + k) valid * f * (one - f)) dz (go + h + k) valid
+        storePart (dcNext * i * (one - g * g)) dz (go + 2 * h + k) valid
+        storePart (dcNext * f) dC (d + k) valid
+        k <- k + 4

@@ -227,24 +227,11 @@ module Lstm =
             // A padded step passed the state through, so it passes the gradient through: z has none.
             if not tape.Real.[t * B + b] then Array.Clear(dz, go, G)
             else
-                let prev = (t * B + b) * H
-                let tc = (t * B + b) * H
-                let d = b * H
-                for k in 0 .. H - 1 do
-                    let i = gates.[go + k]
-                    let f = gates.[go + H + k]
-                    let g = gates.[go + 2 * H + k]
-                    let o = gates.[go + 3 * H + k]
-                    let th = tape.TanhC.[tc + k]
-                    let dh = dH.[d + k]
-                    // h' = o ⊙ tanh(c')
-                    let dcNext = dC.[d + k] + dh * o * (1.0 - th * th)
-                    dz.[go + 3 * H + k] <- dh * th * o * (1.0 - o)
-                    // c' = f ⊙ c + i ⊙ g
-                    dz.[go + k] <- dcNext * g * i * (1.0 - i)
-                    dz.[go + H + k] <- dcNext * tape.Cs.[prev + k] * f * (1.0 - f)
-                    dz.[go + 2 * H + k] <- dcNext * i * (1.0 - g * g)
-                    dC.[d + k] <- dcNext * f
+                // h' = o ⊙ tanh(c'):      d c' = d c'_carried + d h' ⊙ o ⊙ (1 − tanh²c'),  d z_o = d h' ⊙ tanh c' ⊙ o ⊙ (1 − o)
+                // c' = f ⊙ c + i ⊙ g:     d z_i = d c' ⊙ g ⊙ i ⊙ (1 − i),  d z_f = d c' ⊙ c ⊙ f ⊙ (1 − f),
+                //                         d z_c = d c' ⊙ i ⊙ (1 − g²),     d c = d c' ⊙ f
+                let row = (t * B + b) * H
+                Kernels.cellBackward H gates go tape.TanhC row tape.Cs row dH dC (b * H) dz
         // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (B, G)·(G, H); U's storage is already Uᵀ row-major.
         if withDh then
             let dhPrev = tape.Scratch.DhPrev

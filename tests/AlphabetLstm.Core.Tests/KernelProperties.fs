@@ -136,3 +136,29 @@ let ``the blocked product over listed rows matches a plain triple loop, and keep
             if abs (c.[k] - naive.[k]) > 1e-12 * scale then
                 failwithf "gemmTNRows m=%d n=%d p=%d: element %d is %.17g, the triple loop gives %.17g" m n p k c.[k] naive.[k]
         sameBits (sprintf "gemmTNRows order m=%d n=%d p=%d" m n p) ordered c
+
+[<Fact>]
+let ``the cell's backward in vectors gives every unit the bits of the scalar formula`` () =
+    for h in 1 .. 9 do
+        let r = Random(h)
+        let act () = r.NextDouble()
+        let go, row, d = 3, 2, 1                    // offsets, so no run starts at an array's start
+        let gates = Array.init (go + 4 * h) (fun _ -> act ())
+        let tanhC = Array.init (row + h) (fun _ -> act () * 2.0 - 1.0)
+        let cs = Array.init (row + h) (fun _ -> act () * 4.0 - 2.0)
+        let dH = Array.init (d + h) (fun _ -> act () - 0.5)
+        let dC = Array.init (d + h) (fun _ -> act () - 0.5)
+        let dz = Array.create (go + 4 * h + 2) nan
+        let dCOut = Array.copy dC
+        Kernels.cellBackward h gates go tanhC row cs row dH dCOut d dz
+        let bits (x: float) = BitConverter.DoubleToInt64Bits x
+        for k in 0 .. h - 1 do
+            let i, f, g, o = gates.[go + k], gates.[go + h + k], gates.[go + 2 * h + k], gates.[go + 3 * h + k]
+            let th, dh = tanhC.[row + k], dH.[d + k]
+            let dcNext = dC.[d + k] + dh * o * (1.0 - th * th)
+            let expect = [| dcNext * g * i * (1.0 - i); dcNext * cs.[row + k] * f * (1.0 - f); dcNext * i * (1.0 - g * g); dh * th * o * (1.0 - o) |]
+            for q in 0 .. 3 do
+                Assert.True(bits expect.[q] = bits dz.[go + q * h + k], sprintf "H=%d unit %d block %d: %.17g, expected %.17g" h k q dz.[go + q * h + k] expect.[q])
+            Assert.Equal(bits (dcNext * f), bits dCOut.[d + k])
+        // Nothing outside the row's d z was written.
+        Assert.True(Array.forall Double.IsNaN dz.[.. go - 1] && Array.forall Double.IsNaN dz.[go + 4 * h ..])
