@@ -9,7 +9,7 @@ using AlphabetLstm.Core;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--json FILE]</c>:
+/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--phases] [--json FILE]</c>:
 /// how fast training runs on this machine, single-threaded. Two parts:
 /// <list type="bullet">
 /// <item>the tutorial's experiments at its settings: training wall time (the whole <c>fit</c>) and µs per optimizer step;</item>
@@ -32,7 +32,7 @@ public static class BenchCommand
 
     public sealed record Options(
         IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
-        int Repeats, double Seconds, int? Epochs, long Seed);
+        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false);
 
     public sealed record ExperimentTiming(
         string Id, int Epochs, long Steps, double TrainSeconds, double MicrosecondsPerStep,
@@ -47,7 +47,8 @@ public static class BenchCommand
         bool Fma, string LinearAlgebra, bool ServerGc, bool TieredPgo);
 
     public sealed record BenchResult(
-        MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid);
+        MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid,
+        IReadOnlyList<BenchPhases.PhaseTiming> Phases);
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -68,10 +69,14 @@ public static class BenchCommand
         var epochs = Cli.PositiveInt("--epochs", "Override the experiments' numbers of epochs (for a quick run).");
         var seed = new Option<long?>("--seed") { Description = "Seed for data and weights (default 1)." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
+        var phases = new Option<bool>("--phases")
+        {
+            Description = "Also time the stages of one step of each experiment (forward, head, BPTT, Adam) one by one.",
+        };
 
         var command = new Command("bench", "Time training on this machine: the tutorial's experiments and a grid of shapes.")
         {
-            experiments, grid, repeats, seconds, epochs, seed, json,
+            experiments, grid, repeats, seconds, epochs, seed, json, phases,
         };
         command.SetAction(parse =>
         {
@@ -80,7 +85,7 @@ public static class BenchCommand
             var options = new Options(
                 ParseExperiments(parse.GetValue(experiments)!),
                 ParseGrid(parse.GetValue(grid)!),
-                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1);
+                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases));
             return Execute(options, parse.GetValue(json), stdout);
         });
         return command;
@@ -141,6 +146,24 @@ public static class BenchCommand
             }
         }
 
+        var stages = new List<BenchPhases.PhaseTiming>();
+        if (options.Phases && options.Experiments.Count > 0)
+        {
+            o.WriteLine();
+            o.WriteLine("where one step goes: each stage alone on one batch of the experiment (a stateful one from a carried state), µs per call (best of 7 rounds):");
+            o.WriteLine("| experiment | I, H, B, T | params | forward | head fwd | head bwd | BPTT | Adam | (sqrt + div alone) | stages | whole step |");
+            o.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var spec in options.Experiments)
+            {
+                var p = BenchPhases.Time(spec, options.Seed);
+                stages.Add(p);
+                var whole = experiments.FirstOrDefault(e => e.Id == spec.Id) is { } e ? F(e.MicrosecondsPerStep, "0.0") : "";
+                o.WriteLine($"| {p.Id} | {p.Inputs}, {p.Units}, {p.Batch}, {p.TimeSteps} | {p.Parameters:N0} | {F(p.Forward, "0.0")} | {F(p.HeadForward, "0.0")} | "
+                          + $"{F(p.HeadBackward, "0.0")} | {F(p.Bptt, "0.0")} | {F(p.Adam, "0.0")} | {F(p.SqrtDivide, "0.0")} | {F(p.Sum, "0.0")} | {whole} |");
+            }
+            o.WriteLine("stages: their sum; whole step: the experiment's µs/step above, which also loads each batch and hands out the weights.");
+        }
+
         var grid = new List<GridTiming>();
         if (options.Grid.Count > 0)
         {
@@ -159,7 +182,7 @@ public static class BenchCommand
 
         if (jsonFile is not null)
         {
-            var result = new BenchResult(machine, options.Repeats, experiments, grid);
+            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
             o.WriteLine($"wrote {jsonFile}");
         }

@@ -29,6 +29,26 @@ public class BenchCliTests
         Assert.True(json.RootElement.GetProperty("machine").GetProperty("processorCount").GetInt32() >= 1);
     }
 
+    [Fact]
+    public void Phases_break_a_step_into_its_stages_and_go_into_the_json()
+    {
+        using var dir = new TempFolder();
+        var r = CliProcess.Run(dir.Path, "bench", "--experiments", "stateful", "--epochs", "1", "--grid", "none",
+                               "--repeats", "1", "--phases", "--json", "bench.json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("| experiment | I, H, B, T | params | forward | head fwd | head bwd | BPTT | Adam |", r.Stdout);
+        Assert.Contains("| stateful | 1, 50, 1, 1 | 11,726 |", r.Stdout);
+        using var json = JsonDocument.Parse(File.ReadAllText(dir["bench.json"]));
+        var stages = json.RootElement.GetProperty("phases")[0];
+        Assert.Equal("stateful", stages.GetProperty("id").GetString());
+        Assert.Equal(11726, stages.GetProperty("parameters").GetInt32());
+        foreach (var name in new[] { "forward", "headForward", "headBackward", "bptt", "adam", "sqrtDivide" })
+            Assert.True(stages.GetProperty(name).GetDouble() > 0, name);
+        // The reported sum is the sum of the five stages.
+        var sum = new[] { "forward", "headForward", "headBackward", "bptt", "adam" }.Sum(n => stages.GetProperty(n).GetDouble());
+        Assert.Equal(sum, stages.GetProperty("sum").GetDouble(), 9);
+    }
+
     [Theory]
     [InlineData("--experiments", "alphabet-soup", "alphabet-soup")]
     [InlineData("--grid", "9", "1..4")]
