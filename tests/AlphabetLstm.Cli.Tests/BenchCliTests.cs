@@ -8,16 +8,22 @@ namespace AlphabetLstm.Cli.Tests;
 /// </summary>
 public class BenchCliTests
 {
+    /// <summary>Runs <c>bench</c> with <paramref name="args"/> and <c>--json bench.json</c>; it must succeed.</summary>
+    private static (CliResult Run, JsonDocument Json) Bench(TempFolder dir, params string[] args)
+    {
+        var r = CliProcess.Run(dir.Path, ["bench", .. args, "--json", "bench.json"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return (r, JsonDocument.Parse(File.ReadAllText(dir["bench.json"])));
+    }
+
     [Fact]
     public void A_tiny_bench_prints_both_tables_and_writes_json_with_every_figure()
     {
         using var dir = new TempFolder();
-        var r = CliProcess.Run(dir.Path, "bench", "--experiments", "one-char", "--epochs", "2", "--grid", "1x4x2x3",
-                               "--repeats", "1", "--seconds", "0.01", "--json", "bench.json");
-        Assert.True(r.ExitCode == 0, r.Stderr);
+        var (r, json) = Bench(dir, "--experiments", "one-char", "--epochs", "2", "--grid", "1x4x2x3", "--repeats", "1", "--seconds", "0.01");
+        using var _ = json;
         Assert.Contains("| one-char | 2 | 50 |", r.Stdout);
         Assert.Contains("| 1 | 4 | 2 | 3 |", r.Stdout);
-        using var json = JsonDocument.Parse(File.ReadAllText(dir["bench.json"]));
         var experiment = json.RootElement.GetProperty("experiments")[0];
         Assert.Equal("one-char", experiment.GetProperty("id").GetString());
         Assert.Equal(50, experiment.GetProperty("steps").GetInt64());
@@ -33,12 +39,10 @@ public class BenchCliTests
     public void Phases_break_a_step_into_its_stages_and_go_into_the_json()
     {
         using var dir = new TempFolder();
-        var r = CliProcess.Run(dir.Path, "bench", "--experiments", "stateful", "--epochs", "1", "--grid", "none",
-                               "--repeats", "1", "--phases", "--json", "bench.json");
-        Assert.True(r.ExitCode == 0, r.Stderr);
+        var (r, json) = Bench(dir, "--experiments", "stateful", "--epochs", "1", "--grid", "none", "--repeats", "1", "--phases");
+        using var _ = json;
         Assert.Contains("| experiment | I, H, B, T | params | forward | head fwd | head bwd | BPTT | Adam |", r.Stdout);
         Assert.Contains("| stateful | 1, 50, 1, 1 | 11,726 |", r.Stdout);
-        using var json = JsonDocument.Parse(File.ReadAllText(dir["bench.json"]));
         var stages = json.RootElement.GetProperty("phases")[0];
         Assert.Equal("stateful", stages.GetProperty("id").GetString());
         Assert.Equal(11726, stages.GetProperty("parameters").GetInt32());
