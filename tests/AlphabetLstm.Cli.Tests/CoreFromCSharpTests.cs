@@ -29,6 +29,30 @@ public class CoreFromCSharpTests
     }
 
     [Fact]
+    public void A_CSharp_caller_follows_training_every_ten_epochs_and_ends_where_Train_ends()
+    {
+        var data = Datasets.Window(1, Layout.Features);
+        var init = Parameters.Init(1, 8, 26, Rng.Create(3));
+        var fit = new FitConfig(25, 5, true, StatePolicy.Stateless, false, AdamConfig.Keras);
+        var start = Training.Start(init.Value, init.Next);
+
+        var seen = new List<int>();
+        var reports = 0;
+        TrainingState last = start;
+        foreach (var stretch in Training.FitEvery(10, fit, data, start))
+        {
+            reports += stretch.Reports.Length;
+            seen.Add(stretch.State.Epoch);
+            last = stretch.State;
+        }
+        Assert.Equal(25, reports);
+        Assert.Equal([10, 20, 25], seen);
+        var trained = Training.Train(fit, data, start);
+        Assert.Equal(trained.Parameters.Kernel.ToColumnMajorArray(), last.Parameters.Kernel.ToColumnMajorArray());
+        Assert.Equal(trained.Rng, last.Rng);
+    }
+
+    [Fact]
     public void A_CSharp_caller_runs_one_step_and_backward_through_the_cache()
     {
         var p = Parameters.Init(2, 3, 4, Rng.Create(7)).Value;
