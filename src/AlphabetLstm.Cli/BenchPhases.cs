@@ -28,16 +28,9 @@ public static class BenchPhases
         int n = data.Count, b = Math.Min(prepared.Config.BatchSize, n), t = data.TimeSteps, i = data.Features, h = p.Units, v = p.Classes;
         var ws = Model.newWorkspace(t, b, i, h, v);
         var tape = ws.Tape;
-        void Load(int batch)
-        {
-            for (var s = 0; s < t; s++)
-                for (var r = 0; r < b; r++)
-                    for (var k = 0; k < i; k++)
-                        tape.X[(s * b + r) * i + k] = data.Inputs[s][batch * b + r, k];
-            for (var r = 0; r < b; r++)
-                for (var c = 0; c < v; c++)
-                    ws.Targets[r * v + c] = data.Targets[batch * b + r, c];
-        }
+        var (xs, ys) = Training.storages(data);
+        var inOrder = Enumerable.Range(0, n).ToArray();
+        void Load(int batch) => Training.loadBatch(data, xs, ys, inOrder, batch * b, prepared.Config.Masked, ws);
         // A stateless step times the first batch from zeros. A stateful one times the batch that
         // follows ten others, from the state they carry into it, as training does ('A' from a reset
         // leaves the state at zero, so the first batch alone would not do).
@@ -52,8 +45,8 @@ public static class BenchPhases
         Load(timed);
         var grads = ParametersModule.storage(ParametersModule.ZerosLike(p));
         var theta = ParametersModule.storage(ParametersModule.Copy(p));
-        var m = ParametersModule.storage(ParametersModule.ZerosLike(p));
-        var moments = ParametersModule.storage(ParametersModule.ZerosLike(p));
+        var firstMoments = ParametersModule.storage(ParametersModule.ZerosLike(p));
+        var secondMoments = ParametersModule.storage(ParametersModule.ZerosLike(p));
         var count = grads.Sum(g => g.Length);
 
         var forward = Best(() => Lstm.forwardTape(p, tape));
@@ -66,7 +59,7 @@ public static class BenchPhases
             Array.Clear(ws.DC);
             Lstm.backwardTape(p, tape, ws.DH, ws.DC, false, grads);
         });
-        var adam = Best(() => Adam.updateInPlace(prepared.Config.Optimizer, 10, theta, grads, m, moments, false));
+        var adam = Best(() => Adam.updateInPlace(prepared.Config.Optimizer, 10, theta, grads, firstMoments, secondMoments, false));
         var x = Enumerable.Range(0, count).Select(k => 1e-6 * (k + 1)).ToArray();
         var y = new double[count];
         var sqrtDivide = Best(() => SqrtDivide(x, y));

@@ -97,8 +97,8 @@ module Training =
                     what count batchSize)
 
     /// Loads samples `order.[start .. start + B − 1]` into a workspace: inputs, targets, masking.
-    /// `xs` are the dataset's input storages (column-major (N, I) per step).
-    let private loadBatch (data: Dataset) (xs: float[][]) (ys: float[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace) =
+    /// `xs` are the dataset's input storages (column-major (N, I) per step), from `storages`.
+    let internal loadBatch (data: Dataset) (xs: float[][]) (ys: float[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace) =
         let tape = ws.Tape
         let N, B, I, V = data.Count, tape.B, tape.I, data.Targets.ColumnCount
         for b in 0 .. B - 1 do
@@ -110,7 +110,8 @@ module Training =
             for v in 0 .. V - 1 do
                 ws.Targets.[b * V + v] <- ys.[v * N + n]
 
-    let private storages (data: Dataset) =
+    /// The dataset's inputs (one column-major (N, I) array per step) and targets (column-major (N, V)).
+    let internal storages (data: Dataset) =
         let dense (m: Matrix<float>) = Parameters.matrixValues (Matrix<float>.Build.DenseOfMatrix m)
         Array.map dense data.Inputs, dense data.Targets
 
@@ -124,6 +125,11 @@ module Training =
         | None ->
             Array.Clear(ws.Tape.Hs, 0, n)
             Array.Clear(ws.Tape.Cs, 0, n)
+
+    /// Zeroes a carried state: a reset.
+    let private clearCarry (h: float[], c: float[]) =
+        Array.Clear h
+        Array.Clear c
 
     /// Copies a workspace's final state into `carry`.
     let private saveFinal (ws: Workspace) (h: float[], c: float[]) =
@@ -153,13 +159,15 @@ module Training =
         { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }
 
     /// The scratch an epoch works in: workspaces for a full and a last (smaller) batch, the
-    /// dataset's storage and the gradient buffers. Private to one `epoch` call or one enumeration of
-    /// `fit`, which reuses it from epoch to epoch; written in place, never handed out.
+    /// dataset's storage, the samples in their own order (for unshuffled epochs) and the gradient
+    /// buffers. Private to one `epoch` call or one enumeration of `fit`, which reuses it from epoch
+    /// to epoch; written in place, never handed out.
     type private EpochScratch =
         { Full: Workspace
           Tail: Workspace
           Xs: float[][]
           Ys: float[]
+          InOrder: int[]
           Grads: float[][] }
 
     let private newScratch (config: FitConfig) (data: Dataset) (p: Parameters) : EpochScratch =
@@ -171,6 +179,7 @@ module Training =
           Tail = tail
           Xs = xs
           Ys = ys
+          InOrder = Array.init N id
           Grads = Parameters.storage (Parameters.zerosLike p) }
 
     /// Runs `count` epochs from `state` on one private working set, which becomes the new state:
@@ -191,7 +200,6 @@ module Training =
         let full, tail = scratch.Full, scratch.Tail
         // The state carried from batch to batch; a run that never resets starts from the one it was given.
         let carry = carryOf state.Carried full.Tape.B H
-        let inOrder = if config.Shuffle then Array.empty else Array.init N id
         for g in gS do Array.Clear g
         let reports = Array.zeroCreate count
         let mutable rng = state.Rng
@@ -202,11 +210,11 @@ module Training =
                     let d = Rng.permutation N rng
                     rng <- d.Next
                     d.Value
-                else inOrder
+                else scratch.InOrder
             // Resetting every epoch: each epoch after the first starts from zeros (the first from
             // what the state carried in, as a single epoch would).
             match config.Policy with
-            | Stateful ResetPoint.EveryEpoch when e > 0 -> Array.Clear(fst carry); Array.Clear(snd carry)
+            | Stateful ResetPoint.EveryEpoch when e > 0 -> clearCarry carry
             | _ -> ()
             let mutable lossSum = 0.0
             let mutable correct = 0
@@ -222,7 +230,7 @@ module Training =
                 lossSum <- lossSum + l
                 correct <- correct + c
                 match config.Policy with
-                | Stateful ResetPoint.EveryBatch -> Array.Clear(fst carry); Array.Clear(snd carry)
+                | Stateful ResetPoint.EveryBatch -> clearCarry carry
                 | Stateful _ -> saveFinal ws carry
                 | Stateless -> ()
                 start <- start + ws.Tape.B
