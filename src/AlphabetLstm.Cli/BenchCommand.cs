@@ -96,7 +96,7 @@ public static class BenchCommand
         "all" => AlphabetLstm.Core.Experiments.All,
         "none" => [],
         var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(id => AlphabetLstm.Core.Experiments.TryFind(id)?.Value
+            .Select(id => (AlphabetLstm.Core.Experiments.Ids.Contains(id) ? AlphabetLstm.Core.Experiments.Find(id) : null)
                 ?? throw new UsageException($"unknown experiment '{id}' in --experiments; valid ids: {string.Join(", ", AlphabetLstm.Core.Experiments.Ids)}, or all, none"))
             .ToList(),
     };
@@ -210,7 +210,7 @@ public static class BenchCommand
         // the hot loops (the runtime recompiles hot methods optimised after their first calls).
         var warm = Experiments.Prepare(spec, options.Seed);
         var warmClock = Stopwatch.StartNew();
-        foreach (var _ in Training.FitEvery(ExperimentRunner.StretchOf(warm.Config.Epochs), warm.Config, warm.Data, warm.Start))
+        foreach (var _ in Experiments.FitEvery(ExperimentRunner.StretchOf(warm.Config.Epochs), warm))
             if (warmClock.Elapsed.TotalSeconds > 0.5) break;
 
         var seconds = new List<double>();

@@ -28,13 +28,13 @@ public static class BenchPhases
         int n = data.Count, b = Math.Min(prepared.Config.BatchSize, n), t = data.TimeSteps, i = data.Features, h = p.Units, v = p.Classes;
         var ws = Model.newWorkspace(t, b, i, h, v);
         var tape = ws.Tape;
-        var (xs, ys) = Training.storages(data);
+        var (xs, ys) = TrainingModule.storages(data);
         var inOrder = Enumerable.Range(0, n).ToArray();
-        void Load(int batch) => Training.loadBatch(data, xs, ys, inOrder, batch * b, prepared.Config.Masked, ws);
+        void Load(int batch) => TrainingModule.loadBatch(data, xs, ys, inOrder, batch * b, prepared.Config.Masked, ws);
         // A stateless step times the first batch from zeros. A stateful one times the batch that
         // follows ten others, from the state they carry into it, as training does ('A' from a reset
         // leaves the state at zero, so the first batch alone would not do).
-        var timed = prepared.Config.Policy.IsStateful ? Math.Min(10, n / b - 1) : 0;
+        var timed = prepared.Config.Policy == StatePolicy.Stateful ? Math.Min(10, n / b - 1) : 0;
         for (var batch = 0; batch < timed; batch++)
         {
             Load(batch);

@@ -40,7 +40,7 @@ public static class ExperimentCommand
         command.SetAction(parse =>
         {
             var which = parse.GetValue(id)!;
-            var specs = (which == "all" ? Experiments.All : [Experiments.TryFind(which)!.Value])
+            var specs = (which == "all" ? Experiments.All : [Experiments.Find(which)])
                 .Select(s => s
                     .WithEpochs(parse.GetValue(epochs) ?? s.Epochs)
                     .WithUnits(parse.GetValue(units) ?? s.Units)
@@ -103,7 +103,7 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
 
     public static string Describe(ExperimentSpec s, FitConfig? c = null)
     {
-        var policy = s.Policy.IsStateless ? "stateless" : "stateful, reset after every epoch";
+        var policy = s.Policy == StatePolicy.Stateless ? "stateless" : s.ResetEachEpoch ? "stateful, reset after every epoch" : "stateful";
         var data = s.Data switch
         {
             DataSpec.Window w => w.Layout == Layout.Features ? $"(samples, 1, {w.Length})" : $"(samples, {w.Length}, 1)",

@@ -57,7 +57,7 @@ public static class ModelCommands
             var dir = parse.GetValue(checkpoint);
             if (dir is null && parse.GetValue(every) is not null)
                 throw new UsageException("--checkpoint-every needs --checkpoint DIR");
-            var spec = Experiments.TryFind(parse.GetValue(id)!)!.Value;
+            var spec = Experiments.Find(parse.GetValue(id)!);
             var savePath = parse.GetValue(save)!;
             AtomicFile.EnsureWritableFileTarget(savePath, "--save");
             if (dir is not null)
@@ -93,9 +93,8 @@ public static class ModelCommands
             var file = Path.Combine(folder, CheckpointFileName);
             if (!File.Exists(file))
                 throw new FailureException($"'{folder}' holds no {CheckpointFileName}: nothing to resume");
-            var checkpoint = CheckpointFile.Parse(ReadText(file, "checkpoint"));
-            if (checkpoint.IsError) throw new FailureException($"checkpoint '{file}': {checkpoint.ErrorValue}");
-            var c = checkpoint.ResultValue;
+            if (!Checkpoint.TryParse(ReadText(file, "checkpoint"), out var c, out var error))
+                throw new FailureException($"checkpoint '{file}': {error}");
             AtomicFile.EnsureWritableFileTarget(c.Run.Save, "the model file");
             RemoveStaleTemporaries(folder);
             stdout.WriteLine($"resuming {c.Run.Experiment} (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
@@ -118,7 +117,7 @@ public static class ModelCommands
         var state = prepared.Start;
         var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
         var input = ModelFile.InputOf(spec);
-        foreach (var outcome in Training.Fit(prepared.Config, prepared.Data, prepared.Start))
+        foreach (var outcome in Experiments.Fit(prepared))
         {
             var epoch = outcome.Report.Epoch;
             var loss = outcome.Report.Loss;
@@ -136,12 +135,12 @@ public static class ModelCommands
             state = outcome.State;
             if (dir is not null && (epoch % run.CheckpointEvery == 0 || epoch == run.Epochs))
             {
-                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), CheckpointFile.Serialize(new Checkpoint(run, input, state)));
+                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), new Checkpoint(run, input, state).Serialize());
                 lastCheckpoint = epoch;
             }
         }
         progress.Done(0);
-        AtomicFile.WriteAllText(run.Save, ModelFile.Serialize(new SavedModel(input, state.Parameters)));
+        AtomicFile.WriteAllText(run.Save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
         o.WriteLine($"saved {run.Save}");
@@ -185,51 +184,47 @@ public static class ModelCommands
             if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
             var m = LoadModel(parse.GetValue(model)!);
 
-            Matrix<double>[] steps;
-            Masking masking;
+            EncodedInput encoded;
             LstmState initial;
             if (letters is not null)
             {
-                var encoded = ModelFile.EncodeLetters(m.Input, letters);
-                if (encoded.IsError) throw new FailureException($"--sequence: {encoded.ErrorValue}");
-                (steps, masking) = encoded.ResultValue;
-                initial = LstmState.Zeros(1, m.Parameters.Units);
+                try { encoded = m.Encode(Vocabulary.Split(letters)); }
+                catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}"); }
+                initial = m.ZeroState();
             }
             else
             {
-                var parsed = ModelFile.ParseInputs(m.Input, ReadText(inputsFile!, "--inputs"));
-                if (parsed.IsError) throw new FailureException($"--inputs '{inputsFile}': {parsed.ErrorValue}");
-                (steps, masking) = parsed.ResultValue;
-                var batch = steps[0].RowCount;
-                if (stateFile is null) initial = LstmState.Zeros(batch, m.Parameters.Units);
+                try { encoded = PredictionFiles.ParseInputs(m.Input, ReadText(inputsFile!, "--inputs")); }
+                catch (FileFormatException e) { throw new FailureException($"--inputs '{inputsFile}': {e.Message}"); }
+                var batch = encoded.Inputs[0].RowCount;
+                if (stateFile is null) initial = m.ZeroState(batch);
                 else
                 {
-                    var s = ModelFile.ParseState(batch, m.Parameters.Units, ReadText(stateFile, "--state"));
-                    if (s.IsError) throw new FailureException($"--state '{stateFile}': {s.ErrorValue}");
-                    initial = s.ResultValue;
+                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, ReadText(stateFile, "--state")); }
+                    catch (FileFormatException e) { throw new FailureException($"--state '{stateFile}': {e.Message}"); }
                 }
             }
-            var prediction = Model.Predict(m.Parameters, initial, steps, masking);
-            var text = ModelFile.SerializePrediction(prediction);
+            var prediction = Model.Predict(m.Parameters, initial, encoded.Inputs, encoded.Masking);
+            var text = PredictionFiles.SerializePrediction(prediction);
             if (jsonFile is not null)
             {
                 AtomicFile.WriteAllText(jsonFile, text);
                 stdout.WriteLine($"wrote {jsonFile}");
             }
-            if (letters is not null) PrintTopThree(letters, prediction, stdout);
+            if (letters is not null) PrintTopThree(m.Vocabulary, letters, prediction, stdout);
             else if (jsonFile is null) stdout.Write(text);
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    private static void PrintTopThree(string letters, Prediction p, TextWriter o)
+    private static void PrintTopThree(Vocabulary vocabulary, string letters, Prediction p, TextWriter o)
     {
         var row = p.Probabilities.Row(0);
         var top = Enumerable.Range(0, row.Count).OrderByDescending(v => row[v]).ThenBy(v => v).Take(3).ToList();
-        o.WriteLine($"{letters} -> {Alphabet.Letter(top[0])}");
+        o.WriteLine($"{letters} -> {vocabulary[top[0]]}");
         foreach (var v in top)
-            o.WriteLine($"  {Alphabet.Letter(v)}  {row[v].ToString("0.0000", Inv)}");
+            o.WriteLine($"  {vocabulary[v]}  {row[v].ToString("0.0000", Inv)}");
     }
 
     // ---- generate -----------------------------------------------------------------------------
@@ -274,9 +269,9 @@ public static class ModelCommands
     /// <summary>Reads and checks a model file, or fails with one line naming the file and the problem.</summary>
     public static SavedModel LoadModel(string path)
     {
-        var parsed = ModelFile.Parse(ReadText(path, "--model"));
-        if (parsed.IsError) throw new FailureException($"--model '{path}': {parsed.ErrorValue}");
-        return parsed.ResultValue;
+        if (!SavedModel.TryParse(ReadText(path, "--model"), out var model, out var error))
+            throw new FailureException($"--model '{path}': {error}");
+        return model;
     }
 
     private static string ReadText(string path, string what)

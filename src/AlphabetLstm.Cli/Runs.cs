@@ -38,7 +38,7 @@ public static class ExperimentRunner
     public static TrainingState Train(PreparedExperiment prepared, Action<EpochReport>? onEpoch = null)
     {
         var state = prepared.Start;
-        foreach (var stretch in Training.FitEvery(StretchOf(prepared.Config.Epochs), prepared.Config, prepared.Data, prepared.Start))
+        foreach (var stretch in Experiments.FitEvery(StretchOf(prepared.Config.Epochs), prepared))
         {
             foreach (var report in stretch.Reports)
             {

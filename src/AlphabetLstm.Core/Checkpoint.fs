@@ -5,7 +5,7 @@
 ///       "epoch": epochs completed, "rng": "<the generator's 64-bit state, in decimal>",
 ///       "model": <a whole model file: the current weights>,
 ///       "optimizer": { "step": t, "m": { "lstm", "dense" }, "v": { "lstm", "dense" } },
-///       "carried": null | { "h": [B][H], "c": [B][H] } }
+///       "carried": { "h": [B][H], "c": [B][H] } }     (zeros after a reset; older files may say null)
 ///
 /// Checkpoints are taken at epoch boundaries, so the position is the epoch alone (the next batch is
 /// always the first). The data and the training configuration are rebuilt from `run` (the dataset
@@ -56,8 +56,7 @@ module CheckpointFile =
     let version = 1
 
     /// The experiment a run trains, with its overrides applied; Error when the id is unknown.
-    [<CompiledName("SpecOf")>]
-    let specOf (run: RunSettings) : Result<ExperimentSpec, string> =
+    let internal specOf (run: RunSettings) : Result<ExperimentSpec, string> =
         match Experiments.tryFind run.Experiment with
         | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (quote run.Experiment) (String.Join(", ", Experiments.ids)))
         | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
@@ -79,7 +78,7 @@ module CheckpointFile =
 
     /// The model the checkpoint's current weights make.
     [<CompiledName("Model")>]
-    let model (c: Checkpoint) : SavedModel = { Input = c.Input; Parameters = c.State.Parameters }
+    let model (c: Checkpoint) : SavedModel = { Vocabulary = Vocabulary.Alphabet; Input = c.Input; Parameters = c.State.Parameters }
 
     // ---- writing ------------------------------------------------------------------------------
 
@@ -90,7 +89,7 @@ module CheckpointFile =
         Parameters.validate s.Optimizer.M |> ignore
         Parameters.validate s.Optimizer.V |> ignore
         let sb = StringBuilder("{\n")
-        sb.AppendFormat(CultureInfo.InvariantCulture, "  \"format\": {0},\n  \"version\": {1},\n", str formatName, version) |> ignore
+        writeHeader sb "  " formatName version
         sb.AppendFormat(CultureInfo.InvariantCulture,
                         "  \"run\": {{ \"experiment\": {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         str r.Experiment, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
@@ -102,14 +101,11 @@ module CheckpointFile =
         sb.Append("\n    },\n    \"v\": {\n") |> ignore
         ModelFile.writeBlocks sb "      " s.Optimizer.V
         sb.Append("\n    }\n  },\n  \"carried\": ") |> ignore
-        match s.Carried with
-        | None -> sb.Append("null") |> ignore
-        | Some st ->
-            sb.Append("{\n    \"h\": ") |> ignore
-            writeMatrix sb "    " st.H
-            sb.Append(",\n    \"c\": ") |> ignore
-            writeMatrix sb "    " st.C
-            sb.Append("\n  }") |> ignore
+        sb.Append("{\n    \"h\": ") |> ignore
+        writeMatrix sb "    " s.Carried.H
+        sb.Append(",\n    \"c\": ") |> ignore
+        writeMatrix sb "    " s.Carried.C
+        sb.Append("\n  }") |> ignore
         sb.Append("\n}\n").ToString()
 
     // ---- reading ------------------------------------------------------------------------------
@@ -138,7 +134,7 @@ module CheckpointFile =
 
     let private readCheckpoint (root: JsonElement) : Checkpoint =
         let d = fields "" root
-        ModelFile.readHeader "" d formatName version
+        readHeader "" d formatName version |> ignore
         let run = readRun (field "" d "run" "an object describing the run")
         let spec = match specOf run with Ok s -> s | Error e -> fail e
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
@@ -146,11 +142,13 @@ module CheckpointFile =
             let e = field "" d "rng" "the generator's state as a decimal string"
             match e.ValueKind with
             | JsonValueKind.String ->
-                match UInt64.TryParse(e.GetString(), NumberStyles.None, CultureInfo.InvariantCulture) with
+                match UInt64.TryParse(text "rng" e, NumberStyles.None, CultureInfo.InvariantCulture) with
                 | true, v -> { State = v }
                 | _ -> fail (sprintf "rng: expected a whole number from 0 to %d in a string, found %s" UInt64.MaxValue (describe e))
             | _ -> fail (sprintf "rng: expected a whole number from 0 to %d in a string, found %s" UInt64.MaxValue (describe e))
         let m = ModelFile.readModel "model" (field "" d "model" "a model file object")
+        if not m.Vocabulary.IsAlphabet then
+            fail (sprintf "model.vocabulary: expected the alphabet A..Z for experiment %s, found %s" run.Experiment (m.Vocabulary.Describe()))
         let expectedInput = ModelFile.inputOf spec
         if m.Input <> expectedInput then
             fail (sprintf "model.input: expected %d time steps × %d features (masked %b, padding %s) for experiment %s, found %d × %d (masked %b, padding %s)"
@@ -162,23 +160,40 @@ module CheckpointFile =
         let step = int (integer "optimizer.step" (field "optimizer" o "step" "Adam's step count") 0L (int64 Int32.MaxValue))
         let moment name =
             let path = "optimizer." + name
-            Parameters.validate (ModelFile.readBlocks path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters))
+            Parameters.validate (ModelFile.readBlocks path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters) None)
         let mM, mV = moment "m", moment "v"
         let carried =
-            let e = field "" d "carried" "null or the carried state { \"h\", \"c\" }"
-            if e.ValueKind = JsonValueKind.Null then None
+            let e = field "" d "carried" "the carried state { \"h\", \"c\" }"
+            let B, H = spec.BatchSize, run.Units
+            if e.ValueKind = JsonValueKind.Null then LstmState.Zeros(B, H)
             else
                 let c = fields "carried" e
-                let B, H = spec.BatchSize, run.Units
                 let what = sprintf "batch %d × units %d" B H
                 let read name = matrix ("carried." + name) (field "carried" c name (sprintf "%d rows of %d numbers" B H)) B H what
-                Some { H = read "h"; C = read "c" }
+                { H = read "h"; C = read "c" }
         { Run = run
           Input = m.Input
           State = { Parameters = m.Parameters; Optimizer = { Step = step; M = mM; V = mV }; Rng = rng; Epoch = epoch; Carried = carried } }
 
     /// Reads a checkpoint. Never throws: Error holds one line naming the field, what was expected
     /// and what was found.
-    [<CompiledName("Parse")>]
+    [<CompiledName("ParseResult")>]
     let parse (text: string) : Result<Checkpoint, string> =
         run text (sprintf "\"format\": %s" (str formatName)) readCheckpoint
+
+/// The checkpoint from C#: `Checkpoint.Parse`/`TryParse` and `checkpoint.Serialize()`, over CheckpointFile.
+type Checkpoint with
+    /// Reads a checkpoint; throws FileFormatException with a one-line message naming the bad field.
+    static member Parse(text: string) : Checkpoint = CheckpointFile.parse text |> JsonText.orThrow (fun e -> FileFormatException e)
+    /// Reads a checkpoint; false with a one-line message naming the bad field when it is not one.
+    static member TryParse(text: string, [<Runtime.InteropServices.Out>] checkpoint: byref<Checkpoint>, [<Runtime.InteropServices.Out>] error: byref<string>) : bool =
+        match CheckpointFile.parse text with
+        | Ok c ->
+            checkpoint <- c
+            error <- ""
+            true
+        | Error e ->
+            error <- e
+            false
+    /// The checkpoint's text.
+    member c.Serialize() : string = CheckpointFile.serialize c

@@ -1,4 +1,4 @@
-/// The tutorial's six experiments (DESIGN.md §5) as data, and what each one shows once trained.
+/// The tutorial's six experiments as data, and what each one shows once trained.
 ///
 /// Order of randomness from the one seed: the dataset (variable-length only), then the initial
 /// weights, then the shuffles during training, then anything drawn for the analysis.
@@ -6,6 +6,7 @@
 /// `analyse` with the final training state.
 namespace AlphabetLstm.Core
 
+open System
 open MathNet.Numerics.LinearAlgebra
 
 /// Where an experiment's data comes from.
@@ -15,10 +16,23 @@ type DataSpec =
     /// `Count` random runs of 1..MaxLength letters, pre-padded.
     | VariableLength of Count: int * MaxLength: int
 
+/// Which of the tutorial's experiments a spec is: it decides what the analysis shows beyond accuracy.
+type ExperimentKind =
+    | OneChar = 0
+    | FeatureWindow = 1
+    | TimestepWindow = 2
+    /// Also shows that samples in one batch never share state.
+    | BatchState = 3
+    /// Also shows generation from 'A', from 'K' after a reset and after a warm-up, and the hidden states.
+    | Stateful = 4
+    /// Also shows 20 fresh samples and the padding collision of "AB" and "B".
+    | VariableLength = 5
+
 /// One experiment's settings.
 type ExperimentSpec =
     { /// The command-line id, e.g. "one-char".
       Id: string
+      Kind: ExperimentKind
       Title: string
       Data: DataSpec
       /// H.
@@ -27,6 +41,9 @@ type ExperimentSpec =
       BatchSize: int
       Shuffle: bool
       Policy: StatePolicy
+      /// Whether the carried state is reset (zeros) after every epoch, as the tutorial's stateful
+      /// loop calls reset_states() after each fit(epochs=1).
+      ResetEachEpoch: bool
       Masked: bool
       /// The accuracy the tutorial reports.
       TutorialAccuracy: float
@@ -112,24 +129,26 @@ type ExperimentResult =
 module Experiments =
     let private V = Alphabet.Size
 
-    let private make id title data units epochs batch shuffle policy tutorial lesson =
-        { Id = id; Title = title; Data = data; Units = units; Epochs = epochs; BatchSize = batch
-          Shuffle = shuffle; Policy = policy; Masked = false; TutorialAccuracy = tutorial; Lesson = lesson }
+    let private make id kind title data units epochs batch shuffle policy tutorial lesson =
+        { Id = id; Kind = kind; Title = title; Data = data; Units = units; Epochs = epochs; BatchSize = batch
+          Shuffle = shuffle; Policy = policy; ResetEachEpoch = (policy = StatePolicy.Stateful); Masked = false
+          TutorialAccuracy = tutorial; Lesson = lesson }
+    let private stateless = StatePolicy.Stateless
 
     /// The six experiments at the tutorial's settings, in the tutorial's order.
     [<CompiledName("All")>]
     let all : ExperimentSpec[] =
-        [| make "one-char" "Naive LSTM: one char to one char" (Window(1, Layout.Features)) 32 500 1 true Stateless 0.84
+        [| make "one-char" ExperimentKind.OneChar "Naive LSTM: one char to one char" (Window(1, Layout.Features)) 32 500 1 true stateless 0.84
                "One letter and a state reset before every sample: the model can only learn a letter-to-letter lookup, and the LSTM's memory is never used."
-           make "feature-window" "Three-char feature window to one char" (Window(3, Layout.Features)) 32 500 1 true Stateless 0.8696
+           make "feature-window" ExperimentKind.FeatureWindow "Three-char feature window to one char" (Window(3, Layout.Features)) 32 500 1 true stateless 0.8696
                "Three letters as three features of one step: more information, but still one step from a zero state, so no memory is involved."
-           make "timestep-window" "Three-char time-step window to one char" (Window(3, Layout.TimeSteps)) 32 500 1 true Stateless 1.0
+           make "timestep-window" ExperimentKind.TimestepWindow "Three-char time-step window to one char" (Window(3, Layout.TimeSteps)) 32 500 1 true stateless 1.0
                "Three letters as three time steps: the state now carries context across steps within a sample, and the task becomes easy."
-           make "batch-state" "LSTM state within a batch" (Window(1, Layout.Features)) 16 5000 25 false Stateless 1.0
+           make "batch-state" ExperimentKind.BatchState "LSTM state within a batch" (Window(1, Layout.Features)) 16 5000 25 false stateless 1.0
                "All 25 samples in one batch: each row has its own state, so nothing passes between samples; the model fits a lookup table, which is why it scores the same on a shuffled copy."
-           make "stateful" "Stateful LSTM: one char to one char" (Window(1, Layout.Features)) 50 300 1 false (Stateful ResetPoint.EveryEpoch) 1.0
+           make "stateful" ExperimentKind.Stateful "Stateful LSTM: one char to one char" (Window(1, Layout.Features)) 50 300 1 false StatePolicy.Stateful 1.0
                "The state is carried from each sample to the next across batches: the model learns the alphabet as a sequence, so the state, not the current letter, drives its predictions."
-           make "variable-length" "Variable-length input to one char" (VariableLength(1000, 5)) 32 500 1 true Stateless 0.989
+           make "variable-length" ExperimentKind.VariableLength "Variable-length input to one char" (VariableLength(1000, 5)) 32 500 1 true stateless 0.989
                "Runs of 1..5 letters, pre-padded with zeros: the state carries each run, but without masking a leading 'A' is indistinguishable from padding." |]
 
     /// The valid ids, in order.
@@ -137,8 +156,15 @@ module Experiments =
     let ids = all |> Array.map (fun s -> s.Id)
 
     /// The experiment with this id, or None.
-    [<CompiledName("TryFind")>]
+    [<CompiledName("TryFindOption")>]
     let tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
+
+    /// The experiment with this id; ArgumentException naming the valid ids when there is none.
+    [<CompiledName("Find")>]
+    let find (id: string) : ExperimentSpec =
+        match tryFind id with
+        | Some s -> s
+        | None -> invalidArg "id" (sprintf "unknown experiment %s; valid ids: %s" (Vocabulary.Quote id) (String.Join(", ", ids)))
 
     /// Settles the data, the initial weights and the training state for one seed.
     [<CompiledName("Prepare")>]
@@ -153,23 +179,42 @@ module Experiments =
                 let d = Datasets.variableLength count maxLen rng
                 d.Value, d.Next
         let p = Parameters.init data.Features spec.Units V rng
+        let config =
+            { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
+              Masked = spec.Masked; Optimizer = AdamConfig.Keras }
         { Spec = spec
           Seed = seed
           Data = data
-          Config =
-            { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = AdamConfig.Keras }
-          Start = Training.start p.Value p.Next }
+          Config = config
+          Start = Training.start config p.Value p.Next }
+
+    /// The tutorial's training loop, `every` epochs at a time. In Keras, for the stateful experiment:
+    ///
+    ///     for i in range(300):
+    ///         model.fit(X, y, epochs=1, batch_size=1, shuffle=False)
+    ///         model.reset_states()
+    ///
+    /// Here the reset is a value passed between epochs: `Training.reset` (zeros of the carried state's
+    /// shape) when the spec resets after every epoch, `id` (carry on) otherwise.
+    [<CompiledName("FitEvery")>]
+    let fitEvery (every: int) (prepared: PreparedExperiment) : seq<EpochStretch> =
+        let betweenEpochs = if prepared.Spec.ResetEachEpoch then Training.reset else id
+        Training.fitEvery every betweenEpochs prepared.Config prepared.Data prepared.Start
+
+    /// The tutorial's training loop, one epoch at a time (see fitEvery).
+    [<CompiledName("Fit")>]
+    let fit (prepared: PreparedExperiment) : seq<EpochOutcome> =
+        fitEvery 1 prepared |> Seq.map (fun s -> { Report = s.Reports.[0]; State = s.State })
 
     let private predictions (data: Dataset) (e: Evaluation) =
         Array.init data.Count (fun n ->
             { Input = data.Patterns.[n]
-              Expected = string data.Expected.[n]
-              Predicted = string (Alphabet.Letter e.Predicted.[n])
+              Expected = data.Expected.[n]
+              Predicted = data.Vocabulary.[e.Predicted.[n]]
               Confidence = e.Probabilities.[n, e.Predicted.[n]] })
 
     let private oneStep (p: Parameters) (state: LstmState) (letter: char) : Prediction =
-        Model.predict p state (Datasets.encodeWindow Layout.Features (string letter)) Unmasked
+        Model.predict p state (Datasets.encodeWindow Vocabulary.Alphabet Encoding.Index Layout.Features [| string letter |]) Unmasked
 
     let private argmaxLetter (pr: Prediction) = Alphabet.Letter(pr.Probabilities.Row(0).MaximumIndex())
 
@@ -209,41 +254,37 @@ module Experiments =
         let spec, data, p = prepared.Spec, prepared.Data, final.Parameters
         let H = p.Units
         let zeros = LstmState.Zeros(1, H)
-        let stateful = match spec.Policy with Stateful _ -> true | Stateless -> false
         let evaluation =
-            if stateful then Training.evaluate p data 1 spec.Masked (Some zeros)
-            else Training.evaluate p data spec.BatchSize spec.Masked None
+            if spec.Policy = StatePolicy.Stateful then (Training.evaluateStateful p data zeros spec.Masked).Evaluation
+            else Training.evaluate p data spec.BatchSize spec.Masked
         let baseResult =
             { Spec = spec; Seed = prepared.Seed; Config = prepared.Config; Parameters = p
               Loss = evaluation.Loss; Accuracy = evaluation.Accuracy
               Predictions = predictions data evaluation
               BatchIndependence = None; Generation = None; Traces = None; PaddingCollision = None }
-        match spec.Id with
-        | "batch-state" ->
+        match spec.Kind with
+        | ExperimentKind.BatchState ->
             let perm = Rng.permutation data.Count final.Rng
-            let shuffled = Training.evaluate p (Datasets.select perm.Value data) data.Count spec.Masked None
-            let alone = Training.evaluate p data 1 spec.Masked None
-            let inBatch = Training.evaluate p data data.Count spec.Masked None
+            let shuffled = Training.evaluate p (Datasets.select perm.Value data) data.Count spec.Masked
+            let alone = Training.evaluate p data 1 spec.Masked
+            let inBatch = Training.evaluate p data data.Count spec.Masked
             { baseResult with
                 BatchIndependence =
                     Some { ShuffledAccuracy = shuffled.Accuracy
                            MaxDifference = (alone.Probabilities - inBatch.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
-        | "stateful" ->
+        | ExperimentKind.Stateful ->
             let fromA = generate p zeros 'A' 25
             let fromK = generate p zeros 'K' 5
             let warm = generate p (warmUp p zeros "ABCDEFGHIJ") 'K' 5
             { baseResult with
                 Generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
                 Traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
-        | _ when spec.Data.IsVariableLength ->
+        | ExperimentKind.VariableLength ->
             let maxLen = data.TimeSteps
             let fresh = Datasets.variableLength 20 maxLen final.Rng
-            let freshEval = Training.evaluate p fresh.Value 1 spec.Masked None
+            let freshEval = Training.evaluate p fresh.Value 1 spec.Masked
             // "AB" and "B" pre-pad to the same numbers: the leading 'A' is 0.0, like the padding.
-            let encode (text: string) =
-                Array.init maxLen (fun t ->
-                    let pad = maxLen - text.Length
-                    Matrix<float>.Build.Dense(1, 1, if t < pad then 0.0 else Alphabet.Encode text.[t - pad]))
+            let encode (text: string) = Datasets.encodePrePadded data.Vocabulary Encoding.Index maxLen (Vocabulary.Split text)
             let run (text: string) =
                 let masking = if spec.Masked then PrePadded [| text.Length |] else Unmasked
                 Model.predict p zeros (encode text) masking

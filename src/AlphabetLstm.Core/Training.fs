@@ -12,23 +12,16 @@
 namespace AlphabetLstm.Core
 
 open System
+open System.Runtime.InteropServices
 open MathNet.Numerics.LinearAlgebra
 
-/// Where a stateful run goes back to the zero state (Keras' `reset_states()`).
-type ResetPoint =
-    /// After every batch: the same as stateless training.
-    | EveryBatch = 0
-    /// After every epoch: the tutorial's loop of fit(epochs=1) then reset_states().
-    | EveryEpoch = 1
-    /// Never: the state runs on across epochs.
-    | Never = 2
-
-/// How the LSTM state flows between batches during training.
+/// How the LSTM state flows from batch to batch within an epoch.
 type StatePolicy =
-    /// Each batch starts from the zero state.
-    | Stateless
-    /// Each batch starts from the previous batch's final state, reset at the given points.
-    | Stateful of Reset: ResetPoint
+    /// Each batch starts from the zero state (Keras' default, stateful=False).
+    | Stateless = 0
+    /// Batch k+1's row j starts from batch k's final row j (Keras' stateful=True); the carried state
+    /// is a constant to BPTT. Between epochs the caller decides: carry it on, or pass zeros (reset).
+    | Stateful = 1
 
 /// How to train.
 type FitConfig =
@@ -42,7 +35,18 @@ type FitConfig =
 
     /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam.
     static member Default(epochs: int) =
-        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = Stateless; Masked = false; Optimizer = AdamConfig.Keras }
+        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras }
+
+    /// A configuration with Keras' `fit` defaults for every argument not given: batch 32, shuffle,
+    /// stateless, no masking, Adam with learning rate 0.001 (β1 0.9, β2 0.999, ε 1e-7).
+    static member Create(epochs: int,
+                         [<Optional; DefaultParameterValue(32)>] batchSize: int,
+                         [<Optional; DefaultParameterValue(true)>] shuffle: bool,
+                         [<Optional; DefaultParameterValue(StatePolicy.Stateless)>] policy: StatePolicy,
+                         [<Optional; DefaultParameterValue(false)>] masked: bool,
+                         [<Optional; DefaultParameterValue(0.001)>] learningRate: float) : FitConfig =
+        { Epochs = epochs; BatchSize = batchSize; Shuffle = shuffle; Policy = policy; Masked = masked
+          Optimizer = { AdamConfig.Keras with LearningRate = learningRate } }
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
@@ -52,8 +56,9 @@ type TrainingState =
       Rng: Rng
       /// Epochs completed so far.
       Epoch: int
-      /// A stateful run's state carried into the next epoch (None: zeros).
-      Carried: LstmState option }
+      /// The LSTM state the next stateful batch starts from, (B, H): zeros after a reset. Stateless
+      /// training neither reads nor changes it.
+      Carried: LstmState }
 
 /// What one epoch measured: the sample-weighted mean loss and accuracy over its batches, with the
 /// weights as they were for each batch (Keras' progress-bar numbers).
@@ -73,15 +78,21 @@ type Evaluation =
       /// Softmax output, (N, V).
       Probabilities: Matrix<float>
       /// The argmax class of each sample.
-      Predicted: int[]
-      /// For a stateful evaluation, the state after the last batch.
-      Final: LstmState option }
+      Predicted: int[] }
+
+/// A stateful evaluation, and the state after its last batch.
+type StatefulEvaluation = { Evaluation: Evaluation; Final: LstmState }
 
 module Training =
-    /// The state before the first epoch.
+    /// The state before the first epoch: the parameters, fresh Adam moments, the generator, and a
+    /// zero carried state of (BatchSize, H).
     [<CompiledName("Start")>]
-    let start (p: Parameters) (rng: Rng) : TrainingState =
-        { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = None }
+    let start (config: FitConfig) (p: Parameters) (rng: Rng) : TrainingState =
+        { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = LstmState.Zeros(max 1 config.BatchSize, p.Units) }
+
+    /// The zero state of the same shape: what Keras' `reset_states()` does, as a value.
+    [<CompiledName("Reset")>]
+    let reset (state: LstmState) : LstmState = LstmState.Zeros(state.Batch, state.Units)
 
     let private checkData (p: Parameters) (data: Dataset) (batchSize: int) =
         if batchSize < 1 then invalidArg "batchSize" (sprintf "batch size must be positive, got %d" batchSize)
@@ -95,6 +106,10 @@ module Training =
             invalidArg "batchSize"
                 (sprintf "%s needs the sample count (%d) to be a multiple of the batch size (%d), as Keras requires: the carried state has one row per batch position"
                     what count batchSize)
+
+    let private checkCarried (state: LstmState) (B: int) (H: int) =
+        if state.Batch <> B || state.Units <> H then
+            invalidArg "state" (sprintf "the carried state is (%d, %d), expected (batch %d, units %d)" state.Batch state.Units B H)
 
     /// Loads samples `order.[start .. start + B − 1]` into a workspace: inputs, targets, masking.
     /// `xs` are the dataset's input storages (column-major (N, I) per step), from `storages`.
@@ -115,95 +130,96 @@ module Training =
         let dense (m: Matrix<float>) = Parameters.matrixValues (Matrix<float>.Build.DenseOfMatrix m)
         Array.map dense data.Inputs, dense data.Targets
 
-    /// Sets a workspace's initial state: from `carry` (B, H) row-major, or zeros when None.
-    let private loadInitial (carry: (float[] * float[]) option) (ws: Workspace) =
-        let n = ws.Tape.B * ws.Tape.H
-        match carry with
-        | Some (h, c) ->
-            Array.blit h 0 ws.Tape.Hs 0 n
-            Array.blit c 0 ws.Tape.Cs 0 n
-        | None ->
-            Array.Clear(ws.Tape.Hs, 0, n)
-            Array.Clear(ws.Tape.Cs, 0, n)
-
-    /// Zeroes a carried state: a reset.
-    let private clearCarry (h: float[], c: float[]) =
-        Array.Clear h
-        Array.Clear c
-
-    /// Copies a workspace's final state into `carry`.
-    let private saveFinal (ws: Workspace) (h: float[], c: float[]) =
-        let n = ws.Tape.B * ws.Tape.H
-        Array.blit ws.Tape.Hs (ws.Tape.T * n) h 0 n
-        Array.blit ws.Tape.Cs (ws.Tape.T * n) c 0 n
-
-    let private carryOf (state: LstmState option) (B: int) (H: int) =
-        match state with
-        | Some s ->
-            if s.Batch <> B || s.Units <> H then
-                invalidArg "state" (sprintf "the carried state is (%d, %d), expected (batch %d, units %d)" s.Batch s.Units B H)
-            let h, c = Array.zeroCreate (B * H), Array.zeroCreate (B * H)
-            Lstm.writeRows s.H h 0
-            Lstm.writeRows s.C c 0
-            h, c
-        | None -> Array.zeroCreate (B * H), Array.zeroCreate (B * H)
-
-    /// Workspaces for a full batch of B (at most N) and for the smaller last batch (the same one
-    /// when B divides N).
-    let private batchWorkspaces (T: int) (B: int) (N: int) (I: int) (H: int) (V: int) : Workspace * Workspace =
-        let full = Model.newWorkspace T (min B N) I H V
-        full, (if N % B = 0 || N < B then full else Model.newWorkspace T (N % B) I H V)
-
-    /// A fresh state from carried row-major (B, H) buffers.
-    let private stateOf (B: int) (H: int) (h: float[], c: float[]) : LstmState =
-        { H = Lstm.readRows B H h 0; C = Lstm.readRows B H c 0 }
-
-    /// The scratch an epoch works in: workspaces for a full and a last (smaller) batch, the
-    /// dataset's storage, the samples in their own order (for unshuffled epochs) and the gradient
-    /// buffers. Private to one `epoch` call or one enumeration of `fit`, which reuses it from epoch
-    /// to epoch; written in place, never handed out.
-    type private EpochScratch =
+    /// The scratch a pass over a dataset works in: workspaces for a full and a last (smaller) batch
+    /// (the same one when B divides N), the dataset's storage, the samples in their own order (for
+    /// unshuffled passes), the gradient buffers, and the carried state's rows, (B, H) row-major.
+    /// Private to one `epoch`/`evaluate` call or one enumeration of `fit`, which reuses it from
+    /// epoch to epoch; written in place for speed, never handed out.
+    type private Scratch =
         { Full: Workspace
           Tail: Workspace
           Xs: float[][]
           Ys: float[]
           InOrder: int[]
-          Grads: float[][] }
+          Grads: float[][]
+          CarryH: float[]
+          CarryC: float[] }
 
-    let private newScratch (config: FitConfig) (data: Dataset) (p: Parameters) : EpochScratch =
-        checkData p data config.BatchSize
-        let N, T, H, B = data.Count, data.TimeSteps, p.Units, config.BatchSize
-        let full, tail = batchWorkspaces T B N data.Features H p.Classes
+    let private newScratch (p: Parameters) (data: Dataset) (batchSize: int) : Scratch =
+        checkData p data batchSize
+        let N, T, H, B = data.Count, data.TimeSteps, p.Units, min batchSize data.Count
+        let full = Model.newWorkspace T B data.Features H p.Classes
+        let tail = if N % B = 0 then full else Model.newWorkspace T (N % B) data.Features H p.Classes
         let xs, ys = storages data
-        { Full = full
-          Tail = tail
-          Xs = xs
-          Ys = ys
+        { Full = full; Tail = tail; Xs = xs; Ys = ys
           InOrder = Array.init N id
-          Grads = Parameters.storage (Parameters.zerosLike p) }
+          Grads = Parameters.storage (Parameters.zerosLike p)
+          CarryH = Array.zeroCreate (B * H)
+          CarryC = Array.zeroCreate (B * H) }
 
-    /// Runs `count` epochs from `state` on one private working set, which becomes the new state:
-    /// the parameters and moments are copied once per stretch, not once per epoch.
-    let private runEpochs (scratch: EpochScratch) (config: FitConfig) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
+    /// The scratch's carried rows from a state value, and back.
+    let private loadCarry (s: Scratch) (state: LstmState) =
+        Lstm.writeRows state.H s.CarryH 0
+        Lstm.writeRows state.C s.CarryC 0
+
+    let private carriedState (s: Scratch) : LstmState =
+        let B, H = s.Full.Tape.B, s.Full.Tape.H
+        { H = Lstm.readRows B H s.CarryH 0; C = Lstm.readRows B H s.CarryC 0 }
+
+    /// The one batch loop: every batch of `order`, in order, loaded into its workspace, started from
+    /// the carried rows (stateful) or from zeros, run through `pass`, whose final rows are then carried
+    /// on (stateful). Returns the summed per-sample loss and the number correct.
+    let inline private eachBatch (s: Scratch) (data: Dataset) (order: int[]) (masked: bool) (stateful: bool)
+                                 ([<InlineIfLambda>] pass: Workspace -> int -> struct (float * int)) : struct (float * int) =
+        let N = data.Count
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        let mutable start = 0
+        while start < N do
+            let ws = if N - start >= s.Full.Tape.B then s.Full else s.Tail
+            let tape = ws.Tape
+            let n = tape.B * tape.H
+            loadBatch data s.Xs s.Ys order start masked ws
+            if stateful then
+                Array.blit s.CarryH 0 tape.Hs 0 n
+                Array.blit s.CarryC 0 tape.Cs 0 n
+            else
+                Array.Clear(tape.Hs, 0, n)
+                Array.Clear(tape.Cs, 0, n)
+            let struct (l, c) = pass ws start
+            if stateful then
+                Array.blit tape.Hs (tape.T * n) s.CarryH 0 n
+                Array.blit tape.Cs (tape.T * n) s.CarryC 0 n
+            lossSum <- lossSum + l
+            correct <- correct + c
+            start <- start + tape.B
+        struct (lossSum, correct)
+
+    /// Runs `count` epochs from `state` on one private working set, which becomes the new state: the
+    /// parameters and moments are copied once per stretch, not once per epoch. After each epoch a
+    /// stateful run's carried state becomes `betweenEpochs carried` (Training.reset for the tutorial's
+    /// reset_states(), id to carry it on).
+    let private runEpochs (scratch: Scratch) (config: FitConfig) (betweenEpochs: LstmState -> LstmState) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
         let N, H, B = data.Count, p0.Units, config.BatchSize
         if p0.Units <> scratch.Full.Tape.H then
             invalidArg "state" (sprintf "the parameters have %d units, this run was set up for %d" p0.Units scratch.Full.Tape.H)
-        let stateful = match config.Policy with Stateful _ -> true | Stateless -> false
-        if stateful then checkStatefulBatch "stateful training" N B
+        let stateful = config.Policy = StatePolicy.Stateful
+        if stateful then
+            checkStatefulBatch "stateful training" N B
+            checkCarried state.Carried B H
+            loadCarry scratch state.Carried
         // Private working set: updated in place below and handed out at the end as the new state,
         // after which nothing writes to it again.
         let theta = Parameters.copy p0
         let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
         let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, scratch.Grads
-        let full, tail = scratch.Full, scratch.Tail
-        // The state carried from batch to batch; a run that never resets starts from the one it was given.
-        let carry = carryOf state.Carried full.Tape.B H
         for g in gS do Array.Clear g
         let reports = Array.zeroCreate count
         let mutable rng = state.Rng
-        let mutable step = state.Optimizer.Step
+        let step = ref state.Optimizer.Step
+        let mutable carried = state.Carried
         for e in 0 .. count - 1 do
             let order =
                 if config.Shuffle then
@@ -211,113 +227,143 @@ module Training =
                     rng <- d.Next
                     d.Value
                 else scratch.InOrder
-            // Resetting every epoch: each epoch after the first starts from zeros (the first from
-            // what the state carried in, as a single epoch would).
-            match config.Policy with
-            | Stateful ResetPoint.EveryEpoch when e > 0 -> clearCarry carry
-            | _ -> ()
-            let mutable lossSum = 0.0
-            let mutable correct = 0
-            let mutable start = 0
-            while start < N do
-                let ws = if N - start >= full.Tape.B then full else tail
-                loadBatch data scratch.Xs scratch.Ys order start config.Masked ws
-                loadInitial (if stateful then Some carry else None) ws
-                let struct (l, c) = Model.trainPass theta ws false gS
-                step <- step + 1
-                // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
-                Adam.updateInPlace config.Optimizer step thetaS gS mS vS true
-                lossSum <- lossSum + l
-                correct <- correct + c
-                match config.Policy with
-                | Stateful ResetPoint.EveryBatch -> clearCarry carry
-                | Stateful _ -> saveFinal ws carry
-                | Stateless -> ()
-                start <- start + ws.Tape.B
+            let struct (lossSum, correct) =
+                eachBatch scratch data order config.Masked stateful (fun ws _ ->
+                    let result = Model.trainPass theta ws false gS
+                    step.Value <- step.Value + 1
+                    // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
+                    Adam.updateInPlace config.Optimizer step.Value thetaS gS mS vS true
+                    result)
             reports.[e] <- { Epoch = state.Epoch + e + 1; Loss = lossSum / float N; Accuracy = float correct / float N }
-        let carried =
-            match config.Policy with
-            | Stateful ResetPoint.Never -> Some(stateOf B H carry)
-            | _ -> None
+            if stateful then
+                // Between epochs the caller's step decides what the next epoch starts from.
+                carried <- betweenEpochs (carriedState scratch)
+                checkCarried carried B H
+                loadCarry scratch carried
         { Reports = reports
           State =
             { Parameters = theta
-              Optimizer = { Step = step; M = m; V = v }
+              Optimizer = { Step = step.Value; M = m; V = v }
               Rng = rng
               Epoch = state.Epoch + count
               Carried = carried } }
 
-    /// Runs one epoch from `state`. Pure: returns the report and the next state.
+    /// Runs one epoch from `state`. Pure: returns the report and the next state, whose carried state
+    /// (stateful) is where the epoch ended: pass `Training.reset` of it to start the next from zeros.
     [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
-        let s = runEpochs (newScratch config data state.Parameters) config data state 1
+        let s = runEpochs (newScratch state.Parameters data config.BatchSize) config id data state 1
         { Report = s.Reports.[0]; State = s.State }
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, `every` at a time: each
     /// stretch holds the reports of its epochs and the state after the last one (the final stretch
-    /// may be shorter). The states are those `fit` hands out at the same epochs, bit for bit; only
-    /// the ones in between are never made, which saves copying the weights and Adam's moments every
-    /// epoch (a third of a step when an epoch is one short step). Enumerating it again recomputes
-    /// the same stretches.
-    [<CompiledName("FitEvery")>]
-    let fitEvery (every: int) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
+    /// may be shorter). After every epoch a stateful run's carried state goes through `betweenEpochs`
+    /// (`Training.reset`: the tutorial's reset_states() after each epoch; `id`: carry it on). The
+    /// states are those `fitWith` hands out at the same epochs, bit for bit; only the ones in between
+    /// are never made, which saves copying the weights and Adam's moments every epoch. Enumerating it
+    /// again recomputes the same stretches.
+    [<CompiledName("FitEveryWith")>]
+    let fitEvery (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
         if every < 1 then invalidArg "every" (sprintf "epochs per stretch must be positive, got %d" every)
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
         Seq.delay (fun () ->
-            let scratch = lazy (newScratch config data state.Parameters)
+            let scratch = lazy (newScratch state.Parameters data config.BatchSize)
             Seq.unfold
                 (fun (s: TrainingState) ->
                     if s.Epoch >= config.Epochs then None
                     else
-                        let o = runEpochs scratch.Value config data s (min every (config.Epochs - s.Epoch))
+                        let o = runEpochs scratch.Value config betweenEpochs data s (min every (config.Epochs - s.Epoch))
                         Some(o, o.State))
                 state)
 
-    /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each.
-    /// Enumerating it again recomputes the same outcomes (each enumeration has its own scratch).
+    /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each; a stateful
+    /// run's carried state goes through `betweenEpochs` after every epoch.
+    [<CompiledName("FitWith")>]
+    let fitWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
+        fitEvery 1 betweenEpochs config data state |> Seq.map (fun s -> { Report = s.Reports.[0]; State = s.State })
+
+    /// `fitWith id`: Keras' `fit(epochs=…)`, which carries a stateful model's state across epochs.
     [<CompiledName("Fit")>]
-    let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
-        fitEvery 1 config data state |> Seq.map (fun s -> { Report = s.Reports.[0]; State = s.State })
+    let fit (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> = fitWith id config data state
 
-    /// The last state of `fit` (the state itself when no epoch remains). Trains on one working copy
-    /// from start to end.
-    [<CompiledName("Train")>]
-    let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
-        fitEvery (max 1 (config.Epochs - state.Epoch)) config data state |> Seq.fold (fun _ o -> o.State) state
+    /// The last state of `fitWith` (the state itself when no epoch remains). Trains on one working
+    /// copy from start to end.
+    [<CompiledName("TrainWith")>]
+    let trainWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
+        fitEvery (max 1 (config.Epochs - state.Epoch)) betweenEpochs config data state |> Seq.fold (fun _ o -> o.State) state
 
-    /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`.
-    /// initial = None: stateless, every batch from zeros. initial = Some s: stateful, batch k+1
-    /// continues batch k's state row by row, starting from s (its rows fix the batch size); the
-    /// state after the last batch is returned.
-    [<CompiledName("Evaluate")>]
-    let evaluate (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) : Evaluation =
-        checkData p data batchSize
-        let N, T, H, V = data.Count, data.TimeSteps, p.Units, p.Classes
-        let B = match initial with Some s -> s.Batch | None -> min batchSize N
-        if initial.IsSome then checkStatefulBatch "a stateful evaluation" N B
-        let xs, ys = storages data
-        let order = Array.init N id
-        let full, tail = batchWorkspaces T B N data.Features H V
-        let carry = carryOf initial B H
-        let probs = Array.zeroCreate (N * V)
-        let mutable lossSum = 0.0
-        let mutable correct = 0
-        let mutable start = 0
-        while start < N do
-            let ws = if N - start >= B then full else tail
-            loadBatch data xs ys order start masked ws
-            loadInitial (initial |> Option.map (fun _ -> carry)) ws
-            Lstm.forwardTape p ws.Tape
-            let struct (l, c) = Model.headForward p ws
-            lossSum <- lossSum + l
-            correct <- correct + c
-            Array.blit ws.Probs 0 probs (start * V) (ws.Tape.B * V)
-            if initial.IsSome then saveFinal ws carry
-            start <- start + ws.Tape.B
+    /// `trainWith id`: the state after Keras' `fit(epochs=…)`.
+    [<CompiledName("TrainCarrying")>]
+    let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState = trainWith id config data state
+
+    let private evaluation (N: int) (V: int) (probs: float[]) (struct (lossSum: float, correct: int)) : Evaluation =
         let probabilities = Matrix<float>.Build.Dense(N, V, fun n v -> probs.[n * V + v])
         { Loss = lossSum / float N
           Accuracy = float correct / float N
           Probabilities = probabilities
-          Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex())
-          Final = initial |> Option.map (fun _ -> stateOf B H carry) }
+          Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex()) }
+
+    let private evaluateWith (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
+        let s = newScratch p data batchSize
+        let V = p.Classes
+        initial |> Option.iter (loadCarry s)
+        let probs = Array.zeroCreate (data.Count * V)
+        let sums =
+            eachBatch s data s.InOrder masked initial.IsSome (fun ws start ->
+                Lstm.forwardTape p ws.Tape
+                let result = Model.headForward p ws
+                Array.blit ws.Probs 0 probs (start * V) (ws.Tape.B * V)
+                result)
+        s, evaluation data.Count V probs sums
+
+    /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`, every batch
+    /// from the zero state (stateless).
+    [<CompiledName("Evaluate")>]
+    let evaluate (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) : Evaluation =
+        snd (evaluateWith p data batchSize masked None)
+
+    /// Loss, accuracy and predictions on `data`, in order, carrying the state: batch k+1 continues
+    /// batch k's state row by row, starting from `initial`, whose rows fix the batch size. Returns
+    /// the state after the last batch too.
+    [<CompiledName("EvaluateStateful")>]
+    let evaluateStateful (p: Parameters) (data: Dataset) (initial: LstmState) (masked: bool) : StatefulEvaluation =
+        checkStatefulBatch "a stateful evaluation" data.Count initial.Batch
+        checkCarried initial initial.Batch p.Units
+        let s, e = evaluateWith p data initial.Batch masked (Some initial)
+        { Evaluation = e; Final = carriedState s }
+
+/// Training from C#: the same functions, with the between-epochs step as a Func (null: carry on).
+type Training =
+    static member private Between(betweenEpochs: Func<LstmState, LstmState> | null) : LstmState -> LstmState =
+        match betweenEpochs with
+        | null -> id
+        | f -> fun s -> f.Invoke s
+    /// The state before the first epoch (zero carried state of (BatchSize, H)).
+    static member Start(config: FitConfig, parameters: Parameters, rng: Rng) = Training.start config parameters rng
+    /// The zero state of the same shape: Keras' reset_states(), as a value.
+    static member Reset(state: LstmState) = Training.reset state
+    /// One epoch from `state`: its report and the next state.
+    static member Epoch(config: FitConfig, data: Dataset, state: TrainingState) = Training.epoch config data state
+    /// The remaining epochs, one outcome each; after every epoch a stateful run's carried state goes
+    /// through `betweenEpochs` (e.g. Training.Reset; null carries it on).
+    static member Fit(config: FitConfig, data: Dataset, state: TrainingState,
+                      [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) =
+        Training.fitWith (Training.Between betweenEpochs) config data state
+    /// The remaining epochs `every` at a time: each stretch's reports and the state after it.
+    static member FitEvery(every: int, config: FitConfig, data: Dataset, state: TrainingState,
+                           [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) =
+        Training.fitEvery every (Training.Between betweenEpochs) config data state
+    /// The state after the last epoch.
+    static member Train(config: FitConfig, data: Dataset, state: TrainingState,
+                        [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) =
+        Training.trainWith (Training.Between betweenEpochs) config data state
+    /// Stateless evaluation in batches of `batchSize` (default 32).
+    static member Evaluate(parameters: Parameters, data: Dataset,
+                           [<Optional; DefaultParameterValue(32)>] batchSize: int,
+                           [<Optional; DefaultParameterValue(false)>] masked: bool) =
+        Training.evaluate parameters data batchSize masked
+    /// Stateful evaluation from `initial`, and the state after the last batch.
+    static member EvaluateStateful(parameters: Parameters, data: Dataset, initial: LstmState,
+                                   [<Optional; DefaultParameterValue(false)>] masked: bool) =
+        Training.evaluateStateful parameters data initial masked

@@ -40,9 +40,11 @@ module Workloads =
             { Inputs = Array.init T (fun t -> Matrix<float>.Build.Dense(N, I, fun n k -> xs.Value.[(t * B + n % B) * I + k]))
               Targets = Matrix<float>.Build.Dense(N, V, fun n v -> if ys.Value.[n % B] = v then 1.0 else 0.0)
               Lengths = Array.create N T
-              Patterns = Array.init N (fun n -> string (n % B)) }
+              Patterns = Array.init N (fun n -> string (n % B))
+              Vocabulary = Vocabulary.Alphabet }
+        let config = { FitConfig.Default(1) with BatchSize = B; Shuffle = false }
         { Shape = shape
           Steps = steps
           Data = data
-          Config = { FitConfig.Default(1) with BatchSize = B; Shuffle = false }
-          Start = Training.start p.Value p.Next }
+          Config = config
+          Start = Training.start config p.Value p.Next }

@@ -11,18 +11,19 @@ public class CoreFromCSharpTests
     {
         var data = Datasets.Window(1, Layout.Features);
         var init = Parameters.Init(1, 50, 26, Rng.Create(1));
-        var fit = new FitConfig(300, 1, false, StatePolicy.NewStateful(ResetPoint.EveryEpoch), false, AdamConfig.Keras);
-        var trained = Training.Train(fit, data, Training.Start(init.Value, init.Next));
+        var fit = FitConfig.Create(epochs: 300, batchSize: 1, shuffle: false, policy: StatePolicy.Stateful);
+        var trained = Training.Train(fit, data, Training.Start(fit, init.Value, init.Next), betweenEpochs: Training.Reset);
 
         // The state is a value: pass zeros to reset, pass the returned state to carry on.
-        var state = LstmState.Zeros(1, 50);
-        var letter = 'A';
+        var model = new SavedModel(Vocabulary.Alphabet, ModelFile.InputOf(Experiments.Find("stateful")), trained.Parameters);
+        var state = model.ZeroState();
+        var letter = "A";
         var text = "A";
         for (var k = 0; k < 25; k++)
         {
-            var prediction = Model.Predict(trained.Parameters, state, Datasets.EncodeWindow(Layout.Features, letter.ToString()), Masking.Unmasked);
-            state = prediction.Final;
-            letter = Alphabet.Letter(prediction.Probabilities.Row(0).MaximumIndex());
+            var next = model.PredictNext(state, [letter]);
+            state = next.Final;
+            letter = next.Symbol;
             text += letter;
         }
         Assert.Equal(Alphabet.Letters, text);
@@ -33,8 +34,8 @@ public class CoreFromCSharpTests
     {
         var data = Datasets.Window(1, Layout.Features);
         var init = Parameters.Init(1, 8, 26, Rng.Create(3));
-        var fit = new FitConfig(25, 5, true, StatePolicy.Stateless, false, AdamConfig.Keras);
-        var start = Training.Start(init.Value, init.Next);
+        var fit = FitConfig.Create(epochs: 25, batchSize: 5);
+        var start = Training.Start(fit, init.Value, init.Next);
 
         var seen = new List<int>();
         var reports = 0;

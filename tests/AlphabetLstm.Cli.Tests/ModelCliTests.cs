@@ -37,7 +37,9 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         using var doc = JsonDocument.Parse(trained.Text);
         var root = doc.RootElement;
         Assert.Equal("alphabet-lstm-model", root.GetProperty("format").GetString());
-        Assert.Equal(1, root.GetProperty("version").GetInt32());
+        Assert.Equal(2, root.GetProperty("version").GetInt32());
+        Assert.Equal(Alphabet.Letters.Select(c => c.ToString()), root.GetProperty("vocabulary").EnumerateArray().Select(s => s.GetString()));
+        Assert.Equal("index", root.GetProperty("input").GetProperty("encoding").GetString());
         var lstm = root.GetProperty("lstm");
         Assert.Equal(50, lstm.GetProperty("units").GetInt32());
         Assert.Equal(1, lstm.GetProperty("kernel").GetArrayLength());
@@ -133,7 +135,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         { "truncated", "not valid JSON" },
         { "not-json", "not valid JSON at line 1, column 1" },
         { "checkpoint-format", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"" },
-        { "future-version", "version: expected 1, found 2: the file is from a newer alphabet-lstm" },
+        { "future-version", "version: expected 1 to 2, found 3: the file is from a newer alphabet-lstm" },
         { "wrong-shape", "lstm.recurrentKernel: expected 50 rows (H × 4H with H = 50), found 49" },
         { "nan", "found NaN, but weights must be finite numbers" },
         { "infinite", "lstm.bias[0]: expected a finite number, found 1e999, too large for a 64-bit float" },
@@ -152,7 +154,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
             case "truncated": File.WriteAllText(path, good[..(good.Length / 3)]); break;
             case "not-json": File.WriteAllText(path, "PK\u0003\u0004 this is a zip, not a model"); break;
             case "checkpoint-format": File.WriteAllText(path, good.Replace("\"alphabet-lstm-model\"", "\"alphabet-lstm-checkpoint\"")); break;
-            case "future-version": File.WriteAllText(path, good.Replace("\"version\": 1", "\"version\": 2")); break;
+            case "future-version": File.WriteAllText(path, good.Replace("\"version\": 2", "\"version\": 3")); break;
             case "wrong-shape":
                 var n = Node();
                 n["lstm"]!["recurrentKernel"]!.AsArray().RemoveAt(49);
@@ -197,9 +199,9 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
     /// <summary>Bad letters, windows, inputs and states for a good model, and the words each error must hold.</summary>
     public static TheoryData<string[], string, string> BadRequests => new()
     {
-        { ["predict", "--sequence", "a"], "", "--sequence: 'a' (position 1 of \"a\") is not a letter of the alphabet A..Z" },
-        { ["predict", "--sequence", "A1"], "", "'1' (position 2 of \"A1\") is not a letter" },
-        { ["predict", "--sequence", "ABC"], "", "--sequence: the model reads windows of 1 letters (1 time steps × 1 features), found 3 in \"ABC\"" },
+        { ["predict", "--sequence", "a"], "", "--sequence: \"a\" (position 1 of \"a\") is not a letter of the alphabet A..Z" },
+        { ["predict", "--sequence", "A1"], "", "\"1\" (position 2 of \"A1\") is not a letter" },
+        { ["predict", "--sequence", "ABC"], "", "--sequence: the model reads windows of 1 symbols (1 time steps × 1 per step), found 3 in \"ABC\"" },
         { ["predict", "--inputs", "x.json"], "[[[0.1, 0.2]]]", "--inputs 'x.json': inputs[0][0]: expected 1 features (the model's input.features), found 2" },
         { ["predict", "--inputs", "x.json"], "[[[0.1]], [[0.1], [0.2]]]", "inputs[1]: expected 1 time steps (the model's input.timeSteps), found 2" },
         { ["predict", "--inputs", "x.json"], "[[[\"A\"]]]", "inputs[0][0][0]: expected a number, found the string \"A\"" },

@@ -13,7 +13,7 @@ let ``window datasets hold 26 − n samples, each target the letter after its wi
     Assert.Equal(26 - w.N, d.Count)
     for n in 0 .. d.Count - 1 do
         Assert.Equal(letters.Substring(n, w.N), d.Patterns.[n])
-        Assert.Equal(letters.[n + w.N], d.Expected.[n])
+        Assert.Equal(string letters.[n + w.N], d.Expected.[n])
         Assert.Equal(1.0, d.Targets.Row(n).Sum())
         Assert.Equal(1.0, d.Targets.Row(n).Maximum())
     for x in d.Inputs do
@@ -45,7 +45,7 @@ let ``variable-length samples are contiguous runs of 1..maxLen letters, pre-padd
         Assert.Equal(len, text.Length)
         let start = letters.IndexOf text
         Assert.True(start >= 0 && start < 24, sprintf "sample %d: %s is not a run of the alphabet starting before Y" n text)
-        Assert.Equal(letters.[start + len], d.Expected.[n])
+        Assert.Equal(string letters.[start + len], d.Expected.[n])
         for t in 0 .. v.MaxLen - 1 do
             let x = d.Inputs.[t].[n, 0]
             if t < v.MaxLen - len then Assert.Equal(0.0, x)

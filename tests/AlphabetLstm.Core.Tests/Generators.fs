@@ -152,4 +152,5 @@ let datasetOf (pr: Problem) : Dataset =
     { Inputs = pr.Inputs
       Targets = pr.Targets
       Lengths = pr.Lengths
-      Patterns = Array.init pr.Targets.RowCount (fun n -> sprintf "#%d" n) }
+      Patterns = Array.init pr.Targets.RowCount (fun n -> sprintf "#%d" n)
+      Vocabulary = Vocabulary.Create(Seq.init pr.Targets.ColumnCount (sprintf "s%d")) }

@@ -47,7 +47,7 @@ let ``the head's softmax and cross-entropy on the hand-computed h match the refe
 let ``the untrained loss on the alphabet is close to ln 26`` () =
     for seed in 1L .. 5L do
         let prepared = Experiments.prepare (Experiments.tryFind "one-char").Value seed
-        let e = Training.evaluate prepared.Start.Parameters prepared.Data 25 false None
+        let e = Training.evaluate prepared.Start.Parameters prepared.Data 25 false
         Assert.True(abs (e.Loss - log 26.0) < 0.05, sprintf "seed %d: untrained loss %.4f, ln 26 = %.4f" seed e.Loss (log 26.0))
 
 [<Fact>]

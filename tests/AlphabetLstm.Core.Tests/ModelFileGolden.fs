@@ -28,8 +28,8 @@ let private tinyModel =
 [<Fact>]
 let ``a hand-written one-unit model file predicts the hand-computed state and probabilities`` () =
     let m = ok "the tiny model" (ModelFile.parse tinyModel)
-    let steps, masking = ok "the inputs" (ModelFile.parseInputs m.Input "[[[1.0], [0.5]]]")
-    let p = Model.predict m.Parameters (LstmState.Zeros(1, 1)) steps masking
+    let x = ok "the inputs" (PredictionFiles.parseInputs m.Input "[[[1.0], [0.5]]]")
+    let p = Model.predict m.Parameters (LstmState.Zeros(1, 1)) x.Inputs x.Masking
     // Step 1, x = 1: z = (0.5, 0.5, 1, 0.25); c1 = σ(0.5)·tanh(1); h1 = σ(0.25)·tanh(c1).
     // Step 2, x = 0.5: z = 0.5·(0.5, −0.5, 1, 0.25) + h1·(0.1, 0.2, 0.3, 0.4) + (0, 1, 0, 0).
     let σ z = 1.0 / (1.0 + exp -z)
@@ -55,10 +55,10 @@ let private rows (e: JsonElement) = e.EnumerateArray() |> Seq.map (fun r -> r.En
 [<Fact>]
 let ``a model exported from PyTorch predicts PyTorch's probabilities and final states`` () =
     let m = ok "torch_model.json" (ModelFile.parse (reference "torch_model.json"))
-    Assert.Equal({ TimeSteps = 4; Features = 2; Masked = false; PrePadded = false }, m.Input)
-    let steps, masking = ok "torch_inputs.json" (ModelFile.parseInputs m.Input (reference "torch_inputs.json"))
-    let state = ok "torch_state.json" (ModelFile.parseState 2 3 (reference "torch_state.json"))
-    let p = Model.predict m.Parameters state steps masking
+    Assert.Equal({ TimeSteps = 4; Features = 2; Encoding = Encoding.Index; Masked = false; PrePadded = false }, m.Input)
+    let x = ok "torch_inputs.json" (PredictionFiles.parseInputs m.Input (reference "torch_inputs.json"))
+    let state = ok "torch_state.json" (PredictionFiles.parseState 2 3 (reference "torch_state.json"))
+    let p = Model.predict m.Parameters state x.Inputs x.Masking
     use expected = JsonDocument.Parse(reference "torch_expected.json")
     let check (name: string) (actual: MathNet.Numerics.LinearAlgebra.Matrix<float>) =
         let e = rows (expected.RootElement.GetProperty name)

@@ -28,8 +28,8 @@ let private awkward (rng: Rng) : Draw<float> =
         | _ -> u.Value
     { Value = value; Next = u.Next }
 
-/// Parameters for I inputs, H units and 26 classes, every entry awkward.
-let private awkwardParameters (I: int) (H: int) (seed: int64) : Parameters =
+/// Parameters for I inputs, H units and V classes, every entry awkward.
+let private awkwardParametersV (V: int) (I: int) (H: int) (seed: int64) : Parameters =
     let mutable rng = Rng.create seed
     let m rows cols =
         let d = Rng.many (rows * cols) awkward rng
@@ -38,13 +38,31 @@ let private awkwardParameters (I: int) (H: int) (seed: int64) : Parameters =
     { Kernel = m I (4 * H); RecurrentKernel = m H (4 * H); Bias = (m (4 * H) 1).Column 0
       DenseKernel = m H V; DenseBias = (m V 1).Column 0 }
 
-let private inputFor (s: Shape) : InputSpec =
-    let padded = s.Seed % 3L = 0L
-    { TimeSteps = s.T; Features = (if padded then 1 else s.I); Masked = padded && s.Seed % 2L = 0L; PrePadded = padded }
+/// Parameters for I inputs, H units and the alphabet's 26 classes.
+let private awkwardParameters (I: int) (H: int) (seed: int64) : Parameters = awkwardParametersV V I H seed
+
+/// A vocabulary of the shape's V symbols (2..6) that stresses writing symbols: letters of other
+/// scripts, an emoji (two UTF-16 units), quotes, backslashes and whole words; every seventh is the alphabet.
+let private vocabularyFor (s: Shape) : Vocabulary =
+    let pool = [| "α"; "ß"; "😀"; "\""; "\\"; "Mon"; "do re"; "x"; "\t"; "é" |]
+    if s.Seed % 7L = 0L then Vocabulary.Alphabet
+    else Vocabulary.Create(Array.init s.V (fun k -> pool.[(int (s.Seed % 5L) + k) % pool.Length] + string k))
+
+/// Any encoding, and a number of features that fits it: index and features any I, one-hot a whole
+/// number of symbols; pre-padded models read one symbol per step.
+let private inputFor (s: Shape) (vocabulary: Vocabulary) : InputSpec =
+    let encoding = enum<Encoding> (int (s.Seed % 3L))
+    let padded = s.Seed % 4L = 0L
+    let features =
+        match encoding with
+        | Encoding.OneHot -> vocabulary.Count * (if padded then 1 else s.I)
+        | _ -> if padded && encoding = Encoding.Index then 1 else s.I
+    { TimeSteps = s.T; Features = features; Encoding = encoding; Masked = padded && s.Seed % 2L = 0L; PrePadded = padded }
 
 let private modelFor (s: Shape) : SavedModel =
-    let input = inputFor s
-    { Input = input; Parameters = awkwardParameters input.Features s.H s.Seed }
+    let vocabulary = vocabularyFor s
+    let input = inputFor s vocabulary
+    { Vocabulary = vocabulary; Input = input; Parameters = awkwardParametersV vocabulary.Count input.Features s.H s.Seed }
 
 let private ok (r: Result<'T, string>) =
     match r with
@@ -58,6 +76,7 @@ let ``a model file reads back bit for bit, and writing it again gives the same t
     let back = ok (ModelFile.parse text)
     sameParameters m.Parameters back.Parameters
     Assert.Equal(m.Input, back.Input)
+    Assert.Equal<string>(m.Vocabulary.Symbols, back.Vocabulary.Symbols)
     Assert.Equal(text, ModelFile.serialize back)
 
 [<Fact>]
@@ -69,7 +88,7 @@ let ``negative zero, the smallest subnormal and the largest double survive the r
     special.[0].Values.[2] <- Double.MaxValue
     special.[0].Values.[3] <- -Double.MaxValue
     let p = Parameters.create (Matrix<float>.Build.Dense(1, 4, special.[0].Values)) p.RecurrentKernel p.Bias p.DenseKernel p.DenseBias
-    let m = { Input = { TimeSteps = 1; Features = 1; Masked = false; PrePadded = false }; Parameters = p }
+    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false }; Parameters = p }
     let back = ok (ModelFile.parse (ModelFile.serialize m))
     sameParameters p back.Parameters
     Assert.True(Double.IsNegative back.Parameters.Kernel.[0, 0], "-0.0 came back as +0.0")
@@ -224,8 +243,8 @@ let ``a damaged file loads as a valid model or is refused with one clean line, n
 [<InlineData("[1, 2]", "the file: expected an object, found an array of 2 items")>]
 [<InlineData("{\"format\": \"alphabet-lstm-checkpoint\"}", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"")>]
 [<InlineData("{\"version\": 1}", "format: missing")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 2}", "version: expected 1, found 2: the file is from a newer alphabet-lstm")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 1, found the string \"1\"")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 3}", "version: expected 1 to 2, found 3: the file is from a newer alphabet-lstm")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 2, found the string \"1\"")>]
 let ``a file that is not a model names what is wrong`` (text: string) (expected: string) =
     match ModelFile.parse text with
     | Ok _ -> failwith "loaded"
@@ -233,7 +252,7 @@ let ``a file that is not a model names what is wrong`` (text: string) (expected:
 
 let private tinyText () =
     let p = (build { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 3L }).Parameters
-    ModelFile.serialize { Input = { TimeSteps = 1; Features = 1; Masked = false; PrePadded = false }; Parameters = p }
+    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false }; Parameters = p }
 
 let private refusedWith (expected: string) (text: string) =
     match ModelFile.parse text with
@@ -283,48 +302,51 @@ let ``a huge string in the file gives a short error that still names the field``
             Assert.Contains("...", e)
             Assert.True(e.Length < 120, sprintf "the error is %d characters long: %s" e.Length e)
     let t = tinyText ()
-    check (t.Replace("\"index/26\"", "\"index/" + huge + "\"")) "input.encoding"
-    check (t.Replace("\"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"", "\"" + huge + "\"")) "alphabet"
+    check (t.Replace("\"index\"", "\"index/" + huge + "\"")) "input.encoding"
+    check (t.Replace("\"A\", \"B\"", "\"" + huge + "\", \"" + huge + "\"")) "vocabulary"
     check (t.Replace("\"alphabet-lstm-model\"", "\"" + huge + "\"")) "format"
-    let err = match ModelFile.encodeLetters { TimeSteps = 3; Features = 1; Masked = false; PrePadded = false } (String('A', 400)) with
+    let window = { ok (ModelFile.parse t) with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false } }
+    let err = match ModelFile.encodeSymbols window (Array.create 400 "A") with
               | Error e -> e | Ok _ -> failwith "accepted"
     Assert.True(err.Length < 160, err)
 
 [<Fact>]
-let ``a dense layer with other than 26 classes is refused`` () =
-    refusedWith "dense.units: expected 26 (one class per letter), found 3" (tinyText().Replace("\"units\": 26", "\"units\": 3"))
+let ``a dense layer with other than one class per symbol of the vocabulary is refused`` () =
+    refusedWith "dense.units: expected 26 (one class per symbol of the vocabulary), found 3" (tinyText().Replace("\"units\": 26", "\"units\": 3"))
 
 // ---- letters and raw inputs -------------------------------------------------------------------
 
 [<Fact>]
 let ``letters outside the alphabet and windows of the wrong length are refused`` () =
-    let window = { TimeSteps = 3; Features = 1; Masked = false; PrePadded = false }
+    let tiny = ok (ModelFile.parse (tinyText ()))
+    let window = { tiny with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false } }
     let err r = match r with Error (e: string) -> e | Ok _ -> failwith "accepted"
-    Assert.Equal("'b' (position 2 of \"AbC\") is not a letter of the alphabet A..Z", err (ModelFile.encodeLetters window "AbC"))
-    Assert.Equal("the model reads windows of 3 letters (3 time steps × 1 features), found 2 in \"AB\"", err (ModelFile.encodeLetters window "AB"))
-    let padded = { window with PrePadded = true; Masked = true }
-    Assert.Contains("reads 1 to 3 letters", err (ModelFile.encodeLetters padded "ABCD"))
-    match ModelFile.encodeLetters padded "BC" with
-    | Ok(steps, PrePadded lengths) ->
+    let encode m (text: string) = ModelFile.encodeSymbols m (Vocabulary.Split text)
+    Assert.Equal("\"b\" (position 2 of \"AbC\") is not a letter of the alphabet A..Z", err (encode window "AbC"))
+    Assert.Equal("the model reads windows of 3 symbols (3 time steps × 1 per step), found 2 in \"AB\"", err (encode window "AB"))
+    let padded = { window with Input = { window.Input with PrePadded = true; Masked = true } }
+    Assert.Contains("reads 1 to 3 symbols", err (encode padded "ABCD"))
+    match encode padded "BC" with
+    | Ok { Inputs = steps; Masking = PrePadded lengths } ->
         Assert.Equal<float>([| 0.0; 1.0 / 26.0; 2.0 / 26.0 |], steps |> Array.map (fun m -> m.[0, 0]))
         Assert.Equal<int>([| 2 |], lengths)
     | other -> failwithf "unexpected %A" other
 
 [<Fact>]
 let ``raw inputs of the wrong shape name the sample, the step and the expected count`` () =
-    let input = { TimeSteps = 2; Features = 1; Masked = false; PrePadded = false }
-    let err text = match ModelFile.parseInputs input text with Error e -> e | Ok _ -> failwith "accepted"
+    let input = { TimeSteps = 2; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false }
+    let err text = match PredictionFiles.parseInputs input text with Error e -> e | Ok _ -> failwith "accepted"
     Assert.Equal("inputs[1]: expected 2 time steps (the model's input.timeSteps), found 1", err "[[[0.1],[0.2]], [[0.3]]]")
     Assert.Equal("inputs[0][1]: expected 1 features (the model's input.features), found 2", err "[[[0.1],[0.2, 0.3]]]")
     Assert.Equal("inputs: expected at least one sample, found an empty array", err "[]")
     Assert.Equal("state.h: expected 2 rows (batch 2 × units 1, to match the inputs and the model), found 1",
-                 match ModelFile.parseState 2 1 "{\"h\": [[0.0]], \"c\": [[0.0],[0.0]]}" with Error e -> e | Ok _ -> "accepted")
+                 match PredictionFiles.parseState 2 1 "{\"h\": [[0.0]], \"c\": [[0.0],[0.0]]}" with Error e -> e | Ok _ -> "accepted")
 
 [<Fact>]
 let ``a masked model treats leading all-zero steps of raw inputs as padding`` () =
-    let input = { TimeSteps = 3; Features = 1; Masked = true; PrePadded = true }
-    match ModelFile.parseInputs input "[[[0],[0],[0.5]], [[0.1],[0],[0.2]], [[0],[0],[0]]]" with
-    | Ok(_, PrePadded lengths) -> Assert.Equal<int>([| 1; 3; 0 |], lengths)
+    let input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = true; PrePadded = true }
+    match PredictionFiles.parseInputs input "[[[0],[0],[0.5]], [[0.1],[0],[0.2]], [[0],[0],[0]]]" with
+    | Ok { Masking = PrePadded lengths } -> Assert.Equal<int>([| 1; 3; 0 |], lengths)
     | other -> failwithf "unexpected %A" other
 
 // ---- checkpoints --------------------------------------------------------------------------------
@@ -336,10 +358,8 @@ let private sameState (a: TrainingState) (b: TrainingState) =
     Assert.Equal(a.Optimizer.Step, b.Optimizer.Step)
     Assert.Equal(a.Rng, b.Rng)
     Assert.Equal(a.Epoch, b.Epoch)
-    match a.Carried, b.Carried with
-    | None, None -> ()
-    | Some x, Some y -> sameBits "carried h" x.H y.H; sameBits "carried c" x.C y.C
-    | _ -> failwith "carried state differs in presence"
+    sameBits "carried h" a.Carried.H b.Carried.H
+    sameBits "carried c" a.Carried.C b.Carried.C
 
 [<LstmProperty>]
 let ``a checkpoint reads back bit for bit: parameters, moments, step, generator, epoch and carried state`` (s: Shape) (carry: bool) =
@@ -356,8 +376,8 @@ let ``a checkpoint reads back bit for bit: parameters, moments, step, generator,
           Rng = { State = UInt64.MaxValue - uint64 s.Seed }
           Epoch = s.T
           Carried =
-            if carry then Some { H = (build { s with B = spec.BatchSize }).Initial.H; C = (build { s with B = spec.BatchSize; Seed = s.Seed + 1L }).Initial.C }
-            else None }
+            if carry then { H = (build { s with B = spec.BatchSize }).Initial.H; C = (build { s with B = spec.BatchSize; Seed = s.Seed + 1L }).Initial.C }
+            else LstmState.Zeros(spec.BatchSize, s.H) }
     let c = { Run = run; Input = input; State = state }
     let text = CheckpointFile.serialize c
     let back = ok (CheckpointFile.parse text)
@@ -375,7 +395,7 @@ let ``training resumed from a checkpoint text ends bit-identical to the unbroken
     let data = { data with Targets = data.Targets.SubMatrix(0, 60, 0, V); Lengths = data.Lengths.[0..59]; Patterns = data.Patterns.[0..59] }
     let unbroken = Training.train prepared.Config data prepared.Start
     let afterOne = Training.train { prepared.Config with Epochs = 1 } data prepared.Start
-    let text = CheckpointFile.serialize { Run = run; Input = ModelFile.inputOf (CheckpointFile.specOf run |> Result.toOption |> Option.get); State = afterOne }
+    let text = CheckpointFile.serialize { Run = run; Input = ModelFile.inputOf prepared.Spec; State = afterOne }
     let resumed = CheckpointFile.resume (ok (CheckpointFile.parse text))
     Assert.Equal(1, resumed.Start.Epoch)
     let finished = Training.train resumed.Config data resumed.Start

@@ -18,19 +18,23 @@ let private setup (c: TrainCase) =
         { Inputs = Array.init s.T (fun t -> Matrix<float>.Build.Dense(n, s.I, fun r k -> xs.Value.[(t * n + r) * s.I + k]))
           Targets = Matrix<float>.Build.Dense(n, s.V, fun r v -> if ys.Value.[r] = v then 1.0 else 0.0)
           Lengths = Array.create n s.T
-          Patterns = Array.init n string }
+          Patterns = Array.init n string
+          Vocabulary = Vocabulary.Create(Seq.init s.V (sprintf "s%d")) }
     let p = Parameters.init s.I s.H s.V ys.Next
-    data, Training.start p.Value p.Next
+    data, Training.start { FitConfig.Default(c.Epochs) with BatchSize = s.B } p.Value p.Next
 
 let private config (c: TrainCase) policy shuffle =
     { FitConfig.Default(c.Epochs) with BatchSize = c.Shape.B; Shuffle = shuffle; Policy = policy }
 
+let private stateless, stateful = StatePolicy.Stateless, StatePolicy.Stateful
+
 [<LstmProperty>]
-let ``stateful training with a reset after every batch gives bit-identical weights to stateless training`` (c: TrainCase) =
+let ``stateful training that resets between epochs of one batch each gives bit-identical weights to stateless training`` (c: TrainCase) =
     let data, start = setup c
-    let stateless = Training.train (config c Stateless false) data start
-    let resetEveryBatch = Training.train (config c (Stateful ResetPoint.EveryBatch) false) data start
-    sameParameters stateless.Parameters resetEveryBatch.Parameters
+    let oneBatch = Datasets.select (Array.init c.Shape.B id) data
+    let plain = Training.train (config c stateless false) oneBatch start
+    let resetEveryBatch = Training.trainWith Training.reset (config c stateful false) oneBatch start
+    sameParameters plain.Parameters resetEveryBatch.Parameters
 
 /// Training runs on private workspaces, skips d h_0 (the state it starts a batch from is a
 /// constant) and updates in place; the public per-batch functions allocate and return everything.
@@ -38,7 +42,7 @@ let ``stateful training with a reset after every batch gives bit-identical weigh
 [<LstmProperty>]
 let ``an epoch of fit equals lossAndGradients then Adam.step batch by batch, bit for bit`` (c: TrainCase) (carry: bool) =
     let data, start = setup c
-    let policy = if carry then Stateful ResetPoint.Never else Stateless
+    let policy = if carry then stateful else stateless
     let fitted = Training.epoch (config c policy false) data start
     let B, H = c.Shape.B, c.Shape.H
     let rows (k: int) (m: Matrix<float>) = m.SubMatrix(k * B, B, 0, m.ColumnCount)
@@ -53,14 +57,15 @@ let ``an epoch of fit equals lossAndGradients then Adam.step batch by batch, bit
     sameParameters adam.M fitted.State.Optimizer.M
     sameParameters adam.V fitted.State.Optimizer.V
     if carry then
-        let carried = fitted.State.Carried.Value
+        let carried = fitted.State.Carried
         Assert.Equal<float>(state.H.ToColumnMajorArray(), carried.H.ToColumnMajorArray())
+        Assert.Equal<float>(state.C.ToColumnMajorArray(), carried.C.ToColumnMajorArray())
 
 [<LstmProperty>]
 let ``the same seed and configuration give bit-identical trained weights`` (c: TrainCase) (shuffle: bool) =
     let run () =
         let data, start = setup c
-        Training.train (config c (Stateful ResetPoint.EveryEpoch) shuffle) data start
+        Training.trainWith Training.reset (config c stateful shuffle) data start
     let a, b = run (), run ()
     sameParameters a.Parameters b.Parameters
     Assert.Equal(a.Rng, b.Rng)
@@ -68,7 +73,7 @@ let ``the same seed and configuration give bit-identical trained weights`` (c: T
 [<LstmProperty>]
 let ``training in two calls from the saved state equals training in one`` (c: TrainCase) =
     let data, start = setup c
-    let cfg = { config c (Stateful ResetPoint.Never) true with Epochs = c.Epochs + 1 }
+    let cfg = { config c stateful true with Epochs = c.Epochs + 1 }
     let whole = Training.train cfg data start
     let firstPart = Training.train { cfg with Epochs = 1 } data start
     let resumed = Training.train cfg data firstPart
@@ -82,15 +87,17 @@ let ``training in two calls from the saved state equals training in one`` (c: Tr
 let ``fitEvery k gives fit's reports and, every k epochs, fit's state bit for bit`` (c: TrainCase) (every: int) (policy: int) (shuffle: bool) =
     let data, start = setup c
     let k = 1 + abs every % 4
-    let policy =
+    // Stateless; stateful resetting between epochs; stateful carrying on; stateful with a between-epochs
+    // step that is neither (halving the state), so the step's result, not zeros, must reach the next epoch.
+    let policy, between =
         match abs policy % 4 with
-        | 0 -> Stateless
-        | 1 -> Stateful ResetPoint.EveryBatch
-        | 2 -> Stateful ResetPoint.EveryEpoch
-        | _ -> Stateful ResetPoint.Never
+        | 0 -> stateless, id
+        | 1 -> stateful, Training.reset
+        | 2 -> stateful, id
+        | _ -> stateful, (fun (s: LstmState) -> { H = s.H * 0.5; C = s.C * 0.5 })
     let cfg = { config c policy shuffle with Epochs = c.Epochs + 3 }
-    let each = Training.fit cfg data start |> Seq.toArray
-    let stretches = Training.fitEvery k cfg data start |> Seq.toArray
+    let each = Training.fitWith between cfg data start |> Seq.toArray
+    let stretches = Training.fitEvery k between cfg data start |> Seq.toArray
     Assert.Equal<EpochReport>(each |> Array.map (fun o -> o.Report), stretches |> Array.collect (fun s -> s.Reports))
     for s in stretches do
         let last = s.Reports.[s.Reports.Length - 1].Epoch
@@ -100,23 +107,23 @@ let ``fitEvery k gives fit's reports and, every k epochs, fit's state bit for bi
         sameParameters same.Optimizer.V s.State.Optimizer.V
         Assert.Equal(same.Optimizer.Step, s.State.Optimizer.Step)
         Assert.Equal(same.Rng, s.State.Rng)
-        Assert.Equal(same.Carried.IsSome, s.State.Carried.IsSome)
-        same.Carried |> Option.iter (fun h -> Assert.Equal<float>(h.H.ToColumnMajorArray(), s.State.Carried.Value.H.ToColumnMajorArray()))
+        sameBits "carried h" same.Carried.H s.State.Carried.H
+        sameBits "carried c" same.Carried.C s.State.Carried.C
     Assert.Equal(cfg.Epochs, stretches.[stretches.Length - 1].State.Epoch)
 
 [<LstmProperty>]
 let ``training never changes the parameters it was given`` (c: TrainCase) =
     let data, start = setup c
     let before = Parameters.copy start.Parameters
-    Training.train (config c Stateless true) data start |> ignore
+    Training.train (config c stateless true) data start |> ignore
     sameParameters before start.Parameters
 
 [<Fact>]
 let ``a stateful fit whose sample count is not a multiple of the batch size is refused, naming both numbers`` () =
     let data = Datasets.window 1 Layout.Features
     let p = Parameters.init 1 4 26 (Rng.create 1L)
-    let cfg = { FitConfig.Default(1) with BatchSize = 2; Policy = Stateful ResetPoint.EveryEpoch }
-    let ex = Assert.Throws<ArgumentException>(fun () -> Training.train cfg data (Training.start p.Value p.Next) |> ignore)
+    let cfg = { FitConfig.Default(1) with BatchSize = 2; Policy = stateful }
+    let ex = Assert.Throws<ArgumentException>(fun () -> Training.train cfg data (Training.start cfg p.Value p.Next) |> ignore)
     Assert.Contains("(25)", ex.Message)
     Assert.Contains("(2)", ex.Message)
 
@@ -125,20 +132,21 @@ let ``a stateless fit takes a smaller last batch, as Keras does`` () =
     let data = Datasets.window 1 Layout.Features
     let p = Parameters.init 1 4 26 (Rng.create 1L)
     let cfg = { FitConfig.Default(1) with BatchSize = 2; Shuffle = false }
-    let after = Training.train cfg data (Training.start p.Value p.Next)
+    let after = Training.train cfg data (Training.start cfg p.Value p.Next)
     Assert.Equal(13, after.Optimizer.Step)
 
 [<Fact>]
 let ``a stateful evaluation with any batch size carries the state and returns it`` () =
     let data = Datasets.window 1 Layout.Features
     let p = (Parameters.init 1 4 26 (Rng.create 3L)).Value
-    let byOne = Training.evaluate p data 1 false (Some(LstmState.Zeros(1, 4)))
+    let byOne = Training.evaluateStateful p data (LstmState.Zeros(1, 4)) false
     // Stepping through the letters by hand, carrying the state, gives the same probabilities.
     let mutable state = LstmState.Zeros(1, 4)
     for n in 0 .. data.Count - 1 do
         let pr = Model.predict p state [| data.Inputs.[0].SubMatrix(n, 1, 0, 1) |] Unmasked
-        sameBits (sprintf "sample %d" n) pr.Probabilities (byOne.Probabilities.SubMatrix(n, 1, 0, 26))
+        sameBits (sprintf "sample %d" n) pr.Probabilities (byOne.Evaluation.Probabilities.SubMatrix(n, 1, 0, 26))
         state <- pr.Final
-    sameBits "final h" state.H byOne.Final.Value.H
-    let byFive = Training.evaluate p data 5 false (Some(LstmState.Zeros(5, 4)))
-    Assert.Equal(5, byFive.Final.Value.Batch)
+    sameBits "final h" state.H byOne.Final.H
+    sameBits "final c" state.C byOne.Final.C
+    let byFive = Training.evaluateStateful p data (LstmState.Zeros(5, 4)) false
+    Assert.Equal(5, byFive.Final.Batch)

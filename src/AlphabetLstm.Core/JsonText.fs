@@ -1,0 +1,225 @@
+/// Reading and writing JSON for the project's file formats (model, checkpoint, inputs, states,
+/// predictions): every error names the path of the bad value, what was expected and what was found,
+/// on one line. Internal helpers; the formats themselves are in ModelFile.fs, PredictionFile.fs and
+/// Checkpoint.fs. Pure: strings in, values out.
+namespace AlphabetLstm.Core
+
+open System
+open System.Collections.Generic
+open System.Globalization
+open System.Text
+open System.Text.Json
+open System.Text.RegularExpressions
+open MathNet.Numerics.LinearAlgebra
+
+/// A file that is not what it should be: the message is one line naming the field, what was
+/// expected and what was found. What the C# members of the file formats throw (Parse).
+type FileFormatException(message: string) =
+    inherit FormatException(message)
+
+/// Raised inside the parsers only, and always caught there: the one-line description of a bad file.
+exception internal InvalidJson of string
+
+module internal JsonText =
+    let inv = CultureInfo.InvariantCulture
+
+    let fail (text: string) : 'T = raise (InvalidJson text)
+
+    let join (path: string) (name: string) = if path = "" then name else path + "." + name
+
+    let clip (s: string) = if s.Length <= 40 then s else s.Substring(0, 37) + "..."
+
+    /// A string from the file, quoted for an error and cut to 40 characters, so a huge value
+    /// still gives a short one-line message.
+    let quote (s: string) =
+        let relaxed = JsonSerializerOptions(Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
+        clip (JsonSerializer.Serialize(s, relaxed))
+
+    /// What a JSON value is, in a few words: "a string \"x\"", "the number 1e999", "an array of 3 items".
+    let describe (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Object -> "an object"
+        | JsonValueKind.Array -> sprintf "an array of %d items" (e.GetArrayLength())
+        | JsonValueKind.String -> sprintf "the string %s" (clip (e.GetRawText()))
+        | JsonValueKind.Number -> sprintf "the number %s" (clip (e.GetRawText()))
+        | JsonValueKind.True -> "true"
+        | JsonValueKind.False -> "false"
+        | _ -> "null"
+
+    /// Parses a whole document, or fails with where and why it is not JSON.
+    let parse (text: string | null) (expected: string) : JsonDocument =
+        let text = match text with null -> "" | t -> t
+        if text.Trim().Length = 0 then
+            fail (sprintf "the file is empty: expected a JSON object with %s" expected)
+        try
+            JsonDocument.Parse(text, JsonDocumentOptions(MaxDepth = 16))
+        with :? JsonException as e ->
+            let line = if e.LineNumber.HasValue then e.LineNumber.Value + 1L else 0L
+            let col = if e.BytePositionInLine.HasValue then e.BytePositionInLine.Value + 1L else 0L
+            let reason =
+                let m = e.Message
+                let cut = m.IndexOf(" Path:", StringComparison.Ordinal)
+                let m = if cut > 0 then m.Substring(0, cut) else m
+                let cut = m.IndexOf(" LineNumber:", StringComparison.Ordinal)
+                let m = (if cut > 0 then m.Substring(0, cut) else m).Trim()
+                // The reader quotes a bad literal together with the rest of the text ("'nule\n}' is an
+                // invalid JSON literal"): keep the start of the quote, and keep the reason on one line.
+                let quoted = Regex.Match(m, @"^'(.*)'( is .*)$", RegexOptions.Singleline)
+                let m =
+                    if quoted.Success && quoted.Groups.[1].Length > 20 then
+                        "'" + quoted.Groups.[1].Value.Substring(0, 20) + "...'" + quoted.Groups.[2].Value
+                    else m
+                let m = Regex.Replace(m, @"\s+", " ")
+                if m.Length > 200 then m.Substring(0, 197) + "..." else m
+            // Python's json module writes NaN and Infinity as bare words; say so plainly.
+            let lines = text.Split('\n')
+            let rest =
+                if line >= 1L && int line <= lines.Length then
+                    let l = lines.[int line - 1]
+                    let c = int (min (col - 1L) (int64 l.Length)) |> max 0
+                    l.Substring(c)
+                else ""
+            let rest = rest.TrimStart([| ' '; ':'; ','; '[' |])
+            let starts (w: string) = rest.StartsWith(w, StringComparison.Ordinal)
+            if starts "NaN" || starts "Infinity" || starts "-Infinity" then
+                fail (sprintf "not valid JSON at line %d: found %s, but weights must be finite numbers (JSON has no NaN or Infinity)"
+                          line (rest.Split([| ','; ']'; ' ' |]).[0]))
+            else
+                fail (sprintf "not valid JSON at line %d, column %d: %s" line col reason)
+
+    /// The fields of an object; a duplicated field is an error (a reader would have to guess).
+    let fields (path: string) (e: JsonElement) : Dictionary<string, JsonElement> =
+        if e.ValueKind <> JsonValueKind.Object then
+            fail (sprintf "%s: expected an object, found %s" (if path = "" then "the file" else path) (describe e))
+        let d = Dictionary<string, JsonElement>(StringComparer.Ordinal)
+        for p in e.EnumerateObject() do
+            if d.ContainsKey p.Name then fail (sprintf "%s: the field %s appears twice" (clip (join path p.Name)) (quote p.Name))
+            d.[p.Name] <- p.Value
+        d
+
+    let field (path: string) (d: Dictionary<string, JsonElement>) (name: string) (expected: string) : JsonElement =
+        match d.TryGetValue name with
+        | true, v -> v
+        | _ -> fail (sprintf "%s: missing, expected %s" (join path name) expected)
+
+    let number (path: string) (e: JsonElement) : float =
+        if e.ValueKind <> JsonValueKind.Number then fail (sprintf "%s: expected a number, found %s" path (describe e))
+        // Double.TryParse is correctly rounded, so "R"-formatted numbers read back bit for bit.
+        match Double.TryParse(e.GetRawText(), NumberStyles.Float, inv) with
+        | true, x when Double.IsFinite x -> x
+        | _ -> fail (sprintf "%s: expected a finite number, found %s, too large for a 64-bit float" path (clip (e.GetRawText())))
+
+    let integer (path: string) (e: JsonElement) (low: int64) (high: int64) : int64 =
+        let bad () =
+            fail (sprintf "%s: expected a whole number from %d to %d, found %s" path low high (describe e))
+        if e.ValueKind <> JsonValueKind.Number then bad ()
+        match e.TryGetInt64() with
+        | true, v when v >= low && v <= high -> v
+        | _ -> bad ()
+
+    let boolean (path: string) (e: JsonElement) : bool =
+        match e.ValueKind with
+        | JsonValueKind.True -> true
+        | JsonValueKind.False -> false
+        | _ -> fail (sprintf "%s: expected true or false, found %s" path (describe e))
+
+    let text (path: string) (e: JsonElement) : string =
+        let found () = fail (sprintf "%s: expected a string, found %s" path (describe e))
+        if e.ValueKind <> JsonValueKind.String then found ()
+        else
+            let s =
+                try e.GetString()
+                with :? InvalidOperationException ->
+                    fail (sprintf "%s: expected a string of Unicode text, found an escape of a lone UTF-16 surrogate" path)
+            match s with
+            | NonNull s -> s
+            | Null -> found ()
+
+    let items (path: string) (e: JsonElement) (expected: string) : JsonElement[] =
+        if e.ValueKind <> JsonValueKind.Array then fail (sprintf "%s: expected %s, found %s" path expected (describe e))
+        e.EnumerateArray() |> Seq.toArray
+
+    /// A vector of exactly `count` numbers.
+    let vector (path: string) (e: JsonElement) (count: int) (what: string) : Vector<float> =
+        let xs = items path e (sprintf "an array of %d numbers (%s)" count what)
+        if xs.Length <> count then fail (sprintf "%s: expected %d numbers (%s), found %d" path count what xs.Length)
+        Vector<float>.Build.Dense(Array.mapi (fun k x -> number (sprintf "%s[%d]" path k) x) xs)
+
+    /// A matrix written as rows; `rows` < 0 accepts any positive number of rows.
+    let matrix (path: string) (e: JsonElement) (rows: int) (cols: int) (what: string) : Matrix<float> =
+        let rs = items path e (sprintf "an array of rows (%s)" what)
+        if rows >= 0 && rs.Length <> rows then fail (sprintf "%s: expected %d rows (%s), found %d" path rows what rs.Length)
+        if rs.Length = 0 then fail (sprintf "%s: expected at least one row (%s), found none" path what)
+        let n = rs.Length
+        let data = Array.zeroCreate (n * cols)
+        for r in 0 .. n - 1 do
+            let rowPath = sprintf "%s[%d]" path r
+            let xs = items rowPath rs.[r] (sprintf "a row of %d numbers (%s)" cols what)
+            if xs.Length <> cols then fail (sprintf "%s: expected %d numbers (%s), found %d" rowPath cols what xs.Length)
+            for c in 0 .. cols - 1 do
+                data.[c * n + r] <- number (sprintf "%s[%d]" rowPath c) xs.[c]
+        Matrix<float>.Build.Dense(n, cols, data)
+
+    // ---- writing ------------------------------------------------------------------------------
+
+    /// Round-trip formatting: the shortest text that reads back as the same double.
+    let num (x: float) = x.ToString("R", inv)
+
+    let str (s: string) = JsonSerializer.Serialize s
+
+    let writeVector (sb: StringBuilder) (v: Vector<float>) =
+        sb.Append('[') |> ignore
+        for k in 0 .. v.Count - 1 do
+            if k > 0 then sb.Append(", ") |> ignore
+            sb.Append(num v.[k]) |> ignore
+        sb.Append(']') |> ignore
+
+    /// A matrix as rows, one row per line at the given indent.
+    let writeMatrix (sb: StringBuilder) (indent: string) (m: Matrix<float>) =
+        sb.Append("[\n") |> ignore
+        for r in 0 .. m.RowCount - 1 do
+            sb.Append(indent).Append("  ") |> ignore
+            writeVector sb (m.Row r)
+            sb.Append(if r < m.RowCount - 1 then ",\n" else "\n") |> ignore
+        sb.Append(indent).Append(']') |> ignore
+
+    /// The value, or the exception `toException` makes of the one-line message.
+    let orThrow (toException: string -> exn) (r: Result<'T, string>) : 'T =
+        match r with
+        | Ok v -> v
+        | Error e -> raise (toException e)
+
+    /// Runs a parser over a document, turning a bad file into Error.
+    let run (text: string) (expected: string) (read: JsonElement -> 'T) : Result<'T, string> =
+        try
+            use doc = parse text expected
+            Ok(read doc.RootElement)
+        with InvalidJson message -> Error message
+
+
+    // ---- headers: "format" and "version", shared by every file kind ---------------------------
+
+    /// The header every file of ours starts with: "format" and "version".
+    let writeHeader (sb: StringBuilder) (indent: string) (name: string) (version: int) =
+        sb.Append(indent).AppendFormat(inv, "\"format\": {0},\n", str name) |> ignore
+        sb.Append(indent).AppendFormat(inv, "\"version\": {0},\n", version) |> ignore
+
+    /// Checks "format" is `name` and "version" is 1 .. `newest`; returns the version.
+    let readHeader (path: string) (d: Dictionary<string, JsonElement>) (name: string) (newest: int) : int =
+        let fPath = join path "format"
+        let f = field path d "format" (sprintf "%s (is this an alphabet-lstm file?)" (str name))
+        if f.ValueKind <> JsonValueKind.String || text fPath f <> name then
+            fail (sprintf "%s: expected %s, found %s" fPath (str name) (describe f))
+        let vPath = join path "version"
+        let v = field path d "version" (string newest)
+        if v.ValueKind = JsonValueKind.Number then
+            match v.TryGetInt64() with
+            | true, n when n > int64 newest ->
+                let range = if newest = 1 then "1" else sprintf "1 to %d" newest
+                fail (sprintf "%s: expected %s, found %d: the file is from a newer alphabet-lstm" vPath range n)
+            | _ -> ()
+        int (integer vPath v 1L (int64 newest))
+
+    /// A string as JSON, escaping only what JSON requires, so letters of any script stay readable.
+    let strReadable (s: string) =
+        JsonSerializer.Serialize(s, JsonSerializerOptions(Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping))

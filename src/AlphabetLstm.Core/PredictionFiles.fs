@@ -1,0 +1,81 @@
+/// Using a saved model: symbols in, probabilities and the next state out; and the JSON of raw inputs,
+/// initial states and predictions (`predict --inputs`).
+///
+///     inputs:     [B][T][I] numbers                     (time-major inside: T matrices (B, I))
+///     state:      { "h": [B][H], "c": [B][H] }
+///     prediction: { "probabilities": [B][V], "state": { "h": [B][H], "c": [B][H] } }
+///
+/// A window model reads exactly T × (symbols per step) symbols; a pre-padded model reads 1 .. T and
+/// pads the front with zero steps. Pure: strings in, values out; never throws from F# (Result).
+namespace AlphabetLstm.Core
+
+open System
+open System.Collections.Generic
+open MathNet.Numerics.LinearAlgebra
+
+module PredictionFiles =
+    open JsonText
+
+    /// Reads raw inputs [B][T][I] for this model: T matrices of shape (B, I), time-major. For a
+    /// masked model, leading steps whose features are all 0.0 are padding.
+    [<CompiledName("ParseInputsResult")>]
+    let parseInputs (input: InputSpec) (text: string) : Result<EncodedInput, string> =
+        run text "an array [batch][time step][feature] of numbers" (fun root ->
+            let T, I = input.TimeSteps, input.Features
+            let samples = items "inputs" root "an array [batch][time step][feature]"
+            if samples.Length = 0 then fail "inputs: expected at least one sample, found an empty array"
+            let B = samples.Length
+            let x = Array.init T (fun _ -> Array.zeroCreate (B * I))   // per step, column-major (B, I)
+            for b in 0 .. B - 1 do
+                let sPath = sprintf "inputs[%d]" b
+                let steps = items sPath samples.[b] (sprintf "an array of %d time steps" T)
+                if steps.Length <> T then
+                    fail (sprintf "%s: expected %d time steps (the model's input.timeSteps), found %d" sPath T steps.Length)
+                for t in 0 .. T - 1 do
+                    let tPath = sprintf "%s[%d]" sPath t
+                    let fs = items tPath steps.[t] (sprintf "an array of %d features" I)
+                    if fs.Length <> I then
+                        fail (sprintf "%s: expected %d features (the model's input.features), found %d" tPath I fs.Length)
+                    for k in 0 .. I - 1 do
+                        x.[t].[k * B + b] <- number (sprintf "%s[%d]" tPath k) fs.[k]
+            let inputs = x |> Array.map (fun data -> Matrix<float>.Build.Dense(B, I, data))
+            let masking =
+                if not input.Masked then Unmasked
+                else
+                    let leadingZeros b =
+                        Seq.initInfinite id
+                        |> Seq.takeWhile (fun t -> t < T && Seq.forall (fun k -> inputs.[t].[b, k] = 0.0) (seq { 0 .. I - 1 }))
+                        |> Seq.length
+                    PrePadded(Array.init B (fun b -> T - leadingZeros b))
+            { Inputs = inputs; Masking = masking })
+
+    /// Reads an initial state { "h": [B][H], "c": [B][H] } for `batch` samples and `units` units.
+    [<CompiledName("ParseStateResult")>]
+    let parseState (batch: int) (units: int) (text: string) : Result<LstmState, string> =
+        run text "an object { \"h\": [batch][units], \"c\": [batch][units] }" (fun root ->
+            let d = fields "state" root
+            let what = sprintf "batch %d × units %d, to match the inputs and the model" batch units
+            let read name = matrix ("state." + name) (field "state" d name (sprintf "%d rows of %d numbers" batch units)) batch units what
+            { H = read "h"; C = read "c" })
+
+    /// A prediction as JSON: { "probabilities": [B][V], "state": { "h": [B][H], "c": [B][H] } }.
+    [<CompiledName("SerializePrediction")>]
+    let serializePrediction (p: Prediction) : string =
+        let sb = Text.StringBuilder("{\n  \"probabilities\": ")
+        writeMatrix sb "  " p.Probabilities
+        sb.Append(",\n  \"state\": {\n    \"h\": ") |> ignore
+        writeMatrix sb "    " p.Final.H
+        sb.Append(",\n    \"c\": ") |> ignore
+        writeMatrix sb "    " p.Final.C
+        sb.Append("\n  }\n}\n").ToString()
+
+    // ---- the same for C#: exceptions carrying the one-line message --------------------------------
+
+    /// Reads raw inputs [B][T][I]; throws FileFormatException with a one-line message.
+    [<CompiledName("ParseInputs")>]
+    let parseInputsOrThrow (input: InputSpec, text: string) : EncodedInput = parseInputs input text |> JsonText.orThrow (fun e -> FileFormatException e)
+
+    /// Reads a state { "h", "c" } for `batch` × `units`; throws FileFormatException with a one-line message.
+    [<CompiledName("ParseState")>]
+    let parseStateOrThrow (batch: int, units: int, text: string) : LstmState = parseState batch units text |> JsonText.orThrow (fun e -> FileFormatException e)
+
