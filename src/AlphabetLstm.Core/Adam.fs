@@ -1,4 +1,4 @@
-/// Adam in Keras' form (DESIGN.md §3): ε is added to sqrt(v), and the bias correction is folded
+/// Adam in Keras' form (tf.keras 2): ε is added to sqrt(v), and the bias correction is folded
 /// into the step size:
 ///
 ///     m ← β1·m + (1 − β1)·g        v ← β2·v + (1 − β2)·g²

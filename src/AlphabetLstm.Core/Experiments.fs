@@ -7,6 +7,7 @@
 namespace AlphabetLstm.Core
 
 open System
+open System.Runtime.InteropServices
 open MathNet.Numerics.LinearAlgebra
 
 /// Where an experiment's data comes from.
@@ -15,6 +16,11 @@ type DataSpec =
     | Window of Length: int * Layout: Layout
     /// `Count` random runs of 1..MaxLength letters, pre-padded.
     | VariableLength of Count: int * MaxLength: int
+
+    /// The alphabet windows of length n in the given layout (the Window case, for C#).
+    static member Windows(length: int, layout: Layout) : DataSpec = Window(length, layout)
+    /// `count` random runs of 1..maxLength letters, pre-padded (the VariableLength case, for C#).
+    static member VariableRuns(count: int, maxLength: int) : DataSpec = VariableLength(count, maxLength)
 
 /// Which of the tutorial's experiments a spec is: it decides what the analysis shows beyond accuracy.
 type ExperimentKind =
@@ -111,6 +117,16 @@ type PaddingCollision =
       /// Max |p(first) − p(second)|: 0 means the model cannot tell them apart.
       MaxDifference: float }
 
+[<AutoOpen>]
+module internal OptionOut =
+    /// Option → the .NET Try pattern: true and the value, or false.
+    let tryGet (o: 'T option) (value: byref<'T>) =
+        match o with
+        | Some v ->
+            value <- v
+            true
+        | None -> false
+
 /// A trained experiment and everything the report shows about it.
 type ExperimentResult =
     { Spec: ExperimentSpec
@@ -125,6 +141,15 @@ type ExperimentResult =
       Generation: Generation option
       Traces: StateTraces option
       PaddingCollision: PaddingCollision option }
+
+    /// The batch-state evidence, when this is that experiment (for C#: BatchIndependence is an F# option).
+    member r.TryGetBatchIndependence([<Out>] value: byref<BatchIndependence>) = tryGet r.BatchIndependence &value
+    /// The stateful experiment's generation demos, when this is that experiment.
+    member r.TryGetGeneration([<Out>] value: byref<Generation>) = tryGet r.Generation &value
+    /// The stateful experiment's hidden-state traces, when this is that experiment.
+    member r.TryGetTraces([<Out>] value: byref<StateTraces>) = tryGet r.Traces &value
+    /// The variable-length experiment's padding collision, when this is that experiment.
+    member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.PaddingCollision &value
 
 module Experiments =
     let private V = Alphabet.Size

@@ -176,3 +176,7 @@ type Parameters with
     /// Builds and validates parameters from Keras-layout blocks (copied).
     static member Create(kernel, recurrentKernel, bias, denseKernel, denseBias) : Parameters =
         Parameters.create kernel recurrentKernel bias denseKernel denseBias
+    /// A new record with f applied to every scalar.
+    member p.Map(f: System.Func<float, float>) : Parameters = Parameters.map f.Invoke p
+    /// A new record with f applied to matching scalars of this record and `other` (same shapes).
+    member p.Map2(other: Parameters, f: System.Func<float, float, float>) : Parameters = Parameters.map2 (fun a b -> f.Invoke(a, b)) p other

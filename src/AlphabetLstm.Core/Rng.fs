@@ -106,3 +106,5 @@ type Rng with
     member r.NextInt(low: int, high: int) : Draw<int> = Rng.nextInt low high r
     /// A random permutation of 0 .. n-1 and the next generator.
     member r.Permutation(n: int) : Draw<int[]> = Rng.permutation n r
+    /// `count` draws of `draw`, in order, and the generator after them.
+    member r.Many<'T>(count: int, draw: Func<Rng, Draw<'T>>) : Draw<'T[]> = Rng.many count draw.Invoke r
