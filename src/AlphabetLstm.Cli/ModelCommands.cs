@@ -188,7 +188,7 @@ public static class ModelCommands
             LstmState initial;
             if (letters is not null)
             {
-                try { encoded = m.Encode(Vocabulary.Split(letters)); }
+                try { encoded = m.Encode(m.Vocabulary.SplitText(letters)); }
                 catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}"); }
                 initial = m.ZeroState();
             }

@@ -121,11 +121,18 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
 
     /// Symbols joined for display: concatenated when every symbol is one character (as "ABC"),
     /// separated by spaces otherwise (as "Mon Tue Wed").
-    member _.Join(items: IEnumerable<string>) : string =
-        let oneChar = symbols |> Array.forall (fun s -> s.Length = 1 || (s.Length = 2 && Char.IsSurrogatePair(s, 0)))
-        String.Join((if oneChar then "" else " "), items)
+    member v.Join(items: IEnumerable<string>) : string = String.Join((if v.IsOneCharacter then "" else " "), items)
+
+    /// Whether every symbol is one character (one Unicode scalar value).
+    member _.IsOneCharacter = symbols |> Array.forall (fun s -> s.Length = 1 || (s.Length = 2 && Char.IsSurrogatePair(s, 0)))
 
     member internal _.SymbolArray : string[] = symbols
+
+    /// The symbols of a text for this vocabulary, the inverse of Join: its characters (Unicode scalar
+    /// values) when every symbol is one character, else its words separated by white space.
+    member v.SplitText(text: string) : string[] =
+        if v.IsOneCharacter then Vocabulary.Split text
+        else text.Split((null: char[] | null), StringSplitOptions.RemoveEmptyEntries)
 
     override _.Equals(other: obj) =
         match other with

@@ -33,6 +33,28 @@ type TrainCase =
 
 let private seed = Gen.choose (0, Int32.MaxValue) |> Gen.map int64
 
+/// A sequence over a small vocabulary: V 2..6 symbols (letters of several scripts, an emoji, a word),
+/// 2..30 symbols drawn from it, a window 1..4 shorter than the sequence, any symbol encoding and layout.
+type SequenceCase =
+    { Symbols: string[]; Sequence: string[]; N: int; Encoding: Encoding; Layout: Layout }
+    override c.ToString() =
+        sprintf "Sequence(symbols=[%s], sequence=[%s], n=%d, %A, %A)" (String.Join(" ", c.Symbols)) (String.Join(" ", c.Sequence)) c.N c.Encoding c.Layout
+
+let private symbolPool = [| "a"; "β"; "ж"; "😀"; "Mon"; "é"; "Z"; "7"; "do"; "ü" |]
+
+let sequenceGen =
+    gen {
+        let! v = Gen.choose (2, 6)
+        let! first = Gen.choose (0, symbolPool.Length - 1)
+        let symbols = Array.init v (fun k -> symbolPool.[(first + k) % symbolPool.Length])
+        let! length = Gen.choose (2, 30)
+        let! sequence = Gen.arrayOfLength length (Gen.elements symbols)
+        let! n = Gen.choose (1, min 4 (length - 1))
+        let! encoding = Gen.elements [ Encoding.Index; Encoding.OneHot ]
+        let! layout = Gen.elements [ Layout.Features; Layout.TimeSteps ]
+        return { Symbols = symbols; Sequence = sequence; N = n; Encoding = encoding; Layout = layout }
+    }
+
 let shapeGen =
     gen {
         let! i = Gen.choose (1, 4)
@@ -60,6 +82,7 @@ type Arbitraries =
             let! s = seed
             return { Count = c; MaxLen = m; Seed = s }
         } |> Arb.fromGen
+    static member Sequence() = Arb.fromGen sequenceGen
     static member Train() =
         gen {
             let! s = shapeGen

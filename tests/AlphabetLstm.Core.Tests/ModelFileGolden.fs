@@ -70,3 +70,19 @@ let ``a model exported from PyTorch predicts PyTorch's probabilities and final s
     check "probabilities" p.Probabilities
     check "h" p.Final.H
     check "c" p.Final.C
+
+[<Fact>]
+let ``a version 1 file reads as the alphabet with the index encoding, and is written back as version 2 with the same weights`` () =
+    let m = ok "the tiny version 1 model" (ModelFile.parse tinyModel)
+    Assert.True(m.Vocabulary.IsAlphabet)
+    Assert.Equal(Encoding.Index, m.Input.Encoding)
+    let text = ModelFile.serialize m
+    Assert.Contains("\"version\": 2", text)
+    Assert.Contains("\"vocabulary\": [\"A\", \"B\"", text)
+    let back = ok "the version 2 copy" (ModelFile.parse text)
+    Assert.Equal<float>(m.Parameters.Kernel.ToColumnMajorArray(), back.Parameters.Kernel.ToColumnMajorArray())
+    Assert.Equal(m.Input, back.Input)
+    // A version 1 file says "index/26"; version 2 spells it "index".
+    match ModelFile.parse (tinyModel.Replace("\"version\": 1", "\"version\": 2")) with
+    | Ok _ -> failwith "a version 2 file without a vocabulary loaded"
+    | Error e -> Assert.StartsWith("vocabulary: missing", e)
