@@ -150,3 +150,19 @@ let ``a stateful evaluation with any batch size carries the state and returns it
     sameBits "final c" state.C byOne.Final.C
     let byFive = Training.evaluateStateful p data (LstmState.Zeros(5, 4)) false
     Assert.Equal(5, byFive.Final.Batch)
+
+/// The tutorial's loop written by hand: one epoch at a time, the caller resetting (or otherwise
+/// changing) the carried state between epochs, as Keras code calls reset_states() after each fit.
+[<LstmProperty>]
+let ``training with a between-epochs step equals epochs run one by one with the caller applying the step to the carried state`` (c: TrainCase) (reset: bool) =
+    let data, start = setup c
+    let cfg = { config c stateful false with Epochs = c.Epochs + 1 }
+    let step = if reset then Training.reset else (fun (s: LstmState) -> { H = s.H * 0.5; C = s.C * 0.5 })
+    let mutable byHand = start
+    for _ in 1 .. cfg.Epochs do
+        let o = Training.epoch cfg data byHand
+        byHand <- { o.State with Carried = step o.State.Carried }
+    let trained = Training.trainWith step cfg data start
+    sameParameters byHand.Parameters trained.Parameters
+    sameBits "carried h" byHand.Carried.H trained.Carried.H
+    sameBits "carried c" byHand.Carried.C trained.Carried.C
