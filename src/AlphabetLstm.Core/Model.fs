@@ -178,7 +178,7 @@ module Model =
         // logits = h_T · DenseKernel + DenseBias, (B, H)·(H, V); the kernel's storage is its transpose (V, H).
         for b in 0 .. B - 1 do
             Array.blit db 0 ws.Probs (b * V) V
-        Kernels.gemmNT B V H tape.Hs hT H dk 0 H ws.Probs 0 V
+        Kernels.gemmNT B V H (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.Probs 0 V)
         let mutable lossSum = 0.0
         let mutable correct = 0
         let mutable b = 0
@@ -206,9 +206,9 @@ module Model =
                 gDb.[v] <- gDb.[v] + dl.[b * V + v]
         // logits = h_T · DenseKernel + DenseBias:
         //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, B) · h_T (B, H);  d h_T (B, H) = d logits (B, V) · DenseKernelᵀ (V, H).
-        Kernels.gemmNN V H B dl 0 1 V tape.Hs hT H gDk 0 H
+        Kernels.gemmNN V H B (Kernels.strided dl 0 1 V) (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor gDk 0 H)
         Array.Clear ws.DH
-        Kernels.gemmNN B H V dl 0 V 1 dk 0 H ws.DH 0 H
+        Kernels.gemmNN B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DH 0 H)
         Array.Clear ws.DC
 
     /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`
