@@ -12,19 +12,8 @@ open System.Numerics.Tensors
 open System.Runtime.Intrinsics
 open MathNet.Numerics.LinearAlgebra
 
-/// Softmax and cross-entropy on plain matrices.
+/// Cross-entropy on plain matrices (the model computes its own softmax in `Model`'s head).
 module Loss =
-    /// Row-wise softmax of (B, V) logits, computed stably (the row maximum is subtracted first).
-    [<CompiledName("Softmax")>]
-    let softmax (logits: Matrix<float>) : Matrix<float> =
-        let p = Matrix<float>.Build.DenseOfMatrix logits
-        for b in 0 .. p.RowCount - 1 do
-            let row = p.Row b
-            let m = row.Maximum()
-            let e = row.Map(fun x -> exp (x - m))
-            p.SetRow(b, e / e.Sum())
-        p
-
     /// Row-wise log-softmax: logits − max − log Σ exp(logits − max).
     [<CompiledName("LogSoftmax")>]
     let logSoftmax (logits: Matrix<float>) : Matrix<float> =
