@@ -47,13 +47,9 @@ type Checkpoint =
 module CheckpointFile =
     open JsonText
 
-    /// "alphabet-lstm-checkpoint".
-    [<CompiledName("FormatName")>]
-    let formatName = "alphabet-lstm-checkpoint"
-
-    /// The version this program writes and the newest it reads.
-    [<CompiledName("Version")>]
-    let version = 1
+    /// The checkpoint file's format: "alphabet-lstm-checkpoint", version 1 (the version written, and the newest read).
+    [<CompiledName("Format")>]
+    let format = { Name = "alphabet-lstm-checkpoint"; Version = 1 }
 
     /// The experiment a run trains, with its overrides applied; Error when the id is unknown.
     let internal specOf (run: RunSettings) : Result<ExperimentSpec, string> =
@@ -89,7 +85,7 @@ module CheckpointFile =
         Parameters.validate s.Optimizer.M |> ignore
         Parameters.validate s.Optimizer.V |> ignore
         let sb = StringBuilder("{\n")
-        writeHeader sb "  " formatName version
+        writeHeader sb "  " format
         sb.AppendFormat(CultureInfo.InvariantCulture,
                         "  \"run\": {{ \"experiment\": {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         str r.Experiment, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
@@ -134,7 +130,7 @@ module CheckpointFile =
 
     let private readCheckpoint (root: JsonElement) : Checkpoint =
         let d = fields "" root
-        readHeader "" d formatName version |> ignore
+        readHeader "" d format |> ignore
         let run = readRun (field "" d "run" "an object describing the run")
         let spec = match specOf run with Ok s -> s | Error e -> fail e
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
@@ -179,7 +175,7 @@ module CheckpointFile =
     /// and what was found.
     [<CompiledName("ParseResult")>]
     let parse (text: string) : Result<Checkpoint, string> =
-        run text (sprintf "\"format\": %s" (str formatName)) readCheckpoint
+        run text (sprintf "\"format\": %s" (str format.Name)) readCheckpoint
 
 /// The checkpoint from C#: `Checkpoint.Parse`/`TryParse` and `checkpoint.Serialize()`, over CheckpointFile.
 type Checkpoint with

@@ -11,13 +11,6 @@ open System
 open System.Collections.Generic
 open MathNet.Numerics.LinearAlgebra
 
-/// How a window of n symbols is laid out: as n symbols of one step, or as n steps of one symbol.
-type Layout =
-    /// Shape (samples, 1, n × per-symbol features): the whole window is one time step.
-    | Features = 0
-    /// Shape (samples, n, per-symbol features): one symbol per time step.
-    | TimeSteps = 1
-
 /// A labelled set of sequences.
 type Dataset =
     { /// Time-major inputs: T matrices, each (N, I).

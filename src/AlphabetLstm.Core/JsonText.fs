@@ -17,6 +17,10 @@ open MathNet.Numerics.LinearAlgebra
 type FileFormatException(message: string) =
     inherit FormatException(message)
 
+/// A kind of file of ours: the name in its "format" field, and the version this program writes
+/// (the newest it reads; every version from 1 up to it is read).
+type FileFormat = { Name: string; Version: int }
+
 /// Raised inside the parsers only, and always caught there: the one-line description of a bad file.
 exception internal InvalidJson of string
 
@@ -200,12 +204,13 @@ module internal JsonText =
     // ---- headers: "format" and "version", shared by every file kind ---------------------------
 
     /// The header every file of ours starts with: "format" and "version".
-    let writeHeader (sb: StringBuilder) (indent: string) (name: string) (version: int) =
-        sb.Append(indent).AppendFormat(inv, "\"format\": {0},\n", str name) |> ignore
-        sb.Append(indent).AppendFormat(inv, "\"version\": {0},\n", version) |> ignore
+    let writeHeader (sb: StringBuilder) (indent: string) (format: FileFormat) =
+        sb.Append(indent).AppendFormat(inv, "\"format\": {0},\n", str format.Name) |> ignore
+        sb.Append(indent).AppendFormat(inv, "\"version\": {0},\n", format.Version) |> ignore
 
-    /// Checks "format" is `name` and "version" is 1 .. `newest`; returns the version.
-    let readHeader (path: string) (d: Dictionary<string, JsonElement>) (name: string) (newest: int) : int =
+    /// Checks "format" is the format's name and "version" is 1 .. its version; returns the version.
+    let readHeader (path: string) (d: Dictionary<string, JsonElement>) (format: FileFormat) : int =
+        let name, newest = format.Name, format.Version
         let fPath = join path "format"
         let f = field path d "format" (sprintf "%s (is this an alphabet-lstm file?)" (str name))
         if f.ValueKind <> JsonValueKind.String || text fPath f <> name then

@@ -65,13 +65,9 @@ type NextSymbol =
 module ModelFile =
     open JsonText
 
-    /// "alphabet-lstm-model".
-    [<CompiledName("FormatName")>]
-    let formatName = "alphabet-lstm-model"
-
-    /// The version this program writes and the newest it reads.
-    [<CompiledName("Version")>]
-    let version = 2
+    /// The model file's format: "alphabet-lstm-model", version 2 (the version written, and the newest read).
+    [<CompiledName("Format")>]
+    let format = { Name = "alphabet-lstm-model"; Version = 2 }
 
     /// The encodings' names in the file.
     let private encodingNames = [ Encoding.Index, "index"; Encoding.OneHot, "one-hot"; Encoding.Features, "features" ]
@@ -130,7 +126,7 @@ module ModelFile =
         | None -> ()
         let i2 = indent + "  "
         sb.Append("{\n") |> ignore
-        writeHeader sb i2 formatName version
+        writeHeader sb i2 format
         sb.Append(i2).Append("\"vocabulary\": [") |> ignore
         m.Vocabulary.Symbols |> Seq.iteri (fun k s -> sb.Append(if k > 0 then ", " else "").Append(strReadable s) |> ignore)
         sb.Append("],\n").Append(i2).Append("\"input\": ") |> ignore
@@ -268,7 +264,7 @@ module ModelFile =
 
     let internal readModel (path: string) (e: JsonElement) : SavedModel =
         let d = fields path e
-        let fileVersion = readHeader path d formatName version
+        let fileVersion = readHeader path d format
         let vocabulary = readVocabulary path fileVersion d
         let input = readInput (join path "input") fileVersion (field path d "input" "an object with timeSteps, features, encoding and masked")
         let p = readBlocks path d None (Some vocabulary.Count)
@@ -281,7 +277,7 @@ module ModelFile =
     /// what was expected and what was found.
     [<CompiledName("ParseResult")>]
     let parse (text: string) : Result<SavedModel, string> =
-        run text (sprintf "\"format\": %s" (str formatName)) (readModel "")
+        run text (sprintf "\"format\": %s" (str format.Name)) (readModel "")
 
 /// The model file from C#: `SavedModel.Parse(text)`, `SavedModel.TryParse(text, out model, out error)`,
 /// `model.Serialize()`. The same functions as the ModelFile module.

@@ -26,6 +26,13 @@ type Encoding =
     /// Numbers the caller supplies: no symbol is encoded.
     | Features = 2
 
+/// How a window of n symbols is laid out: as n symbols of one step, or as n steps of one symbol.
+type Layout =
+    /// Shape (samples, 1, n × per-symbol features): the whole window is one time step.
+    | Features = 0
+    /// Shape (samples, n, per-symbol features): one symbol per time step.
+    | TimeSteps = 1
+
 /// An ordered list of distinct, non-empty symbols. Immutable; equal when the symbols are equal, in order.
 [<Sealed>]
 type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
