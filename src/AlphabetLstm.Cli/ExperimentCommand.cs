@@ -6,9 +6,10 @@ using AlphabetLstm.Core;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet]</c>:
+/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet] [--jobs N] [--shard K/N]</c>:
 /// trains the tutorial's experiments, prints what the tutorial prints (and what it leaves out),
-/// and optionally writes JSON and a report.
+/// and optionally writes JSON and a report. <c>--jobs</c> trains several runs at a time;
+/// <c>--shard</c> trains a share of them for <c>merge</c> to join.
 /// </summary>
 public static class ExperimentCommand
 {
@@ -32,29 +33,52 @@ public static class ExperimentCommand
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
         var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the results, no progress or patterns." };
+        var jobs = Cli.PositiveInt("--jobs", "Train N runs at a time (default: the number of cores). Results do not depend on N.");
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Run only share K of N (0 <= K < N) of the (experiment, seed) runs and write them with --json; `merge` joins the shards.",
+        };
 
         var command = new Command("experiment", "Train and explain the tutorial's experiments.")
         {
-            id, seed, seeds, epochs, units, mask, json, outDir, quiet,
+            id, seed, seeds, epochs, units, mask, json, outDir, quiet, jobs, shard,
         };
         command.SetAction(parse =>
         {
             var which = parse.GetValue(id)!;
-            var specs = (which == "all" ? Experiments.All : [Experiments.TryFind(which)!.Value])
-                .Select(s => s
-                    .WithEpochs(parse.GetValue(epochs) ?? s.Epochs)
-                    .WithUnits(parse.GetValue(units) ?? s.Units)
-                    .WithMasked(parse.GetValue(mask) || s.Masked))
-                .ToList();
             var first = parse.GetValue(seed) ?? 1;
             var count = parse.GetValue(seeds) ?? 1;
-            var plan = new ExperimentPlan(specs, Enumerable.Range(0, count).Select(k => first + k).ToList());
-            return Execute(plan, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
+            var settings = new ResultsJson.SettingsDto(
+                which == "all" ? Experiments.Ids : [which],
+                Enumerable.Range(0, count).Select(k => first + k).ToList(),
+                parse.GetValue(mask), parse.GetValue(epochs), parse.GetValue(units));
+            var share = parse.GetValue(shard) is { } text ? ParseShard(text) : ((int, int)?)null;
+            if (share is not null && parse.GetValue(json) is null)
+                throw new UsageException("--shard needs --json FILE: a shard writes its runs there for `merge`");
+            if (share is not null && parse.GetValue(outDir) is not null)
+                throw new UsageException("--shard writes only its JSON; drop --out and run `merge SHARD.json... --out DIR` on all the shards");
+            var options = new RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share);
+            return Execute(new ExperimentPlan(settings), options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
         });
         return command;
     }
 
-    public static int Execute(ExperimentPlan plan, string? jsonFile, string? outDir, bool quiet, TextWriter stdout)
+    /// <summary>How to spread the runs: jobs at a time on this machine, and which shard (index, count) of the plan to run.</summary>
+    public sealed record RunOptions(int Jobs, (int Index, int Count)? Shard = null);
+
+    /// <summary>Parses <c>--shard K/N</c> (0 &lt;= K &lt; N), or fails with a usage error naming the value.</summary>
+    public static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var k)
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            && n >= 1 && k < n)
+            return (k, n);
+        throw new UsageException($"--shard expects K/N with whole numbers 0 <= K < N (K counts from 0, as Slurm's and Kubernetes' indices do), got '{text}'");
+    }
+
+    public static int Execute(ExperimentPlan plan, RunOptions options, string? jsonFile, string? outDir, bool quiet, TextWriter stdout)
     {
         // Check every destination before hours of training, so a typo fails at once.
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
@@ -65,29 +89,25 @@ public static class ExperimentCommand
         }
 
         stdout.WriteLine($"linear algebra: {LinearAlgebra.Select()}");
-        var printer = new RunPrinter(stdout, quiet);
-        var runs = new List<RunRecord>();
+        var planned = options.Shard is var (index, count) ? plan.Shard(index, count) : plan.Runs;
+        if (options.Shard is var (k, n))
+            stdout.WriteLine($"shard {k}/{n}: {planned.Count} of the plan's {plan.Runs.Count} runs");
         var wall = Stopwatch.StartNew();
-        foreach (var spec in plan.Specs)
-            foreach (var seed in plan.Seeds)
-            {
-                printer.Header(spec, seed);
-                var progress = printer.Progress(spec);
-                var run = ExperimentRunner.Run(spec, seed, progress.Report);
-                progress.Done(run.TrainSeconds);
-                printer.Result(run);
-                runs.Add(run);
-            }
-        printer.Summary(runs, wall.Elapsed.TotalSeconds);
+        var records = RunScheduler.RunAll(planned, options.Jobs, stdout, quiet);
+        var runs = records.Select(plan.ToDto).ToList();
+        var seconds = wall.Elapsed.TotalSeconds;
+        var printer = new RunPrinter(stdout, quiet);
+        printer.Summary(runs, seconds);
 
         if (jsonFile is not null)
         {
-            AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(runs));
+            var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
+            AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(plan.Settings, runs, shard));
             stdout.WriteLine($"wrote {jsonFile}");
         }
         if (outDir is not null)
         {
-            foreach (var written in Report.Write(outDir, runs, wall.Elapsed.TotalSeconds))
+            foreach (var written in Report.Write(outDir, plan.Settings, runs, seconds))
                 stdout.WriteLine($"wrote {written}");
         }
         return ExitCodes.Ok;
@@ -160,14 +180,14 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
 
     private static string Arrows(string letters) => string.Join(" -> ", letters.ToCharArray());
 
-    public void Summary(IReadOnlyList<RunRecord> runs, double wallSeconds)
+    public void Summary(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
         o.WriteLine();
         o.WriteLine("| experiment | tutorial | ours: min / median / max | seeds | train s (median) |");
         o.WriteLine("|---|---|---|---|---|");
         foreach (var s in ExperimentSummary.Of(runs))
             o.WriteLine($"| {s.Spec.Id} | {Percent(s.Spec.TutorialAccuracy)} | {Percent(s.MinAccuracy)} / {Percent(s.MedianAccuracy)} / {Percent(s.MaxAccuracy)} | {s.Seeds} | {s.MedianTrainSeconds.ToString("0.00", Inv)} |");
-        o.WriteLine($"total wall time {wallSeconds.ToString("0.0", Inv)} s");
+        o.WriteLine($"total wall time {wallSeconds.ToString("0.0", Inv)} s{wallNote}");
     }
 }
 
@@ -176,11 +196,11 @@ public sealed record ExperimentSummary(
     ExperimentSpec Spec, int Seeds, double MinAccuracy, double MedianAccuracy, double MaxAccuracy, double MedianTrainSeconds)
 {
     /// <summary>One summary per experiment, in the order the runs first name them.</summary>
-    public static IReadOnlyList<ExperimentSummary> Of(IEnumerable<RunRecord> runs) =>
-        runs.GroupBy(r => r.Spec.Id)
+    public static IReadOnlyList<ExperimentSummary> Of(IEnumerable<ResultsJson.RunDto> runs) =>
+        runs.GroupBy(r => r.Experiment)
             .Select(g =>
             {
-                var acc = g.Select(r => r.Result.Accuracy).OrderBy(x => x).ToList();
+                var acc = g.Select(r => r.Accuracy).OrderBy(x => x).ToList();
                 var secs = g.Select(r => r.TrainSeconds).OrderBy(x => x).ToList();
                 return new ExperimentSummary(g.First().Spec, acc.Count, acc[0], Stats.Median(acc), acc[^1], Stats.Median(secs));
             })
