@@ -30,14 +30,15 @@ public static class MergeCommand
 
     public static int Execute(IReadOnlyList<string> paths, string? jsonFile, string? outDir, TextWriter stdout)
     {
+        // The parts first: a refused merge leaves nothing on disk, not even an empty --out folder.
+        var files = paths.Select(p => (Path: p, Results: ResultsJson.Read(p))).ToList();
+        var merged = Merge(files);
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
         if (outDir is not null)
         {
             AtomicFile.EnsureWritableFolder(outDir, "--out");
             if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
         }
-        var files = paths.Select(p => (Path: p, Results: ResultsJson.Read(p))).ToList();
-        var merged = Merge(files);
 
         var wall = files.Sum(f => f.Results.Shard?.WallSeconds ?? 0);
         var note = $" (the sum of {files.Count} shards' wall times)";
@@ -104,7 +105,7 @@ public static class MergeCommand
             var where = absent.Count > 0
                 ? $"no part is shard {string.Join(", ", absent.Select(s => $"{s}/{count}"))}"
                 : $"shard {string.Join(", ", shards.Select(s => $"{s}/{count}"))} lacks it";
-            throw new FailureException($"run {missing[0].p.Key}{(missing.Count > 1 ? $" and {missing.Count - 1} more" : "")} missing: {where}");
+            throw new FailureException($"run {missing[0].p.Key}{(missing.Count > 1 ? $" (and {missing.Count - 1} more)" : "")} is missing: {where}");
         }
         return (first.Settings, planned.Select(p => found[p.Key].Run).ToList());
     }
