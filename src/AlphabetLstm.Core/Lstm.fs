@@ -17,6 +17,7 @@ namespace AlphabetLstm.Core
 
 open System
 open System.Numerics.Tensors
+open System.Runtime.Intrinsics
 open MathNet.Numerics.LinearAlgebra
 
 /// The LSTM state of a batch: H and C are (B, H) matrices. Row j belongs to sample j alone.
@@ -179,7 +180,66 @@ module Lstm =
             if x.RowCount <> state.Batch then
                 invalidArg "inputs" (sprintf "input at step %d has %d rows, the state has batch size %d" t x.RowCount state.Batch)
 
-    // ---- the cell: forward ----------------------------------------------------------------------
+    // ---- the cell, one sample of one step: forward, then backward ------------------------------
+    //
+    // The elementwise part of step t for sample b, in the order the data flows. Its rows of the
+    // tape: z, then the gates, at Gates[t, b] (G values, blocks i, f, c, o); c at Cs[t, b];
+    // c' at Cs[t+1, b]; tanh c' at TanhC[t, b]; h' at Hs[t+1, b] (H values each).
+
+    /// Forward. On entry Gates[t, b] holds z = x·W + h·U + b; activates it in place, writes c',
+    /// tanh c' and h'.
+    let internal cellForward (tape: Tape) (t: int) (b: int) =
+        let H = tape.H
+        let gates, go = tape.Gates, (t * tape.B + b) * 4 * H
+        let row, next = (t * tape.B + b) * H, ((t + 1) * tape.B + b) * H    // c, tanh c' at row; c', h' at next
+        // i, f = σ(z_i, z_f);  g = tanh(z_c);  o = σ(z_o)
+        Kernels.sigmoid gates go gates go (2 * H)
+        Kernels.tanh gates (go + 2 * H) gates (go + 2 * H) H
+        Kernels.sigmoid gates (go + 3 * H) gates (go + 3 * H) H
+        // c' = f ⊙ c + i ⊙ g
+        for k in 0 .. H - 1 do
+            tape.Cs.[next + k] <- gates.[go + H + k] * tape.Cs.[row + k] + gates.[go + k] * gates.[go + 2 * H + k]
+        Kernels.tanh tape.Cs next tape.TanhC row H
+        // h' = o ⊙ tanh(c')
+        TensorPrimitives.Multiply(ReadOnlySpan<float>(gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, row, H), Span<float>(tape.Hs, next, H))
+
+    /// Backward, the forward's lines in reverse. On entry dH, dC hold d h', d c' at [b·H ..];
+    /// writes d z at Dz[t, b] and leaves d c in dC (d h = d z · Uᵀ is formed for the whole batch
+    /// by the caller). Four units per vector, each operation the scalar formula's, in its order and
+    /// unfused (.NET never contracts a·b + c into a fused multiply-add), so every unit gets the
+    /// scalar loop's bits; the last H mod 4 units go through the same code in a vector padded with
+    /// zeros, whose extra lanes are never stored.
+    let internal cellBackward (tape: Tape) (t: int) (b: int) (dH: float[]) (dC: float[]) =
+        let H = tape.H
+        let gates, dz, go = tape.Gates, tape.Scratch.Dz, (t * tape.B + b) * 4 * H
+        let row, d = (t * tape.B + b) * H, b * H     // c, tanh c' at row; d h', d c' at d
+        Kernels.checkExtent "d z" dz go 1 0 1 0 (4 * H)
+        Kernels.checkExtent "d h" dH d 1 0 1 0 H
+        Kernels.checkExtent "d c" dC d 1 0 1 0 H
+        let one = Vector256.Create 1.0
+        let mutable k = 0
+        while k < H do
+            let valid = min 4 (H - k)
+            let i = Kernels.loadPart gates (go + k) valid
+            let f = Kernels.loadPart gates (go + H + k) valid
+            let g = Kernels.loadPart gates (go + 2 * H + k) valid
+            let o = Kernels.loadPart gates (go + 3 * H + k) valid
+            let th = Kernels.loadPart tape.TanhC (row + k) valid
+            let dh = Kernels.loadPart dH (d + k) valid
+            // h' = o ⊙ tanh(c'):   d c' += d h' ⊙ o ⊙ (1 − tanh²c');   d z_o = d h' ⊙ tanh c' ⊙ o ⊙ (1 − o)   [o = σ(z_o)]
+            let dcNext = Kernels.loadPart dC (d + k) valid + dh * o * (one - th * th)
+            Kernels.storePart (dh * th * o * (one - o)) dz (go + 3 * H + k) valid
+            // c' = f ⊙ c + i ⊙ g:   d z_i = d c' ⊙ g ⊙ i ⊙ (1 − i)   [i = σ(z_i)]
+            Kernels.storePart (dcNext * g * i * (one - i)) dz (go + k) valid
+            //                       d z_f = d c' ⊙ c ⊙ f ⊙ (1 − f)   [f = σ(z_f)]
+            Kernels.storePart (dcNext * Kernels.loadPart tape.Cs (row + k) valid * f * (one - f)) dz (go + H + k) valid
+            //                       d z_c = d c' ⊙ i ⊙ (1 − g²)       [g = tanh(z_c)]
+            Kernels.storePart (dcNext * i * (one - g * g)) dz (go + 2 * H + k) valid
+            //                       d c = d c' ⊙ f
+            Kernels.storePart (dcNext * f) dC (d + k) valid
+            k <- k + 4
+
+    // ---- one step of the batch: forward, then backward -----------------------------------------
 
     /// Step t of the tape, for the whole batch. On entry Gates[t] holds b + x_t·W; reads Hs[t],
     /// Cs[t]; writes Gates[t] (activated), TanhC[t], Hs[t+1], Cs[t+1].
@@ -189,30 +249,14 @@ module Lstm =
         // z += h_t·U for every row at once: (B, H)·(H, G). U's column-major storage is Uᵀ row-major
         // (G, H), so each z_j is a dot along contiguous memory. From a zero h_0 the product is zero.
         if t > 0 || not tape.ZeroStart then
-            Kernels.gemmNT B G H tape.Hs (t * B * H) H u 0 H tape.Gates (t * B * G) G
-        let gates = tape.Gates
+            Kernels.gemmNT B G H (Kernels.rowMajor tape.Hs (t * B * H) H) (Kernels.rowMajor u 0 H) (Kernels.rowMajor tape.Gates (t * B * G) G)
         for b in 0 .. B - 1 do
-            let prev = (t * B + b) * H          // h_t, c_t
-            let next = ((t + 1) * B + b) * H    // h_{t+1}, c_{t+1}
-            if not tape.Real.[t * B + b] then
+            if tape.Real.[t * B + b] then cellForward tape t b
+            else
                 // A padded step: the state passes through unchanged (this row's z is never read).
+                let prev, next = (t * B + b) * H, ((t + 1) * B + b) * H
                 Array.blit tape.Hs prev tape.Hs next H
                 Array.blit tape.Cs prev tape.Cs next H
-            else
-                let go = (t * B + b) * G
-                // i, f = σ(z_i, z_f); g = tanh(z_c); o = σ(z_o)   (in place on this call's tape)
-                Kernels.sigmoid gates go gates go (2 * H)
-                Kernels.tanh gates (go + 2 * H) gates (go + 2 * H) H
-                Kernels.sigmoid gates (go + 3 * H) gates (go + 3 * H) H
-                let tc = (t * B + b) * H
-                for k in 0 .. H - 1 do
-                    // c' = f ⊙ c + i ⊙ g
-                    tape.Cs.[next + k] <- gates.[go + H + k] * tape.Cs.[prev + k] + gates.[go + k] * gates.[go + 2 * H + k]
-                Kernels.tanh tape.Cs next tape.TanhC tc H
-                // h' = o ⊙ tanh(c')
-                TensorPrimitives.Multiply(ReadOnlySpan<float>(gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, tc, H), Span<float>(tape.Hs, next, H))
-
-    // ---- the cell: backward ---------------------------------------------------------------------
 
     /// Inverts step t for the whole batch. On entry dH, dC (B, H) hold d loss / d h_{t+1}, d c_{t+1};
     /// on exit they hold d loss / d h_t, d c_t (d h_t only when `withDh`: at t = 0 training has no
@@ -221,25 +265,18 @@ module Lstm =
     let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) =
         let B, H = tape.B, tape.H
         let G = 4 * H
-        let dz, gates = tape.Scratch.Dz, tape.Gates
+        let dz = tape.Scratch.Dz
         for b in 0 .. B - 1 do
-            let go = (t * B + b) * G
+            if tape.Real.[t * B + b] then cellBackward tape t b dH dC
             // A padded step passed the state through, so it passes the gradient through: z has none.
-            if not tape.Real.[t * B + b] then Array.Clear(dz, go, G)
-            else
-                // h' = o ⊙ tanh(c'):      d c' = d c'_carried + d h' ⊙ o ⊙ (1 − tanh²c'),  d z_o = d h' ⊙ tanh c' ⊙ o ⊙ (1 − o)
-                // c' = f ⊙ c + i ⊙ g:     d z_i = d c' ⊙ g ⊙ i ⊙ (1 − i),  d z_f = d c' ⊙ c ⊙ f ⊙ (1 − f),
-                //                         d z_c = d c' ⊙ i ⊙ (1 − g²),     d c = d c' ⊙ f
-                let row = (t * B + b) * H
-                Kernels.cellBackward H gates go tape.TanhC row tape.Cs row dH dC (b * H) dz
+            else Array.Clear(dz, (t * B + b) * G, G)
         // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (B, G)·(G, H); U's storage is already Uᵀ row-major.
         if withDh then
             let dhPrev = tape.Scratch.DhPrev
             Array.Clear dhPrev
-            if tape.Scratch.UPacked.Length > 0 then
-                Kernels.gemmNNPacked B H G dz (t * B * G) G 1 tape.Scratch.UPacked u 0 H dhPrev 0 H
-            else
-                Kernels.gemmNN B H G dz (t * B * G) G 1 u 0 H dhPrev 0 H
+            let dzT, uT, dh = Kernels.rowMajor dz (t * B * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev 0 H
+            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked B H G dzT tape.Scratch.UPacked uT dh
+            else Kernels.gemmNN B H G dzT uT dh
             for b in 0 .. B - 1 do
                 if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
@@ -259,7 +296,7 @@ module Lstm =
         // z = b + x·W for every step and sample at once: (T·B, I)·(I, G); h·U is added step by step.
         for r in 0 .. T * B - 1 do
             Array.blit bias 0 tape.Gates (r * G) G
-        Kernels.gemmNN (T * B) G I tape.X 0 I 1 wRows 0 G tape.Gates 0 G
+        Kernels.gemmNN (T * B) G I (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor wRows 0 G) (Kernels.rowMajor tape.Gates 0 G)
         for t in 0 .. T - 1 do
             forwardStep u tape t
 
@@ -277,12 +314,13 @@ module Lstm =
         // d Uᵀ (G, H) += d zᵀ (G, rows) · h (rows, H): U's own storage order.
         if uRows = 0 then ()
         elif dir = 1 && tape.Scratch.HPacked.Length >= uRows * (H - H % 16) && tape.Scratch.HPacked.Length > 0 then
-            Kernels.packColumns16 uRows H tape.Hs (first * H) H tape.Scratch.HPacked
-            Kernels.gemmNNPacked G H uRows dz (first * G) 1 G tape.Scratch.HPacked tape.Hs (first * H) H gU 0 H
+            let hs = Kernels.rowMajor tape.Hs (first * H) H
+            Kernels.packColumns16 uRows H hs tape.Scratch.HPacked
+            Kernels.gemmNNPacked G H uRows (Kernels.strided dz (first * G) 1 G) tape.Scratch.HPacked hs (Kernels.rowMajor gU 0 H)
         else
-            Kernels.gemmNN G H uRows dz (first * G) 1 (dir * G) tape.Hs (first * H) (dir * H) gU 0 H
+            Kernels.gemmNN G H uRows (Kernels.strided dz (first * G) 1 (dir * G)) (Kernels.rowMajor tape.Hs (first * H) (dir * H)) (Kernels.rowMajor gU 0 H)
         // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
-        Kernels.gemmNN I G rows tape.X (first * I) 1 (dir * I) dz (first * G) (dir * G) tape.Scratch.DwRows 0 G
+        Kernels.gemmNN I G rows (Kernels.strided tape.X (first * I) 1 (dir * I)) (Kernels.rowMajor dz (first * G) (dir * G)) (Kernels.rowMajor tape.Scratch.DwRows 0 G)
 
     /// The weight gradients of a batched sequence, once after the reversed loop, over all T·B rows
     /// in the order `Rows` lists them (steps T−1 … 0, samples 0 … B−1): the order, and so the bits,
@@ -299,9 +337,9 @@ module Lstm =
         // d Uᵀ (G, H) += d zᵀ (G, T·B) · h (T·B, H), h_t stacked as Hs[0 .. T−1]: U's own storage order.
         // Step 0's rows come last in `rows`; from a zero h_0 they add nothing and are left out.
         let uRows = if tape.ZeroStart then (T - 1) * B else T * B
-        Kernels.gemmTNRows G H uRows dz 0 G tape.Hs 0 H rows gU 0 H scratch
+        Kernels.gemmTNRows G H uRows (Kernels.rowMajor dz 0 G) (Kernels.rowMajor tape.Hs 0 H) rows (Kernels.rowMajor gU 0 H) scratch
         // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient in backwardTape.
-        Kernels.gemmTNRows I G (T * B) tape.X 0 I dz 0 G rows tape.Scratch.DwRows 0 G scratch
+        Kernels.gemmTNRows I G (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz 0 G) rows (Kernels.rowMajor tape.Scratch.DwRows 0 G) scratch
 
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
     /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
@@ -314,7 +352,7 @@ module Lstm =
         let dwRows = tape.Scratch.DwRows
         Array.Clear dwRows
         // A batch reuses U at every step: pack it once so d h = d z · Uᵀ streams it (same bits).
-        if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H u 0 H tape.Scratch.UPacked
+        if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H (Kernels.rowMajor u 0 H) tape.Scratch.UPacked
         let stacked = stacked B T
         for t in T - 1 .. -1 .. 0 do
             backwardStep u tape t dH dC (t > 0 || withInitial)

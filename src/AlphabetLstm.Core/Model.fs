@@ -12,19 +12,8 @@ open System.Numerics.Tensors
 open System.Runtime.Intrinsics
 open MathNet.Numerics.LinearAlgebra
 
-/// Softmax and cross-entropy on plain matrices.
+/// Cross-entropy on plain matrices (the model computes its own softmax in `Model`'s head).
 module Loss =
-    /// Row-wise softmax of (B, V) logits, computed stably (the row maximum is subtracted first).
-    [<CompiledName("Softmax")>]
-    let softmax (logits: Matrix<float>) : Matrix<float> =
-        let p = Matrix<float>.Build.DenseOfMatrix logits
-        for b in 0 .. p.RowCount - 1 do
-            let row = p.Row b
-            let m = row.Maximum()
-            let e = row.Map(fun x -> exp (x - m))
-            p.SetRow(b, e / e.Sum())
-        p
-
     /// Row-wise log-softmax: logits − max − log Σ exp(logits − max).
     [<CompiledName("LogSoftmax")>]
     let logSoftmax (logits: Matrix<float>) : Matrix<float> =
@@ -178,7 +167,7 @@ module Model =
         // logits = h_T · DenseKernel + DenseBias, (B, H)·(H, V); the kernel's storage is its transpose (V, H).
         for b in 0 .. B - 1 do
             Array.blit db 0 ws.Probs (b * V) V
-        Kernels.gemmNT B V H tape.Hs hT H dk 0 H ws.Probs 0 V
+        Kernels.gemmNT B V H (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.Probs 0 V)
         let mutable lossSum = 0.0
         let mutable correct = 0
         let mutable b = 0
@@ -206,9 +195,9 @@ module Model =
                 gDb.[v] <- gDb.[v] + dl.[b * V + v]
         // logits = h_T · DenseKernel + DenseBias:
         //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, B) · h_T (B, H);  d h_T (B, H) = d logits (B, V) · DenseKernelᵀ (V, H).
-        Kernels.gemmNN V H B dl 0 1 V tape.Hs hT H gDk 0 H
+        Kernels.gemmNN V H B (Kernels.strided dl 0 1 V) (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor gDk 0 H)
         Array.Clear ws.DH
-        Kernels.gemmNN B H V dl 0 V 1 dk 0 H ws.DH 0 H
+        Kernels.gemmNN B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DH 0 H)
         Array.Clear ws.DC
 
     /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`

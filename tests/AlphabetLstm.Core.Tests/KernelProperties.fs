@@ -25,7 +25,7 @@ let ``gemmNN adds the products into each element in order, one fused multiply-ad
                 // A is read transposed (row stride 1, column stride m) and B's rows backwards.
                 let a, b, c0 = randoms 1 (m * p), randoms 2 (p * n), randoms 3 (m * n)
                 let c = Array.copy c0
-                Kernels.gemmNN m n p a 0 1 m b ((p - 1) * n) -n c 0 n
+                Kernels.gemmNN m n p (Kernels.strided a 0 1 m) (Kernels.rowMajor b ((p - 1) * n) -n) (Kernels.rowMajor c 0 n)
                 let expected = Array.copy c0
                 for i in 0 .. m - 1 do
                     for j in 0 .. n - 1 do
@@ -42,7 +42,7 @@ let ``gemmNT sums four lanes, adds them pairwise, then the tail, then C`` () =
             for p in sizes do
                 let a, b, c0 = randoms 4 (m * p), randoms 5 (n * p), randoms 6 (m * n)
                 let c = Array.copy c0
-                Kernels.gemmNT m n p a 0 p b 0 p c 0 n
+                Kernels.gemmNT m n p (Kernels.rowMajor a 0 p) (Kernels.rowMajor b 0 p) (Kernels.rowMajor c 0 n)
                 let expected = Array.copy c0
                 let p4 = p - p % 4
                 for i in 0 .. m - 1 do
@@ -61,8 +61,8 @@ let ``gemmNT sums four lanes, adds them pairwise, then the tail, then C`` () =
 [<Fact>]
 let ``a product refuses offsets that would read past the end of an array`` () =
     let a = Array.zeroCreate 8
-    Assert.Throws<ArgumentException>(fun () -> Kernels.gemmNN 2 4 2 a 3 4 1 a 0 4 a 0 4) |> ignore
-    Assert.Throws<ArgumentException>(fun () -> Kernels.gemmNT 1 2 4 a 0 4 a 1 4 a 0 2) |> ignore
+    Assert.Throws<ArgumentException>(fun () -> Kernels.gemmNN 2 4 2 (Kernels.strided a 3 4 1) (Kernels.rowMajor a 0 4) (Kernels.rowMajor a 0 4)) |> ignore
+    Assert.Throws<ArgumentException>(fun () -> Kernels.gemmNT 1 2 4 (Kernels.rowMajor a 0 4) (Kernels.rowMajor a 1 4) (Kernels.rowMajor a 0 2)) |> ignore
 
 let private check (name: string) (f: float[] -> int -> float[] -> int -> int -> unit) (reference: float -> float) (tolerance: float -> float) (xs: float[]) =
     let ys = Array.zeroCreate xs.Length
@@ -99,10 +99,10 @@ let ``gemmNN on a packed B gives the same bits as on B itself`` () =
             for p in [ 1; 5; 300 ] do
                 let a, b, c0 = randoms 8 (m * p), randoms 9 (p * n), randoms 10 (m * n)
                 let plain, packed = Array.copy c0, Array.copy c0
-                Kernels.gemmNN m n p a 0 p 1 b 0 n plain 0 n
+                Kernels.gemmNN m n p (Kernels.rowMajor a 0 p) (Kernels.rowMajor b 0 n) (Kernels.rowMajor plain 0 n)
                 let pack = Array.zeroCreate (p * (n - n % 16))
-                Kernels.packColumns16 p n b 0 n pack
-                Kernels.gemmNNPacked m n p a 0 p 1 pack b 0 n packed 0 n
+                Kernels.packColumns16 p n (Kernels.rowMajor b 0 n) pack
+                Kernels.gemmNNPacked m n p (Kernels.rowMajor a 0 p) pack (Kernels.rowMajor b 0 n) (Kernels.rowMajor packed 0 n)
                 sameBits (sprintf "packed m=%d n=%d p=%d" m n p) plain packed
 
 [<Fact>]
@@ -118,7 +118,7 @@ let ``the blocked product over listed rows matches a plain triple loop, and keep
         let lda, ldb, ldc = m + 2, n + 1, n + 3
         let a, b, c0 = randoms (m + 17) (5 + stack * lda), randoms (n + 19) (7 + stack * ldb), randoms (p + 23) (m * ldc)
         let c = Array.copy c0
-        Kernels.gemmTNRows m n p a 5 lda b 7 ldb rows c 0 ldc scratch
+        Kernels.gemmTNRows m n p (Kernels.rowMajor a 5 lda) (Kernels.rowMajor b 7 ldb) rows (Kernels.rowMajor c 0 ldc) scratch
         let naive = Array.copy c0
         let ordered = Array.copy c0
         for i in 0 .. m - 1 do
@@ -142,15 +142,20 @@ let ``the cell's backward in vectors gives every unit the bits of the scalar for
     for h in 1 .. 9 do
         let r = Random(h)
         let act () = r.NextDouble()
-        let go, row, d = 3, 2, 1                    // offsets, so no run starts at an array's start
-        let gates = Array.init (go + 4 * h) (fun _ -> act ())
-        let tanhC = Array.init (row + h) (fun _ -> act () * 2.0 - 1.0)
-        let cs = Array.init (row + h) (fun _ -> act () * 4.0 - 2.0)
-        let dH = Array.init (d + h) (fun _ -> act () - 0.5)
-        let dC = Array.init (d + h) (fun _ -> act () - 0.5)
-        let dz = Array.create (go + 4 * h + 2) nan
+        // Sample 1 of 3 at step 1 of 2, so no row starts at an array's start.
+        let tape = Lstm.newTape 2 3 1 h
+        let t, b = 1, 1
+        let go, row, d = (t * 3 + b) * 4 * h, (t * 3 + b) * h, b * h
+        for k in 0 .. tape.Gates.Length - 1 do tape.Gates.[k] <- act ()
+        for k in 0 .. tape.TanhC.Length - 1 do tape.TanhC.[k] <- act () * 2.0 - 1.0
+        for k in 0 .. tape.Cs.Length - 1 do tape.Cs.[k] <- act () * 4.0 - 2.0
+        let dH = Array.init (3 * h) (fun _ -> act () - 0.5)
+        let dC = Array.init (3 * h) (fun _ -> act () - 0.5)
+        let dz = tape.Scratch.Dz
+        Array.Fill(dz, nan)
         let dCOut = Array.copy dC
-        Kernels.cellBackward h gates go tanhC row cs row dH dCOut d dz
+        Lstm.cellBackward tape t b dH dCOut
+        let gates, tanhC, cs = tape.Gates, tape.TanhC, tape.Cs
         let bits (x: float) = BitConverter.DoubleToInt64Bits x
         for k in 0 .. h - 1 do
             let i, f, g, o = gates.[go + k], gates.[go + h + k], gates.[go + 2 * h + k], gates.[go + 3 * h + k]
@@ -160,5 +165,7 @@ let ``the cell's backward in vectors gives every unit the bits of the scalar for
             for q in 0 .. 3 do
                 Assert.True(bits expect.[q] = bits dz.[go + q * h + k], sprintf "H=%d unit %d block %d: %.17g, expected %.17g" h k q dz.[go + q * h + k] expect.[q])
             Assert.Equal(bits (dcNext * f), bits dCOut.[d + k])
-        // Nothing outside the row's d z was written.
+        // Nothing outside the row's d z and d c was written.
         Assert.True(Array.forall Double.IsNaN dz.[.. go - 1] && Array.forall Double.IsNaN dz.[go + 4 * h ..])
+        Assert.Equal<float>(dC.[.. d - 1], dCOut.[.. d - 1])
+        Assert.Equal<float>(dC.[d + h ..], dCOut.[d + h ..])

@@ -1,4 +1,4 @@
-/// Softmax, Adam, the initialisers and the random generator.
+/// The head's softmax, Adam, the initialisers and the random generator.
 module AlphabetLstm.Core.Tests.NumericsProperties
 
 open System
@@ -8,15 +8,25 @@ open AlphabetLstm.Core
 open AlphabetLstm.Core.Tests.Generators
 
 [<LstmProperty>]
-let ``softmax rows sum to 1 and do not change when a constant is added to the logits`` (s: Shape) (shift: int) =
+let ``predict's probabilities are the softmax of the logits on the final h, sum to 1 and ignore a shift`` (s: Shape) (shift: int) =
     let pr = build s
-    let logits = pr.Targets.Map(fun _ -> 0.0) + (uniformMatrix s.B s.V (Rng.create s.Seed)).Value * 5.0
-    let p = Loss.softmax logits
+    let p = { pr.Parameters with DenseKernel = pr.Parameters.DenseKernel * 5.0 }
+    let r = Model.predict p pr.Initial pr.Inputs Unmasked
+    // The softmax written out from its definition, on logits = h_T · DenseKernel + DenseBias.
+    let logits = r.Final.H * p.DenseKernel
     for b in 0 .. s.B - 1 do
-        Assert.InRange(p.Row(b).Sum(), 1.0 - 1e-12, 1.0 + 1e-12)
+        let z = logits.Row(b) + p.DenseBias
+        let e = z.Map(fun x -> exp (x - z.Maximum()))
+        let expected = e / e.Sum()
+        Assert.InRange(r.Probabilities.Row(b).Sum(), 1.0 - 1e-12, 1.0 + 1e-12)
+        for v in 0 .. s.V - 1 do
+            Assert.True(abs (r.Probabilities.[b, v] - expected.[v]) <= 1e-14,
+                        sprintf "row %d class %d: %.17g, the definition gives %.17g" b v r.Probabilities.[b, v] expected.[v])
+    // A constant added to every logit (through the bias) changes no probability.
     let c = float (shift % 1000)
-    let shifted = Loss.softmax (logits.Add c)
-    Assert.True(maxDiff p shifted <= 1e-12, sprintf "softmax moved by %.3g after adding %g" (maxDiff p shifted) c)
+    let shifted = Model.predict { p with DenseBias = p.DenseBias.Add c } pr.Initial pr.Inputs Unmasked
+    Assert.True(maxDiff r.Probabilities shifted.Probabilities <= 1e-12,
+                sprintf "probabilities moved by %.3g after adding %g to the logits" (maxDiff r.Probabilities shifted.Probabilities) c)
 
 [<LstmProperty>]
 let ``Adam with zero gradients leaves the parameters unchanged`` (s: Shape) =
