@@ -6,7 +6,7 @@ using AlphabetLstm.Core;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet] [--jobs N] [--shard K/N]</c>:
+/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet] [--jobs N] [--shard K/N] [--threads N]</c>:
 /// trains the tutorial's experiments, prints what the tutorial prints (and what it leaves out),
 /// and optionally writes JSON and a report. <c>--jobs</c> trains several runs at a time;
 /// <c>--shard</c> trains a share of them for <c>merge</c> to join.
@@ -34,6 +34,7 @@ public static class ExperimentCommand
         var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the results, no progress or patterns." };
         var jobs = Cli.PositiveInt("--jobs", "Train N runs at a time (default: the number of cores). Results do not depend on N.");
+        var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1). Results do not depend on N.");
         var shard = new Option<string?>("--shard")
         {
             Description = "Run only share K of N (0 <= K < N) of the (experiment, seed) runs and write them with --json; `merge` joins the shards.",
@@ -41,7 +42,7 @@ public static class ExperimentCommand
 
         var command = new Command("experiment", "Train and explain the tutorial's experiments.")
         {
-            id, seed, seeds, epochs, units, mask, json, outDir, quiet, jobs, shard,
+            id, seed, seeds, epochs, units, mask, json, outDir, quiet, jobs, shard, threads,
         };
         command.SetAction(parse =>
         {
@@ -57,14 +58,14 @@ public static class ExperimentCommand
                 throw new UsageException("--shard needs --json FILE: a shard writes its runs there for `merge`");
             if (share is not null && parse.GetValue(outDir) is not null)
                 throw new UsageException("--shard writes only its JSON; drop --out and run `merge SHARD.json... --out DIR` on all the shards");
-            var options = new RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share);
+            var options = new RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
             return Execute(new ExperimentPlan(settings), options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
         });
         return command;
     }
 
     /// <summary>How to spread the runs: jobs at a time on this machine, and which shard (index, count) of the plan to run.</summary>
-    public sealed record RunOptions(int Jobs, (int Index, int Count)? Shard = null);
+    public sealed record RunOptions(int Jobs, (int Index, int Count)? Shard = null, int Threads = 1);
 
     /// <summary>Parses <c>--shard K/N</c> (0 &lt;= K &lt; N), or fails with a usage error naming the value.</summary>
     public static (int Index, int Count) ParseShard(string text)
@@ -93,7 +94,7 @@ public static class ExperimentCommand
         if (options.Shard is var (k, n))
             stdout.WriteLine($"shard {k}/{n}: {planned.Count} of the plan's {plan.Runs.Count} runs");
         var wall = Stopwatch.StartNew();
-        var records = RunScheduler.RunAll(planned, options.Jobs, stdout, quiet);
+        var records = RunScheduler.RunAll(planned, options.Jobs, options.Threads, stdout, quiet);
         var runs = records.Select(plan.ToDto).ToList();
         var seconds = wall.Elapsed.TotalSeconds;
         var printer = new RunPrinter(stdout, quiet);

@@ -48,9 +48,17 @@ public sealed record ExperimentPlan(ResultsJson.SettingsDto Settings)
 /// <summary>Trains one experiment for one seed, reporting each epoch to <paramref name="onEpoch"/>.</summary>
 public static class ExperimentRunner
 {
-    public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null)
+    /// <summary>The same run with one training step on <paramref name="threads"/> threads (the results do not change).</summary>
+    public static PreparedExperiment WithThreads(this PreparedExperiment p, int threads)
     {
-        var prepared = Experiments.Prepare(spec, seed);
+        var c = p.Config;
+        return new PreparedExperiment(p.Spec, p.Seed, p.Data,
+            new FitConfig(c.Epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads), p.Start);
+    }
+
+    public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)
+    {
+        var prepared = Experiments.Prepare(spec, seed).WithThreads(threads);
         var history = new List<EpochReport>(spec.Epochs);
         var clock = Stopwatch.StartNew();
         var state = Train(prepared, report =>
@@ -96,10 +104,10 @@ public static class ExperimentRunner
 /// </summary>
 public static class RunScheduler
 {
-    public static IReadOnlyList<RunRecord> RunAll(IReadOnlyList<PlannedRun> runs, int jobs, TextWriter stdout, bool quiet)
+    public static IReadOnlyList<RunRecord> RunAll(IReadOnlyList<PlannedRun> runs, int jobs, int threads, TextWriter stdout, bool quiet)
     {
         if (jobs <= 1 || runs.Count <= 1)
-            return runs.Select(run => RunPrinted(run, new RunPrinter(stdout, quiet), CancellationToken.None)).ToList();
+            return runs.Select(run => RunPrinted(run, threads, new RunPrinter(stdout, quiet), CancellationToken.None)).ToList();
 
         var done = runs.Select(_ => new TaskCompletionSource<(RunRecord Record, string Output)>(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
         var order = Enumerable.Range(0, runs.Count).OrderByDescending(k => EstimatedWork(runs[k].Spec)).ToArray();
@@ -114,7 +122,7 @@ public static class RunScheduler
                 try
                 {
                     var buffer = new StringWriter();
-                    var record = RunPrinted(runs[i], new RunPrinter(buffer, quiet), stop.Token);
+                    var record = RunPrinted(runs[i], threads, new RunPrinter(buffer, quiet), stop.Token);
                     done[i].SetResult((record, buffer.ToString()));
                 }
                 catch (Exception e)
@@ -151,7 +159,7 @@ public static class RunScheduler
         return records;
     }
 
-    private static RunRecord RunPrinted(PlannedRun run, RunPrinter printer, CancellationToken stop)
+    private static RunRecord RunPrinted(PlannedRun run, int threads, RunPrinter printer, CancellationToken stop)
     {
         printer.Header(run.Spec, run.Seed);
         var progress = printer.Progress(run.Spec);
@@ -159,7 +167,7 @@ public static class RunScheduler
         {
             stop.ThrowIfCancellationRequested();
             progress.Report(report);
-        });
+        }, threads);
         progress.Done(record.TrainSeconds);
         printer.Result(record);
         return record;

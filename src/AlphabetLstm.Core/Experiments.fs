@@ -158,7 +158,7 @@ module Experiments =
           Data = data
           Config =
             { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = AdamConfig.Keras }
+              Masked = spec.Masked; Optimizer = AdamConfig.Keras; Threads = 1 }
           Start = Training.start p.Value p.Next }
 
     let private predictions (data: Dataset) (e: Evaluation) =

@@ -38,11 +38,14 @@ type FitConfig =
       Policy: StatePolicy
       /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
-      Optimizer: AdamConfig }
+      Optimizer: AdamConfig
+      /// Threads one training step may use; the result is the same bits for every count. Only
+      /// large steps are split (see Lstm.partsOf); 1 runs everything on the calling thread.
+      Threads: int }
 
-    /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam.
+    /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam; one thread.
     static member Default(epochs: int) =
-        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = Stateless; Masked = false; Optimizer = AdamConfig.Keras }
+        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = Stateless; Masked = false; Optimizer = AdamConfig.Keras; Threads = 1 }
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
@@ -174,6 +177,8 @@ module Training =
         checkData p data config.BatchSize
         let N, T, H, B = data.Count, data.TimeSteps, p.Units, config.BatchSize
         let full, tail = batchWorkspaces T B N data.Features H p.Classes
+        full.Tape.Threads <- config.Threads
+        tail.Tape.Threads <- config.Threads
         let xs, ys = storages data
         { Full = full
           Tail = tail

@@ -11,7 +11,7 @@ public class CoreFromCSharpTests
     {
         var data = Datasets.Window(1, Layout.Features);
         var init = Parameters.Init(1, 50, 26, Rng.Create(1));
-        var fit = new FitConfig(300, 1, false, StatePolicy.NewStateful(ResetPoint.EveryEpoch), false, AdamConfig.Keras);
+        var fit = new FitConfig(300, 1, false, StatePolicy.NewStateful(ResetPoint.EveryEpoch), false, AdamConfig.Keras, 1);
         var trained = Training.Train(fit, data, Training.Start(init.Value, init.Next));
 
         // The state is a value: pass zeros to reset, pass the returned state to carry on.
@@ -33,7 +33,7 @@ public class CoreFromCSharpTests
     {
         var data = Datasets.Window(1, Layout.Features);
         var init = Parameters.Init(1, 8, 26, Rng.Create(3));
-        var fit = new FitConfig(25, 5, true, StatePolicy.Stateless, false, AdamConfig.Keras);
+        var fit = new FitConfig(25, 5, true, StatePolicy.Stateless, false, AdamConfig.Keras, 1);
         var start = Training.Start(init.Value, init.Next);
 
         var seen = new List<int>();

@@ -149,3 +149,35 @@ public partial class FanOutCliTests
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "experiment", "one-char", "--shard", "0/2"), 2, "--shard needs --json");
     }
 }
+
+/// <c>--threads N</c> end to end: a step split across threads trains the same model, byte for byte.
+public class ThreadsCliTests
+{
+    // batch-state with 128 units: 25 rows × 4·128 × 128 multiply-adds per step, above the threshold
+    // at which a step is split (the tutorial's own sizes never are).
+    private static readonly string[] Large = ["batch-state", "--units", "128", "--epochs", "4", "--seed", "5"];
+
+    [Fact]
+    public void Train_with_two_threads_writes_the_model_file_of_one_thread_byte_for_byte()
+    {
+        using var dir = new TempFolder();
+        var one = CliProcess.Run(dir.Path, ["train", .. Large, "--threads", "1", "--save", "one.json", "--quiet"]);
+        var two = CliProcess.Run(dir.Path, ["train", .. Large, "--threads", "2", "--save", "two.json", "--quiet"]);
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        Assert.True(two.ExitCode == 0, two.Stderr);
+        Assert.Equal(File.ReadAllBytes(dir["one.json"]), File.ReadAllBytes(dir["two.json"]));
+    }
+
+    [Fact]
+    public void Experiment_with_two_threads_writes_the_json_of_one_thread_except_the_timings()
+    {
+        using var dir = new TempFolder();
+        static string Untimed(string path) =>
+            System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(path), @"""trainSeconds"": [0-9.E+-]+", "");
+        var one = CliProcess.Run(dir.Path, ["experiment", .. Large, "--threads", "1", "--json", "one.json", "--quiet"]);
+        var two = CliProcess.Run(dir.Path, ["experiment", .. Large, "--threads", "2", "--json", "two.json", "--quiet"]);
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        Assert.True(two.ExitCode == 0, two.Stderr);
+        Assert.Equal(Untimed(dir["one.json"]), Untimed(dir["two.json"]));
+    }
+}

@@ -233,7 +233,7 @@ def run_ours(args, experiments, grid, out):
     after the tiny experiments, the large grid points measured about a third slower than alone.
     """
     def bench(exps, points, path):
-        cmd = ["dotnet", CLI, "bench", "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--json", path,
+        cmd = ["dotnet", CLI, "bench", "--threads", "1", "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--json", path,
                "--experiments", ",".join(exps) or "none",
                "--grid", ",".join(str(GRID.index(g) + 1) for g in points) or "none"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
