@@ -10,10 +10,11 @@ namespace AlphabetLstm.Cli;
 
 /// <summary>
 /// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--phases] [--json FILE]</c>:
-/// how fast training runs on this machine, single-threaded. Two parts:
+/// how fast training runs on this machine. Two parts:
 /// <list type="bullet">
 /// <item>the tutorial's experiments at its settings: training wall time (the whole <c>fit</c>) and µs per optimizer step;</item>
-/// <item>a grid of shapes: training steps per second (forward over T, BPTT, Adam) on a fixed random batch, after warm-up.</item>
+/// <item>a grid of shapes: training steps per second (forward over T, BPTT, Adam) on a fixed random batch, after warm-up,
+/// with one thread per step and with <c>--threads N</c> (default: the number of cores).</item>
 /// </list>
 /// Every figure is the median of <c>--repeats</c> runs. Bytes allocated per step come from
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the timed runs. The core only builds the work;
@@ -32,14 +33,14 @@ public static class BenchCommand
 
     public sealed record Options(
         IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
-        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false);
+        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, int Threads = 1);
 
     public sealed record ExperimentTiming(
         string Id, int Epochs, long Steps, double TrainSeconds, double MicrosecondsPerStep,
         double BytesPerStep, IReadOnlyList<double> RepeatSeconds);
 
     public sealed record GridTiming(
-        int Inputs, int Units, int Batch, int TimeSteps, int StepsPerRepeat, double StepsPerSecond,
+        int Inputs, int Units, int Batch, int TimeSteps, int Threads, int StepsPerRepeat, double StepsPerSecond,
         double MicrosecondsPerStep, double BytesPerStep, double BytesPerEpoch, IReadOnlyList<double> RepeatStepsPerSecond);
 
     public sealed record MachineInfo(
@@ -69,6 +70,7 @@ public static class BenchCommand
         var epochs = Cli.PositiveInt("--epochs", "Override the experiments' numbers of epochs (for a quick run).");
         var seed = new Option<long?>("--seed") { Description = "Seed for data and weights (default 1)." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
+        var threads = Cli.PositiveInt("--threads", "Also time the grid with N threads per step (default: the number of cores; 1: one thread only).");
         var phases = new Option<bool>("--phases")
         {
             Description = "Also time the stages of one step of each experiment (forward, head, BPTT, Adam) one by one.",
@@ -76,7 +78,7 @@ public static class BenchCommand
 
         var command = new Command("bench", "Time training on this machine: the tutorial's experiments and a grid of shapes.")
         {
-            experiments, grid, repeats, seconds, epochs, seed, json, phases,
+            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads,
         };
         command.SetAction(parse =>
         {
@@ -85,7 +87,8 @@ public static class BenchCommand
             var options = new Options(
                 ParseExperiments(parse.GetValue(experiments)!),
                 ParseGrid(parse.GetValue(grid)!),
-                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases));
+                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases),
+                parse.GetValue(threads) ?? Environment.ProcessorCount);
             return Execute(options, parse.GetValue(json), stdout);
         });
         return command;
@@ -128,7 +131,8 @@ public static class BenchCommand
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
         var machine = Machine();
         o.WriteLine($"runtime {machine.Runtime} on {machine.Os} {machine.Architecture}, {machine.ProcessorCount} cores; "
-                  + $"Vector256 {machine.Vector256}, Vector512 {machine.Vector512}, FMA {machine.Fma}; single thread");
+                  + $"Vector256 {machine.Vector256}, Vector512 {machine.Vector512}, FMA {machine.Fma}; "
+                  + $"experiments on one thread, the grid on 1{(options.Threads > 1 ? $" and {options.Threads}" : "")} thread(s) per step");
         o.WriteLine($"linear algebra: {machine.LinearAlgebra}");
 
         var experiments = new List<ExperimentTiming>();
@@ -169,15 +173,22 @@ public static class BenchCommand
         {
             o.WriteLine();
             o.WriteLine($"grid: training steps (forward over T, BPTT, Adam) on a fixed random batch, after warm-up, median of {options.Repeats}:");
-            o.WriteLine("| I | H | B | T | steps/run | steps/s | µs/step | bytes/step | bytes/epoch |");
-            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine("| I | H | B | T | threads | steps/run | steps/s | × one thread | µs/step | bytes/step | bytes/epoch |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var shape in options.Grid)
             {
-                var t = TimeGrid(shape, options);
-                grid.Add(t);
-                o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} | {F(t.BytesPerEpoch, "0")} |");
+                GridTiming? one = null;
+                foreach (var n in options.Threads > 1 ? [1, options.Threads] : new[] { 1 })
+                {
+                    var t = TimeGrid(shape, options, n);
+                    one ??= t;
+                    grid.Add(t);
+                    o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.Threads} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | "
+                              + $"{F(t.StepsPerSecond / one.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} | {F(t.BytesPerEpoch, "0")} |");
+                }
             }
-            o.WriteLine("bytes/step: steady-state allocation of one more step; bytes/epoch: allocated once per epoch (the parameters and moments it hands out).");
+            o.WriteLine("bytes/step: steady-state allocation of one more step on the calling thread; bytes/epoch: allocated once per epoch (the parameters and moments it hands out).");
+            o.WriteLine($"threads: a step is split only where B ≥ 8 and B·4H·H ≥ 2^18 multiply-adds; smaller steps run on one thread whatever --threads says.");
         }
 
         if (jsonFile is not null)
@@ -238,9 +249,10 @@ public static class BenchCommand
     /// (bytes of an n-step epoch − bytes of a one-step epoch) / (n − 1); what every epoch allocates once
     /// (the new parameters and Adam moments it hands out) is reported apart, per epoch.
     /// </summary>
-    public static GridTiming TimeGrid(WorkloadShape shape, Options options)
+    public static GridTiming TimeGrid(WorkloadShape shape, Options options, int threads = 1)
     {
         var pilot = Workloads.Synthetic(shape, 1, options.Seed);
+        FitConfig WithEpochs(FitConfig c, int epochs) => new(epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads);
         // Warm the JIT up on this shape first: at least 60 one-step epochs and half a second, so the
         // epoch loop itself (called once per epoch) is call-counted into optimised, profiled code,
         // not only the per-step kernels. Without it a cold process timed its first shape at a third
@@ -288,12 +300,9 @@ public static class BenchCommand
         }
         var rate = Median(rates);
         var perStepBytes = Math.Max(0, (Median(bytes) - oneStepEpochBytes) / (steps - 1));
-        return new GridTiming(shape.Inputs, shape.Units, shape.Batch, shape.TimeSteps, steps, rate, 1e6 / rate,
+        return new GridTiming(shape.Inputs, shape.Units, shape.Batch, shape.TimeSteps, threads, steps, rate, 1e6 / rate,
                               perStepBytes, oneStepEpochBytes - perStepBytes, rates);
     }
-
-    private static FitConfig WithEpochs(FitConfig c, int epochs) =>
-        new(epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer);
 
     private static double Median(IEnumerable<double> values) => Stats.Median(values.OrderBy(x => x).ToList());
 }

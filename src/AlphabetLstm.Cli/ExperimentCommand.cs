@@ -6,9 +6,10 @@ using AlphabetLstm.Core;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet]</c>:
+/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet] [--jobs N] [--shard K/N] [--threads N]</c>:
 /// trains the tutorial's experiments, prints what the tutorial prints (and what it leaves out),
-/// and optionally writes JSON and a report.
+/// and optionally writes JSON and a report. <c>--jobs</c> trains several runs at a time;
+/// <c>--shard</c> trains a share of them for <c>merge</c> to join.
 /// </summary>
 public static class ExperimentCommand
 {
@@ -32,29 +33,53 @@ public static class ExperimentCommand
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
         var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the results, no progress or patterns." };
+        var jobs = Cli.PositiveInt("--jobs", "Train N runs at a time (default: the number of cores). Results do not depend on N.");
+        var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1). Results do not depend on N.");
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Run only share K of N (0 <= K < N) of the (experiment, seed) runs and write them with --json; `merge` joins the shards.",
+        };
 
         var command = new Command("experiment", "Train and explain the tutorial's experiments.")
         {
-            id, seed, seeds, epochs, units, mask, json, outDir, quiet,
+            id, seed, seeds, epochs, units, mask, json, outDir, quiet, jobs, shard, threads,
         };
         command.SetAction(parse =>
         {
             var which = parse.GetValue(id)!;
-            var specs = (which == "all" ? Experiments.All : [Experiments.Find(which)])
-                .Select(s => s
-                    .WithEpochs(parse.GetValue(epochs) ?? s.Epochs)
-                    .WithUnits(parse.GetValue(units) ?? s.Units)
-                    .WithMasked(parse.GetValue(mask) || s.Masked))
-                .ToList();
             var first = parse.GetValue(seed) ?? 1;
             var count = parse.GetValue(seeds) ?? 1;
-            var plan = new ExperimentPlan(specs, Enumerable.Range(0, count).Select(k => first + k).ToList());
-            return Execute(plan, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
+            var settings = new ResultsJson.SettingsDto(
+                which == "all" ? Experiments.Ids : [which],
+                Enumerable.Range(0, count).Select(k => first + k).ToList(),
+                parse.GetValue(mask), parse.GetValue(epochs), parse.GetValue(units));
+            var share = parse.GetValue(shard) is { } text ? ParseShard(text) : ((int, int)?)null;
+            if (share is not null && parse.GetValue(json) is null)
+                throw new UsageException("--shard needs --json FILE: a shard writes its runs there for `merge`");
+            if (share is not null && parse.GetValue(outDir) is not null)
+                throw new UsageException("--shard writes only its JSON; drop --out and run `merge SHARD.json... --out DIR` on all the shards");
+            var options = new RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
+            return Execute(new ExperimentPlan(settings), options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
         });
         return command;
     }
 
-    public static int Execute(ExperimentPlan plan, string? jsonFile, string? outDir, bool quiet, TextWriter stdout)
+    /// <summary>How to spread the runs: jobs at a time on this machine, and which shard (index, count) of the plan to run.</summary>
+    public sealed record RunOptions(int Jobs, (int Index, int Count)? Shard = null, int Threads = 1);
+
+    /// <summary>Parses <c>--shard K/N</c> (0 &lt;= K &lt; N), or fails with a usage error naming the value.</summary>
+    public static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var k)
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            && n >= 1 && k < n)
+            return (k, n);
+        throw new UsageException($"--shard expects K/N with whole numbers 0 <= K < N (K counts from 0, as Slurm's and Kubernetes' indices do), got '{text}'");
+    }
+
+    public static int Execute(ExperimentPlan plan, RunOptions options, string? jsonFile, string? outDir, bool quiet, TextWriter stdout)
     {
         // Check every destination before hours of training, so a typo fails at once.
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
@@ -65,29 +90,25 @@ public static class ExperimentCommand
         }
 
         stdout.WriteLine($"linear algebra: {LinearAlgebra.Select()}");
-        var printer = new RunPrinter(stdout, quiet);
-        var runs = new List<RunRecord>();
+        var planned = options.Shard is var (index, count) ? plan.Shard(index, count) : plan.Runs;
+        if (options.Shard is var (k, n))
+            stdout.WriteLine($"shard {k}/{n}: {planned.Count} of the plan's {plan.Runs.Count} runs");
         var wall = Stopwatch.StartNew();
-        foreach (var spec in plan.Specs)
-            foreach (var seed in plan.Seeds)
-            {
-                printer.Header(spec, seed);
-                var progress = printer.Progress(spec);
-                var run = ExperimentRunner.Run(spec, seed, progress.Report);
-                progress.Done(run.TrainSeconds);
-                printer.Result(run);
-                runs.Add(run);
-            }
-        printer.Summary(runs, wall.Elapsed.TotalSeconds);
+        var records = RunScheduler.RunAll(planned, options.Jobs, options.Threads, stdout, quiet);
+        var runs = records.Select(plan.ToDto).ToList();
+        var seconds = wall.Elapsed.TotalSeconds;
+        var printer = new RunPrinter(stdout, quiet);
+        printer.Summary(runs, seconds);
 
         if (jsonFile is not null)
         {
-            AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(runs));
+            var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
+            AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(plan.Settings, runs, shard));
             stdout.WriteLine($"wrote {jsonFile}");
         }
         if (outDir is not null)
         {
-            foreach (var written in Report.Write(outDir, runs, wall.Elapsed.TotalSeconds))
+            foreach (var written in Report.Write(outDir, plan.Settings, runs, seconds))
                 stdout.WriteLine($"wrote {written}");
         }
         return ExitCodes.Ok;
@@ -134,21 +155,21 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
             foreach (var p in r.Predictions)
                 o.WriteLine($"     {p.Input,5} -> {p.Predicted}{(p.Correct ? "" : $"   wrong, expected {p.Expected}")}");
         }
-        if (r.BatchIndependence?.Value is { } bi)
+        if (r.TryGetBatchIndependence(out var bi))
         {
             o.WriteLine($"   accuracy on a shuffled copy: {Percent(bi.ShuffledAccuracy)}");
             o.WriteLine($"   each letter predicted alone vs inside the batch of {r.Config.BatchSize}: max |difference| of probabilities = {bi.MaxDifference.ToString("G3", Inv)}");
             o.WriteLine("   So the samples of one batch never see each other's state: every row starts from zeros and runs alone.");
             o.WriteLine("   The model has learned a letter-to-letter lookup, not the sequence, which is why shuffling changes nothing.");
         }
-        if (r.Generation?.Value is { } g)
+        if (r.TryGetGeneration(out var g))
         {
             o.WriteLine($"   generate from A after a reset:   {Arrows(g.FromA)}");
             o.WriteLine($"   generate from K after a reset:   {Arrows(g.FromKAfterReset)}");
             o.WriteLine($"   generate from K after A..J:      {Arrows(g.FromKAfterWarmup)}");
             o.WriteLine("   After a reset the state says \"start of the alphabet\", so K is read as if it were A; warmed up on A..J, the state says \"after J\" and K -> L.");
         }
-        if (r.PaddingCollision?.Value is { } pc)
+        if (r.TryGetPaddingCollision(out var pc))
         {
             var same = pc.SameEncoding ? "encode to the same padded numbers" : "encode differently";
             o.WriteLine($"   \"{pc.First}\" and \"{pc.Second}\" {same} (a leading A is 0.0, the padding value).");
@@ -160,14 +181,14 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
 
     private static string Arrows(string letters) => string.Join(" -> ", letters.ToCharArray());
 
-    public void Summary(IReadOnlyList<RunRecord> runs, double wallSeconds)
+    public void Summary(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
         o.WriteLine();
         o.WriteLine("| experiment | tutorial | ours: min / median / max | seeds | train s (median) |");
         o.WriteLine("|---|---|---|---|---|");
         foreach (var s in ExperimentSummary.Of(runs))
             o.WriteLine($"| {s.Spec.Id} | {Percent(s.Spec.TutorialAccuracy)} | {Percent(s.MinAccuracy)} / {Percent(s.MedianAccuracy)} / {Percent(s.MaxAccuracy)} | {s.Seeds} | {s.MedianTrainSeconds.ToString("0.00", Inv)} |");
-        o.WriteLine($"total wall time {wallSeconds.ToString("0.0", Inv)} s");
+        o.WriteLine($"total wall time {wallSeconds.ToString("0.0", Inv)} s{wallNote}");
     }
 }
 
@@ -176,11 +197,11 @@ public sealed record ExperimentSummary(
     ExperimentSpec Spec, int Seeds, double MinAccuracy, double MedianAccuracy, double MaxAccuracy, double MedianTrainSeconds)
 {
     /// <summary>One summary per experiment, in the order the runs first name them.</summary>
-    public static IReadOnlyList<ExperimentSummary> Of(IEnumerable<RunRecord> runs) =>
-        runs.GroupBy(r => r.Spec.Id)
+    public static IReadOnlyList<ExperimentSummary> Of(IEnumerable<ResultsJson.RunDto> runs) =>
+        runs.GroupBy(r => r.Experiment)
             .Select(g =>
             {
-                var acc = g.Select(r => r.Result.Accuracy).OrderBy(x => x).ToList();
+                var acc = g.Select(r => r.Accuracy).OrderBy(x => x).ToList();
                 var secs = g.Select(r => r.TrainSeconds).OrderBy(x => x).ToList();
                 return new ExperimentSummary(g.First().Spec, acc.Count, acc[0], Stats.Median(acc), acc[^1], Stats.Median(secs));
             })

@@ -47,10 +47,11 @@ public static class ModelCommands
                 result.AddError($"--learning-rate expects a positive number, got '{token}'");
         });
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
+        var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1); the model is the same.");
 
         var command = new Command("train", "Train an experiment and save the model to a file.")
         {
-            id, save, seed, epochs, units, mask, checkpoint, every, learningRate, quiet,
+            id, save, seed, epochs, units, mask, checkpoint, every, learningRate, quiet, threads,
         };
         command.SetAction(parse =>
         {
@@ -73,7 +74,7 @@ public static class ModelCommands
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
                 parse.GetValue(every) ?? 10, Path.GetFullPath(savePath));
-            return RunTraining(CheckpointFile.Prepare(run), run, dir, parse.GetValue(quiet), stdout);
+            return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout);
         });
         return command;
     }

@@ -25,11 +25,11 @@ public static class Plots
     /// The run whose hidden-state traces the report pictures: the first seed of the stateful
     /// experiment (not the best one: the report shows what a run gives, not a chosen run).
     /// </summary>
-    public static RunRecord? TracedRun(IReadOnlyList<RunRecord> runs) =>
-        runs.Where(r => r.Result.Traces is not null).OrderBy(r => r.Seed).FirstOrDefault();
+    public static ResultsJson.RunDto? TracedRun(IReadOnlyList<ResultsJson.RunDto> runs) =>
+        runs.Where(r => r.Traces is not null).OrderBy(r => r.Seed).FirstOrDefault();
 
     /// <summary>Draws every picture for <paramref name="runs"/> into <paramref name="dir"/>; returns the full paths written.</summary>
-    public static IReadOnlyList<string> Write(string dir, IReadOnlyList<RunRecord> runs)
+    public static IReadOnlyList<string> Write(string dir, IReadOnlyList<ResultsJson.RunDto> runs)
     {
         UseSansFont();
         var written = new List<string>();
@@ -40,11 +40,12 @@ public static class Plots
             written.Add(path);
         }
 
-        foreach (var group in runs.GroupBy(r => r.Spec.Id))
+        foreach (var group in runs.GroupBy(r => r.Experiment))
             Save(CurvesFile(group.Key), Curves(group.Key, group.OrderBy(r => r.Seed).ToList()));
 
-        if (TracedRun(runs) is { Result.Traces.Value: var traces } traced)
+        if (TracedRun(runs) is { Traces: { } dto } traced)
         {
+            var traces = new StateTraces(dto.FromA.ToCore(), dto.FromK.ToCore());
             var order = UnitOrder(traces.FromA);
             Save(HiddenFromAFile(traced.Seed), Heatmap(traces.FromA, order,
                 $"Hidden state h, fed the alphabet from a reset (stateful, seed {traced.Seed})"));
@@ -89,7 +90,7 @@ public static class Plots
     }
 
     /// <summary>Loss (left) and accuracy (right) per epoch, one line per seed.</summary>
-    public static byte[] Curves(string experimentId, IReadOnlyList<RunRecord> runs)
+    public static byte[] Curves(string experimentId, IReadOnlyList<ResultsJson.RunDto> runs)
     {
         var multiplot = new Multiplot();
         multiplot.AddPlots(2);
@@ -99,9 +100,9 @@ public static class Plots
 
         foreach (var run in runs)
         {
-            var epochs = run.History.Select(h => (double)h.Epoch).ToArray();
-            var l = loss.Add.ScatterLine(epochs, run.History.Select(h => h.Loss).ToArray());
-            var a = accuracy.Add.ScatterLine(epochs, run.History.Select(h => h.Accuracy).ToArray());
+            var epochs = Enumerable.Range(1, run.LossHistory.Count).Select(e => (double)e).ToArray();
+            var l = loss.Add.ScatterLine(epochs, run.LossHistory.ToArray());
+            var a = accuracy.Add.ScatterLine(epochs, run.AccuracyHistory.ToArray());
             // The same colour for a seed on both charts, so one legend serves both.
             a.Color = l.Color;
             l.LineWidth = a.LineWidth = 1.5f;
@@ -111,7 +112,7 @@ public static class Plots
         loss.Title($"{experimentId}: training loss");
         loss.XLabel("epoch");
         loss.YLabel("cross-entropy loss");
-        loss.Axes.SetLimitsY(0, Math.Max(0.1, runs.SelectMany(r => r.History).Select(h => h.Loss).DefaultIfEmpty(1).Max()) * 1.05);
+        loss.Axes.SetLimitsY(0, Math.Max(0.1, runs.SelectMany(r => r.LossHistory).DefaultIfEmpty(1).Max()) * 1.05);
         loss.ShowLegend(Alignment.UpperRight);
 
         accuracy.Title($"{experimentId}: training accuracy");

@@ -16,27 +16,32 @@ public static class Report
     public const string MarkdownFile = "report.md";
     public const string ResultsFile = "results.json";
 
-    public static IReadOnlyList<string> Write(string dir, IReadOnlyList<RunRecord> runs, double wallSeconds)
+    /// <summary>
+    /// Writes the folder from the runs' records (the same records the JSON holds, so <c>merge</c>
+    /// writes from shard files what one unsharded run writes). <paramref name="wallNote"/> follows
+    /// the wall time (merge says it is a sum over shards).
+    /// </summary>
+    public static IReadOnlyList<string> Write(string dir, ResultsJson.SettingsDto settings, IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
         Directory.CreateDirectory(dir);
         var written = new List<string>(Plots.Write(dir, runs));
         var results = Path.Combine(dir, ResultsFile);
-        AtomicFile.WriteAllText(results, ResultsJson.Serialize(runs));
+        AtomicFile.WriteAllText(results, ResultsJson.Serialize(settings, runs));
         written.Add(results);
         // report.md goes last: when it exists, everything it links to exists too.
         var report = Path.Combine(dir, MarkdownFile);
-        AtomicFile.WriteAllText(report, Markdown(runs, wallSeconds));
+        AtomicFile.WriteAllText(report, Markdown(runs, wallSeconds, wallNote));
         written.Add(report);
         return written;
     }
 
-    public static string Markdown(IReadOnlyList<RunRecord> runs, double wallSeconds)
+    public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
         var md = new StringBuilder();
         var seeds = runs.Select(r => r.Seed).Distinct().OrderBy(s => s).ToList();
         md.AppendLine("# AlphabetLstm: the tutorial's experiments, explained");
         md.AppendLine();
-        md.AppendLine($"Seeds {SeedList(seeds)}; total wall time {wallSeconds.ToString("0.0", Inv)} s; linear algebra: {LinearAlgebra.Select()}.");
+        md.AppendLine($"Seeds {SeedList(seeds)}; total wall time {wallSeconds.ToString("0.0", Inv)} s{wallNote}; linear algebra: {LinearAlgebra.Select()}.");
         md.AppendLine();
         md.AppendLine("Accuracy is measured on the training patterns after training, as the tutorial's \"Model Accuracy\" is. "
                     + "With 25 (or 23) patterns it moves in steps of 4% (or 4.35%), and one seed can land a pattern or two away "
@@ -60,10 +65,10 @@ public static class Report
         return md.ToString();
     }
 
-    private static List<List<RunRecord>> ByExperiment(IReadOnlyList<RunRecord> runs) =>
-        runs.GroupBy(r => r.Spec.Id).Select(g => g.OrderBy(r => r.Seed).ToList()).ToList();
+    private static List<List<ResultsJson.RunDto>> ByExperiment(IReadOnlyList<ResultsJson.RunDto> runs) =>
+        runs.GroupBy(r => r.Experiment).Select(g => g.OrderBy(r => r.Seed).ToList()).ToList();
 
-    private static void Section(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    private static void Section(StringBuilder md, IReadOnlyList<ResultsJson.RunDto> runs)
     {
         var spec = runs[0].Spec;
         // An explicit anchor, so the summary table's links work whatever the renderer does with headings.
@@ -76,7 +81,7 @@ public static class Report
         md.AppendLine($"**What it shows about LSTM state.** {spec.Lesson}");
         md.AppendLine();
         md.AppendLine($"Accuracy by seed (tutorial {Pct(spec.TutorialAccuracy)}): "
-                    + string.Join(", ", runs.Select(r => $"seed {r.Seed} {Pct(r.Result.Accuracy)}")) + ".");
+                    + string.Join(", ", runs.Select(r => $"seed {r.Seed} {Pct(r.Accuracy)}")) + ".");
         md.AppendLine();
         if (!spec.Data.IsVariableLength)
         {
@@ -84,10 +89,10 @@ public static class Report
             md.AppendLine();
             foreach (var run in runs)
             {
-                var wrong = run.Result.Predictions.Where(p => !p.Correct).ToList();
+                var wrong = run.Predictions.Where(p => !p.Correct).ToList();
                 md.AppendLine(wrong.Count == 0
-                    ? $"- seed {run.Seed}: none, all {run.Result.Predictions.Length} right"
-                    : $"- seed {run.Seed}: {wrong.Count} of {run.Result.Predictions.Length}: "
+                    ? $"- seed {run.Seed}: none, all {run.Predictions.Count} right"
+                    : $"- seed {run.Seed}: {wrong.Count} of {run.Predictions.Count}: "
                       + string.Join(", ", wrong.Select(p => $"`{p.Input} -> {p.Predicted}` (expected {p.Expected})")));
             }
             md.AppendLine();
@@ -95,36 +100,36 @@ public static class Report
         md.AppendLine($"![{spec.Id}: loss and accuracy per epoch, every seed]({Plots.CurvesFile(spec.Id)})");
         md.AppendLine();
 
-        if (runs.Any(r => r.Result.BatchIndependence is not null)) BatchState(md, runs);
-        if (runs.Any(r => r.Result.Generation is not null)) Stateful(md, runs);
+        if (runs.Any(r => r.ShuffledAccuracy is not null)) BatchState(md, runs);
+        if (runs.Any(r => r.Generation is not null)) Stateful(md, runs);
         if (spec.Data.IsVariableLength) VariableLength(md, runs);
     }
 
-    private static void BatchState(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    private static void BatchState(StringBuilder md, IReadOnlyList<ResultsJson.RunDto> runs)
     {
         md.AppendLine("### Do the samples of one batch share state?");
         md.AppendLine();
         md.AppendLine("| seed | accuracy | accuracy on a shuffled copy | max \\|p(letter alone) − p(letter in the batch)\\| |");
         md.AppendLine("|---|---|---|---|");
         foreach (var run in runs)
-            if (run.Result.BatchIndependence?.Value is { } bi)
-                md.AppendLine($"| {run.Seed} | {Pct(run.Result.Accuracy)} | {Pct(bi.ShuffledAccuracy)} | {bi.MaxDifference.ToString("G3", Inv)} |");
+            if (run is { ShuffledAccuracy: { } shuffled, BatchMaxDifference: { } difference })
+                md.AppendLine($"| {run.Seed} | {Pct(run.Accuracy)} | {Pct(shuffled)} | {difference.ToString("G3", Inv)} |");
         md.AppendLine();
-        md.AppendLine($"Each letter was predicted twice: alone, in a batch of one, and inside the full batch of {runs[0].Result.Config.BatchSize}. "
+        md.AppendLine($"Each letter was predicted twice: alone, in a batch of one, and inside the full batch of {runs[0].BatchSize}. "
                     + "The probabilities are the same (a difference of 0, or rounding), so no sample in a batch ever sees another sample's state: "
                     + "every row of the batch starts from zeros and runs on its own. What the model learned is a letter-to-letter lookup, "
                     + "which is why it scores the same on a shuffled copy. The tutorial's \"state within a batch\" is not state shared across samples.");
         md.AppendLine();
     }
 
-    private static void Stateful(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    private static void Stateful(StringBuilder md, IReadOnlyList<ResultsJson.RunDto> runs)
     {
         md.AppendLine("### Generation: feeding each prediction back in");
         md.AppendLine();
         md.AppendLine("| seed | from 'A' after a reset | from 'K' after a reset | from 'K' after warming up on A..J |");
         md.AppendLine("|---|---|---|---|");
         foreach (var run in runs)
-            if (run.Result.Generation?.Value is { } g)
+            if (run.Generation is { } g)
                 md.AppendLine($"| {run.Seed} | `{g.FromA}` | `{Arrows(g.FromKAfterReset)}` | `{Arrows(g.FromKAfterWarmup)}` |");
         md.AppendLine();
         md.AppendLine("The tutorial reports the whole alphabet from 'A', K -> B after a reset and K -> L after the warm-up. "
@@ -133,7 +138,8 @@ public static class Report
                     + "K is read as if it were A, and the model goes on B, C, D. Warmed up on A..J, the state says \"after J\", and K -> L.");
         md.AppendLine();
 
-        if (Plots.TracedRun(runs) is not { Result.Traces.Value: var traces } traced) return;
+        if (Plots.TracedRun(runs) is not { Traces: { } dto } traced) return;
+        var traces = new StateTraces(dto.FromA.ToCore(), dto.FromK.ToCore());
         md.AppendLine($"### The hidden state, seen (seed {traced.Seed})");
         md.AppendLine();
         md.AppendLine("Each column is h, the LSTM's hidden state (one value per unit, between −1 and 1), after the letter under it. "
@@ -171,17 +177,17 @@ public static class Report
         return sb.ToString();
     }
 
-    private static void VariableLength(StringBuilder md, IReadOnlyList<RunRecord> runs)
+    private static void VariableLength(StringBuilder md, IReadOnlyList<ResultsJson.RunDto> runs)
     {
         var first = runs[0];
         md.AppendLine($"### 20 fresh random patterns (seed {first.Seed}, not seen in training)");
         md.AppendLine();
-        var right = first.Result.Predictions.Count(p => p.Correct);
-        md.AppendLine($"{right} of {first.Result.Predictions.Length} right.");
+        var right = first.Predictions.Count(p => p.Correct);
+        md.AppendLine($"{right} of {first.Predictions.Count} right.");
         md.AppendLine();
         md.AppendLine("| input | predicted | expected |");
         md.AppendLine("|---|---|---|");
-        foreach (var p in first.Result.Predictions)
+        foreach (var p in first.Predictions)
             md.AppendLine($"| `{p.Input}` | {p.Predicted}{(p.Correct ? "" : " (wrong)")} | {p.Expected} |");
         md.AppendLine();
 
@@ -190,11 +196,11 @@ public static class Report
         md.AppendLine("| seed | masked | inputs | same padded numbers? | predictions | max \\|difference\\| of probabilities |");
         md.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs)
-            if (run.Result.PaddingCollision?.Value is { } pc)
+            if (run.PaddingCollision is { } pc)
                 md.AppendLine($"| {run.Seed} | {(pc.Masked ? "yes" : "no")} | `{pc.First}`, `{pc.Second}` | {(pc.SameEncoding ? "yes" : "no")} | "
                             + $"{pc.First} -> {pc.FirstPredicted}, {pc.Second} -> {pc.SecondPredicted} | {pc.MaxDifference.ToString("G3", Inv)} |");
         md.AppendLine();
-        var masked = runs.Any(r => r.Result.PaddingCollision?.Value.Masked == true);
+        var masked = runs.Any(r => r.PaddingCollision?.Masked == true);
         md.AppendLine("Inputs are letter / 26, so 'A' is 0.0, and short runs are padded in front with 0.0: "
                     + "\"AB\" and \"B\" become the same numbers, so the unmasked model cannot tell them apart (a difference of 0). "
                     + "In this task both need the same answer, C, so it costs no accuracy; but the model has no way to know that a run "

@@ -10,15 +10,55 @@ public sealed record RunRecord(ExperimentResult Result, IReadOnlyList<EpochRepor
     public long Seed => Result.Seed;
 }
 
-/// <summary>What the user asked to run: experiment specs with overrides, and the seeds.</summary>
-public sealed record ExperimentPlan(IReadOnlyList<ExperimentSpec> Specs, IReadOnlyList<long> Seeds);
+/// <summary>One (experiment, seed) run of a plan.</summary>
+public sealed record PlannedRun(ExperimentSpec Spec, long Seed)
+{
+    public string Key => $"{Spec.Id} seed {Seed}";
+}
+
+/// <summary>
+/// What the user asked to run: experiments with overrides, and the seeds. The runs are listed in
+/// plan order (experiment by experiment, seeds in order); output, JSON and report follow it.
+/// </summary>
+public sealed record ExperimentPlan(ResultsJson.SettingsDto Settings)
+{
+    public IReadOnlyList<ExperimentSpec> Specs { get; } = Settings.Experiments
+        .Select(id => Experiments.Ids.Contains(id) && Experiments.Find(id) is var s
+            ? s.WithEpochs(Settings.Epochs ?? s.Epochs).WithUnits(Settings.Units ?? s.Units).WithMasked(Settings.Mask || s.Masked)
+            : throw new FailureException($"unknown experiment '{id}'; valid ids: {string.Join(", ", Experiments.Ids)}"))
+        .ToList();
+
+    public IReadOnlyList<PlannedRun> Runs => Specs.SelectMany(spec => Settings.Seeds.Select(seed => new PlannedRun(spec, seed))).ToList();
+
+    /// <summary>
+    /// The runs of shard <paramref name="index"/> of <paramref name="count"/> (0-based): every
+    /// count-th run in plan order, starting at the index-th. Round robin spreads each experiment's
+    /// seeds, so the long variable-length runs land on different shards.
+    /// </summary>
+    public IReadOnlyList<PlannedRun> Shard(int index, int count) => Runs.Where((_, k) => k % count == index).ToList();
+
+    public static int ShardOf(int planIndex, int count) => planIndex % count;
+
+    /// <summary>The seed whose stateful run the report pictures (its hidden-state traces are kept in the JSON).</summary>
+    public long TracedSeed => Settings.Seeds.Min();
+
+    public ResultsJson.RunDto ToDto(RunRecord run) => ResultsJson.ToDto(run, traced: run.Seed == TracedSeed);
+}
 
 /// <summary>Trains one experiment for one seed, reporting each epoch to <paramref name="onEpoch"/>.</summary>
 public static class ExperimentRunner
 {
-    public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null)
+    /// <summary>The same run with one training step on <paramref name="threads"/> threads (the results do not change).</summary>
+    public static PreparedExperiment WithThreads(this PreparedExperiment p, int threads)
     {
-        var prepared = Experiments.Prepare(spec, seed);
+        var c = p.Config;
+        return new PreparedExperiment(p.Spec, p.Seed, p.Data,
+            new FitConfig(c.Epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads), p.Start);
+    }
+
+    public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)
+    {
+        var prepared = Experiments.Prepare(spec, seed).WithThreads(threads);
         var history = new List<EpochReport>(spec.Epochs);
         var clock = Stopwatch.StartNew();
         var state = Train(prepared, report =>
@@ -53,4 +93,95 @@ public static class ExperimentRunner
 
     /// <summary>Epochs per stretch: about a hundredth of the run, so progress still moves smoothly.</summary>
     public static int StretchOf(int epochs) => Math.Max(1, epochs / 100);
+}
+
+/// <summary>
+/// Runs a list of runs <c>jobs</c> at a time, each on a thread of its own. Every run prints into
+/// a buffer of its own, and the buffers reach the console whole and in plan order, so the output
+/// reads the same for any number of jobs (only the timings differ). With one job the runs go
+/// straight to the console, live progress bar included. The longest runs start first (by a rough
+/// estimate of their work), so the last one to finish is a short one.
+/// </summary>
+public static class RunScheduler
+{
+    public static IReadOnlyList<RunRecord> RunAll(IReadOnlyList<PlannedRun> runs, int jobs, int threads, TextWriter stdout, bool quiet)
+    {
+        if (jobs <= 1 || runs.Count <= 1)
+            return runs.Select(run => RunPrinted(run, threads, new RunPrinter(stdout, quiet), CancellationToken.None)).ToList();
+
+        var done = runs.Select(_ => new TaskCompletionSource<(RunRecord Record, string Output)>(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var order = Enumerable.Range(0, runs.Count).OrderByDescending(k => EstimatedWork(runs[k].Spec)).ToArray();
+        var next = -1;
+        using var stop = new CancellationTokenSource();
+        var workers = Enumerable.Range(0, Math.Min(jobs, runs.Count)).Select(w => new Thread(() =>
+        {
+            for (var k = Interlocked.Increment(ref next); k < order.Length; k = Interlocked.Increment(ref next))
+            {
+                var i = order[k];
+                if (stop.IsCancellationRequested) { done[i].SetCanceled(); continue; }
+                try
+                {
+                    var buffer = new StringWriter();
+                    var record = RunPrinted(runs[i], threads, new RunPrinter(buffer, quiet), stop.Token);
+                    done[i].SetResult((record, buffer.ToString()));
+                }
+                catch (Exception e)
+                {
+                    stop.Cancel();
+                    done[i].SetException(e);
+                }
+            }
+        }) { IsBackground = true, Name = $"run worker {w}" }).ToList();
+        foreach (var worker in workers) worker.Start();
+
+        var records = new List<RunRecord>(runs.Count);
+        try
+        {
+            foreach (var d in done)
+            {
+                try { d.Task.Wait(); }
+                catch (AggregateException) { break; }
+                stdout.Write(d.Task.Result.Output);
+                records.Add(d.Task.Result.Record);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            foreach (var worker in workers) worker.Join();
+        }
+        if (records.Count < runs.Count)
+        {
+            // The first failure in plan order is the one reported (runs cancelled because of it are not failures).
+            var failed = done.First(d => d.Task.IsFaulted && d.Task.Exception!.InnerException is not OperationCanceledException);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed.Task.Exception!.InnerException!);
+        }
+        return records;
+    }
+
+    private static RunRecord RunPrinted(PlannedRun run, int threads, RunPrinter printer, CancellationToken stop)
+    {
+        printer.Header(run.Spec, run.Seed);
+        var progress = printer.Progress(run.Spec);
+        var record = ExperimentRunner.Run(run.Spec, run.Seed, report =>
+        {
+            stop.ThrowIfCancellationRequested();
+            progress.Report(report);
+        }, threads);
+        progress.Done(record.TrainSeconds);
+        printer.Result(record);
+        return record;
+    }
+
+    /// <summary>A rough count of a run's work: epochs × samples × time steps × (units + inputs) × units.</summary>
+    public static double EstimatedWork(ExperimentSpec spec)
+    {
+        var (samples, steps, inputs) = spec.Data switch
+        {
+            DataSpec.Window w => (Alphabet.Size - w.Length, w.Layout == Layout.TimeSteps ? w.Length : 1, w.Layout == Layout.TimeSteps ? 1 : w.Length),
+            DataSpec.VariableLength v => (v.Count, v.MaxLength, 1),
+            _ => (1, 1, 1),
+        };
+        return (double)spec.Epochs * samples * steps * (spec.Units + inputs) * spec.Units;
+    }
 }

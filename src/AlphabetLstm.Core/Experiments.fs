@@ -206,7 +206,7 @@ module Experiments =
         let p = Parameters.init data.Features spec.Units V rng
         let config =
             { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = AdamConfig.Keras }
+              Masked = spec.Masked; Optimizer = AdamConfig.Keras; Threads = 1 }
         { Spec = spec
           Seed = seed
           Data = data

@@ -91,6 +91,12 @@ type internal Tape =
       /// Whether h_0 is all zeros (a fresh or reset state), set by every forward. Then h_0·U and
       /// h_0ᵀ·d z_0 are zero products, and forward and BPTT skip them.
       mutable ZeroStart: bool
+      /// Threads one step may use (1: the calling thread alone); set by the training loop that owns
+      /// the tape. Only steps large enough to pay are split (`Lstm.partsOf`).
+      mutable Threads: int
+      /// Packing space of Kernels.gemmTNRows for the parts after the first, made when a split
+      /// backward first needs it.
+      mutable PartScratch: float[][]
       Scratch: LstmScratch }
 
 /// The record of a forward pass that `Lstm.backward` consumes. Opaque: only forward makes one.
@@ -131,6 +137,36 @@ module Lstm =
     /// than step by step (B > 1, T = 1) or in one walk back over the steps (B = 1).
     let internal stacked (B: int) (T: int) = B > 1 && T > 1
 
+    // ---- threads ------------------------------------------------------------------------------
+    //
+    // A large step is split across threads by rows of the batch (forward and BPTT: every row's
+    // gate products, cell and d h are its own) and by gate columns (the weight gradients after
+    // BPTT). Each output element is computed by exactly one thread, with the same chain of
+    // operations as on one thread (the kernels' summation order does not depend on the tile or
+    // part an element falls in), so the result is the one-thread result, bit for bit. The
+    // summation itself is never split.
+
+    /// The least work, in multiply-adds of one step's h·U (B·4H·H), for which a step is split:
+    /// 2^18, about 50 µs on one core, some ten times what handing a part to the thread pool and
+    /// waiting for it costs. Smaller steps, and batches under 8 rows, run on the calling thread
+    /// with no threading at all (every experiment of the tutorial is far below it).
+    let internal parallelWork = 1 <<< 18
+
+    /// How many parts a step of this tape is split into (1: not split).
+    let internal partsOf (tape: Tape) =
+        if tape.Threads <= 1 || tape.B < 8 || tape.B * 4 * tape.H * tape.H < parallelWork then 1
+        else min tape.Threads (tape.B / 4)
+
+    /// The part k of `parts` of 0 … count−1, as [lo, hi), cut at multiples of `align` (the kernels'
+    /// tile height or width); the last part takes the rest, and a part may be empty.
+    let internal partRange (count: int) (align: int) (parts: int) (k: int) =
+        let chunk = ((count + parts - 1) / parts + align - 1) / align * align
+        min count (k * chunk), min count ((k + 1) * chunk)
+
+    /// body 0 … body (parts − 1), on the calling thread and the thread pool; returns when all are done.
+    let internal inParts (parts: int) (body: int -> unit) =
+        System.Threading.Tasks.Parallel.For(0, parts, Action<int> body) |> ignore
+
     let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape =
         { T = T; B = B; I = I; H = H
           X = Array.zeroCreate (T * B * I)
@@ -140,6 +176,8 @@ module Lstm =
           TanhC = Array.zeroCreate (T * B * H)
           Real = Array.create (T * B) true
           ZeroStart = false
+          Threads = 1
+          PartScratch = Array.empty
           Scratch =
             { WRows = Array.zeroCreate (I * 4 * H)
               Dz = Array.zeroCreate (T * B * 4 * H)
@@ -244,16 +282,16 @@ module Lstm =
 
     // ---- one step of the batch: forward, then backward -----------------------------------------
 
-    /// Step t of the tape, for the whole batch. On entry Gates[t] holds b + x_t·W; reads Hs[t],
-    /// Cs[t]; writes Gates[t] (activated), TanhC[t], Hs[t+1], Cs[t+1].
-    let internal forwardStep (u: float[]) (tape: Tape) (t: int) =
+    /// Step t of the tape for rows b0 … b1−1 of the batch. On entry Gates[t] holds b + x_t·W;
+    /// reads Hs[t], Cs[t]; writes Gates[t] (activated), TanhC[t], Hs[t+1], Cs[t+1], those rows only.
+    let internal forwardRows (u: float[]) (tape: Tape) (t: int) (b0: int) (b1: int) =
         let B, H = tape.B, tape.H
         let G = 4 * H
-        // z += h_t·U for every row at once: (B, H)·(H, G). U's column-major storage is Uᵀ row-major
+        // z += h_t·U for these rows at once: (rows, H)·(H, G). U's column-major storage is Uᵀ row-major
         // (G, H), so each z_j is a dot along contiguous memory. From a zero h_0 the product is zero.
-        if t > 0 || not tape.ZeroStart then
-            Kernels.gemmNT B G H (Kernels.rowMajor tape.Hs (t * B * H) H) (Kernels.rowMajor u 0 H) (Kernels.rowMajor tape.Gates (t * B * G) G)
-        for b in 0 .. B - 1 do
+        if (t > 0 || not tape.ZeroStart) && b1 > b0 then
+            Kernels.gemmNT (b1 - b0) G H (Kernels.rowMajor tape.Hs ((t * B + b0) * H) H) (Kernels.rowMajor u 0 H) (Kernels.rowMajor tape.Gates ((t * B + b0) * G) G)
+        for b in b0 .. b1 - 1 do
             if tape.Real.[t * B + b] then cellForward tape t b
             else
                 // A padded step: the state passes through unchanged (this row's z is never read).
@@ -261,29 +299,47 @@ module Lstm =
                 Array.blit tape.Hs prev tape.Hs next H
                 Array.blit tape.Cs prev tape.Cs next H
 
-    /// Inverts step t for the whole batch. On entry dH, dC (B, H) hold d loss / d h_{t+1}, d c_{t+1};
-    /// on exit they hold d loss / d h_t, d c_t (d h_t only when `withDh`: at t = 0 training has no
-    /// use for d h_0). Writes Dz[t] (B, G), zero for padded rows; the weight gradients are summed
-    /// over all steps afterwards, in `backwardTape`.
-    let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) =
+    /// Step t of the tape, for the whole batch: in parts on several threads when it is large enough.
+    let internal forwardStep (u: float[]) (tape: Tape) (t: int) =
+        let parts = partsOf tape
+        if parts = 1 then forwardRows u tape t 0 tape.B
+        else inParts parts (fun k -> let b0, b1 = partRange tape.B 4 parts k in forwardRows u tape t b0 b1)
+
+    /// Inverts step t for rows b0 … b1−1 of the batch. On entry dH, dC (B, H) hold d loss / d h_{t+1},
+    /// d c_{t+1}; on exit they hold d loss / d h_t, d c_t in those rows (d h_t only when `withDh`: at
+    /// t = 0 training has no use for d h_0). Writes Dz[t] (B, G) in those rows, zero for padded rows;
+    /// the weight gradients are summed over all steps afterwards, in `backwardTape`.
+    let internal backwardRows (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) (b0: int) (b1: int) =
         let B, H = tape.B, tape.H
         let G = 4 * H
         let dz = tape.Scratch.Dz
-        for b in 0 .. B - 1 do
+        for b in b0 .. b1 - 1 do
             if tape.Real.[t * B + b] then cellBackward tape t b dH dC
             // A padded step passed the state through, so it passes the gradient through: z has none.
             else Array.Clear(dz, (t * B + b) * G, G)
-        // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (B, G)·(G, H); U's storage is already Uᵀ row-major.
-        if withDh then
+        // z = x·W + h·U + b:  d h_t = d z · Uᵀ, (rows, G)·(G, H); U's storage is already Uᵀ row-major.
+        if withDh && b1 > b0 then
             let dhPrev = tape.Scratch.DhPrev
-            Array.Clear dhPrev
-            let dzT, uT, dh = Kernels.rowMajor dz (t * B * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev 0 H
-            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked B H G dzT tape.Scratch.UPacked uT dh
-            else Kernels.gemmNN B H G dzT uT dh
-            for b in 0 .. B - 1 do
+            Array.Clear(dhPrev, b0 * H, (b1 - b0) * H)
+            let dzT, uT, dh = Kernels.rowMajor dz ((t * B + b0) * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev (b0 * H) H
+            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked (b1 - b0) H G dzT tape.Scratch.UPacked uT dh
+            else Kernels.gemmNN (b1 - b0) H G dzT uT dh
+            for b in b0 .. b1 - 1 do
                 if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
+    /// Step t of BPTT for the whole batch (see backwardRows): in parts on several threads when it is large enough.
+    let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) =
+        let parts = partsOf tape
+        if parts = 1 then backwardRows u tape t dH dC withDh 0 tape.B
+        else inParts parts (fun k -> let b0, b1 = partRange tape.B 4 parts k in backwardRows u tape t dH dC withDh b0 b1)
+
     // ---- the sequence: unroll, then BPTT --------------------------------------------------------
+
+    /// Gates[r] += x_r·W for the (step, sample) rows r0 … r1−1, W as WRows.
+    let private projectRows (tape: Tape) (r0: int) (r1: int) =
+        let I, G = tape.I, 4 * tape.H
+        if r1 > r0 then
+            Kernels.gemmNN (r1 - r0) G I (Kernels.rowMajor tape.X (r0 * I) I) (Kernels.rowMajor tape.Scratch.WRows 0 G) (Kernels.rowMajor tape.Gates (r0 * G) G)
 
     /// Runs every step of a loaded tape (X, Hs[0], Cs[0] and Real set).
     let internal forwardTape (p: Parameters) (tape: Tape) =
@@ -299,7 +355,9 @@ module Lstm =
         // z = b + x·W for every step and sample at once: (T·B, I)·(I, G); h·U is added step by step.
         for r in 0 .. T * B - 1 do
             Array.blit bias 0 tape.Gates (r * G) G
-        Kernels.gemmNN (T * B) G I (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor wRows 0 G) (Kernels.rowMajor tape.Gates 0 G)
+        let parts = partsOf tape
+        if parts = 1 then projectRows tape 0 (T * B)
+        else inParts parts (fun k -> let r0, r1 = partRange (T * B) 4 parts k in projectRows tape r0 r1)
         for t in 0 .. T - 1 do
             forwardStep u tape t
 
@@ -329,8 +387,19 @@ module Lstm =
     /// in the order `Rows` lists them (steps T−1 … 0, samples 0 … B−1): the order, and so the bits,
     /// of adding them step by step, with C read and written once per 256 rows instead of once per step.
     ///     z = x·W + h·U + b:  d b += Σ_r d z_r;  d U += Σ_r h_rᵀ d z_r;  d W += Σ_r x_rᵀ d z_r.
-    let private addStackedWeightGradients (tape: Tape) (grads: float[][]) =
+    /// Gate columns j0 … j1−1 of a batched sequence's d U and d W (the rows of d Uᵀ, the columns
+    /// of d W), over the rows `Rows` lists, the first `uRows` of them for d U.
+    let private stackedColumns (tape: Tape) (uRows: int) (gU: float[]) (j0: int) (j1: int) (scratch: float[]) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
+        let G = 4 * H
+        let dz, rows = tape.Scratch.Dz, tape.Scratch.Rows
+        if j1 > j0 then
+            Kernels.gemmTNRows (j1 - j0) H uRows (Kernels.rowMajor dz j0 G) (Kernels.rowMajor tape.Hs 0 H) rows (Kernels.rowMajor gU (j0 * H) H) scratch
+            // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient in backwardTape.
+            Kernels.gemmTNRows I (j1 - j0) (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz j0 G) rows (Kernels.rowMajor tape.Scratch.DwRows j0 G) scratch
+
+    let private addStackedWeightGradients (tape: Tape) (grads: float[][]) =
+        let T, B, H = tape.T, tape.B, tape.H
         let G = 4 * H
         let dz, rows, scratch = tape.Scratch.Dz, tape.Scratch.Rows, tape.Scratch.Blocked.Value
         let gU, gB = grads.[1], grads.[2]
@@ -340,9 +409,14 @@ module Lstm =
         // d Uᵀ (G, H) += d zᵀ (G, T·B) · h (T·B, H), h_t stacked as Hs[0 .. T−1]: U's own storage order.
         // Step 0's rows come last in `rows`; from a zero h_0 they add nothing and are left out.
         let uRows = if tape.ZeroStart then (T - 1) * B else T * B
-        Kernels.gemmTNRows G H uRows (Kernels.rowMajor dz 0 G) (Kernels.rowMajor tape.Hs 0 H) rows (Kernels.rowMajor gU 0 H) scratch
-        // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient in backwardTape.
-        Kernels.gemmTNRows I G (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz 0 G) rows (Kernels.rowMajor tape.Scratch.DwRows 0 G) scratch
+        let parts = partsOf tape
+        if parts = 1 then stackedColumns tape uRows gU 0 G scratch
+        else
+            if tape.PartScratch.Length < parts - 1 then
+                tape.PartScratch <- Array.init (parts - 1) (fun _ -> Array.zeroCreate Kernels.blockedScratchLength)
+            inParts parts (fun k ->
+                let j0, j1 = partRange G 16 parts k
+                stackedColumns tape uRows gU j0 j1 (if k = 0 then scratch else tape.PartScratch.[k - 1]))
 
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
     /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),

@@ -31,11 +31,14 @@ type FitConfig =
       Policy: StatePolicy
       /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
-      Optimizer: AdamConfig }
+      Optimizer: AdamConfig
+      /// Threads one training step may use; the result is the same bits for every count. Only
+      /// large steps are split (see Lstm.partsOf); 1 runs everything on the calling thread.
+      Threads: int }
 
-    /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam.
+    /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam; one thread.
     static member Default(epochs: int) =
-        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras }
+        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras; Threads = 1 }
 
     /// A configuration with Keras' `fit` defaults for every argument not given: batch 32, shuffle,
     /// stateless, no masking, Adam with learning rate 0.001 (β1 0.9, β2 0.999, ε 1e-7).
@@ -44,9 +47,10 @@ type FitConfig =
                          [<Optional; DefaultParameterValue(true)>] shuffle: bool,
                          [<Optional; DefaultParameterValue(StatePolicy.Stateless)>] policy: StatePolicy,
                          [<Optional; DefaultParameterValue(false)>] masked: bool,
-                         [<Optional; DefaultParameterValue(0.001)>] learningRate: float) : FitConfig =
+                         [<Optional; DefaultParameterValue(0.001)>] learningRate: float,
+                         [<Optional; DefaultParameterValue(1)>] threads: int) : FitConfig =
         { Epochs = epochs; BatchSize = batchSize; Shuffle = shuffle; Policy = policy; Masked = masked
-          Optimizer = { AdamConfig.Keras with LearningRate = learningRate } }
+          Optimizer = { AdamConfig.Keras with LearningRate = learningRate }; Threads = threads }
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
@@ -145,11 +149,13 @@ module Training =
           CarryH: float[]
           CarryC: float[] }
 
-    let private newScratch (p: Parameters) (data: Dataset) (batchSize: int) : Scratch =
+    let private newScratch (p: Parameters) (data: Dataset) (batchSize: int) (threads: int) : Scratch =
         checkData p data batchSize
         let N, T, H, B = data.Count, data.TimeSteps, p.Units, min batchSize data.Count
         let full = Model.newWorkspace T B data.Features H p.Classes
         let tail = if N % B = 0 then full else Model.newWorkspace T (N % B) data.Features H p.Classes
+        full.Tape.Threads <- threads
+        tail.Tape.Threads <- threads
         let xs, ys = storages data
         { Full = full; Tail = tail; Xs = xs; Ys = ys
           InOrder = Array.init N id
@@ -252,7 +258,7 @@ module Training =
     /// (stateful) is where the epoch ended: pass `Training.reset` of it to start the next from zeros.
     [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
-        let s = runEpochs (newScratch state.Parameters data config.BatchSize) config id data state 1
+        let s = runEpochs (newScratch state.Parameters data config.BatchSize config.Threads) config id data state 1
         { Report = s.Reports.[0]; State = s.State }
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, `every` at a time: each
@@ -268,7 +274,7 @@ module Training =
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
         Seq.delay (fun () ->
-            let scratch = lazy (newScratch state.Parameters data config.BatchSize)
+            let scratch = lazy (newScratch state.Parameters data config.BatchSize config.Threads)
             Seq.unfold
                 (fun (s: TrainingState) ->
                     if s.Epoch >= config.Epochs then None
@@ -305,7 +311,7 @@ module Training =
           Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex()) }
 
     let private evaluateWith (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
-        let s = newScratch p data batchSize
+        let s = newScratch p data batchSize 1
         let V = p.Classes
         initial |> Option.iter (loadCarry s)
         let probs = Array.zeroCreate (data.Count * V)

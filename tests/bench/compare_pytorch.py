@@ -13,9 +13,18 @@ does (glorot-uniform kernels, orthogonal recurrent kernel, zero biases with the 
 Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-7), torch.set_num_threads(1). Stateful runs carry the
 detached state across batches and reset it after every epoch, as the tutorial does.
 
-Each round runs: ours (`alphabet-lstm bench --json`), PyTorch float64, PyTorch float32, each in its
-own process; the figures reported are the medians over rounds (and each of those is a median of
---repeats). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where this machine sets them, are removed from the
+Two PyTorch models are timed: nn.LSTM (cuDNN-style fused layer; float64 and float32), and the Keras
+cell written by hand in PyTorch (float64): two matmuls into one fused 4H tensor, the gates i, f, c, o
+as slices of it, the state carried by hand, which is about twice as fast per step for tiny models.
+The ratios are stated against the faster of the two float64 models.
+
+Whole process: a fresh `alphabet-lstm experiment one-char` process (the tutorial's full settings,
+start-up included) against a fresh PyTorch process running the same experiment (`--whole one-char`:
+import torch, build the data, train 500 epochs, evaluate), for both PyTorch models.
+
+Each round runs: ours (`alphabet-lstm bench --json`), PyTorch float64, PyTorch float32, the hand cell
+in float64, then the whole processes, each in its own process; the figures reported are the medians
+over rounds (and each of those is a median of --repeats). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where this machine sets them, are removed from the
 PyTorch workers' environment only (they make a current OpenBLAS pick a slower kernel); the kernel
 OpenBLAS then runs is printed.
 
@@ -36,6 +45,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.path.join(ROOT, "src", "AlphabetLstm.Cli", "bin", "Release", "net10.0", "alphabet-lstm.dll")
+APPHOST = os.path.join(ROOT, "src", "AlphabetLstm.Cli", "bin", "Release", "net10.0", "alphabet-lstm")
+# (dtype, model) of the PyTorch workers, in the order each round runs them.
+TORCH_RUNS = [("float64", "lstm"), ("float32", "lstm"), ("float64", "hand")]
 V = 26
 
 # id: (I, H, B, T, N, epochs, shuffle, stateful) -- the tutorial's settings (DESIGN.md section 5).
@@ -52,7 +64,38 @@ GRID = [(1, 32, 1, 1), (1, 32, 1, 5), (26, 128, 32, 50), (26, 512, 32, 50)]
 
 # ---- the PyTorch worker ------------------------------------------------------------------------
 
-def torch_worker(dtype_name, repeats, seconds, experiments, grid, out):
+class HandLstm:
+    """The Keras LSTM cell written by hand: z = x·W + h·U + b on one fused (B, 4H) tensor, gates i, f, c, o.
+
+    Called like nn.LSTM(batch_first=True): (x, state or None) -> (out, (h, c)); only out[:, -1] is used.
+    From a zero state (None) the first step skips h·U, as ours does.
+    """
+
+    def __init__(self, torch, I, H, dtype):
+        from torch import nn
+        self.torch, self.H = torch, H
+        w = torch.empty(I, 4 * H); nn.init.xavier_uniform_(w)
+        u = torch.empty(H, 4 * H); nn.init.orthogonal_(u)
+        b = torch.zeros(4 * H); b[H:2 * H] = 1.0
+        self.W, self.U, self.b = (t.to(dtype).requires_grad_() for t in (w, u, b))
+
+    def parameters(self):
+        return [self.W, self.U, self.b]
+
+    def __call__(self, x, state):
+        torch, H = self.torch, self.H
+        h, c = state if state is not None else (None, None)
+        for t in range(x.shape[1]):
+            z = torch.addmm(self.b, x[:, t, :], self.W)
+            if h is not None:
+                z = z + h @ self.U
+            i, f, g, o = torch.sigmoid(z[:, :H]), torch.sigmoid(z[:, H:2 * H]), torch.tanh(z[:, 2 * H:3 * H]), torch.sigmoid(z[:, 3 * H:])
+            c = i * g if c is None else f * c + i * g
+            h = o * torch.tanh(c)
+        return h.unsqueeze(1), (h, c)
+
+
+def torch_worker(dtype_name, repeats, seconds, experiments, grid, out, cell="lstm", whole=None):
     import torch
     from torch import nn
 
@@ -61,6 +104,13 @@ def torch_worker(dtype_name, repeats, seconds, experiments, grid, out):
     torch.manual_seed(1)
 
     def keras_model(I, H):
+        if cell == "hand":
+            lstm, head = HandLstm(torch, I, H, dtype), nn.Linear(H, V)
+            with torch.no_grad():
+                k = torch.empty(H, V); nn.init.xavier_uniform_(k); head.weight.copy_(k.t()); head.bias.zero_()
+            head = head.to(dtype)
+            params = lstm.parameters() + list(head.parameters())
+            return lstm, head, torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
         lstm, head = nn.LSTM(I, H, batch_first=True), nn.Linear(H, V)
         with torch.no_grad():
             # Keras: kernel (I, 4H) glorot-uniform, recurrent (H, 4H) orthogonal; PyTorch stores the transposes.
@@ -100,7 +150,27 @@ def torch_worker(dtype_name, repeats, seconds, experiments, grid, out):
                 steps += 1
         return (time.perf_counter() - t0), steps
 
-    result = {"dtype": dtype_name, "torch": torch.__version__, "blas": blas_info(), "experiments": {}, "grid": []}
+    if whole:
+        # The experiment itself, as a user's script would run it: the tutorial's data, every epoch, then the accuracy.
+        I, H, B, T, N, epochs, shuffle, stateful = EXPERIMENTS[whole]
+        n = max(I, T)
+        windows = [[k + j for j in range(n)] for k in range(V - n)]
+        x_all = torch.tensor(windows, dtype=dtype).reshape(N, T, I) / V
+        y_all = torch.tensor([w[-1] + 1 for w in windows])
+        lstm, head, opt = keras_model(I, H)
+        for _ in range(epochs):
+            order = torch.randperm(N) if shuffle else torch.arange(N)
+            state = None
+            for s in range(0, N, B):
+                idx = order[s:s + B]
+                state = step(lstm, head, opt, x_all[idx], y_all[idx], state if stateful else None)
+        with torch.no_grad():
+            out, _ = lstm(x_all, None)
+            accuracy = (head(out[:, -1, :]).argmax(1) == y_all).double().mean().item()
+        print(f"{whole}: accuracy {accuracy:.2%}")
+        return
+
+    result = {"dtype": dtype_name, "cell": cell, "torch": torch.__version__, "blas": blas_info(), "experiments": {}, "grid": []}
     for name in experiments:
         spec = EXPERIMENTS[name]
         I, H, B, T, N, full_epochs, _, _ = spec
@@ -163,7 +233,7 @@ def run_ours(args, experiments, grid, out):
     after the tiny experiments, the large grid points measured about a third slower than alone.
     """
     def bench(exps, points, path):
-        cmd = ["dotnet", CLI, "bench", "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--json", path,
+        cmd = ["dotnet", CLI, "bench", "--threads", "1", "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--json", path,
                "--experiments", ",".join(exps) or "none",
                "--grid", ",".join(str(GRID.index(g) + 1) for g in points) or "none"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -179,11 +249,32 @@ def run_ours(args, experiments, grid, out):
     return merged
 
 
-def run_torch(args, dtype, experiments, grid, out):
+def torch_env():
     env = dict(os.environ)
     removed = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if env.pop(k, None) is not None]
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", dtype, "--repeats", str(args.repeats),
+    return env, removed
+
+
+def run_whole(args, name):
+    """Wall seconds of fresh processes training experiment `name` at its full settings: ours, then each PyTorch model."""
+    def timed(cmd, env=None):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+        return time.perf_counter() - t0
+    env, _ = torch_env()
+    figures = {"ours": [], "float64-lstm": [], "float64-hand": []}
+    for _ in range(args.repeats):
+        figures["ours"].append(timed([APPHOST, "experiment", name]))
+        for cell in ("lstm", "hand"):
+            figures[f"float64-{cell}"].append(timed(
+                [sys.executable, os.path.abspath(__file__), "--worker", "float64", "--cell", cell, "--whole", name], env))
+    return {k: statistics.median(v) for k, v in figures.items()}
+
+
+def run_torch(args, dtype, cell, experiments, grid, out):
+    env, removed = torch_env()
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", dtype, "--cell", cell, "--repeats", str(args.repeats),
            "--seconds", str(args.seconds), "--experiments", ",".join(experiments),
            "--grid", ",".join(str(GRID.index(g) + 1) for g in grid), "--json", out]
     subprocess.run(cmd, check=True, env=env)
@@ -202,7 +293,11 @@ def main():
     ap.add_argument("--grid", default="1,2,3,4", help="comma-separated grid points 1..4, or none")
     ap.add_argument("--quick", action="store_true", help="one round, one repeat, short runs")
     ap.add_argument("--json", help="also write every figure to this file")
+    ap.add_argument("--whole-experiment", default="one-char",
+                    help="the experiment timed as whole fresh processes (ours against a PyTorch script), or none")
     ap.add_argument("--worker", choices=["float64", "float32"], help=argparse.SUPPRESS)
+    ap.add_argument("--cell", choices=["lstm", "hand"], default="lstm", help=argparse.SUPPRESS)
+    ap.add_argument("--whole", choices=list(EXPERIMENTS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     # "none" (as the bench command spells it) or an empty list skips that part.
     experiments = [e for e in args.experiments.split(",") if e and e != "none"]
@@ -214,7 +309,7 @@ def main():
         ap.error(f"--grid takes points 1..4 or none, got {args.grid!r}")
     grid = [GRID[int(g) - 1] for g in grid_ids]
     if args.worker:
-        torch_worker(args.worker, args.repeats, args.seconds, experiments, grid, args.json)
+        torch_worker(args.worker, args.repeats, args.seconds, experiments, grid, args.json, args.cell, args.whole)
         return
     if args.quick:
         args.rounds, args.repeats, args.seconds = 1, 1, 0.2
@@ -226,18 +321,24 @@ def main():
         sys.exit("torch is not importable by this Python: apt-get install -y python3-torch libopenblas0-openmp, "
                  "and run the script with Debian's /usr/bin/python3")
 
-    rounds = {"ours": [], "float64": [], "float32": []}
+    whole = args.whole_experiment if args.whole_experiment != "none" else None
+    if whole and whole not in EXPERIMENTS or whole == "variable-length":
+        ap.error(f"--whole-experiment takes one of {', '.join(k for k in EXPERIMENTS if k != 'variable-length')} or none")
+    rounds = {"ours": [], "whole": []} | {f"{d}-{c}": [] for d, c in TORCH_RUNS}
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}: ours", flush=True)
             rounds["ours"].append(run_ours(args, experiments, grid, os.path.join(tmp, f"ours{r}.json")))
-            for dtype in ("float64", "float32"):
-                print(f"round {r + 1}/{args.rounds}: pytorch {dtype}", flush=True)
-                rounds[dtype].append(run_torch(args, dtype, experiments, grid, os.path.join(tmp, f"{dtype}{r}.json")))
+            for dtype, cell in TORCH_RUNS:
+                print(f"round {r + 1}/{args.rounds}: pytorch {dtype} {cell}", flush=True)
+                rounds[f"{dtype}-{cell}"].append(run_torch(args, dtype, cell, experiments, grid, os.path.join(tmp, f"{dtype}-{cell}{r}.json")))
+            if whole:
+                print(f"round {r + 1}/{args.rounds}: whole processes, {whole}", flush=True)
+                rounds["whole"].append(run_whole(args, whole))
 
     med = statistics.median
-    t64 = rounds["float64"][0]
+    t64 = rounds["float64-lstm"][0]
     machine = rounds["ours"][0]["machine"]
     print()
     print(f"machine: {machine['processorCount']} cores, {machine['os']}; ours: {machine['runtime']}, Vector512 {machine['vector512']}")
@@ -248,29 +349,38 @@ def main():
     rows = {"experiments": [], "grid": []}
     if experiments:
         print()
-        print("| experiment | ours µs/step | PyTorch f64 µs/step | PyTorch f32 µs/step | f64 / ours | f32 / ours | ours train s | PyTorch f64 train s (projected) |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("(best f64: the faster of nn.LSTM and the hand-written cell in float64, per workload)")
+        print()
+        print("| experiment | ours µs/step | PyTorch nn.LSTM f64 µs/step | nn.LSTM f32 | hand cell f64 | best f64 / ours | nn.LSTM f32 / ours | ours train s | best f64 train s (projected) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name in experiments:
             ours = med([next(e for e in o["experiments"] if e["id"] == name)["microsecondsPerStep"] for o in rounds["ours"]])
             ours_s = med([next(e for e in o["experiments"] if e["id"] == name)["trainSeconds"] for o in rounds["ours"]])
-            f64 = med([t["experiments"][name]["usPerStep"] for t in rounds["float64"]])
-            f32 = med([t["experiments"][name]["usPerStep"] for t in rounds["float32"]])
-            f64_s = med([t["experiments"][name]["projectedTrainSeconds"] for t in rounds["float64"]])
-            rows["experiments"].append({"id": name, "ours": ours, "float64": f64, "float32": f32, "oursTrainSeconds": ours_s})
-            print(f"| {name} | {ours:.2f} | {f64:.1f} | {f32:.1f} | {f64 / ours:.1f}× | {f32 / ours:.1f}× | {ours_s:.2f} | {f64_s:.0f} |")
+            f64, f32, hand = (med([t["experiments"][name]["usPerStep"] for t in rounds[k]]) for k in ("float64-lstm", "float32-lstm", "float64-hand"))
+            best_key = "float64-hand" if hand < f64 else "float64-lstm"
+            best = min(f64, hand)
+            best_s = med([t["experiments"][name]["projectedTrainSeconds"] for t in rounds[best_key]])
+            rows["experiments"].append({"id": name, "ours": ours, "float64": f64, "float32": f32, "float64Hand": hand, "oursTrainSeconds": ours_s})
+            print(f"| {name} | {ours:.2f} | {f64:.1f} | {f32:.1f} | {hand:.1f} | {best / ours:.1f}× | {f32 / ours:.1f}× | {ours_s:.2f} | {best_s:.0f} |")
     if grid:
         print()
-        print("| I, H, B, T | ours steps/s | PyTorch f64 steps/s | PyTorch f32 steps/s | ours / f64 | ours / f32 | ours bytes/step |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| I, H, B, T | ours steps/s | PyTorch nn.LSTM f64 steps/s | nn.LSTM f32 | hand cell f64 | ours / best f64 | ours / nn.LSTM f32 | ours bytes/step |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for k, shape in enumerate(grid):
             key = list(shape)
             pick = lambda o: next(g for g in o["grid"] if [g["inputs"], g["units"], g["batch"], g["timeSteps"]] == key)
             ours = med([pick(o)["stepsPerSecond"] for o in rounds["ours"]])
             alloc = med([pick(o)["bytesPerStep"] for o in rounds["ours"]])
-            f64 = med([t["grid"][k]["stepsPerSecond"] for t in rounds["float64"]])
-            f32 = med([t["grid"][k]["stepsPerSecond"] for t in rounds["float32"]])
-            rows["grid"].append({"shape": key, "ours": ours, "float64": f64, "float32": f32, "oursBytesPerStep": alloc})
-            print(f"| {', '.join(map(str, shape))} | {ours:,.1f} | {f64:,.1f} | {f32:,.1f} | {ours / f64:.2f}× | {ours / f32:.2f}× | {alloc:.0f} |")
+            f64, f32, hand = (med([t["grid"][k]["stepsPerSecond"] for t in rounds[key_]]) for key_ in ("float64-lstm", "float32-lstm", "float64-hand"))
+            rows["grid"].append({"shape": key, "ours": ours, "float64": f64, "float32": f32, "float64Hand": hand, "oursBytesPerStep": alloc})
+            print(f"| {', '.join(map(str, shape))} | {ours:,.1f} | {f64:,.1f} | {f32:,.1f} | {hand:,.1f} | {ours / max(f64, hand):.2f}× | {ours / f32:.2f}× | {alloc:.0f} |")
+    if whole:
+        print()
+        print(f"| whole fresh process, `experiment {whole}` | ours s | PyTorch nn.LSTM f64 script s | hand cell f64 script s | faster PyTorch / ours |")
+        print("|---|---:|---:|---:|---:|")
+        ours, f64, hand = (med([w[k] for w in rounds["whole"]]) for k in ("ours", "float64-lstm", "float64-hand"))
+        rows["whole"] = {"experiment": whole, "ours": ours, "float64": f64, "float64Hand": hand}
+        print(f"| {whole}, full settings, start-up included | {ours:.2f} | {f64:.2f} | {hand:.2f} | {min(f64, hand) / ours:.1f}× |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"summary": rows, "rounds": rounds}, f, indent=2)
