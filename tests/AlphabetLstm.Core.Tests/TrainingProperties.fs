@@ -54,7 +54,8 @@ let ``an epoch of fit equals lossAndGradients then Adam.step batch by batch, bit
     sameParameters adam.V fitted.State.Optimizer.V
     if carry then
         let carried = fitted.State.Carried.Value
-        Assert.Equal<float>(state.H.ToColumnMajorArray(), carried.H.ToColumnMajorArray())
+        sameBits "carried h" state.H carried.H
+        sameBits "carried c" state.C carried.C
 
 [<LstmProperty>]
 let ``the same seed and configuration give bit-identical trained weights`` (c: TrainCase) (shuffle: bool) =
@@ -142,3 +143,20 @@ let ``a stateful evaluation with any batch size carries the state and returns it
     sameBits "final h" state.H byOne.Final.Value.H
     let byFive = Training.evaluate p data 5 false (Some(LstmState.Zeros(5, 4)))
     Assert.Equal(5, byFive.Final.Value.Batch)
+
+/// What `bench --phases` times: a stateful experiment's step on the batch after ten others, from
+/// the state they carry into it; a stateless one's on the first batch, from zeros.
+[<Fact>]
+let ``a stateful experiment's step stages start from the state its first ten letters carry, fed one at a time`` () =
+    let spec = (Experiments.tryFind "stateful").Value
+    let stages = StepStages(spec, 1L)
+    let prepared = Experiments.prepare spec 1L
+    let p, x = prepared.Start.Parameters, prepared.Data.Inputs.[0]
+    // 'A' .. 'J' fed one step at a time from a reset, with the weights training starts from.
+    let carried = Array.fold (fun s n -> (Lstm.step p s (x.SubMatrix(n, 1, 0, x.ColumnCount))).Next) (LstmState.Zeros(1, p.Units)) [| 0 .. 9 |]
+    Assert.Equal(10, stages.BatchIndex)
+    sameBits "h" carried.H stages.Initial.H
+    sameBits "c" carried.C stages.Initial.C
+    let stateless = StepStages((Experiments.tryFind "one-char").Value, 1L)
+    Assert.Equal(0, stateless.BatchIndex)
+    Assert.True(stateless.Initial.H.Enumerate() |> Seq.forall ((=) 0.0) && stateless.Initial.C.Enumerate() |> Seq.forall ((=) 0.0))
