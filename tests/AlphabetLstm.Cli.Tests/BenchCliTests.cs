@@ -43,7 +43,6 @@ public class BenchCliTests
         var (r, json) = Bench(dir, "--experiments", "stateful", "--epochs", "1", "--grid", "none", "--repeats", "1", "--phases");
         using var _ = json;
         Assert.Contains("| experiment | I, H, B, T | params | forward | head fwd | head bwd | BPTT | Adam |", r.Stdout);
-        Assert.Contains("| stateful | 1, 50, 1, 1 | 11,726 |", r.Stdout);
         var stages = json.RootElement.GetProperty("phases")[0];
         Assert.Equal("stateful", stages.GetProperty("id").GetString());
         Assert.Equal(11726, stages.GetProperty("parameters").GetInt32());
