@@ -6,9 +6,10 @@ using AlphabetLstm.Core;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>bench --phases</c>: where one optimizer step of an experiment goes. The core's stages are run
-/// one at a time on one batch of the experiment (a stateful one from the state ten batches carried
-/// into it, as in training), each timed alone: the best of several rounds, in µs per call. Next to them,
+/// <c>bench --phases</c>: where one optimizer step of an experiment goes. The core's
+/// <see cref="StepStages"/> runs the stages one at a time on one batch of the experiment (a stateful
+/// one from the state ten batches carried into it, as in training); this times each alone: the best
+/// of several rounds, in µs per call. Next to them,
 /// the square root and division Keras' Adam needs per parameter, timed alone, which bounds Adam from below.
 /// </summary>
 public static class BenchPhases
@@ -22,48 +23,18 @@ public static class BenchPhases
 
     public static PhaseTiming Time(ExperimentSpec spec, long seed)
     {
-        var prepared = Experiments.Prepare(spec, seed);
-        var data = prepared.Data;
-        var p = prepared.Start.Parameters;
-        int n = data.Count, b = Math.Min(prepared.Config.BatchSize, n), t = data.TimeSteps, i = data.Features, h = p.Units, v = p.Classes;
-        var ws = Model.newWorkspace(t, b, i, h, v);
-        var tape = ws.Tape;
-        var (xs, ys) = TrainingModule.storages(data);
-        var inOrder = Enumerable.Range(0, n).ToArray();
-        void Load(int batch) => TrainingModule.loadBatch(data, xs, ys, inOrder, batch * b, prepared.Config.Masked, ws);
-        // A stateless step times the first batch from zeros. A stateful one times the batch that
-        // follows ten others, from the state they carry into it, as training does ('A' from a reset
-        // leaves the state at zero, so the first batch alone would not do).
-        var timed = prepared.Config.Policy == StatePolicy.Stateful ? Math.Min(10, n / b - 1) : 0;
-        for (var batch = 0; batch < timed; batch++)
-        {
-            Load(batch);
-            Lstm.forwardTape(p, tape);
-            Array.Copy(tape.Hs, t * b * h, tape.Hs, 0, b * h);
-            Array.Copy(tape.Cs, t * b * h, tape.Cs, 0, b * h);
-        }
-        Load(timed);
-        var grads = ParametersModule.storage(ParametersModule.ZerosLike(p));
-        var theta = ParametersModule.storage(ParametersModule.Copy(p));
-        var firstMoments = ParametersModule.storage(ParametersModule.ZerosLike(p));
-        var secondMoments = ParametersModule.storage(ParametersModule.ZerosLike(p));
-        var count = grads.Sum(g => g.Length);
-
-        var forward = Best(() => Lstm.forwardTape(p, tape));
-        var headForward = Best(() => Model.headForward(p, ws));
-        var headBackward = Best(() => Model.headBackward(p, ws, grads[3], grads[4]));
-        var dH = (double[])ws.DH.Clone();
-        var bptt = Best(() =>
-        {
-            Array.Copy(dH, ws.DH, dH.Length);
-            Array.Clear(ws.DC);
-            Lstm.backwardTape(p, tape, ws.DH, ws.DC, false, grads);
-        });
-        var adam = Best(() => Adam.updateInPlace(prepared.Config.Optimizer, 10, theta, grads, firstMoments, secondMoments, false));
+        var stages = new StepStages(spec, seed);
+        var forward = Best(stages.Forward);
+        var headForward = Best(stages.HeadForward);
+        var headBackward = Best(stages.HeadBackward);
+        var bptt = Best(stages.Bptt);
+        var adam = Best(stages.Adam);
+        var count = stages.ParameterCount;
         var x = Enumerable.Range(0, count).Select(k => 1e-6 * (k + 1)).ToArray();
         var y = new double[count];
         var sqrtDivide = Best(() => SqrtDivide(x, y));
-        return new PhaseTiming(spec.Id, i, h, b, t, count, forward, headForward, headBackward, bptt, adam, sqrtDivide);
+        return new PhaseTiming(spec.Id, stages.Inputs, stages.Units, stages.Batch, stages.TimeSteps, count,
+            forward, headForward, headBackward, bptt, adam, sqrtDivide);
     }
 
     /// <summary>

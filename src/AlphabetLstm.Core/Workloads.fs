@@ -1,9 +1,11 @@
-/// Synthetic training workloads for the benchmark: a fixed random batch trained for a number of
-/// optimizer steps through the same `Training` code the experiments use.
+/// Work for the benchmark: synthetic workloads (a fixed random batch trained for a number of
+/// optimizer steps through the same `Training` code the experiments use), and the stages of one
+/// experiment's training step, to be run one at a time.
 ///
 /// Pure and seeded like the rest of the core; it builds the work, the shell times it.
 namespace AlphabetLstm.Core
 
+open System
 open MathNet.Numerics.LinearAlgebra
 
 /// A shape to train: I inputs, H units, B samples per batch, T time steps (V = 26 classes).
@@ -48,3 +50,68 @@ module Workloads =
           Data = data
           Config = config
           Start = Training.start config p.Value p.Next }
+
+
+/// The stages of one training step of an experiment, each run alone and as often as a caller
+/// likes, on one batch prepared once: what `bench --phases` times (the core has no clock, the
+/// shell times each call). The batch is the experiment's first one from the zero state when it is
+/// stateless; when it is stateful, the batch that follows ten others, from the state they carry
+/// into it (found with `Training.evaluate`, as a stateful evaluation carries it), since the
+/// tutorial's first batch ('A' from a reset) starts from zeros and would not show the carry.
+/// The weights are the experiment's initial ones throughout; the stages write only this object's
+/// own buffers (gradients, moments, a copy of the weights), so repeating a stage repeats the same work.
+[<Sealed>]
+type StepStages(spec: ExperimentSpec, seed: int64) =
+    let prepared = Experiments.prepare spec seed
+    let data, config, p = prepared.Data, prepared.Config, prepared.Start.Parameters
+    let N, T, I, H, V = data.Count, data.TimeSteps, data.Features, p.Units, p.Classes
+    let B = min config.BatchSize N
+    let ws = Model.newWorkspace T B I H V
+    let stateful = config.Policy = StatePolicy.Stateful
+    let batch = if stateful then min 10 (N / B - 1) else 0
+    let grads = Parameters.storage (Parameters.zerosLike p)
+    let theta = Parameters.storage (Parameters.copy p)
+    let m, v = Parameters.storage (Parameters.zerosLike p), Parameters.storage (Parameters.zerosLike p)
+    // d loss / d h_T as the head leaves it, for every BPTT call to start from.
+    let dH = Array.zeroCreate (B * H)
+    do
+        let xs, ys = Training.storages data
+        Training.loadBatch data xs ys (Array.init N id) (batch * B) config.Masked ws
+        if batch > 0 then
+            let before = Datasets.select (Array.init (batch * B) id) data
+            let carried = (Training.evaluateStateful p before (LstmState.Zeros(B, H)) config.Masked).Final
+            Lstm.writeRows carried.H ws.Tape.Hs 0
+            Lstm.writeRows carried.C ws.Tape.Cs 0
+        Lstm.forwardTape p ws.Tape
+        Model.headForward p ws |> ignore
+        Model.headBackward p ws grads.[3] grads.[4]
+        Array.blit ws.DH 0 dH 0 dH.Length
+
+    /// I, input features.
+    member _.Inputs = I
+    /// H, units.
+    member _.Units = H
+    /// B, the batch size of the step.
+    member _.Batch = B
+    /// T, time steps.
+    member _.TimeSteps = T
+    /// How many numbers the model has (what Adam updates).
+    member _.ParameterCount = grads |> Array.sumBy Array.length
+    /// Which batch of the epoch is the step's (0-based): 0 for a stateless experiment.
+    member _.BatchIndex = batch
+    /// The LSTM state the step's batch starts from: zeros for a stateless experiment.
+    member _.Initial : LstmState = { H = Lstm.readRows B H ws.Tape.Hs 0; C = Lstm.readRows B H ws.Tape.Cs 0 }
+
+    /// The LSTM over the batch's T steps, recording the tape.
+    member _.Forward() = Lstm.forwardTape p ws.Tape
+    /// The Dense head, softmax and cross-entropy on h_T.
+    member _.HeadForward() = Model.headForward p ws |> ignore
+    /// The head backwards: the Dense gradients and d loss / d h_T.
+    member _.HeadBackward() = Model.headBackward p ws grads.[3] grads.[4]
+    /// BPTT through the T steps from d loss / d h_T, into the LSTM's gradients.
+    member _.Bptt() =
+        Array.blit dH 0 ws.DH 0 dH.Length
+        Array.Clear ws.DC
+        Lstm.backwardTape p ws.Tape ws.DH ws.DC false grads
+    /// One Adam update of every parameter (as the tenth step of a run).
+    member _.Adam() = Adam.updateInPlace config.Optimizer 10 theta grads m v false

@@ -57,11 +57,31 @@ public class CoreFromCSharpTests
     public void A_CSharp_caller_runs_one_step_and_backward_through_the_cache()
     {
         var p = Parameters.Init(2, 3, 4, Rng.Create(7)).Value;
-        var x = Matrix<double>.Build.DenseOfArray(new[,] { { 0.1, 0.2 } });
-        var step = Lstm.Step(p, LstmState.Zeros(1, 3), x);
+        double[] x = [0.1, 0.2];
+        var input = Matrix<double>.Build.DenseOfRowArrays(x);
+        var step = Lstm.Step(p, LstmState.Zeros(1, 3), input);
+
+        // From h = c = 0 the step is z = x·W + b; c' = σ(z_i) ⊙ tanh(z_c); h' = σ(z_o) ⊙ tanh(c').
+        static double Sigma(double z) => 1.0 / (1.0 + Math.Exp(-z));
+        for (var k = 0; k < 3; k++)
+        {
+            double Z(int block) => x[0] * p.Kernel[0, block * 3 + k] + x[1] * p.Kernel[1, block * 3 + k] + p.Bias[block * 3 + k];
+            var c = Sigma(Z(0)) * Math.Tanh(Z(2));
+            Assert.Equal(c, step.Next.C[0, k], 1e-14);
+            Assert.Equal(Sigma(Z(3)) * Math.Tanh(c), step.Next.H[0, k], 1e-14);
+        }
+
+        // Backward from d loss / d h' = 1 (loss = Σ h'): each kernel gradient is the loss's slope along that weight.
         var grads = Lstm.Backward(p, step.Cache, new LstmState(Matrix<double>.Build.Dense(1, 3, 1.0), Matrix<double>.Build.Dense(1, 3)));
-        Assert.Equal(3, step.Next.Units);
-        Assert.Equal(p.Kernel.RowCount, grads.Parameters.Kernel.RowCount);
-        Assert.NotEqual(0.0, grads.Parameters.Kernel.L2Norm());
+        double Loss(Matrix<double> kernel) =>
+            Lstm.Step(Parameters.Create(kernel, p.RecurrentKernel, p.Bias, p.DenseKernel, p.DenseBias), LstmState.Zeros(1, 3), input).Next.H.RowSums()[0];
+        const double eps = 1e-6;
+        for (var r = 0; r < 2; r++)
+            for (var j = 0; j < 12; j++)
+            {
+                var up = p.Kernel.Clone(); up[r, j] += eps;
+                var down = p.Kernel.Clone(); down[r, j] -= eps;
+                Assert.Equal((Loss(up) - Loss(down)) / (2 * eps), grads.Parameters.Kernel[r, j], 1e-8);
+            }
     }
 }

@@ -29,11 +29,29 @@ let ``predict's probabilities are the softmax of the logits on the final h, sum 
                 sprintf "probabilities moved by %.3g after adding %g to the logits" (maxDiff r.Probabilities shifted.Probabilities) c)
 
 [<LstmProperty>]
-let ``Adam with zero gradients leaves the parameters unchanged`` (s: Shape) =
+let ``Adam with a zero gradient decays each moment by its beta and moves by the first one`` (s: Shape) =
     let p = (build s).Parameters
-    let r = Adam.step AdamConfig.Keras (Adam.init p) p (Parameters.zerosLike p)
-    sameParameters p r.Parameters
-    Assert.Equal(1, r.State.Step)
+    // Not Keras' numbers: β1 ≠ β2, and ε as large as √v, so a wrong β or a lost ε shows.
+    let cfg = { LearningRate = 0.01; Beta1 = 0.8; Beta2 = 0.95; Epsilon = 0.5 }
+    // From zero moments a zero gradient moves nothing.
+    let still = Adam.step cfg (Adam.init p) p (Parameters.zerosLike p)
+    sameParameters p still.Parameters
+    // After a real step, a zero gradient: m ← β1·m, v ← β2·v, θ ← θ − lr·√(1 − β2²)/(1 − β1²) · m / (√v + ε).
+    let r1 = Adam.step cfg (Adam.init p) p (Parameters.map (fun x -> x - 0.25) p)
+    let r2 = Adam.step cfg r1.State r1.Parameters (Parameters.zerosLike p)
+    let lrT = 0.01 * sqrt (1.0 - 0.95 * 0.95) / (1.0 - 0.8 * 0.8)
+    let values (q: Parameters) = Parameters.blocks q |> Array.collect (fun b -> b.Values)
+    let m1, v1, theta1 = values r1.State.M, values r1.State.V, values r1.Parameters
+    let m2, v2, theta2 = values r2.State.M, values r2.State.V, values r2.Parameters
+    for k in 0 .. theta1.Length - 1 do
+        let m, v = 0.8 * m1.[k], 0.95 * v1.[k]
+        let theta = theta1.[k] - lrT * m / (sqrt v + 0.5)
+        let near (what: string) (expected: float) (actual: float) =
+            Assert.True(abs (actual - expected) <= 1e-15 * max 1.0 (abs expected), sprintf "%s[%d]: %.17g, by hand %.17g" what k actual expected)
+        near "m" m m2.[k]
+        near "v" v v2.[k]
+        near "θ" theta theta2.[k]
+    Assert.Equal(2, r2.State.Step)
 
 [<LstmProperty>]
 let ``two Adam steps match Keras' update computed by hand`` (s: Shape) =

@@ -10,24 +10,49 @@ let private sameState (what: string) (a: LstmState) (b: LstmState) =
     sameBits (what + " h") a.H b.H
     sameBits (what + " c") a.C b.C
 
+/// The cell equations written out with MathNet, from h = c = 0: z = x·W + h·U + b; i, f, o = σ, g = tanh;
+/// c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c'). Returns h after every step and the final c.
+let private byTheEquations (p: Parameters) (inputs: Matrix<float>[]) =
+    let B, H = inputs.[0].RowCount, p.Units
+    let sigma (m: Matrix<float>) = m.Map(fun z -> 1.0 / (1.0 + exp -z))
+    let mutable h = Matrix<float>.Build.Dense(B, H)
+    let mutable c = Matrix<float>.Build.Dense(B, H)
+    let outputs =
+        [| for x in inputs do
+             let z = x * p.Kernel + h * p.RecurrentKernel + Matrix<float>.Build.Dense(B, 4 * H, fun _ j -> p.Bias.[j])
+             let block k = z.SubMatrix(0, B, k * H, H)
+             let i, f, g, o = sigma (block 0), sigma (block 1), (block 2).Map(fun v -> tanh v), sigma (block 3)
+             c <- f.PointwiseMultiply c + i.PointwiseMultiply g
+             h <- o.PointwiseMultiply(c.Map(fun v -> tanh v))
+             yield h |]
+    outputs, c
+
 [<LstmProperty>]
-let ``running with no initial state is running from the zero state`` (s: Shape) =
+let ``running with no initial state follows the cell equations from h = c = 0`` (s: Shape) =
     let pr = build s
     let fresh = Lstm.runFresh pr.Parameters pr.Inputs Unmasked
-    let fromZeros = Lstm.run pr.Parameters (LstmState.Zeros(s.B, s.H)) pr.Inputs Unmasked
-    sameState "final" fresh.Final fromZeros.Final
-    Array.iteri2 (fun t a b -> sameBits (sprintf "output %d" t) a b) fresh.Outputs fromZeros.Outputs
+    let outputs, c = byTheEquations pr.Parameters pr.Inputs
+    let close what (a: Matrix<float>) (b: Matrix<float>) =
+        Assert.True(maxDiff a b <= 1e-13, sprintf "%s differs from the equations by %.3g" what (maxDiff a b))
+    Array.iteri2 (fun t a b -> close (sprintf "h after step %d" t) a b) fresh.Outputs outputs
+    close "final h" fresh.Final.H outputs.[s.T - 1]
+    close "final c" fresh.Final.C c
 
 [<LstmProperty>]
 let ``reset then run equals a fresh run, whatever ran before`` (s: Shape) =
     let pr = build s
+    let later = Array.rev pr.Inputs
+    // The fresh run comes first, before anything else has run.
+    let fresh = Model.predict pr.Parameters (LstmState.Zeros(s.B, s.H)) later Unmasked
     // A stateful caller: run the inputs, carry the state through a second run, then reset.
     let first = Model.predict pr.Parameters pr.Initial pr.Inputs Unmasked
-    let _carried = Model.predict pr.Parameters first.Final (Array.rev pr.Inputs) Unmasked
-    let afterReset = Model.predict pr.Parameters (LstmState.Zeros(s.B, s.H)) (Array.rev pr.Inputs) Unmasked
-    let fresh = Model.predict pr.Parameters (LstmState.Zeros(s.B, s.H)) (Array.rev pr.Inputs) Unmasked
-    sameBits "probabilities" afterReset.Probabilities fresh.Probabilities
-    sameState "final" afterReset.Final fresh.Final
+    let carried = Model.predict pr.Parameters first.Final later Unmasked
+    let afterReset = Model.predict pr.Parameters (LstmState.Zeros(s.B, s.H)) later Unmasked
+    // The carried state did reach the second run (so the reset has something to undo) ...
+    Assert.False(maxDiff carried.Final.C afterReset.Final.C = 0.0, "the carried run ended where the reset one did")
+    // ... and after the reset nothing of it is left.
+    sameBits "probabilities" fresh.Probabilities afterReset.Probabilities
+    sameState "final" fresh.Final afterReset.Final
 
 [<LstmProperty>]
 let ``running a sequence in two chunks while carrying the state equals running it whole`` (s: Shape) (cut: int) (masked: bool) =

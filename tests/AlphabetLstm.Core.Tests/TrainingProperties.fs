@@ -58,8 +58,8 @@ let ``an epoch of fit equals lossAndGradients then Adam.step batch by batch, bit
     sameParameters adam.V fitted.State.Optimizer.V
     if carry then
         let carried = fitted.State.Carried
-        Assert.Equal<float>(state.H.ToColumnMajorArray(), carried.H.ToColumnMajorArray())
-        Assert.Equal<float>(state.C.ToColumnMajorArray(), carried.C.ToColumnMajorArray())
+        sameBits "carried h" state.H carried.H
+        sameBits "carried c" state.C carried.C
 
 [<LstmProperty>]
 let ``the same seed and configuration give bit-identical trained weights`` (c: TrainCase) (shuffle: bool) =
@@ -166,3 +166,20 @@ let ``training with a between-epochs step equals epochs run one by one with the 
     sameParameters byHand.Parameters trained.Parameters
     sameBits "carried h" byHand.Carried.H trained.Carried.H
     sameBits "carried c" byHand.Carried.C trained.Carried.C
+
+/// What `bench --phases` times: a stateful experiment's step on the batch after ten others, from
+/// the state they carry into it; a stateless one's on the first batch, from zeros.
+[<Fact>]
+let ``a stateful experiment's step stages start from the state its first ten letters carry, fed one at a time`` () =
+    let spec = Experiments.find "stateful"
+    let stages = StepStages(spec, 1L)
+    let prepared = Experiments.prepare spec 1L
+    let p, x = prepared.Start.Parameters, prepared.Data.Inputs.[0]
+    // 'A' .. 'J' fed one step at a time from a reset, with the weights training starts from.
+    let carried = Array.fold (fun s n -> (Lstm.step p s (x.SubMatrix(n, 1, 0, x.ColumnCount))).Next) (LstmState.Zeros(1, p.Units)) [| 0 .. 9 |]
+    Assert.Equal(10, stages.BatchIndex)
+    sameBits "h" carried.H stages.Initial.H
+    sameBits "c" carried.C stages.Initial.C
+    let stateless = StepStages(Experiments.find "one-char", 1L)
+    Assert.Equal(0, stateless.BatchIndex)
+    Assert.True(stateless.Initial.H.Enumerate() |> Seq.forall ((=) 0.0) && stateless.Initial.C.Enumerate() |> Seq.forall ((=) 0.0))
