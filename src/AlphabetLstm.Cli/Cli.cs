@@ -14,6 +14,7 @@ public static class Cli
             "AlphabetLstm: the Keras stateful-LSTM alphabet tutorial, with the LSTM state as a value.");
         root.Subcommands.Add(ExperimentCommand.Create(stdout));
         foreach (var command in ModelCommands.Create(stdout)) root.Subcommands.Add(command);
+        foreach (var command in OnnxCommands.Create(stdout)) root.Subcommands.Add(command);
         root.Subcommands.Add(BenchCommand.Create(stdout));
         return root;
     }
