@@ -36,7 +36,7 @@ public static class OnnxModel
 /// What an ONNX file may not say: the vocabulary, the time steps and the encoding. Each is used only
 /// when the file's metadata does not give it; a value that disagrees with the file is refused.
 /// </summary>
-public sealed class ImportOptions
+public sealed record ImportOptions
 {
     /// <summary>The symbols, one per class (needed when V ≠ 26 and the file has no metadata).</summary>
     public Vocabulary? Vocabulary { get; init; }
