@@ -284,7 +284,7 @@ internal static class OnnxImport
         var dense = g.Producer(denseOut);
         foreach (var n in g.Proto.Node)
         {
-            if (n.OpType is "Gemm" or "MatMul" && n != dense && n != g.Producer(denseOut))
+            if (n.OpType is "Gemm" or "MatMul" && n != dense)
             {
                 var isOurMatMul = n.OpType == "MatMul" && g.Consumers(n.Output[0]).Any(c => c.Output.Contains(denseOut));
                 if (!isOurMatMul) throw Fail($"{Graph.Name(n)}: a second dense layer; {Expected}");
