@@ -69,7 +69,8 @@ public static class OnnxCommands
             catch (OnnxConversionException ex) { throw new FailureException($"--onnx '{input}': {ex.Message}"); }
             AtomicFile.WriteAllText(output, m.Serialize());
             var p = m.Parameters;
-            stdout.WriteLine($"imported {input}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {m.Input.TimeSteps} time steps × {p.Inputs} features, "
+            string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+            stdout.WriteLine($"imported {input}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
                              + $"encoding {ModelFile.EncodingName(m.Input.Encoding)}, {m.Vocabulary.Describe()}");
             stdout.WriteLine($"saved {output}");
             return ExitCodes.Ok;

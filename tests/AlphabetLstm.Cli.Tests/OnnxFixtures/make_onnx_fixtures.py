@@ -6,9 +6,9 @@ The tests read the committed files and never need PyTorch.
 For each case NAME it writes NAME.onnx, torch.onnx.export of nn.LSTM(batch_first=True) + nn.Linear
 (+ softmax when asked) with the initial state h0, c0 as graph inputs, and NAME.json: the inputs x
 [batch][time][feature], h0 and c0 [batch][unit], and PyTorch's outputs for them: the softmax of the
-dense layer on the last step [batch][class] and the final h, c [batch][unit]. The outputs are
-computed by the same modules in float64 (the weights are float32 values, so the file's weights and
-the reference's are the same numbers).
+dense layer on the last step [batch][class] and the final h, c [batch][unit], computed by the same modules in float64 (the
+weights are float32 values, so the file's weights and the reference's are the same numbers), and
+under "float32" the same outputs from PyTorch's own float32 run.
 
 It also writes graphs the importer must refuse: a GRU, a bidirectional LSTM and two stacked LSTMs.
 """
@@ -51,6 +51,9 @@ def case(name, I, H, V, T, B, softmax, opset, dynamic_batch, seed, dynamic_time=
     h0 = rs.uniform(-0.8, 0.8, size=(B, H)).astype(np.float32)
     c0 = rs.uniform(-0.8, 0.8, size=(B, H)).astype(np.float32)
     export(name, net, (torch.from_numpy(x), torch.from_numpy(h0), torch.from_numpy(c0)), opset, dynamic_batch, dynamic_time)
+    with torch.no_grad():   # PyTorch's float32 run, as the exported model computes it
+        out32, (h32, c32) = lstm(torch.from_numpy(x), (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None]))
+        probs32 = torch.softmax(dense(out32[:, -1, :]), dim=-1)
     d = lambda a: torch.from_numpy(a.astype(np.float64))
     with torch.no_grad():
         lstm64, dense64 = lstm.double(), dense.double()
@@ -59,7 +62,9 @@ def case(name, I, H, V, T, B, softmax, opset, dynamic_batch, seed, dynamic_time=
     expected = {"shape": {"inputs": I, "units": H, "classes": V, "timeSteps": T, "batch": B, "softmax": softmax, "opset": opset,
                          "dynamicTime": dynamic_time},
                 "x": x.astype(np.float64).tolist(), "h0": h0.astype(np.float64).tolist(), "c0": c0.astype(np.float64).tolist(),
-                "probabilities": probs.numpy().tolist(), "h": hT[0].numpy().tolist(), "c": cT[0].numpy().tolist()}
+                "probabilities": probs.numpy().tolist(), "h": hT[0].numpy().tolist(), "c": cT[0].numpy().tolist(),
+                "float32": {"probabilities": probs32.numpy().astype(np.float64).tolist(),
+                            "h": h32[0].numpy().astype(np.float64).tolist(), "c": c32[0].numpy().astype(np.float64).tolist()}}
     with open(name + ".json", "w") as f:
         json.dump(expected, f, indent=1)
         f.write("\n")
