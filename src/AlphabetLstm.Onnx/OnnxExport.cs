@@ -1,7 +1,3 @@
-using AlphabetLstm.Core;
-using Google.Protobuf;
-using MathNet.Numerics.LinearAlgebra;
-using Onnx;
 using static AlphabetLstm.Onnx.OnnxModel;
 
 namespace AlphabetLstm.Onnx;
@@ -86,14 +82,7 @@ internal static class OnnxExport
         return rows;
     }
 
-    private static float[] RowMajor(Matrix<double> m)
-    {
-        var a = new float[m.RowCount * m.ColumnCount];
-        for (var r = 0; r < m.RowCount; r++)
-            for (var c = 0; c < m.ColumnCount; c++)
-                a[r * m.ColumnCount + c] = (float)m[r, c];
-        return a;
-    }
+    private static float[] RowMajor(Matrix<double> m) => Array.ConvertAll(m.ToRowMajorArray(), v => (float)v);
 
     private static TensorProto FloatTensor(string name, long[] dims, float[] values)
     {

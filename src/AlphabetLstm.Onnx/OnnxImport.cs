@@ -1,8 +1,4 @@
 using System.Buffers.Binary;
-using AlphabetLstm.Core;
-using Google.Protobuf;
-using MathNet.Numerics.LinearAlgebra;
-using Onnx;
 using static AlphabetLstm.Onnx.OnnxModel;
 
 namespace AlphabetLstm.Onnx;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using AlphabetLstm.Core;
-using Onnx;
 
 namespace AlphabetLstm.Onnx;
 

@@ -17,16 +17,11 @@ public class OnnxExportTests(ITestOutputHelper output)
         double worst = 0;
         for (var n = 0; n < Cases; n++)
         {
-            int I = random.Next(1, 4), H = random.Next(1, 5), V = random.Next(2, 6), B = random.Next(1, 3), T = random.Next(1, 5);
-            var model = random.Model(I, H, V, T);
-            var state = new LstmState(random.Matrix(B, H, 0.9), random.Matrix(B, H, 0.9));
-            var inputs = random.Inputs(T, B, I);
-            var ours = Model.Predict(model.Parameters, state, inputs, Masking.Unmasked);
-            using var ort = new OrtModel(OnnxModel.Export(model));
-            var theirs = ort.Run(inputs, state.H, state.C);
-            var d = new[] { Differences.Max(ours.Probabilities, theirs.Probabilities), Differences.Max(ours.Final.H, theirs.H),
-                            Differences.Max(ours.Final.C, theirs.C) }.Max();
-            Assert.True(d <= 1e-5, $"case {n} (I={I}, H={H}, V={V}, B={B}, T={T}): max |difference| {d:E3}");
+            var k = random.Case(minT: 1, maxT: 5);
+            using var ort = new OrtModel(OnnxModel.Export(k.Model));
+            var theirs = ort.Run(k.Inputs, k.Start.H, k.Start.C);
+            var d = Differences.Max(k.Ours(), theirs.Probabilities, theirs.H, theirs.C);
+            Assert.True(d <= 1e-5, $"case {n} ({k.Shape}): max |difference| {d:E3}");
             worst = Math.Max(worst, d);
         }
         output.WriteLine($"export vs ONNX Runtime, {Cases} cases: largest |difference| {worst:E3}");
@@ -39,21 +34,16 @@ public class OnnxExportTests(ITestOutputHelper output)
         double worst = 0;
         for (var n = 0; n < Cases; n++)
         {
-            int I = random.Next(1, 4), H = random.Next(1, 5), V = random.Next(2, 6), B = random.Next(1, 3), T = random.Next(2, 6);
-            var model = random.Model(I, H, V, T);
-            var start = new LstmState(random.Matrix(B, H, 0.9), random.Matrix(B, H, 0.9));
-            var inputs = random.Inputs(T, B, I);
-            using var ort = new OrtModel(OnnxModel.Export(model));
-            Matrix<double> h = start.H, c = start.C;
-            for (var t = 0; t < T; t++)
+            var k = random.Case(minT: 2, maxT: 6);
+            using var ort = new OrtModel(OnnxModel.Export(k.Model));
+            Matrix<double> h = k.Start.H, c = k.Start.C;
+            for (var t = 0; t < k.Inputs.Length; t++)
             {
-                var step = ort.Run([inputs[t]], h, c);
+                var step = ort.Run([k.Inputs[t]], h, c);
                 (h, c) = (step.H, step.C);
                 // ours: the first t + 1 steps in one multi-step prediction from the same start
-                var ours = Model.Predict(model.Parameters, start, inputs[..(t + 1)], Masking.Unmasked);
-                var d = new[] { Differences.Max(ours.Probabilities, step.Probabilities), Differences.Max(ours.Final.H, h),
-                                Differences.Max(ours.Final.C, c) }.Max();
-                Assert.True(d <= 1e-5, $"case {n} step {t} (I={I}, H={H}, V={V}, B={B}, T={T}): max |difference| {d:E3}");
+                var d = Differences.Max(k.Ours(t + 1), step.Probabilities, h, c);
+                Assert.True(d <= 1e-5, $"case {n} step {t} ({k.Shape}): max |difference| {d:E3}");
                 worst = Math.Max(worst, d);
             }
         }
@@ -78,8 +68,7 @@ public class OnnxExportTests(ITestOutputHelper output)
             var inputs = random.Inputs(T, B, I);
             var a = Model.Predict(model.Parameters, state, inputs, Masking.Unmasked);
             var b = Model.Predict(back.Parameters, state, inputs, Masking.Unmasked);
-            var d = new[] { Differences.Max(a.Probabilities, b.Probabilities), Differences.Max(a.Final.H, b.Final.H),
-                            Differences.Max(a.Final.C, b.Final.C) }.Max();
+            var d = Differences.Max(a, b.Probabilities, b.Final.H, b.Final.C);
             Assert.True(d <= 1e-6, $"case {n}: max |difference| {d:E3}");
             worst = Math.Max(worst, d);
         }

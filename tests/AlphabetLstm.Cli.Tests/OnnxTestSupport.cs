@@ -32,14 +32,7 @@ public sealed class OrtModel(byte[] bytes) : IDisposable
         return new Output(Rows(results[0], B), Rows(results[1], B), Rows(results[2], B));
     }
 
-    private static float[] Flat(Matrix<double> m)
-    {
-        var a = new float[m.RowCount * m.ColumnCount];
-        for (var r = 0; r < m.RowCount; r++)
-            for (var c = 0; c < m.ColumnCount; c++)
-                a[r * m.ColumnCount + c] = (float)m[r, c];
-        return a;
-    }
+    private static float[] Flat(Matrix<double> m) => Array.ConvertAll(m.ToRowMajorArray(), v => (float)v);
 
     private static Matrix<double> Rows(OrtValue v, int rows)
     {
@@ -79,6 +72,21 @@ public sealed class RandomModels(int seed)
     }
 
     public Matrix<double>[] Inputs(int T, int B, int I) => Enumerable.Range(0, T).Select(_ => Matrix(B, I, 1.0)).ToArray();
+
+    /// <summary>One random case: I 1..4, H 1..5, V 2..6, batch 1..3, T in minT..maxT; a model, a start state and inputs.</summary>
+    public RandomCase Case(int minT, int maxT)
+    {
+        int I = Next(1, 4), H = Next(1, 5), V = Next(2, 6), B = Next(1, 3), T = Next(minT, maxT);
+        return new RandomCase(Model(I, H, V, T), new LstmState(Matrix(B, H, 0.9), Matrix(B, H, 0.9)), Inputs(T, B, I),
+                              $"I={I}, H={H}, V={V}, B={B}, T={T}");
+    }
+}
+
+public sealed record RandomCase(SavedModel Model, LstmState Start, Matrix<double>[] Inputs, string Shape)
+{
+    /// <summary>Our prediction over the first <paramref name="steps"/> steps (all by default) from the start state.</summary>
+    public Prediction Ours(int? steps = null) =>
+        AlphabetLstm.Core.Model.Predict(Model.Parameters, Start, Inputs[..(steps ?? Inputs.Length)], Masking.Unmasked);
 }
 
 public static class Differences
@@ -89,4 +97,8 @@ public static class Differences
         Assert.Equal(a.ColumnCount, b.ColumnCount);
         return (a - b).Enumerate().Select(Math.Abs).DefaultIfEmpty(0).Max();
     }
+
+    /// <summary>The largest |difference| over the probabilities and the final h and c.</summary>
+    public static double Max(Prediction ours, Matrix<double> probabilities, Matrix<double> h, Matrix<double> c) =>
+        new[] { Max(ours.Probabilities, probabilities), Max(ours.Final.H, h), Max(ours.Final.C, c) }.Max();
 }
