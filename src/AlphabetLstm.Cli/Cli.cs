@@ -15,6 +15,7 @@ public static class Cli
         root.Subcommands.Add(ExperimentCommand.Create(stdout));
         root.Subcommands.Add(MergeCommand.Create(stdout));
         foreach (var command in ModelCommands.Create(stdout)) root.Subcommands.Add(command);
+        foreach (var command in OnnxCommands.Create(stdout)) root.Subcommands.Add(command);
         root.Subcommands.Add(BenchCommand.Create(stdout));
         return root;
     }

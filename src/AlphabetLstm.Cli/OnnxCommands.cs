@@ -1,0 +1,113 @@
+using System.CommandLine;
+using AlphabetLstm.Core;
+using AlphabetLstm.Onnx;
+
+namespace AlphabetLstm.Cli;
+
+/// <summary>
+/// <c>export</c> (a model file as an ONNX graph ONNX Runtime runs) and <c>import</c> (an ONNX LSTM
+/// graph, ours or torch.onnx.export's, as a model file). The conversion is AlphabetLstm.Onnx's; this
+/// file reads and writes the files, atomically and only after every check.
+/// </summary>
+public static class OnnxCommands
+{
+    public static IEnumerable<Command> Create(TextWriter stdout) => [Export(stdout), Import(stdout)];
+
+    private static Command Export(TextWriter stdout)
+    {
+        var model = new Option<string>("--model") { Description = "The model file to export.", Required = true };
+        var onnx = new Option<string>("--onnx") { Description = "The ONNX file to write.", Required = true };
+        var command = new Command("export", "Write a model as ONNX (float32, one LSTM node; the state h, c as graph inputs and outputs).") { model, onnx };
+        command.SetAction(parse =>
+        {
+            var m = ModelCommands.LoadModel(parse.GetValue(model)!);
+            var path = parse.GetValue(onnx)!;
+            AtomicFile.EnsureWritableFileTarget(path, "--onnx");
+            byte[] bytes;
+            try { bytes = OnnxModel.Export(m); }
+            catch (OnnxConversionException e) { throw new FailureException($"--model '{parse.GetValue(model)}': {e.Message}"); }
+            AtomicFile.WriteAllBytes(path, bytes);
+            var p = m.Parameters;
+            stdout.WriteLine($"wrote {path}: LSTM({p.Units}) + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
+                             + $"inputs x [batch, time, {p.Inputs}], h0, c0 [batch, {p.Units}]; outputs probabilities [batch, {p.Classes}], h, c");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Import(TextWriter stdout)
+    {
+        var onnx = new Option<string>("--onnx") { Description = "The ONNX file to read.", Required = true };
+        var save = new Option<string>("--save") { Description = "The model file to write.", Required = true };
+        var vocabulary = new Option<string?>("--vocabulary")
+        {
+            Description = "The symbols, one per class, when the file does not name them and V ≠ 26: "
+                          + "comma-separated (do,re,mi) if the text holds a comma, else each character is a symbol (ABCDE).",
+        };
+        var steps = Cli.PositiveInt("--time-steps", "The time steps the model reads, when neither the file's metadata nor its input shape says.");
+        var encoding = new Option<string?>("--encoding")
+        {
+            Description = "index, one-hot or features, when the metadata does not say (default: one-hot when the inputs are a multiple of V, else index).",
+        };
+        var command = new Command("import", "Read an ONNX LSTM (ours, or torch.onnx.export of nn.LSTM + nn.Linear) and save it as a model file.")
+        {
+            onnx, save, vocabulary, steps, encoding,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new ImportOptions
+            {
+                Vocabulary = parse.GetValue(vocabulary) is { } v ? ParseVocabulary(v) : null,
+                TimeSteps = parse.GetValue(steps),
+                Encoding = parse.GetValue(encoding) is { } e ? ParseEncoding(e) : null,
+            };
+            var input = parse.GetValue(onnx)!;
+            var output = parse.GetValue(save)!;
+            AtomicFile.EnsureWritableFileTarget(output, "--save");
+            SavedModel m;
+            try { m = OnnxModel.Import(ReadBytes(input), options); }
+            catch (OnnxConversionException ex) { throw new FailureException($"--onnx '{input}': {ex.Message}"); }
+            AtomicFile.WriteAllText(output, m.Serialize());
+            var p = m.Parameters;
+            string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+            stdout.WriteLine($"imported {input}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
+                             + $"encoding {ModelFile.EncodingName(m.Input.Encoding)}, {m.Vocabulary.Describe()}");
+            stdout.WriteLine($"saved {output}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>"do,re,mi" (comma-separated, when the text holds a comma) or "ABCDE" (one symbol per character).</summary>
+    public static Vocabulary ParseVocabulary(string text)
+    {
+        try
+        {
+            return Vocabulary.Create(text.Contains(',') ? text.Split(',') : Vocabulary.Split(text));
+        }
+        catch (ArgumentException e)
+        {
+            var message = e.Message;
+            var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
+            throw new UsageException($"--vocabulary: {(cut > 0 ? message[..cut] : message)}");
+        }
+    }
+
+    private static Encoding ParseEncoding(string text)
+    {
+        foreach (var e in Enum.GetValues<Encoding>())
+            if (ModelFile.EncodingName(e) == text) return e;
+        throw new UsageException($"--encoding expects index, one-hot or features, got '{text}'");
+    }
+
+    private static byte[] ReadBytes(string path)
+    {
+        if (Directory.Exists(path)) throw new FailureException($"--onnx '{path}' is a folder, expected a file");
+        if (!File.Exists(path)) throw new FailureException($"--onnx '{path}': no such file");
+        try { return File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FailureException($"--onnx '{path}' cannot be read: {e.Message}");
+        }
+    }
+}

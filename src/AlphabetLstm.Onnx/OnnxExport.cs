@@ -1,0 +1,123 @@
+using static AlphabetLstm.Onnx.OnnxModel;
+
+namespace AlphabetLstm.Onnx;
+
+/// <summary>
+/// Writes the graph
+/// <code>
+///   x [batch, time, I] ─Transpose(1,0,2)─┐
+///   h0 [batch, H] ─Unsqueeze(0)──────────┼─ LSTM ─ Y_h ─Squeeze(0)─ h [batch, H] ─ Gemm ─ Softmax ─ probabilities [batch, V]
+///   c0 [batch, H] ─Unsqueeze(0)──────────┘       └ Y_c ─Squeeze(0)─ c [batch, H]
+/// </code>
+/// in float32, ONNX's gate order (i, o, f, c) and layout 0, with the model file's vocabulary and
+/// input in the metadata.
+/// </summary>
+internal static class OnnxExport
+{
+    private const int Float = (int)TensorProto.Types.DataType.Float, Int64 = (int)TensorProto.Types.DataType.Int64;
+
+    public static byte[] ToBytes(SavedModel model)
+    {
+        if (model.Input.Masked)
+            throw new OnnxConversionException(
+                "the model masks its pre-padding (\"masked\": true), which ONNX's LSTM cannot express: its sequence_lens "
+                + "skips trailing steps, not leading ones; export a model trained without --mask");
+        var p = model.Parameters;
+        int I = p.Inputs, H = p.Units, V = p.Classes;
+
+        var graph = new GraphProto { Name = "alphabet_lstm", DocString = "LSTM + Dense + softmax; feed h, c back as h0, c0 to carry the state" };
+        graph.Input.Add(Info(InputX, "batch", "time", I));
+        graph.Input.Add(Info(InputH0, "batch", H));
+        graph.Input.Add(Info(InputC0, "batch", H));
+        graph.Output.Add(Info(OutputProbabilities, "batch", V));
+        graph.Output.Add(Info(OutputH, "batch", H));
+        graph.Output.Add(Info(OutputC, "batch", H));
+
+        graph.Initializer.Add(FloatTensor("W", [1, 4 * H, I], GateRows(p.Kernel, H)));
+        graph.Initializer.Add(FloatTensor("R", [1, 4 * H, H], GateRows(p.RecurrentKernel, H)));
+        var bias = new float[8 * H];   // Wb then Rb: our one bias as Wb, zeros as Rb
+        for (var k = 0; k < 4; k++)
+            for (var u = 0; u < H; u++)
+                bias[k * H + u] = (float)p.Bias[OnnxToOurs[k] * H + u];
+        graph.Initializer.Add(FloatTensor("B", [1, 8 * H], bias));
+        graph.Initializer.Add(FloatTensor("dense_kernel", [H, V], RowMajor(p.DenseKernel)));
+        graph.Initializer.Add(FloatTensor("dense_bias", [V], p.DenseBias.Select(v => (float)v).ToArray()));
+        var axes = new TensorProto { Name = "axis_0", DataType = Int64, Dims = { 1 }, Int64Data = { 0 } };
+        graph.Initializer.Add(axes);
+
+        graph.Node.Add(Node("Transpose", "time_major", [InputX], ["x_time_major"], Ints("perm", 1, 0, 2)));
+        graph.Node.Add(Node("Unsqueeze", "h0_directions", [InputH0, "axis_0"], ["h0_3d"]));
+        graph.Node.Add(Node("Unsqueeze", "c0_directions", [InputC0, "axis_0"], ["c0_3d"]));
+        graph.Node.Add(Node("LSTM", "lstm", ["x_time_major", "W", "R", "B", "", "h0_3d", "c0_3d"], ["", "Y_h", "Y_c"],
+                            new AttributeProto { Name = "hidden_size", Type = AttributeProto.Types.AttributeType.Int, I = H },
+                            new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("forward") }));
+        graph.Node.Add(Node("Squeeze", "h_batch", ["Y_h", "axis_0"], [OutputH]));
+        graph.Node.Add(Node("Squeeze", "c_batch", ["Y_c", "axis_0"], [OutputC]));
+        graph.Node.Add(Node("Gemm", "dense", [OutputH, "dense_kernel", "dense_bias"], ["logits"]));
+        graph.Node.Add(Node("Softmax", "softmax", ["logits"], [OutputProbabilities],
+                            new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 }));
+
+        var onnx = new ModelProto
+        {
+            IrVersion = 8,
+            ProducerName = "alphabet-lstm",
+            ProducerVersion = "1",
+            DocString = $"alphabet-lstm model: LSTM({H}) + Dense({V}, softmax) over {model.Vocabulary.Describe()}",
+            Graph = graph,
+            OpsetImport = { new OperatorSetIdProto { Domain = "", Version = Opset } },
+        };
+        onnx.MetadataProps.AddRange(OnnxMetadata.Write(model));
+        return onnx.ToByteArray();
+    }
+
+    /// <summary>A Keras kernel (n, 4H) as ONNX's (4H, n), row-major, gate blocks reordered to i, o, f, c.</summary>
+    private static float[] GateRows(Matrix<double> kernel, int H)
+    {
+        int n = kernel.RowCount;
+        var rows = new float[4 * H * n];
+        for (var k = 0; k < 4; k++)
+            for (var u = 0; u < H; u++)
+                for (var j = 0; j < n; j++)
+                    rows[(k * H + u) * n + j] = (float)kernel[j, OnnxToOurs[k] * H + u];
+        return rows;
+    }
+
+    private static float[] RowMajor(Matrix<double> m) => Array.ConvertAll(m.ToRowMajorArray(), v => (float)v);
+
+    private static TensorProto FloatTensor(string name, long[] dims, float[] values)
+    {
+        var t = new TensorProto { Name = name, DataType = Float };
+        t.Dims.AddRange(dims);
+        t.FloatData.AddRange(values);
+        return t;
+    }
+
+    private static ValueInfoProto Info(string name, params object[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d is string s ? new TensorShapeProto.Types.Dimension { DimParam = s }
+                                        : new TensorShapeProto.Types.Dimension { DimValue = (int)d });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = Float, Shape = shape } },
+        };
+    }
+
+    private static AttributeProto Ints(string name, params long[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(values);
+        return a;
+    }
+
+    private static NodeProto Node(string op, string name, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    {
+        var n = new NodeProto { OpType = op, Name = name };
+        n.Input.AddRange(inputs);
+        n.Output.AddRange(outputs);
+        n.Attribute.AddRange(attributes);
+        return n;
+    }
+}
