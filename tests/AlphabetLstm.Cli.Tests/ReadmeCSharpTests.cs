@@ -8,7 +8,9 @@ namespace AlphabetLstm.Cli.Tests;
 /// against the AlphabetLstm.Core package: the core is packed into a folder, and each block becomes a
 /// console app in a folder of its own that references the package from there. When the README shows
 /// the block's output (a <c>```text</c> block right after it), the program must print exactly that.
-/// So the README cannot drift from the API.
+/// So the README cannot drift from the API. A block that serves an ONNX model with ONNX Runtime gets
+/// that package too, and each file <c>ID.onnx</c> it opens, ID an experiment, is made first with the
+/// CLI: <c>train ID</c>, then <c>export</c>.
 /// </summary>
 public class ReadmeCSharpTests
 {
@@ -86,6 +88,15 @@ public class ReadmeCSharpTests
         return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>A package's version in Directory.Packages.props.</summary>
+    private static string CentralVersion(string package)
+    {
+        var props = File.ReadAllText(Path.Combine(Root, "Directory.Packages.props"));
+        var m = Regex.Match(props, $"<PackageVersion Include=\"{Regex.Escape(package)}\" Version=\"([^\"]+)\"");
+        Assert.True(m.Success, $"{package} is not in Directory.Packages.props");
+        return m.Groups[1].Value;
+    }
+
     [Fact]
     public void The_README_has_CSharp_blocks_and_one_trains_on_a_sequence_that_is_not_the_alphabet()
     {
@@ -113,7 +124,18 @@ public class ReadmeCSharpTests
               </packageSources>
             </configuration>
             """);
-        File.WriteAllText(app["readme-block.csproj"], """
+        var onnxRuntime = code.Contains("using Microsoft.ML.OnnxRuntime;")
+            ? $"""<PackageReference Include="Microsoft.ML.OnnxRuntime" Version="{CentralVersion("Microsoft.ML.OnnxRuntime")}" />"""
+            : "";
+        foreach (Match onnx in Regex.Matches(code, "\"([a-z-]+)\\.onnx\""))
+        {
+            var id = onnx.Groups[1].Value;
+            var trained = CliProcess.Run(app.Path, "train", id, "--save", id + ".json", "--quiet");
+            Assert.True(trained.ExitCode == 0, $"train {id}: {trained.Stderr}");
+            var exported = CliProcess.Run(app.Path, "export", "--model", id + ".json", "--onnx", id + ".onnx");
+            Assert.True(exported.ExitCode == 0, $"export {id}: {exported.Stderr}");
+        }
+        File.WriteAllText(app["readme-block.csproj"], $$"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
@@ -124,6 +146,7 @@ public class ReadmeCSharpTests
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="AlphabetLstm.Core" Version="0.0.0-readme" />
+                {{onnxRuntime}}
               </ItemGroup>
             </Project>
             """);
