@@ -25,9 +25,9 @@ public static class ExperimentCommand
                 result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}, all");
         });
         var seed = new Option<long?>("--seed") { Description = "The first seed (default 1)." };
-        var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).");
-        var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.");
-        var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.");
+        var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
+        var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.", Limits.MaxEpochs);
+        var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.", Limits.MaxUnits);
         var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
         var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
@@ -48,7 +48,8 @@ public static class ExperimentCommand
                 .ToList();
             var first = parse.GetValue(seed) ?? 1;
             var count = parse.GetValue(seeds) ?? 1;
-            var plan = new ExperimentPlan(specs, Enumerable.Range(0, count).Select(k => first + k).ToList());
+            foreach (var s in specs) Safety.CheckTraining(s, $"experiment {s.Id} with {s.Units} units");
+            var plan = new ExperimentPlan(specs, Cli.SeedRange(first, count));
             return Execute(plan, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
         });
         return command;

@@ -19,7 +19,7 @@ public static class ExperimentRunner
     public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null)
     {
         var prepared = Experiments.Prepare(spec, seed);
-        var history = new List<EpochReport>(spec.Epochs);
+        var history = new EpochHistory();
         var clock = Stopwatch.StartNew();
         var state = Train(prepared, report =>
         {
@@ -27,7 +27,7 @@ public static class ExperimentRunner
             onEpoch?.Invoke(report);
         });
         var seconds = clock.Elapsed.TotalSeconds;
-        return new RunRecord(Experiments.Analyse(prepared, state), history, seconds);
+        return new RunRecord(Experiments.Analyse(prepared, state), history.Items, seconds);
     }
 
     /// <summary>

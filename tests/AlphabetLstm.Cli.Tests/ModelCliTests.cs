@@ -137,7 +137,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         { "checkpoint-format", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"" },
         { "future-version", "version: expected 1 to 2, found 3: the file is from a newer alphabet-lstm" },
         { "wrong-shape", "lstm.recurrentKernel: expected 50 rows (H × 4H with H = 50), found 49" },
-        { "nan", "found NaN, but weights must be finite numbers" },
+        { "nan", "found NaN, but every number must be finite" },
         { "infinite", "lstm.bias[0]: expected a finite number, found 1e999, too large for a 64-bit float" },
         { "string-weight", "dense.bias[0]: expected a number, found the string \"0.1\"" },
         { "folder", "is a folder, expected a file" },

@@ -280,8 +280,8 @@ let ``NaN and infinite weights are refused, as Python writes them and as huge nu
     let first = Regex.Match(t, @"""bias"": \[(-?[0-9.Ee+-]+)")
     let at = first.Groups.[1]
     let put (s: string) = t.Remove(at.Index, at.Length).Insert(at.Index, s)
-    refusedWith "found NaN, but weights must be finite numbers" (put "NaN")
-    refusedWith "found Infinity, but weights must be finite numbers" (put "Infinity")
+    refusedWith "found NaN, but every number must be finite" (put "NaN")
+    refusedWith "found Infinity, but every number must be finite" (put "Infinity")
     refusedWith "lstm.bias[0]: expected a finite number, found 1e999, too large for a 64-bit float" (put "1e999")
     refusedWith "lstm.bias[0]: expected a number, found the string \"NaN\"" (put "\"NaN\"")
 
