@@ -98,8 +98,12 @@ module internal JsonText =
             fail (sprintf "%s: expected an object, found %s" (if path = "" then "the file" else path) (describe e))
         let d = Dictionary<string, JsonElement>(StringComparer.Ordinal)
         for p in e.EnumerateObject() do
-            if d.ContainsKey p.Name then fail (sprintf "%s: the field %s appears twice" (clip (join path p.Name)) (quote p.Name))
-            d.[p.Name] <- p.Value
+            let name =
+                try p.Name
+                with :? InvalidOperationException ->
+                    fail (sprintf "%s: a field name is an escape of a lone UTF-16 surrogate, expected Unicode text" (if path = "" then "the file" else path))
+            if d.ContainsKey name then fail (sprintf "%s: the field %s appears twice" (clip (join path name)) (quote name))
+            d.[name] <- p.Value
         d
 
     let field (path: string) (d: Dictionary<string, JsonElement>) (name: string) (expected: string) : JsonElement =
@@ -158,11 +162,11 @@ module internal JsonText =
         else number (pathOf ()) x
 
     /// The numbers of an array already checked to hold them, into `dest` at `offset + k * stride`.
-    let private readNumbers (path: string) (e: JsonElement) (dest: float[]) (offset: int) (stride: int) =
+    let private readNumbers (pathOf: unit -> string) (e: JsonElement) (dest: float[]) (offset: int) (stride: int) =
         let mutable k = 0
         for x in e.EnumerateArray() do
             let at = k
-            dest.[offset + k * stride] <- numberAt (fun () -> sprintf "%s[%d]" path at) x
+            dest.[offset + k * stride] <- numberAt (fun () -> sprintf "%s[%d]" (pathOf ()) at) x
             k <- k + 1
 
     /// Fails unless `count` numbers fit in one array (a claimed size whose product overflows `int`
@@ -179,7 +183,7 @@ module internal JsonText =
         let n = length path e (sprintf "an array of %d numbers (%s)" count what)
         if n <> count then fail (sprintf "%s: expected %d numbers (%s), found %d" path count what n)
         let data = Array.zeroCreate count
-        readNumbers path e data 0 1
+        readNumbers (fun () -> path) e data 0 1
         Vector<float>.Build.Dense(data)
 
     /// A matrix written as rows; `rows` < 0 accepts any positive number of rows. Every row's length
@@ -190,14 +194,16 @@ module internal JsonText =
         if n = 0 then fail (sprintf "%s: expected at least one row (%s), found none" path what)
         let mutable r = 0
         for row in e.EnumerateArray() do
-            let rowPath = sprintf "%s[%d]" path r
-            let m = length rowPath row (sprintf "a row of %d numbers (%s)" cols what)
-            if m <> cols then fail (sprintf "%s: expected %d numbers (%s), found %d" rowPath cols what m)
+            if row.ValueKind <> JsonValueKind.Array || row.GetArrayLength() <> cols then
+                let rowPath = sprintf "%s[%d]" path r
+                let m = length rowPath row (sprintf "a row of %d numbers (%s)" cols what)
+                fail (sprintf "%s: expected %d numbers (%s), found %d" rowPath cols what m)
             r <- r + 1
         let data = Array.zeroCreate (checkedCount path (sprintf "%d rows × %d columns" n cols) [ n; cols ])
         r <- 0
         for row in e.EnumerateArray() do
-            readNumbers (sprintf "%s[%d]" path r) row data r n
+            let k = r
+            readNumbers (fun () -> sprintf "%s[%d]" path k) row data r n
             r <- r + 1
         Matrix<float>.Build.Dense(n, cols, data)
 

@@ -11,6 +11,7 @@ namespace AlphabetLstm.Core
 
 open System
 open System.Collections.Generic
+open System.Text.Json
 open MathNet.Numerics.LinearAlgebra
 
 module PredictionFiles =
@@ -27,15 +28,15 @@ module PredictionFiles =
             // Every sample's shape first, so nothing is allocated for sizes the file does not hold.
             let mutable b = 0
             for sample in root.EnumerateArray() do
-                let sPath = sprintf "inputs[%d]" b
-                let steps = length sPath sample (sprintf "an array of %d time steps" T)
-                if steps <> T then
-                    fail (sprintf "%s: expected %d time steps (the model's input.timeSteps), found %d" sPath T steps)
+                let sPath () = sprintf "inputs[%d]" b
+                if sample.ValueKind <> JsonValueKind.Array || sample.GetArrayLength() <> T then
+                    let steps = length (sPath ()) sample (sprintf "an array of %d time steps" T)
+                    fail (sprintf "%s: expected %d time steps (the model's input.timeSteps), found %d" (sPath ()) T steps)
                 let mutable t = 0
                 for step in sample.EnumerateArray() do
-                    let tPath = sprintf "%s[%d]" sPath t
-                    let fs = length tPath step (sprintf "an array of %d features" I)
-                    if fs <> I then
+                    if step.ValueKind <> JsonValueKind.Array || step.GetArrayLength() <> I then
+                        let tPath = sprintf "%s[%d]" (sPath ()) t
+                        let fs = length tPath step (sprintf "an array of %d features" I)
                         fail (sprintf "%s: expected %d features (the model's input.features), found %d" tPath I fs)
                     t <- t + 1
                 b <- b + 1
