@@ -119,23 +119,35 @@ public static class Safety
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
             if (stream.CanSeek && stream.Length > cap) throw TooLarge(path, what, stream.Length, cap);
-            var buffer = new MemoryStream();
-            var chunk = new byte[1 << 16];
-            int n;
-            while ((n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, cap + 1 - buffer.Length))) > 0)
+            // One buffer of the announced size (a device or a growing file may give more: capped).
+            var bytes = new byte[stream.CanSeek ? Math.Max(stream.Length, 1) : 1 << 16];
+            var count = 0;
+            while (true)
             {
-                buffer.Write(chunk, 0, n);
-                if (buffer.Length > cap) throw TooLarge(path, what, null, cap);
+                if (count == bytes.Length)
+                {
+                    if (count > cap) throw TooLarge(path, what, null, cap);
+                    Array.Resize(ref bytes, (int)Math.Min(cap + 1, 2L * bytes.Length));
+                }
+                var n = stream.Read(bytes, count, bytes.Length - count);
+                if (n == 0) break;
+                count += n;
             }
-            buffer.Position = 0;
-            using var reader = new StreamReader(buffer, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true);
-            return reader.ReadToEnd();
+            if (count > cap) throw TooLarge(path, what, null, cap);
+            return Decode(bytes.AsSpan(0, count));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
         }
     }
+
+    /// <summary>Text as File.ReadAllText reads it: UTF-8 unless a byte-order mark says UTF-16.</summary>
+    private static string Decode(ReadOnlySpan<byte> bytes) =>
+        bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? System.Text.Encoding.UTF8.GetString(bytes[3..])
+        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) ? System.Text.Encoding.Unicode.GetString(bytes[2..])
+        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? System.Text.Encoding.BigEndianUnicode.GetString(bytes[2..])
+        : System.Text.Encoding.UTF8.GetString(bytes);
 
     private static FailureException TooLarge(string path, string what, long? size, long cap) =>
         new($"{what} '{path}' is {(size is { } s ? Memory.Describe(s) : "larger than that")}, more than the limit of {Memory.Describe(cap)} for a file "
