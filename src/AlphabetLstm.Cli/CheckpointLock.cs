@@ -7,7 +7,7 @@ namespace AlphabetLstm.Cli;
 /// with <see cref="FileShare.None"/>, which .NET turns into <c>flock</c> on Unix), held open for the
 /// whole run. The holder's process id goes into <c>DIR/.lock.owner</c> so a refused second writer
 /// can name it. The OS drops the lock when the process ends, however it ends, so a lock left by a
-/// killed run never blocks the next.
+/// killed run never blocks the next. A run that ends removes both files.
 /// </summary>
 public sealed class CheckpointLock : IDisposable
 {
@@ -36,20 +36,27 @@ public sealed class CheckpointLock : IDisposable
         }
         var lockPath = Path.Combine(dir, LockFileName);
         FileStream stream;
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new FailureException($"cannot lock the checkpoint folder '{dir}': {e.Message}");
-        }
-        catch (IOException)
-        {
-            var owner = ReadOwner(dir);
-            throw new FailureException(
-                $"the checkpoint folder '{dir}' is in use by {owner ?? "another process"} (it holds {lockPath}); "
-                + "only one train or resume may write a checkpoint folder at a time: wait for it to end or stop it");
+            try
+            {
+                stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new FailureException($"cannot lock the checkpoint folder '{dir}': {e.Message}");
+            }
+            catch (IOException)
+            {
+                var owner = ReadOwner(dir);
+                throw new FailureException(
+                    $"the checkpoint folder '{dir}' is in use by {owner ?? "another process"} (it holds {lockPath}); "
+                    + "only one train or resume may write a checkpoint folder at a time: wait for it to end or stop it");
+            }
+            // The holder removes the lock file when it ends: if it did so between our open and our
+            // lock, we hold a file no one else will open, so open the path again.
+            if (Safety.SameFile(lockPath, $"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}") || !OperatingSystem.IsLinux() || attempt == 5) break;
+            stream.Dispose();
         }
         try
         {
@@ -81,11 +88,14 @@ public sealed class CheckpointLock : IDisposable
     public static bool IsLockFile(string dir, string path) =>
         Safety.SameFile(path, Path.Combine(dir, LockFileName)) || Safety.SameFile(path, Path.Combine(dir, OwnerFileName));
 
-    /// <summary>Releases the lock; when <paramref name="removeFolder"/>, also removes the lock files and the folder if nothing else is in it.</summary>
+    /// <summary>
+    /// Releases the lock and removes the lock files (a later writer opens a fresh one, and checks it
+    /// locked the file the path names); when <paramref name="removeFolder"/>, also the folder if nothing else is in it.
+    /// </summary>
     public void Release(bool removeFolder)
     {
         TryDelete(Path.Combine(_dir, OwnerFileName));
-        if (removeFolder) TryDelete(Path.Combine(_dir, LockFileName));
+        TryDelete(Path.Combine(_dir, LockFileName));
         _stream.Dispose();
         if (removeFolder)
         {

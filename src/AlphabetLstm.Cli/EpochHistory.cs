@@ -39,6 +39,20 @@ public sealed class EpochHistory
         _kept.RemoveAll(r => r.Epoch % Stride != 0);
     }
 
+    /// <summary>
+    /// A sentence for the report when some run's history was thinned ((kept, epochs) per run), else null:
+    /// the curves and results.json's histories then hold every k-th epoch, not all of them.
+    /// </summary>
+    public static string? Note(IEnumerable<(int Kept, int Epochs)> runs)
+    {
+        var thinned = runs.Where(r => r.Kept < r.Epochs).ToList();
+        if (thinned.Count == 0) return null;
+        var (kept, epochs) = thinned[0];
+        return $"The history of these runs was thinned to keep memory bounded: every epoch is kept up to {Limit:N0}, "
+             + $"then evenly spaced epochs (here {kept:N0} of {epochs:N0}, the last included), so the curves and the "
+             + "histories in results.json show those epochs, not all of them.";
+    }
+
     /// <summary>The kept epochs in order, ending with the last epoch added.</summary>
     public IReadOnlyList<EpochReport> Items =>
         _last is null || (_kept.Count > 0 && _kept[^1].Epoch == _last.Epoch) ? _kept.ToList() : [.. _kept, _last];

@@ -94,6 +94,11 @@ public static class Report
         }
         md.AppendLine($"![{spec.Id}: loss and accuracy per epoch, every seed]({Plots.CurvesFile(spec.Id)})");
         md.AppendLine();
+        if (EpochHistory.Note(runs.Select(r => (r.History.Count, r.Result.Config.Epochs))) is { } thinned)
+        {
+            md.AppendLine(thinned);
+            md.AppendLine();
+        }
 
         if (runs.Any(r => r.Result.BatchIndependence is not null)) BatchState(md, runs);
         if (runs.Any(r => r.Result.Generation is not null)) Stateful(md, runs);

@@ -146,6 +146,9 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         for (var e = 1; e <= 5; e++) few.Add(new EpochReport(e, 1, 0));
         Assert.Equal([1, 2, 3, 4, 5], few.Items.Select(r => r.Epoch));
         Assert.False(few.Thinned);
+        // The report says so when a history was thinned, and says nothing otherwise.
+        Assert.Contains($"{history.Items.Count} of 1,000", EpochHistory.Note([(5, 5), (history.Items.Count, 1000)]));
+        Assert.Null(EpochHistory.Note([(5, 5)]));
     }
 
     // ---- silent bad output --------------------------------------------------------------------
