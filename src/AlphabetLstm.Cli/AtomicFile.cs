@@ -17,6 +17,7 @@ public static class AtomicFile
         var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
+            Directory.CreateDirectory(dir);   // folders are made only when a file is written into them
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 stream.Write(bytes);
@@ -31,13 +32,24 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>Fails with a one-line error unless <paramref name="dir"/> exists (or can be created) and is writable.</summary>
+    /// <summary>
+    /// Fails with a one-line error unless <paramref name="dir"/> is a writable folder or could be
+    /// created as one. Nothing is left behind: a missing folder is not created here (it is made when
+    /// a file is written into it); the nearest existing ancestor is probed instead.
+    /// </summary>
     public static void EnsureWritableFolder(string dir, string what)
     {
         try
         {
-            Directory.CreateDirectory(dir);
-            var probe = Path.Combine(dir, $".write-test.{Environment.ProcessId}.tmp");
+            var full = Path.GetFullPath(dir);
+            if (File.Exists(full)) throw new IOException("it is a file");
+            var existing = full;
+            while (!Directory.Exists(existing))
+            {
+                if (File.Exists(existing)) throw new IOException($"'{existing}' is a file");
+                existing = Path.GetDirectoryName(existing) ?? throw new IOException("no part of the path exists");
+            }
+            var probe = Path.Combine(existing, $".write-test.{Environment.ProcessId}.tmp");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
         }

@@ -65,9 +65,9 @@ public static class BenchCommand
             Description = "Which grid points to time: all, none, or a comma-separated list of point numbers 1..4 or shapes IxHxBxT.",
             DefaultValueFactory = _ => "all",
         };
-        var repeats = Cli.PositiveInt("--repeats", "Timed runs per item; the median is reported (default 3).");
+        var repeats = Cli.PositiveInt("--repeats", "Timed runs per item; the median is reported (default 3).", 1000);
         var seconds = new Option<double?>("--seconds") { Description = "Target duration of one timed grid run, in seconds (default 0.5)." };
-        var epochs = Cli.PositiveInt("--epochs", "Override the experiments' numbers of epochs (for a quick run).");
+        var epochs = Cli.PositiveInt("--epochs", "Override the experiments' numbers of epochs (for a quick run).", Limits.MaxEpochs);
         var seed = new Option<long?>("--seed") { Description = "Seed for data and weights (default 1)." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
         var threads = Cli.PositiveInt("--threads", "Also time the grid with N threads per step (default: the number of cores; 1: one thread only).");
@@ -121,7 +121,7 @@ public static class BenchCommand
         if (parts.Length == 4 && parts.All(p => int.TryParse(p, NumberStyles.None, Inv, out var d) && d > 0))
         {
             var d = parts.Select(p => int.Parse(p, Inv)).ToArray();
-            return new WorkloadShape(d[0], d[1], d[2], d[3]);
+            return Safety.CheckShape(new WorkloadShape(d[0], d[1], d[2], d[3]), item);
         }
         throw new UsageException($"--grid expects point numbers 1..{Grid.Length} or shapes IxHxBxT with positive numbers, got '{item}'");
     }
@@ -280,7 +280,7 @@ public static class BenchCommand
                 oneStepEpochBytes = GC.GetAllocatedBytesForCurrentThread() - before;
             }
         }
-        var steps = (int)Math.Clamp(options.Seconds / perStep, 2, 100_000);
+        var steps = (int)Math.Clamp(options.Seconds / perStep, 2, Safety.MaxBenchSteps(shape));
 
         var work = Workloads.Synthetic(shape, steps, options.Seed);
         var rates = new List<double>();

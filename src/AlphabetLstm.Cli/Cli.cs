@@ -1,10 +1,14 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
 /// <summary>
 /// The command tree, and the one place that turns errors into exit codes: a bad command line is one
-/// line on stderr and exit 2; a failure at run time is one line and exit 1. No stack traces.
+/// line on stderr and exit 2; a failure at run time is one line and exit 1; anything else that still
+/// escapes (a bug) is one line naming the command and exit 70 (EX_SOFTWARE). No stack traces.
 /// </summary>
 public static class Cli
 {
@@ -20,17 +24,30 @@ public static class Cli
         return root;
     }
 
+    /// <summary>Exit code for an unexpected exception (a bug): EX_SOFTWARE.</summary>
+    public const int Software = 70;
+
+    /// <summary>
+    /// For tests only: when this environment variable names a command (or "any"), that command throws
+    /// an exception no handler expects, so the last guard (exit 70) can be tested.
+    /// </summary>
+    public const string TestFaultVariable = "ALPHABET_LSTM_TEST_FAULT";
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        var command = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "alphabet-lstm";
         try
         {
             var root = Build(stdout);
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {
-                stderr.WriteLine($"error: {OneLine(parse.Errors[0].Message)}");
+                stderr.WriteLine($"error: {OneLine(UsageMessage(root, args, parse.Errors.Select(e => e.Message).ToList()))}");
                 return ExitCodes.Usage;
             }
+            var fault = Environment.GetEnvironmentVariable(TestFaultVariable);
+            if (!string.IsNullOrEmpty(fault) && (fault == "any" || fault == command))
+                throw new TestFaultException($"a fault injected by {TestFaultVariable} for testing");
             return parse.Invoke(new InvocationConfiguration
             {
                 Output = stdout,
@@ -53,7 +70,42 @@ public static class Cli
             stderr.WriteLine($"error: {OneLine(e.Message)}");
             return ExitCodes.Failure;
         }
+        catch (Exception e)
+        {
+            // The last guard: a bug, or the machine running out of memory despite the limits.
+            stderr.WriteLine($"error: {command}: unexpected {e.GetType().Name.Replace("Exception", " error", StringComparison.Ordinal)}: {OneLine(e.Message)}");
+            return Software;
+        }
     }
+
+    private sealed class TestFaultException(string message) : Exception(message);
+
+    private static readonly Regex CannotParse = new(
+        @"^Cannot parse argument '(?<value>.*)' for (option|command|argument) '(?<name>[^']*)' as expected type '(?<type>[^']*)'",
+        RegexOptions.CultureInvariant | RegexOptions.Singleline);
+
+    /// <summary>The clearest of the parser's messages, in words: unknown commands named, numbers with their range, no .NET type names.</summary>
+    private static string UsageMessage(RootCommand root, string[] args, IReadOnlyList<string> errors)
+    {
+        var names = root.Subcommands.Select(c => c.Name).ToList();
+        if (args.Length > 0 && !args[0].StartsWith('-') && !names.Contains(args[0]))
+            return $"unknown command '{Clip(args[0])}'; the commands are {string.Join(", ", names)} (see --help)";
+        foreach (var message in errors)
+        {
+            var m = CannotParse.Match(message);
+            if (!m.Success) continue;
+            var type = m.Groups["type"].Value;
+            var range = type.Contains("Int64", StringComparison.Ordinal) ? $"a whole number from {long.MinValue} to {long.MaxValue}"
+                      : type.Contains("Int32", StringComparison.Ordinal) ? $"a whole number from {int.MinValue} to {int.MaxValue}"
+                      : type.Contains("Double", StringComparison.Ordinal) ? "a number"
+                      : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+                      : "a value of another kind";
+            return $"{m.Groups["name"].Value} expects {range}, got '{Clip(m.Groups["value"].Value)}'";
+        }
+        return errors.FirstOrDefault(e => e.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? errors[0];
+    }
+
+    private static string Clip(string s) => s.Length <= 40 ? s : s[..37] + "...";
 
     private static string OneLine(string message)
     {
@@ -63,18 +115,30 @@ public static class Cli
         return message.ReplaceLineEndings(" ").Trim();
     }
 
-    /// <summary>An option that must be a positive integer, with a one-line error naming the bad value.</summary>
-    public static Option<int?> PositiveInt(string name, string description)
+    /// <summary>An option that must be a whole number from 1 to <paramref name="max"/>, with a one-line error naming the bad value and the range.</summary>
+    public static Option<int?> PositiveInt(string name, string description, int max = int.MaxValue)
     {
         var option = new Option<int?>(name) { Description = description };
         option.Validators.Add(result =>
         {
             var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!int.TryParse(token, out var value))
-                result.AddError($"{name} expects a positive whole number, got '{token}'");
-            else if (value <= 0)
-                result.AddError($"{name} must be positive, got {value}");
+            if (!long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < 1 || value > max)
+                result.AddError($"{name} expects a whole number from 1 to {max.ToString("N0", CultureInfo.InvariantCulture)}, got '{Clip(token)}'");
         });
+        option.CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            return int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) ? v : null;
+        };
         return option;
+    }
+
+    /// <summary>Seeds first .. first + count − 1, refused (never wrapped) when they pass the largest 64-bit seed.</summary>
+    public static IReadOnlyList<long> SeedRange(long first, int count)
+    {
+        if (count < 1) throw new UsageException($"--seeds expects a whole number from 1 to {Limits.MaxSeeds}, got {count}");
+        if (first > long.MaxValue - (count - 1))
+            throw new UsageException($"--seed {first} with --seeds {count} would pass the largest seed {long.MaxValue}; use a --seed of at most {long.MaxValue - (count - 1)}");
+        return Enumerable.Range(0, count).Select(k => first + k).ToList();
     }
 }

@@ -26,9 +26,9 @@ public static class ExperimentCommand
                 result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}, all");
         });
         var seed = new Option<long?>("--seed") { Description = "The first seed (default 1)." };
-        var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).");
-        var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.");
-        var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.");
+        var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
+        var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.", Limits.MaxEpochs);
+        var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.", Limits.MaxUnits);
         var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
         var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
@@ -51,7 +51,7 @@ public static class ExperimentCommand
             var count = parse.GetValue(seeds) ?? 1;
             var settings = new ResultsJson.SettingsDto(
                 which == "all" ? Experiments.Ids : [which],
-                Enumerable.Range(0, count).Select(k => first + k).ToList(),
+                Cli.SeedRange(first, count),
                 parse.GetValue(mask), parse.GetValue(epochs), parse.GetValue(units));
             var share = parse.GetValue(shard) is { } text ? ParseShard(text) : ((int, int)?)null;
             if (share is not null && parse.GetValue(json) is null)
@@ -59,7 +59,9 @@ public static class ExperimentCommand
             if (share is not null && parse.GetValue(outDir) is not null)
                 throw new UsageException("--shard writes only its JSON; drop --out and run `merge SHARD.json... --out DIR` on all the shards");
             var options = new RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
-            return Execute(new ExperimentPlan(settings), options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
+            var plan = new ExperimentPlan(settings);
+            foreach (var s in plan.Specs) Safety.CheckTraining(s, $"experiment {s.Id} with {s.Units} units");
+            return Execute(plan, options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
         });
         return command;
     }

@@ -34,11 +34,11 @@ public static class ModelCommands
         });
         var save = new Option<string>("--save") { Description = "The model file to write when training ends.", Required = true };
         var seed = new Option<long?>("--seed") { Description = "The seed (default 1)." };
-        var epochs = Cli.PositiveInt("--epochs", "Override the experiment's number of epochs.");
-        var units = Cli.PositiveInt("--units", "Override the experiment's number of LSTM units.");
+        var epochs = Cli.PositiveInt("--epochs", "Override the experiment's number of epochs.", Limits.MaxEpochs);
+        var units = Cli.PositiveInt("--units", "Override the experiment's number of LSTM units.", Limits.MaxUnits);
         var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Write checkpoints to DIR, so `resume DIR` can continue the run." };
-        var every = Cli.PositiveInt("--checkpoint-every", "Epochs between checkpoints (default 10; the last epoch is always checkpointed).");
+        var every = Cli.PositiveInt("--checkpoint-every", "Epochs between checkpoints (default 10; the last epoch is always checkpointed).", Limits.MaxEpochs);
         var learningRate = new Option<double?>("--learning-rate") { Description = "Adam's learning rate (default 0.001).", Hidden = true };
         learningRate.Validators.Add(result =>
         {
@@ -61,22 +61,47 @@ public static class ModelCommands
             var spec = Experiments.Find(parse.GetValue(id)!);
             var savePath = parse.GetValue(save)!;
             AtomicFile.EnsureWritableFileTarget(savePath, "--save");
-            if (dir is not null)
-            {
-                if (File.Exists(dir)) throw new FailureException($"--checkpoint '{dir}' is a file, expected a folder");
-                var existing = Path.Combine(dir, CheckpointFileName);
-                if (File.Exists(existing))
-                    throw new FailureException($"--checkpoint '{dir}' already holds a checkpoint; continue it with `resume {dir}` or choose an empty folder");
-                AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
-            }
             var run = new RunSettings(
                 spec.Id, parse.GetValue(seed) ?? 1,
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
                 parse.GetValue(every) ?? 10, Path.GetFullPath(savePath));
-            return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout);
+            Safety.CheckTraining(spec.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked), $"train {spec.Id} with {run.Units} units");
+            if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, null, parse.GetValue(quiet), stdout);
+
+            if (File.Exists(dir)) throw new FailureException($"--checkpoint '{dir}' is a file, expected a folder");
+            RefuseSaveInFolder("--save", savePath, dir);
+            if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
+            AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
+            var created = !Directory.Exists(dir);
+            var folderLock = CheckpointLock.Acquire(dir, "train");
+            var ok = false;
+            try
+            {
+                // Checked again under the lock: another run may have started in between.
+                if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
+                var code = RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout);
+                ok = true;
+                return code;
+            }
+            finally
+            {
+                folderLock.Release(removeFolder: created && !ok && !File.Exists(Path.Combine(dir, CheckpointFileName)));
+            }
         });
         return command;
+    }
+
+    private static FailureException AlreadyHoldsRun(string dir) =>
+        new($"--checkpoint '{dir}' already holds a checkpoint; continue it with `resume {dir}` or choose an empty folder");
+
+    /// <summary>Refuses a model file path that is the checkpoint (or a lock file) of the folder.</summary>
+    private static void RefuseSaveInFolder(string option, string savePath, string dir)
+    {
+        if (Safety.SameFile(savePath, Path.Combine(dir, CheckpointFileName)))
+            throw new FailureException($"{option} '{savePath}' is the checkpoint file of '{dir}'; the model must go to another file, so the checkpoint is not overwritten");
+        if (CheckpointLock.IsLockFile(dir, savePath))
+            throw new FailureException($"{option} '{savePath}' is a lock file of the checkpoint folder '{dir}'; choose another file");
     }
 
     // ---- resume -------------------------------------------------------------------------------
@@ -84,8 +109,12 @@ public static class ModelCommands
     private static Command Resume(TextWriter stdout)
     {
         var dir = new Argument<string>("dir") { Description = "A checkpoint folder written by `train --checkpoint DIR`." };
+        var save = new Option<string?>("--save")
+        {
+            Description = "Write the model to FILE instead of the path the checkpoint recorded (needed when that path is the checkpoint, or holds a file that is not a model).",
+        };
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
-        var command = new Command("resume", "Continue a checkpointed training run exactly where its last checkpoint left it.") { dir, quiet };
+        var command = new Command("resume", "Continue a checkpointed training run exactly where its last checkpoint left it.") { dir, save, quiet };
         command.SetAction(parse =>
         {
             var folder = parse.GetValue(dir)!;
@@ -94,14 +123,50 @@ public static class ModelCommands
             var file = Path.Combine(folder, CheckpointFileName);
             if (!File.Exists(file))
                 throw new FailureException($"'{folder}' holds no {CheckpointFileName}: nothing to resume");
-            if (!Checkpoint.TryParse(ReadText(file, "checkpoint"), out var c, out var error))
+            using var folderLock = CheckpointLock.Acquire(folder, "resume");
+            if (!Checkpoint.TryParse(Safety.ReadText(file, "checkpoint"), out var c, out var error))
                 throw new FailureException($"checkpoint '{file}': {error}");
-            AtomicFile.EnsureWritableFileTarget(c.Run.Save, "the model file");
+            var r = c.Run;
+            var run = new RunSettings(r.Experiment, r.Seed, r.Epochs, r.Units, r.Masked, r.LearningRate, r.CheckpointEvery,
+                                      Path.GetFullPath(ResumeTarget(r.Save, parse.GetValue(save), folder)));
+            Safety.CheckTraining(Experiments.Find(run.Experiment).WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked),
+                                 $"resume {folder} ({run.Experiment} with {run.Units} units)");
+            var prepared = CheckpointFile.Resume(new Checkpoint(run, c.Input, c.State));
             RemoveStaleTemporaries(folder);
-            stdout.WriteLine($"resuming {c.Run.Experiment} (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-            return RunTraining(CheckpointFile.Resume(c), c.Run, folder, parse.GetValue(quiet), stdout);
+            stdout.WriteLine($"resuming {run.Experiment} (seed {run.Seed}) after epoch {c.State.Epoch} of {run.Epochs}");
+            return RunTraining(prepared, run, folder, parse.GetValue(quiet), stdout);
         });
         return command;
+    }
+
+    /// <summary>
+    /// Where <c>resume</c> may write the model: <c>--save</c> when given (never the checkpoint or its
+    /// lock); else the recorded path, only when it is not the checkpoint and either does not exist or
+    /// already holds a model file of ours. An edited checkpoint cannot make resume overwrite anything else.
+    /// </summary>
+    private static string ResumeTarget(string recorded, string? save, string folder)
+    {
+        if (save is not null)
+        {
+            RefuseSaveInFolder("--save", save, folder);
+            AtomicFile.EnsureWritableFileTarget(save, "--save");
+            return save;
+        }
+        var ask = "; pass --save FILE to choose where the model goes";
+        if (Safety.SameFile(recorded, Path.Combine(folder, CheckpointFileName)) || CheckpointLock.IsLockFile(folder, recorded))
+            throw new FailureException($"the checkpoint's recorded model file '{recorded}' is a file of the checkpoint folder itself{ask}");
+        if (Directory.Exists(recorded))
+            throw new FailureException($"the checkpoint's recorded model file '{recorded}' is a folder{ask}");
+        if (File.Exists(recorded))
+        {
+            string text;
+            try { text = Safety.ReadText(recorded, "the recorded model file"); }
+            catch (FailureException e) { throw new FailureException($"{e.Message}{ask}"); }
+            if (!SavedModel.TryParse(text, out _, out _))
+                throw new FailureException($"the checkpoint's recorded model file '{recorded}' exists and is not an alphabet-lstm model file, so resume will not overwrite it{ask}");
+        }
+        AtomicFile.EnsureWritableFileTarget(recorded, "the model file");
+        return recorded;
     }
 
     /// <summary>
@@ -182,8 +247,10 @@ public static class ModelCommands
                 throw new UsageException("predict needs exactly one of --sequence LETTERS or --inputs FILE");
             if (stateFile is not null && inputsFile is null)
                 throw new UsageException("--state goes with --inputs (a --sequence always starts from the zero state)");
+            var modelFile = parse.GetValue(model)!;
+            Safety.RefuseClobber("--json", jsonFile, ("--model", modelFile), ("--inputs", inputsFile), ("--state", stateFile));
             if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
-            var m = LoadModel(parse.GetValue(model)!);
+            var m = LoadModel(modelFile);
 
             EncodedInput encoded;
             LstmState initial;
@@ -195,17 +262,21 @@ public static class ModelCommands
             }
             else
             {
-                try { encoded = PredictionFiles.ParseInputs(m.Input, ReadText(inputsFile!, "--inputs")); }
+                try { encoded = PredictionFiles.ParseInputs(m.Input, Safety.ReadText(inputsFile!, "--inputs")); }
                 catch (FileFormatException e) { throw new FailureException($"--inputs '{inputsFile}': {e.Message}"); }
                 var batch = encoded.Inputs[0].RowCount;
                 if (stateFile is null) initial = m.ZeroState(batch);
                 else
                 {
-                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, ReadText(stateFile, "--state")); }
+                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, Safety.ReadText(stateFile, "--state")); }
                     catch (FileFormatException e) { throw new FailureException($"--state '{stateFile}': {e.Message}"); }
                 }
             }
-            var prediction = Model.Predict(m.Parameters, initial, encoded.Inputs, encoded.Masking);
+            var p = m.Parameters;
+            Safety.CheckMemory($"predict with {encoded.Inputs[0].RowCount} samples of {encoded.Inputs.Length} steps",
+                Memory.Prediction(p.Inputs, p.Units, p.Classes, encoded.Inputs[0].RowCount, encoded.Inputs.Length));
+            var prediction = Model.Predict(p, initial, encoded.Inputs, encoded.Masking);
+            RefuseNonFinite(prediction, letters is not null ? $"--sequence '{letters}'" : $"--inputs '{inputsFile}'{(stateFile is null ? "" : $" with --state '{stateFile}'")}");
             var text = PredictionFiles.SerializePrediction(prediction);
             if (jsonFile is not null)
             {
@@ -217,6 +288,19 @@ public static class ModelCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>A prediction or final state that overflowed is an error naming the sample, and nothing is written.</summary>
+    private static void RefuseNonFinite(Prediction p, string source)
+    {
+        foreach (var (name, matrix) in new[] { ("probabilities", p.Probabilities), ("state.h", p.Final.H), ("state.c", p.Final.C) })
+        {
+            for (var b = 0; b < matrix.RowCount; b++)
+                for (var k = 0; k < matrix.ColumnCount; k++)
+                    if (!double.IsFinite(matrix[b, k]))
+                        throw new FailureException(
+                            $"{source}: the {name} of sample {b} (inputs[{b}]) became {matrix[b, k].ToString(Inv)} (the numbers overflowed); nothing was written");
+        }
     }
 
     private static void PrintTopThree(Vocabulary vocabulary, string letters, Prediction p, TextWriter o)
@@ -240,7 +324,7 @@ public static class ModelCommands
             if (token.Length != 1 || !Alphabet.Letters.Contains(token[0]))
                 result.AddError($"--start expects one letter A..Z, got '{token}'");
         });
-        var steps = Cli.PositiveInt("--steps", "How many letters to generate.");
+        var steps = Cli.PositiveInt("--steps", "How many letters to generate.", Limits.MaxSteps);
         steps.Required = true;
         var warmup = new Option<bool>("--warmup") { Description = "First run the state over the letters before the start letter (A..J for K)." };
         var command = new Command("generate", "Feed each predicted letter back in, carrying the state, from a start letter.")
@@ -257,9 +341,12 @@ public static class ModelCommands
             var zeros = LstmState.Zeros(1, m.Parameters.Units);
             var before = Alphabet.Letters[..Alphabet.Index(first)];
             var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before) : zeros;
-            var trace = Experiments.Generate(m.Parameters, initial, first, parse.GetValue(steps)!.Value);
             var how = parse.GetValue(warmup) && before.Length > 0 ? $"after warming the state on {before}" : "from the zero state";
-            stdout.WriteLine($"{how}: {string.Join(" -> ", trace.Inputs.ToCharArray())}");
+            // Streamed: only the current state is kept, whatever the number of steps.
+            stdout.Write($"{how}: {first}");
+            foreach (var letter in Experiments.GenerateLetters(m.Parameters, initial, first).Take(parse.GetValue(steps)!.Value))
+                stdout.Write($" -> {letter}");
+            stdout.WriteLine();
             return ExitCodes.Ok;
         });
         return command;
@@ -270,22 +357,8 @@ public static class ModelCommands
     /// <summary>Reads and checks a model file, or fails with one line naming the file and the problem.</summary>
     public static SavedModel LoadModel(string path)
     {
-        if (!SavedModel.TryParse(ReadText(path, "--model"), out var model, out var error))
+        if (!SavedModel.TryParse(Safety.ReadText(path, "--model"), out var model, out var error))
             throw new FailureException($"--model '{path}': {error}");
         return model;
-    }
-
-    private static string ReadText(string path, string what)
-    {
-        if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a file");
-        if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
-        }
     }
 }

@@ -99,6 +99,11 @@ public static class Report
         }
         md.AppendLine($"![{spec.Id}: loss and accuracy per epoch, every seed]({Plots.CurvesFile(spec.Id)})");
         md.AppendLine();
+        if (EpochHistory.Note(runs.Select(r => (r.LossHistory.Count, r.Epochs))) is { } thinned)
+        {
+            md.AppendLine(thinned);
+            md.AppendLine();
+        }
 
         if (runs.Any(r => r.ShuffledAccuracy is not null)) BatchState(md, runs);
         if (runs.Any(r => r.Generation is not null)) Stateful(md, runs);

@@ -59,7 +59,7 @@ public static class ExperimentRunner
     public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)
     {
         var prepared = Experiments.Prepare(spec, seed).WithThreads(threads);
-        var history = new List<EpochReport>(spec.Epochs);
+        var history = new EpochHistory();
         var clock = Stopwatch.StartNew();
         var state = Train(prepared, report =>
         {
@@ -67,7 +67,7 @@ public static class ExperimentRunner
             onEpoch?.Invoke(report);
         });
         var seconds = clock.Elapsed.TotalSeconds;
-        return new RunRecord(Experiments.Analyse(prepared, state), history, seconds);
+        return new RunRecord(Experiments.Analyse(prepared, state), history.Items, seconds);
     }
 
     /// <summary>

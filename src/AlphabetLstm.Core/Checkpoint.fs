@@ -1,6 +1,7 @@
 /// The checkpoint: everything a training run needs to go on exactly, as versioned JSON.
 ///
 ///     { "format": "alphabet-lstm-checkpoint", "version": 1,
+///       "sha256": "<SHA-256 of this text without the sha256 line, in hex>",
 ///       "run": { "experiment", "seed", "epochs", "units", "masked", "learningRate", "checkpointEvery", "save" },
 ///       "epoch": epochs completed, "rng": "<the generator's 64-bit state, in decimal>",
 ///       "model": <a whole model file: the current weights>,
@@ -10,13 +11,16 @@
 /// Checkpoints are taken at epoch boundaries, so the position is the epoch alone (the next batch is
 /// always the first). The data and the training configuration are rebuilt from `run` (the dataset
 /// is a function of the experiment and the seed), and the TrainingState is restored bit for bit, so
-/// a resumed run computes exactly what the unbroken run would have. Pure: strings in, values out.
+/// a resumed run computes exactly what the unbroken run would have. The "sha256" line makes an edited
+/// checkpoint (a changed seed, generator or epoch would silently give another model) a refused one.
+/// Pure: strings in, values out.
 namespace AlphabetLstm.Core
 
 open System
 open System.Globalization
 open System.Text
 open System.Text.Json
+open System.Text.RegularExpressions
 
 /// What a training run was asked to do: the experiment, the seed, the overrides, and where to save.
 type RunSettings =
@@ -76,6 +80,38 @@ module CheckpointFile =
     [<CompiledName("Model")>]
     let model (c: Checkpoint) : SavedModel = { Vocabulary = Vocabulary.Alphabet; Input = c.Input; Parameters = c.State.Parameters }
 
+    // ---- the checksum -----------------------------------------------------------------------
+
+    let private shaLine = Regex("^  \"sha256\": \"([^\"\\n]*)\",\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
+    let private versionLine = Regex("^  \"version\": [^\\n]*\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
+
+    /// The SHA-256 of the text's UTF-8 bytes, in lower-case hex.
+    let private sha256 (text: string) =
+        Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes text))
+
+    /// The text without its "sha256" line: what the checksum covers.
+    let private unsealed (text: string) = shaLine.Replace(text, "", 1)
+
+    /// The checkpoint text with its "sha256" line (re)computed, right after the "version" line:
+    /// for tools (and tests) that edit a checkpoint on purpose.
+    [<CompiledName("Seal")>]
+    let seal (text: string) : string =
+        let body = unsealed text
+        let m = versionLine.Match body
+        if not m.Success then invalidArg "text" "the text has no \"version\" line at the start of a line: not a checkpoint this program wrote"
+        body.Insert(m.Index + m.Length, sprintf "  \"sha256\": \"%s\",\n" (sha256 body))
+
+    /// Fails unless the text carries a "sha256" line that matches the rest of it.
+    let private verify (text: string) =
+        let m = shaLine.Match text
+        if not m.Success then
+            fail "sha256: missing: expected the checkpoint's checksum on its own line (\"sha256\": \"...\"), as this program writes it"
+        let claimed = m.Groups.[1].Value
+        let actual = sha256 (unsealed text)
+        if not (String.Equals(claimed, actual, StringComparison.Ordinal)) then
+            fail (sprintf "sha256: the checkpoint's content does not match its checksum (found %s, the content hashes to %s...): the file was edited or damaged; it is refused so a changed seed, generator or epoch cannot silently give a different model"
+                      (quote claimed) (actual.Substring(0, 12)))
+
     // ---- writing ------------------------------------------------------------------------------
 
     /// The checkpoint as JSON text. Raises ArgumentException for non-finite weights or moments.
@@ -102,7 +138,7 @@ module CheckpointFile =
         sb.Append(",\n    \"c\": ") |> ignore
         writeMatrix sb "    " s.Carried.C
         sb.Append("\n  }") |> ignore
-        sb.Append("\n}\n").ToString()
+        seal (sb.Append("\n}\n").ToString())
 
     // ---- reading ------------------------------------------------------------------------------
 
@@ -114,8 +150,8 @@ module CheckpointFile =
         let run =
             { Experiment = text (p "experiment") (get "experiment" "an experiment id")
               Seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
-              Epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Int32.MaxValue))
-              Units = int (integer (p "units") (get "units" "the number of LSTM units") 1L 100000L)
+              Epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
+              Units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
               Masked = boolean (p "masked") (get "masked" "true or false")
               LearningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
               CheckpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
@@ -128,9 +164,10 @@ module CheckpointFile =
         if run.Save.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "save"))
         run
 
-    let private readCheckpoint (root: JsonElement) : Checkpoint =
+    let private readCheckpoint (textOf: string) (root: JsonElement) : Checkpoint =
         let d = fields "" root
         readHeader "" d format |> ignore
+        verify textOf
         let run = readRun (field "" d "run" "an object describing the run")
         let spec = match specOf run with Ok s -> s | Error e -> fail e
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
@@ -175,7 +212,7 @@ module CheckpointFile =
     /// and what was found.
     [<CompiledName("ParseResult")>]
     let parse (text: string) : Result<Checkpoint, string> =
-        run text (sprintf "\"format\": %s" (str format.Name)) readCheckpoint
+        run text (sprintf "\"format\": %s" (str format.Name)) (readCheckpoint text)
 
 /// The checkpoint from C#: `Checkpoint.Parse`/`TryParse` and `checkpoint.Serialize()`, over CheckpointFile.
 type Checkpoint with

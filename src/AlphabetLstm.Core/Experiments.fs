@@ -259,6 +259,16 @@ module Experiments =
             text.Append(letter) |> ignore
         { Inputs = text.ToString(); Hidden = Matrix<float>.Build.DenseOfRowVectors rows }
 
+    /// The letters `generate` predicts after `start`, lazily and without end: feeds `start`, then
+    /// each prediction, keeping nothing but the current state, so a caller can take any number of them.
+    [<CompiledName("GenerateLetters")>]
+    let generateLetters (p: Parameters) (state: LstmState) (start: char) : seq<char> =
+        (state, start)
+        |> Seq.unfold (fun (s, letter) ->
+            let pr = oneStep p s letter
+            let next = argmaxLetter pr
+            Some(next, (pr.Final, next)))
+
     /// The state after feeding `letters` one at a time from `state` (the warm-up).
     [<CompiledName("WarmUp")>]
     let warmUp (p: Parameters) (state: LstmState) (letters: string) : LstmState =

@@ -76,17 +76,22 @@ module internal JsonText =
                 let m = Regex.Replace(m, @"\s+", " ")
                 if m.Length > 200 then m.Substring(0, 197) + "..." else m
             // Python's json module writes NaN and Infinity as bare words; say so plainly.
-            let lines = text.Split('\n')
             let rest =
-                if line >= 1L && int line <= lines.Length then
-                    let l = lines.[int line - 1]
-                    let c = int (min (col - 1L) (int64 l.Length)) |> max 0
-                    l.Substring(c)
+                let mutable start = 0
+                let mutable l = 1L
+                while l < line && start >= 0 do
+                    start <- text.IndexOf('\n', start)
+                    if start >= 0 then start <- start + 1
+                    l <- l + 1L
+                if line >= 1L && start >= 0 then
+                    let stop = match text.IndexOf('\n', start) with -1 -> text.Length | k -> k
+                    let c = int (min (col - 1L) (int64 (stop - start))) |> max 0
+                    text.Substring(start + c, min 40 (stop - start - c))
                 else ""
             let rest = rest.TrimStart([| ' '; ':'; ','; '[' |])
             let starts (w: string) = rest.StartsWith(w, StringComparison.Ordinal)
             if starts "NaN" || starts "Infinity" || starts "-Infinity" then
-                fail (sprintf "not valid JSON at line %d: found %s, but weights must be finite numbers (JSON has no NaN or Infinity)"
+                fail (sprintf "not valid JSON at line %d: found %s, but every number must be finite (JSON has no NaN or Infinity)"
                           line (rest.Split([| ','; ']'; ' ' |]).[0]))
             else
                 fail (sprintf "not valid JSON at line %d, column %d: %s" line col reason)
@@ -97,8 +102,12 @@ module internal JsonText =
             fail (sprintf "%s: expected an object, found %s" (if path = "" then "the file" else path) (describe e))
         let d = Dictionary<string, JsonElement>(StringComparer.Ordinal)
         for p in e.EnumerateObject() do
-            if d.ContainsKey p.Name then fail (sprintf "%s: the field %s appears twice" (clip (join path p.Name)) (quote p.Name))
-            d.[p.Name] <- p.Value
+            let name =
+                try p.Name
+                with :? InvalidOperationException ->
+                    fail (sprintf "%s: a field name is an escape of a lone UTF-16 surrogate, expected Unicode text" (if path = "" then "the file" else path))
+            if d.ContainsKey name then fail (sprintf "%s: the field %s appears twice" (clip (join path name)) (quote name))
+            d.[name] <- p.Value
         d
 
     let field (path: string) (d: Dictionary<string, JsonElement>) (name: string) (expected: string) : JsonElement =
@@ -143,25 +152,63 @@ module internal JsonText =
         if e.ValueKind <> JsonValueKind.Array then fail (sprintf "%s: expected %s, found %s" path expected (describe e))
         e.EnumerateArray() |> Seq.toArray
 
+    /// The length of an array, or a one-line error saying what was expected instead.
+    let length (path: string) (e: JsonElement) (expected: string) : int =
+        if e.ValueKind <> JsonValueKind.Array then fail (sprintf "%s: expected %s, found %s" path expected (describe e))
+        e.GetArrayLength()
+
+    /// A number, with the path of a bad one only formatted when there is one (big arrays read fast).
+    let numberAt (pathOf: unit -> string) (x: JsonElement) : float =
+        if x.ValueKind = JsonValueKind.Number then
+            match x.TryGetDouble() with
+            | true, v when Double.IsFinite v -> v
+            | _ -> number (pathOf ()) x
+        else number (pathOf ()) x
+
+    /// The numbers of an array already checked to hold them, into `dest` at `offset + k * stride`.
+    let private readNumbers (pathOf: unit -> string) (e: JsonElement) (dest: float[]) (offset: int) (stride: int) =
+        let mutable k = 0
+        for x in e.EnumerateArray() do
+            let at = k
+            dest.[offset + k * stride] <- numberAt (fun () -> sprintf "%s[%d]" (pathOf ()) at) x
+            k <- k + 1
+
+    /// Fails unless `count` numbers fit in one array (a claimed size whose product overflows `int`
+    /// names the sizes instead of wrapping).
+    let checkedCount (path: string) (what: string) (sizes: int list) : int =
+        let product = sizes |> List.fold (fun acc n -> acc * float n) 1.0
+        if not (Limits.fitsInArray product) then
+            fail (sprintf "%s: %s = %s numbers, more than this program can hold (at most %d)"
+                      path what (product.ToString("R", inv)) Array.MaxLength)
+        int product
+
     /// A vector of exactly `count` numbers.
     let vector (path: string) (e: JsonElement) (count: int) (what: string) : Vector<float> =
-        let xs = items path e (sprintf "an array of %d numbers (%s)" count what)
-        if xs.Length <> count then fail (sprintf "%s: expected %d numbers (%s), found %d" path count what xs.Length)
-        Vector<float>.Build.Dense(Array.mapi (fun k x -> number (sprintf "%s[%d]" path k) x) xs)
+        let n = length path e (sprintf "an array of %d numbers (%s)" count what)
+        if n <> count then fail (sprintf "%s: expected %d numbers (%s), found %d" path count what n)
+        let data = Array.zeroCreate count
+        readNumbers (fun () -> path) e data 0 1
+        Vector<float>.Build.Dense(data)
 
-    /// A matrix written as rows; `rows` < 0 accepts any positive number of rows.
+    /// A matrix written as rows; `rows` < 0 accepts any positive number of rows. Every row's length
+    /// is checked before anything is allocated, so a claimed size the file does not hold costs nothing.
     let matrix (path: string) (e: JsonElement) (rows: int) (cols: int) (what: string) : Matrix<float> =
-        let rs = items path e (sprintf "an array of rows (%s)" what)
-        if rows >= 0 && rs.Length <> rows then fail (sprintf "%s: expected %d rows (%s), found %d" path rows what rs.Length)
-        if rs.Length = 0 then fail (sprintf "%s: expected at least one row (%s), found none" path what)
-        let n = rs.Length
-        let data = Array.zeroCreate (n * cols)
-        for r in 0 .. n - 1 do
-            let rowPath = sprintf "%s[%d]" path r
-            let xs = items rowPath rs.[r] (sprintf "a row of %d numbers (%s)" cols what)
-            if xs.Length <> cols then fail (sprintf "%s: expected %d numbers (%s), found %d" rowPath cols what xs.Length)
-            for c in 0 .. cols - 1 do
-                data.[c * n + r] <- number (sprintf "%s[%d]" rowPath c) xs.[c]
+        let n = length path e (sprintf "an array of rows (%s)" what)
+        if rows >= 0 && n <> rows then fail (sprintf "%s: expected %d rows (%s), found %d" path rows what n)
+        if n = 0 then fail (sprintf "%s: expected at least one row (%s), found none" path what)
+        let mutable r = 0
+        for row in e.EnumerateArray() do
+            if row.ValueKind <> JsonValueKind.Array || row.GetArrayLength() <> cols then
+                let rowPath = sprintf "%s[%d]" path r
+                let m = length rowPath row (sprintf "a row of %d numbers (%s)" cols what)
+                fail (sprintf "%s: expected %d numbers (%s), found %d" rowPath cols what m)
+            r <- r + 1
+        let data = Array.zeroCreate (checkedCount path (sprintf "%d rows × %d columns" n cols) [ n; cols ])
+        r <- 0
+        for row in e.EnumerateArray() do
+            let k = r
+            readNumbers (fun () -> sprintf "%s[%d]" path k) row data r n
+            r <- r + 1
         Matrix<float>.Build.Dense(n, cols, data)
 
     // ---- writing ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ namespace AlphabetLstm.Core
 
 open System
 open System.Collections.Generic
+open System.Text.Json
 open MathNet.Numerics.LinearAlgebra
 
 module PredictionFiles =
@@ -22,22 +23,37 @@ module PredictionFiles =
     let parseInputs (input: InputSpec) (text: string) : Result<EncodedInput, string> =
         run text "an array [batch][time step][feature] of numbers" (fun root ->
             let T, I = input.TimeSteps, input.Features
-            let samples = items "inputs" root "an array [batch][time step][feature]"
-            if samples.Length = 0 then fail "inputs: expected at least one sample, found an empty array"
-            let B = samples.Length
-            let x = Array.init T (fun _ -> Array.zeroCreate (B * I))   // per step, column-major (B, I)
-            for b in 0 .. B - 1 do
-                let sPath = sprintf "inputs[%d]" b
-                let steps = items sPath samples.[b] (sprintf "an array of %d time steps" T)
-                if steps.Length <> T then
-                    fail (sprintf "%s: expected %d time steps (the model's input.timeSteps), found %d" sPath T steps.Length)
-                for t in 0 .. T - 1 do
-                    let tPath = sprintf "%s[%d]" sPath t
-                    let fs = items tPath steps.[t] (sprintf "an array of %d features" I)
-                    if fs.Length <> I then
-                        fail (sprintf "%s: expected %d features (the model's input.features), found %d" tPath I fs.Length)
-                    for k in 0 .. I - 1 do
-                        x.[t].[k * B + b] <- number (sprintf "%s[%d]" tPath k) fs.[k]
+            let B = length "inputs" root "an array [batch][time step][feature]"
+            if B = 0 then fail "inputs: expected at least one sample, found an empty array"
+            // Every sample's shape first, so nothing is allocated for sizes the file does not hold.
+            let mutable b = 0
+            for sample in root.EnumerateArray() do
+                let sPath () = sprintf "inputs[%d]" b
+                if sample.ValueKind <> JsonValueKind.Array || sample.GetArrayLength() <> T then
+                    let steps = length (sPath ()) sample (sprintf "an array of %d time steps" T)
+                    fail (sprintf "%s: expected %d time steps (the model's input.timeSteps), found %d" (sPath ()) T steps)
+                let mutable t = 0
+                for step in sample.EnumerateArray() do
+                    if step.ValueKind <> JsonValueKind.Array || step.GetArrayLength() <> I then
+                        let tPath = sprintf "%s[%d]" (sPath ()) t
+                        let fs = length tPath step (sprintf "an array of %d features" I)
+                        fail (sprintf "%s: expected %d features (the model's input.features), found %d" tPath I fs)
+                    t <- t + 1
+                b <- b + 1
+            let perStep = checkedCount "inputs" (sprintf "%d samples × %d features" B I) [ B; I ]
+            checkedCount "inputs" (sprintf "%d samples × %d time steps × %d features" B T I) [ B; T; I ] |> ignore
+            let x = Array.init T (fun _ -> Array.zeroCreate perStep)   // per step, column-major (B, I)
+            b <- 0
+            for sample in root.EnumerateArray() do
+                let mutable t = 0
+                for step in sample.EnumerateArray() do
+                    let mutable k = 0
+                    for f in step.EnumerateArray() do
+                        let bb, tt, kk = b, t, k
+                        x.[t].[k * B + b] <- numberAt (fun () -> sprintf "inputs[%d][%d][%d]" bb tt kk) f
+                        k <- k + 1
+                    t <- t + 1
+                b <- b + 1
             let inputs = x |> Array.map (fun data -> Matrix<float>.Build.Dense(B, I, data))
             let masking =
                 if not input.Masked then Unmasked

@@ -12,7 +12,10 @@ public static class CliProcess
 
     public static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
 
-    public static Process Start(string workingDirectory, params string[] args)
+    public static Process Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
+
+    /// <summary>Starts the CLI with extra environment variables (e.g. a GC heap limit that bounds its memory).</summary>
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo(Dotnet)
         {
@@ -21,14 +24,17 @@ public static class CliProcess
             WorkingDirectory = workingDirectory,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
         return Process.Start(info)!;
     }
 
-    public static CliResult Run(string workingDirectory, params string[] args)
+    public static CliResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, null, args);
+
+    public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        using var p = Start(workingDirectory, args);
+        using var p = Start(workingDirectory, environment, args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromMinutes(5)))

@@ -230,6 +230,10 @@ let ``a damaged file loads as a valid model or is refused with one clean line, n
         let text = CheckpointFile.serialize (validCheckpoint c.Shape)
         let damaged = c.Damages |> List.fold applyDamage text
         clean (CheckpointFile.parse damaged) (fun ck -> CheckpointFile.serialize ck |> ignore; CheckpointFile.resume ck |> ignore)
+        // Most damages now stop at the checksum; sealed again, the same damage must reach the parser behind it.
+        let resealed = try Some(CheckpointFile.seal damaged) with :? ArgumentException -> None
+        resealed |> Option.iter (fun t ->
+            clean (CheckpointFile.parse t) (fun ck -> CheckpointFile.serialize ck |> ignore; CheckpointFile.resume ck |> ignore))
     else
         let text = ModelFile.serialize (modelFor { c.Shape with T = min c.Shape.T 3 })
         let damaged = c.Damages |> List.fold applyDamage text
@@ -280,8 +284,8 @@ let ``NaN and infinite weights are refused, as Python writes them and as huge nu
     let first = Regex.Match(t, @"""bias"": \[(-?[0-9.Ee+-]+)")
     let at = first.Groups.[1]
     let put (s: string) = t.Remove(at.Index, at.Length).Insert(at.Index, s)
-    refusedWith "found NaN, but weights must be finite numbers" (put "NaN")
-    refusedWith "found Infinity, but weights must be finite numbers" (put "Infinity")
+    refusedWith "found NaN, but every number must be finite" (put "NaN")
+    refusedWith "found Infinity, but every number must be finite" (put "Infinity")
     refusedWith "lstm.bias[0]: expected a finite number, found 1e999, too large for a 64-bit float" (put "1e999")
     refusedWith "lstm.bias[0]: expected a number, found the string \"NaN\"" (put "\"NaN\"")
 
@@ -405,9 +409,27 @@ let ``training resumed from a checkpoint text ends bit-identical to the unbroken
 let ``a checkpoint for an unknown experiment or a future epoch is refused`` () =
     let c = validCheckpoint { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 1L }
     let text = CheckpointFile.serialize c
-    let err (t: string) = match CheckpointFile.parse t with Error e -> e | Ok _ -> failwith "accepted"
+    let err (t: string) = match CheckpointFile.parse (CheckpointFile.seal t) with Error e -> e | Ok _ -> failwith "accepted"
     Assert.StartsWith("run.experiment: unknown experiment \"nope\"", err (text.Replace("\"timestep-window\"", "\"nope\"")))
     Assert.Equal("epoch: expected a whole number from 0 to 5, found the number 6", err (text.Replace("\"epoch\": 0", "\"epoch\": 6")))
+
+[<Fact>]
+let ``a checkpoint whose content no longer matches its sha256 is refused, and sealing it again is accepted`` () =
+    let c = validCheckpoint { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 1L }
+    let text = CheckpointFile.serialize c
+    let err (t: string) = match CheckpointFile.parse t with Error e -> e | Ok _ -> failwith "accepted"
+    // An edited seed or step count would silently give another model: refused, on one line.
+    for edited in [ text.Replace("\"seed\": 1,", "\"seed\": 2,"); text.Replace("\"step\": 0", "\"step\": 1") ] do
+        Assert.NotEqual<string>(text, edited)
+        let e = err edited
+        Assert.StartsWith("sha256: the checkpoint's content does not match its checksum", e)
+        Assert.False(e.Contains '\n', e)
+        ok (CheckpointFile.parse (CheckpointFile.seal edited)) |> ignore
+    let lines = text.Split('\n')
+    Assert.Equal(1, lines |> Array.filter (fun l -> l.StartsWith("  \"sha256\": \"", StringComparison.Ordinal)) |> Array.length)
+    let without = lines |> Array.filter (fun l -> not (l.StartsWith("  \"sha256\"", StringComparison.Ordinal))) |> String.concat "\n"
+    Assert.StartsWith("sha256: missing", err without)
+    Assert.Equal(text, CheckpointFile.seal text)
     Assert.StartsWith("format: expected \"alphabet-lstm-checkpoint\"", err (ModelFile.serialize (CheckpointFile.model c)))
 
 [<Fact>]

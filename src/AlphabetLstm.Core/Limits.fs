@@ -1,0 +1,102 @@
+/// The sizes this program accepts, and how much memory a shape needs, so the shell can refuse a
+/// command before it allocates anything. Pure: numbers in, numbers out.
+///
+/// Every product of sizes here is computed in 64-bit floating point (exact up to 2^53 and never
+/// wrapping), so a claimed size that would overflow `int` gives a huge estimate, not a negative one.
+namespace AlphabetLstm.Core
+
+open System
+
+/// The largest sizes a file or a command line may claim. Memory is the real bound (see Memory);
+/// these stop absurd numbers before any arithmetic is done with them.
+module Limits =
+    /// LSTM units H: 1 .. 100,000 (a model file's lstm.units, --units).
+    [<CompiledName("MaxUnits")>]
+    let maxUnits = 100000
+
+    /// Features per step I, and time steps T: 1 .. 100,000 each.
+    [<CompiledName("MaxFeatures")>]
+    let maxFeatures = 100000
+
+    /// Time steps T per sample: 1 .. 100,000.
+    [<CompiledName("MaxTimeSteps")>]
+    let maxTimeSteps = 100000
+
+    /// Samples per batch B (a bench grid shape): 1 .. 100,000.
+    [<CompiledName("MaxBatch")>]
+    let maxBatch = 100000
+
+    /// Classes V (dense.units): 1 .. 1,000,000.
+    [<CompiledName("MaxClasses")>]
+    let maxClasses = 1000000
+
+    /// Training epochs: 1 .. 10,000,000 (--epochs, a checkpoint's run.epochs).
+    [<CompiledName("MaxEpochs")>]
+    let maxEpochs = 10000000
+
+    /// Letters `generate` may produce: 1 .. 100,000,000 (it keeps only the current state).
+    [<CompiledName("MaxSteps")>]
+    let maxSteps = 100000000
+
+    /// Seeds one `experiment` may run (--seeds): 1 .. 10,000.
+    [<CompiledName("MaxSeeds")>]
+    let maxSeeds = 10000
+
+    /// Whether n items of `itemBytes` each fit in one .NET array (at most Array.MaxLength elements).
+    [<CompiledName("FitsInArray")>]
+    let fitsInArray (n: float) = n >= 0.0 && n <= float Array.MaxLength
+
+/// Memory estimates, in bytes, for the shapes the core allocates. They count the arrays the core
+/// sets up (parameters, gradients, Adam's moments, the tape of the unrolled sequence, the batch
+/// buffers and the data) with a margin for the copies handed out; they are estimates to compare
+/// with a limit, not exact figures.
+module Memory =
+    let private d = 8.0
+
+    /// The number of weights of an LSTM(H) + Dense(V) over I features: 4H(I + H + 1) + HV + V.
+    [<CompiledName("ParameterCount")>]
+    let parameterCount (inputs: int) (units: int) (classes: int) : float =
+        let I, H, V = float inputs, float units, float classes
+        4.0 * H * (I + H + 1.0) + H * V + V
+
+    /// Bytes of the tape and scratch one forward and backward pass over T steps of B rows needs
+    /// (Lstm.newTape and Model.newWorkspace): the inputs T·B·I, h and c for T+1 steps, the gates and
+    /// their gradient T·B·4H each, tanh(c) T·B·H, the packed recurrent kernel 4H·H, and the head's B·V
+    /// buffers.
+    [<CompiledName("Tape")>]
+    let tape (inputs: int) (units: int) (classes: int) (batch: int) (timeSteps: int) : float =
+        let I, H, V, B, T = float inputs, float units, float classes, float batch, float timeSteps
+        d * (T * B * I + 2.0 * (T + 1.0) * B * H + 2.0 * T * B * 4.0 * H + T * B * H
+             + 2.0 * I * 4.0 * H + 4.0 * H * H + 4.0 * B * H + 3.0 * B * V + 4.0 * V)
+        + T * B * 5.0   // the mask flags and the row order
+
+    /// Bytes a training run needs: the parameters about ten times over (the working copy, the
+    /// gradients, Adam's two moments, and the copies of all three handed out with each state), the
+    /// tape for one batch, and the data (samples × (T·I inputs + V targets), twice: the dataset and
+    /// its batches).
+    [<CompiledName("Training")>]
+    let training (inputs: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (samples: int) : float =
+        let data = float samples * (float timeSteps * float inputs + float classes)
+        10.0 * d * parameterCount inputs units classes + tape inputs units classes batch timeSteps + 2.0 * d * data
+
+    /// Bytes a prediction needs: the parameters twice (the model and a working copy), the inputs
+    /// twice (read, then loaded into the tape) and the tape for B rows over T steps.
+    [<CompiledName("Prediction")>]
+    let prediction (inputs: int) (units: int) (classes: int) (batch: int) (timeSteps: int) : float =
+        2.0 * d * parameterCount inputs units classes
+        + d * float timeSteps * float batch * float inputs
+        + tape inputs units classes batch timeSteps
+
+    /// A byte count in words: "512 MiB", "3.2 GiB", "12 KiB".
+    [<CompiledName("Describe")>]
+    let describe (bytes: float) : string =
+        let units = [| "bytes"; "KiB"; "MiB"; "GiB"; "TiB"; "PiB"; "EiB" |]
+        let mutable x = bytes
+        let mutable k = 0
+        while x >= 1024.0 && k < units.Length - 1 do
+            x <- x / 1024.0
+            k <- k + 1
+        if k = 0 then sprintf "%.0f bytes" x
+        elif x >= 1e6 then sprintf "%.3g %s" x units.[k]
+        elif x < 10.0 then String.Format(Globalization.CultureInfo.InvariantCulture, "{0:0.#} {1}", x, units.[k])
+        else String.Format(Globalization.CultureInfo.InvariantCulture, "{0:0} {1}", x, units.[k])
