@@ -163,9 +163,12 @@ module Lstm =
         let chunk = ((count + parts - 1) / parts + align - 1) / align * align
         min count (k * chunk), min count ((k + 1) * chunk)
 
-    /// body 0 … body (parts − 1), on the calling thread and the thread pool; returns when all are done.
+    /// body 0 … body (parts − 1), on the calling thread and the thread pool; returns when all are
+    /// done. A part's exception comes out as itself, as on one thread.
     let internal inParts (parts: int) (body: int -> unit) =
-        System.Threading.Tasks.Parallel.For(0, parts, Action<int> body) |> ignore
+        try System.Threading.Tasks.Parallel.For(0, parts, Action<int> body) |> ignore
+        with :? AggregateException as e when e.InnerExceptions.Count > 0 ->
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions.[0])
 
     let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape =
         { T = T; B = B; I = I; H = H

@@ -54,6 +54,17 @@ public class BenchCliTests
                       + $"{Figure("bptt")} | {Figure("adam")} | {Figure("sqrtDivide")} | {Figure("sum")} |", r.Stdout);
     }
 
+    [Fact]
+    public void The_grid_is_timed_at_one_thread_and_at_the_threads_asked_for_and_says_so()
+    {
+        using var dir = new TempFolder();
+        var (r, json) = Bench(dir, "--experiments", "none", "--grid", "1x4x2x3", "--repeats", "1", "--seconds", "0.01", "--threads", "3");
+        using var _ = json;
+        Assert.Contains("the grid on 1 and 3 thread(s) per step", r.Stdout);
+        Assert.Equal([1, 3], json.RootElement.GetProperty("grid").EnumerateArray().Select(g => g.GetProperty("threads").GetInt32()));
+        Assert.Contains("| 1 | 4 | 2 | 3 | 3 |", r.Stdout);
+    }
+
     [Theory]
     [InlineData("--experiments", "alphabet-soup", "alphabet-soup")]
     [InlineData("--grid", "9", "1..4")]
