@@ -68,7 +68,7 @@ public static class ModelCommands
                     throw new FailureException($"--checkpoint '{dir}' already holds a checkpoint; continue it with `resume {dir}` or choose an empty folder");
                 AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
             }
-            var run = new RunSettings(
+            var run = RunSettings.ForExperiment(
                 spec.Id, parse.GetValue(seed) ?? 1,
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
