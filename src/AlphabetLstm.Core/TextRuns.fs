@@ -6,10 +6,10 @@
 /// batch the next T characters of every stream (Datasets.streams), the state carried from batch to
 /// batch and reset after every epoch, as char-rnn trains (truncated BPTT).
 ///
-/// Generation follows the way a model was trained to read: a window model predicts each symbol from
-/// the last T symbols, read from the zero state; a stream model reads the start text one symbol per
-/// step from the zero state (as each stream was read from a reset) and then carries its state on,
-/// one generated symbol per step. Pure: symbols in, symbols out; randomness from the given generator.
+/// Generation follows the way a model was trained to read (TextRuns.generate): a window model
+/// predicts each symbol from the last T symbols, read from the zero state; a stream model predicts
+/// only after a multiple of T symbols read since a reset, as in training, carrying its state one
+/// symbol per step. Pure: symbols in, symbols out; randomness from the given generator.
 namespace AlphabetLstm.Core
 
 open System
@@ -122,8 +122,16 @@ module TextRuns =
     /// Continues `start` by `steps` symbols, the way the model was trained to read (see above),
     /// choosing each symbol with `choose temperature`. Returns only the generated symbols.
     /// ArgumentException for a start symbol outside the vocabulary (naming it and its position), a
-    /// window model's start shorter than its window, a negative temperature, or a model that reads
-    /// numbers rather than symbols.
+    /// start shorter than the model's T, a negative temperature, or a model that reads numbers or no
+    /// plain window of symbols.
+    ///
+    /// A window model predicts each symbol from the last T symbols, read from the zero state. A
+    /// stream model was trained to predict only after reading a multiple of T symbols since a reset
+    /// (a stream's k-th chunk ends k·T symbols after the stream began), so it predicts the symbol at
+    /// position p from a state that has read, from zeros, the symbols since position p mod T: T
+    /// streams run side by side, stream φ reset at position φ and carried one symbol per step, and
+    /// the one whose phase fits p predicts. Each stream is read exactly as in training; the start
+    /// text warms all of them.
     [<CompiledName("Generate")>]
     let generate (model: SavedModel) (start: IReadOnlyList<string>) (steps: int) (temperature: float) (rng: Rng) : string[] =
         let input, vocabulary = model.Input, model.Vocabulary
@@ -136,29 +144,40 @@ module TextRuns =
                 invalidArg "start" (sprintf "%s (position %d of the start text) is not in the model's vocabulary of %d symbols"
                                         (Vocabulary.Quote start.[k]) (k + 1) vocabulary.Count)
         let stream = input.Reading = Reading.Stream
-        let window = model.WindowLength
-        if stream && start.Count < 1 then invalidArg "start" "the start text is empty: a stream model needs at least one symbol to read"
+        let T = model.WindowLength
         if not stream && (input.PrePadded || input.TimeSteps > 1 && model.SymbolsPerStep > 1) then
             invalidArg "model" "the model reads no plain window of symbols (pre-padded or several symbols per step); generate continues window and stream models"
-        if not stream && start.Count < window then
-            invalidArg "start" (sprintf "the start text has %d symbols, the model reads windows of %d: give at least %d" start.Count window window)
+        if start.Count < T then
+            let what = if stream then "reads chunks of" else "reads windows of"
+            invalidArg "start" (sprintf "the start text has %d symbols, the model %s %d: give at least %d" start.Count what T T)
         let encode (symbols: IReadOnlyList<string>) = (ModelFile.encodeSymbols model symbols |> Result.defaultWith (fun e -> invalidArg "start" e)).Inputs
         let symbols = List<string>(start)
         let generated = Array.zeroCreate steps
         let mutable r = rng
-        let mutable state = LstmState.Zeros(1, model.Parameters.Units)
-        // A stream model first reads the whole start, then one symbol per step; a window model reads
-        // the last `window` symbols from zeros every time.
-        let mutable next = if stream then symbols :> IReadOnlyList<string> else symbols.GetRange(symbols.Count - window, window)
-        for k in 0 .. steps - 1 do
-            let prediction = Model.predict model.Parameters state (encode next) Unmasked
-            let pick = choose temperature (prediction.Probabilities.Row(0).ToArray()) r
-            r <- pick.Next
-            let s = vocabulary.[pick.Value]
-            generated.[k] <- s
-            symbols.Add s
-            if stream then
-                state <- prediction.Final
-                next <- [| s |]
-            else next <- symbols.GetRange(symbols.Count - window, window)
+        let pick (probabilities: float[]) =
+            let d = choose temperature probabilities r
+            r <- d.Next
+            vocabulary.[d.Value]
+        if stream then
+            // Row φ of the batch is the stream reset at position φ; rows not yet begun stay zero.
+            let H = model.Parameters.Units
+            let mutable state = LstmState.Zeros(T, H)
+            let last = start.Count + steps - 2
+            for q in 0 .. last do
+                let x = (encode [| symbols.[q] |]).[0]
+                let batch = Matrix<float>.Build.Dense(T, x.ColumnCount, fun _ k -> x.[0, k])
+                let prediction = Model.predict model.Parameters state [| batch |] Unmasked
+                let keep (m: Matrix<float>) = Matrix<float>.Build.Dense(T, H, fun row k -> if row <= q then m.[row, k] else 0.0)
+                state <- { H = keep prediction.Final.H; C = keep prediction.Final.C }
+                if q >= start.Count - 1 then
+                    let s = pick (prediction.Probabilities.Row((q + 1) % T).ToArray())
+                    generated.[q + 1 - start.Count] <- s
+                    symbols.Add s
+        else
+            let zeros = LstmState.Zeros(1, model.Parameters.Units)
+            for k in 0 .. steps - 1 do
+                let prediction = Model.predict model.Parameters zeros (encode (symbols.GetRange(symbols.Count - T, T))) Unmasked
+                let s = pick (prediction.Probabilities.Row(0).ToArray())
+                generated.[k] <- s
+                symbols.Add s
         generated

@@ -132,14 +132,16 @@ let ``at temperature 0 a window model picks the most likely symbol after the las
         Assert.Equal(m.PredictNext(m.ZeroState(), window).Symbol, generated.[k])
 
 [<LstmProperty>]
-let ``at temperature 0 a stream model's k-th symbol is the most likely after reading the start and the k before it in one go`` (s: Shape) =
-    let text = textFor s (s.T + 6)
+let ``at temperature 0 a stream model's symbol at position p is the most likely after reading, from zeros, the symbols since p mod T`` (s: Shape) =
+    let text = textFor s (2 * s.T + 6)
     let m = modelOf s true text
-    let start = text.[0 .. 1 + int (s.Seed % 4L)]
-    let generated = TextRuns.generate m start 6 0.0 (Rng.create 1L)
+    let start = text.[0 .. s.T - 1 + int (s.Seed % 4L)]
+    let generated = TextRuns.generate m start 7 0.0 (Rng.create 1L)
+    let all = Array.append start generated
     for k in 0 .. generated.Length - 1 do
-        let read = Array.append start generated.[0 .. k - 1]
-        Assert.Equal(m.PredictNext(m.ZeroState(), read).Symbol, generated.[k])
+        let p = start.Length + k
+        // p − p mod T symbols: a whole number of chunks since a reset, as every prediction in training.
+        Assert.Equal(m.PredictNext(m.ZeroState(), all.[p % s.T .. p - 1]).Symbol, generated.[k])
 
 [<LstmProperty>]
 let ``sampling at a temperature is a function of the seed: the same seed gives the same symbols`` (s: Shape) (stream: bool) =
