@@ -19,7 +19,7 @@ public static class TextCommands
 
     public const int DefaultWindow = 10;
     public const int DefaultUnits = 64;
-    public const int DefaultEpochs = 100;
+    public const int DefaultEpochs = 50;
     public const int DefaultBatchSize = 32;
     public const double DefaultLearningRate = 0.01;
 
@@ -62,8 +62,6 @@ public static class TextCommands
     public static int Train(ParseResult parse, TrainOptions t, Shared s, TextWriter o)
     {
         if (s.Mask) throw new UsageException("--mask goes with an experiment id: a text run pads nothing");
-        AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
-        if (s.CheckpointDir is { } dir) ModelCommands.EnsureFreshCheckpointFolder(dir);
         var window = parse.GetValue(t.Window) ?? DefaultWindow;
         var batch = parse.GetValue(t.BatchSize) ?? DefaultBatchSize;
         var stateful = parse.GetValue(t.Stateful);
@@ -72,6 +70,8 @@ public static class TextCommands
         var file = ReadTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), file.Sha256, window, batch, encoding, stateful, file.Vocabulary);
         CheckFits(text, file, path);
+        AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
+        if (s.CheckpointDir is { } dir) ModelCommands.EnsureFreshCheckpointFolder(dir);
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, s.Units ?? DefaultUnits,
                                       s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, Path.GetFullPath(s.Save));
         return Run(CheckpointFile.PrepareText(run, file.Symbols), run, file, s.CheckpointDir, s.Quiet, o);
@@ -156,9 +156,9 @@ public static class TextCommands
         try { text = new UTF8Encoding(false, true).GetString(bytes, bom, bytes.Length - bom); }
         catch (DecoderFallbackException e)
         {
-            var at = bom + Math.Max(0, e.Index);
+            var at = bom + Math.Max(0, e.Index) + 1;
             var shown = string.Join(" ", (e.BytesUnknown ?? []).Select(b => $"0x{b:X2}"));
-            throw new FailureException($"{what} '{path}' is not UTF-8 text: the bytes {shown} at byte {at} are no UTF-8 character");
+            throw new FailureException($"{what} '{path}' is not UTF-8 text: the bytes {shown} at byte {at} (counting from 1) are no UTF-8 character");
         }
         if (text.Length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
         var symbols = Vocabulary.Split(text);
