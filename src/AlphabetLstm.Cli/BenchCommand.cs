@@ -32,7 +32,7 @@ public static class BenchCommand
 
     public sealed record Options(
         IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
-        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false);
+        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, BenchText.Shape? Text = null);
 
     public sealed record ExperimentTiming(
         string Id, int Epochs, long Steps, double TrainSeconds, double MicrosecondsPerStep,
@@ -48,7 +48,7 @@ public static class BenchCommand
 
     public sealed record BenchResult(
         MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid,
-        IReadOnlyList<BenchPhases.PhaseTiming> Phases);
+        IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text);
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -74,9 +74,14 @@ public static class BenchCommand
             Description = "Also time the stages of one step of each experiment (forward, head, BPTT, Adam) one by one.",
         };
 
-        var command = new Command("bench", "Time training on this machine: the tutorial's experiments and a grid of shapes.")
+        var text = new Option<string>("--text")
         {
-            experiments, grid, repeats, seconds, epochs, seed, json, phases,
+            Description = "Also time stateful training on a generated text: none (default), 1mb (1 MB, H 128, B 32, T 50) or CHARSxHxBxT; --repeats epochs.",
+            DefaultValueFactory = _ => "none",
+        };
+        var command = new Command("bench", "Time training on this machine: the tutorial's experiments, a grid of shapes, and a text.")
+        {
+            experiments, grid, repeats, seconds, epochs, seed, json, phases, text,
         };
         command.SetAction(parse =>
         {
@@ -85,7 +90,8 @@ public static class BenchCommand
             var options = new Options(
                 ParseExperiments(parse.GetValue(experiments)!),
                 ParseGrid(parse.GetValue(grid)!),
-                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases));
+                parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases),
+                BenchText.Parse(parse.GetValue(text)!));
             return Execute(options, parse.GetValue(json), stdout);
         });
         return command;
@@ -180,9 +186,21 @@ public static class BenchCommand
             o.WriteLine("bytes/step: steady-state allocation of one more step; bytes/epoch: allocated once per epoch (the parameters and moments it hands out).");
         }
 
+        BenchText.Timing? textTiming = null;
+        if (options.Text is { } textShape)
+        {
+            o.WriteLine();
+            o.WriteLine($"text: train --text --stateful on a generated text, one-hot, {options.Repeats} epochs (median):");
+            textTiming = BenchText.Time(textShape, options.Repeats, options.Seed, o);
+            var t = textTiming;
+            o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} |");
+        }
+
         if (jsonFile is not null)
         {
-            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages);
+            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
             o.WriteLine($"wrote {jsonFile}");
         }
