@@ -193,9 +193,9 @@ public static class BenchCommand
             o.WriteLine($"text: train --text --stateful on a generated text, one-hot, {options.Repeats} epochs (median):");
             textTiming = BenchText.Time(textShape, options.Repeats, options.Seed, o);
             var t = textTiming;
-            o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s |");
-            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} |");
+            o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} | {F(t.CpuSecondsPerEpoch, "0.00")} |");
         }
 
         if (jsonFile is not null)

@@ -10,7 +10,8 @@ namespace AlphabetLstm.Cli;
 /// The bench's text workload: <c>train --text --stateful</c> on a generated text (1 MB of words by
 /// default, H = 128, T = 50, B = 32, one-hot), so the cost of real text is measured: seconds to
 /// build the streams, seconds per epoch and characters per second (every character read once per
-/// epoch).
+/// epoch). Beside the wall time, the process's CPU time per epoch: on a shared machine the wall
+/// time grows with the other work, the CPU time much less.
 /// </summary>
 public static class BenchText
 {
@@ -23,7 +24,8 @@ public static class BenchText
 
     public sealed record Timing(
         int Characters, int Distinct, int Units, int Batch, int Window, int Samples, int StepsPerEpoch,
-        double PrepareSeconds, double SecondsPerEpoch, double CharactersPerSecond, IReadOnlyList<double> EpochSeconds);
+        double PrepareSeconds, double SecondsPerEpoch, double CharactersPerSecond, IReadOnlyList<double> EpochSeconds,
+        double CpuSecondsPerEpoch);
 
     /// <summary>none, 1mb (the standard workload) or CHARSxHxBxT.</summary>
     public static Shape? Parse(string text)
@@ -87,16 +89,22 @@ public static class BenchText
         var read = (double)prepared.Data.Count * shape.Window;
         var progress = new ProgressLine(o, repeats, false, steps);
         var seconds = new List<double>();
+        var cpu = new List<double>();
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         clock.Restart();
         foreach (var stretch in TextRuns.FitEvery(1, prepared))
         {
             seconds.Add(clock.Elapsed.TotalSeconds);
+            process.Refresh();
+            cpu.Add((process.TotalProcessorTime - cpuBefore).TotalSeconds);
             progress.Report(stretch.Reports[0]);
+            cpuBefore = process.TotalProcessorTime;
             clock.Restart();
         }
         progress.Done(0);
         var median = Stats.Median(seconds.Order().ToList());
         return new Timing(shape.Characters, run.Vocabulary.Count, shape.Units, shape.Batch, shape.Window, prepared.Data.Count, steps,
-                          prepareSeconds, median, read / median, seconds);
+                          prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()));
     }
 }

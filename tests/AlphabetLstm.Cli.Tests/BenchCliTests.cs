@@ -59,7 +59,7 @@ public class BenchCliTests
         using var dir = new TempFolder();
         var (r, json) = Bench(dir, "--experiments", "none", "--grid", "none", "--text", "3000x8x4x10", "--repeats", "2");
         using var _ = json;
-        Assert.Contains("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s |", r.Stdout);
+        Assert.Contains("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |", r.Stdout);
         var text = json.RootElement.GetProperty("text");
         Assert.Equal(3000, text.GetProperty("characters").GetInt32());
         // 4 streams of 750 characters, (750 − 1) / 10 = 74 chunks each.
@@ -67,6 +67,7 @@ public class BenchCliTests
         Assert.Equal(74, text.GetProperty("stepsPerEpoch").GetInt32());
         Assert.Equal(2, text.GetProperty("epochSeconds").GetArrayLength());
         Assert.True(text.GetProperty("secondsPerEpoch").GetDouble() > 0);
+        Assert.True(text.GetProperty("cpuSecondsPerEpoch").GetDouble() >= 0);
         Assert.Equal(296 * 10 / text.GetProperty("secondsPerEpoch").GetDouble(), text.GetProperty("charactersPerSecond").GetDouble(), 6);
     }
 
