@@ -185,7 +185,7 @@ public static class TextCommands
         var limit = MemoryLimitBytes();
         if (bytes > limit)
             throw new FailureException(
-                $"--text '{path}': training would take about {Megabytes(bytes)} of memory ({samples} samples × {t.Window} steps × {features} features), over {LimitNamed(limit)}; try --stateful, --encoding index or a smaller --window");
+                $"--text '{path}': training would take about {Megabytes(bytes)} of memory ({samples} samples × {t.Window} steps × {features} features), over {LimitNamed(limit)}; {(t.Stateful ? "try --encoding index or a shorter text" : "try --stateful, --encoding index or a smaller --window")}");
     }
 
     private static string Quote(string s) => "'" + s.Replace("\n", "\\n").Replace("\r", "\\r").Replace("\t", "\\t") + "'";
