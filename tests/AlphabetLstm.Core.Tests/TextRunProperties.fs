@@ -190,3 +190,14 @@ let ``a stream model reads any number of symbols, one per step; a window model e
     Assert.Equal(n, (stream.Encode text.[0 .. n - 1]).Inputs.Length)
     Assert.Equal(s.T, (window.Encode text.[0 .. s.T - 1]).Inputs.Length)
     if n <> s.T then Assert.Throws<ArgumentException>(fun () -> window.Encode text.[0 .. n - 1] |> ignore) |> ignore
+
+[<LstmProperty>]
+let ``a stream run starts every epoch from the zero state, a window run shuffles`` (s: Shape) (stateful: bool) =
+    let text = textFor s (s.B * (2 * s.T + 1) + 7)
+    let run = RunSettings.ForText(textRun s stateful text, s.Seed, 2, s.H, 0.01, 1, "out.json")
+    let prepared = CheckpointFile.prepareText run text
+    Assert.Equal(stateful, prepared.Config.Policy = StatePolicy.Stateful)
+    Assert.Equal(not stateful, prepared.Config.Shuffle)
+    for stretch in TextRuns.fitEvery 1 prepared do
+        Assert.True(stretch.State.Carried.H.Enumerate() |> Seq.forall ((=) 0.0), "the carried h is not zero after an epoch")
+        Assert.True(stretch.State.Carried.C.Enumerate() |> Seq.forall ((=) 0.0), "the carried c is not zero after an epoch")
