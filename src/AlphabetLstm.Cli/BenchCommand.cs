@@ -33,7 +33,7 @@ public static class BenchCommand
 
     public sealed record Options(
         IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
-        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, int Threads = 1);
+        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, int Threads = 1, BenchText.Shape? Text = null);
 
     public sealed record ExperimentTiming(
         string Id, int Epochs, long Steps, double TrainSeconds, double MicrosecondsPerStep,
@@ -49,7 +49,7 @@ public static class BenchCommand
 
     public sealed record BenchResult(
         MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid,
-        IReadOnlyList<BenchPhases.PhaseTiming> Phases);
+        IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text);
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -76,9 +76,14 @@ public static class BenchCommand
             Description = "Also time the stages of one step of each experiment (forward, head, BPTT, Adam) one by one.",
         };
 
-        var command = new Command("bench", "Time training on this machine: the tutorial's experiments and a grid of shapes.")
+        var text = new Option<string>("--text")
         {
-            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads,
+            Description = "Also time stateful training on a generated text: none (default), 1mb (1 MB, H 128, B 32, T 50) or CHARSxHxBxT; --repeats epochs.",
+            DefaultValueFactory = _ => "none",
+        };
+        var command = new Command("bench", "Time training on this machine: the tutorial's experiments, a grid of shapes, and a text.")
+        {
+            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads, text,
         };
         command.SetAction(parse =>
         {
@@ -88,7 +93,7 @@ public static class BenchCommand
                 ParseExperiments(parse.GetValue(experiments)!),
                 ParseGrid(parse.GetValue(grid)!),
                 parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases),
-                parse.GetValue(threads) ?? Environment.ProcessorCount);
+                parse.GetValue(threads) ?? Environment.ProcessorCount, BenchText.Parse(parse.GetValue(text)!));
             return Execute(options, parse.GetValue(json), stdout);
         });
         return command;
@@ -191,9 +196,21 @@ public static class BenchCommand
             o.WriteLine($"threads: a step is split only where B ≥ 8 and B·4H·H ≥ 2^18 multiply-adds; smaller steps run on one thread whatever --threads says.");
         }
 
+        BenchText.Timing? textTiming = null;
+        if (options.Text is { } textShape)
+        {
+            o.WriteLine();
+            o.WriteLine($"text: train --text --stateful on a generated text, one-hot, {options.Repeats} epochs (median):");
+            textTiming = BenchText.Time(textShape, options.Repeats, options.Seed, o);
+            var t = textTiming;
+            o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} | {F(t.CpuSecondsPerEpoch, "0.00")} |");
+        }
+
         if (jsonFile is not null)
         {
-            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages);
+            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
             o.WriteLine($"wrote {jsonFile}");
         }

@@ -144,7 +144,7 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
         o.WriteLine($"   {Describe(spec)}");
     }
 
-    public ProgressLine Progress(ExperimentSpec spec) => new(o, spec.Epochs, quiet);
+    public ProgressLine Progress(ExperimentSpec spec) => new(o, spec.Epochs, quiet, ProgressLine.StepsPerEpoch(spec));
 
     public void Result(RunRecord run)
     {
@@ -217,39 +217,4 @@ public static class Stats
         sorted.Count == 0 ? double.NaN
         : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2]
         : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-}
-
-/// <summary>
-/// Training progress: a live bar redrawn in place when stdout is a terminal, a line every tenth of
-/// the run when it is not (logs and pipes stay readable).
-/// </summary>
-public sealed class ProgressLine(TextWriter o, int epochs, bool quiet)
-{
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private readonly bool _live = !quiet && ReferenceEquals(o, Console.Out) && !Console.IsOutputRedirected;
-    private readonly Stopwatch _sinceDraw = Stopwatch.StartNew();
-    private readonly int _every = Math.Max(1, epochs / 10);
-
-    public void Report(EpochReport r)
-    {
-        if (quiet) return;
-        var text = $"epoch {r.Epoch,5}/{epochs}  loss {r.Loss.ToString("0.0000", Inv)}  accuracy {RunPrinter.Percent(r.Accuracy)}";
-        if (_live)
-        {
-            if (_sinceDraw.ElapsedMilliseconds < 100 && r.Epoch != epochs) return;
-            _sinceDraw.Restart();
-            const int width = 30;
-            var filled = (int)Math.Round(width * (double)r.Epoch / epochs);
-            o.Write($"\r   [{new string('#', filled)}{new string('.', width - filled)}] {text}");
-        }
-        else if (r.Epoch % _every == 0 || r.Epoch == epochs)
-        {
-            o.WriteLine($"   {text}");
-        }
-    }
-
-    public void Done(double seconds)
-    {
-        if (_live) o.WriteLine();
-    }
 }

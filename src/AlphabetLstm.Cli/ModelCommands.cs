@@ -25,11 +25,11 @@ public static class ModelCommands
 
     private static Command Train(TextWriter stdout)
     {
-        var id = new Argument<string>("id") { Description = $"One of {string.Join(", ", Experiments.Ids)}." };
+        var id = new Argument<string?>("id") { Description = $"One of {string.Join(", ", Experiments.Ids)} (or give --text FILE).", Arity = ArgumentArity.ZeroOrOne };
         id.Validators.Add(result =>
         {
             var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!Experiments.Ids.Contains(value))
+            if (result.Tokens.Count > 0 && !Experiments.Ids.Contains(value))
                 result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}");
         });
         var save = new Option<string>("--save") { Description = "The model file to write when training ends.", Required = true };
@@ -49,19 +49,28 @@ public static class ModelCommands
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1); the model is the same.");
 
-        var command = new Command("train", "Train an experiment and save the model to a file.")
+        var text = new TextCommands.TrainOptions();
+        var command = new Command("train", "Train an experiment, or your own text (--text FILE), and save the model to a file.")
         {
             id, save, seed, epochs, units, mask, checkpoint, every, learningRate, quiet, threads,
         };
+        foreach (var option in text.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(checkpoint);
             if (dir is null && parse.GetValue(every) is not null)
                 throw new UsageException("--checkpoint-every needs --checkpoint DIR");
+            if ((parse.GetValue(id) is null) == (parse.GetValue(text.Text) is null))
+                throw new UsageException($"train needs an experiment id ({string.Join(", ", Experiments.Ids)}) or --text FILE, one of them");
+            if (parse.GetValue(text.Text) is not null)
+                return TextCommands.Train(parse, text, new TextCommands.Shared(
+                    parse.GetValue(save)!, parse.GetValue(seed) ?? 1, parse.GetValue(epochs), parse.GetValue(units), parse.GetValue(learningRate),
+                    parse.GetValue(mask), dir, parse.GetValue(every) ?? 10, parse.GetValue(quiet)), stdout);
+            text.RefuseWithExperiment(parse);
             var spec = Experiments.Find(parse.GetValue(id)!);
             var savePath = parse.GetValue(save)!;
             AtomicFile.EnsureWritableFileTarget(savePath, "--save");
-            var run = new RunSettings(
+            var run = RunSettings.ForExperiment(
                 spec.Id, parse.GetValue(seed) ?? 1,
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
@@ -69,27 +78,38 @@ public static class ModelCommands
             Safety.CheckTraining(spec.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked), $"train {spec.Id} with {run.Units} units");
             if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, null, parse.GetValue(quiet), stdout);
 
-            if (File.Exists(dir)) throw new FailureException($"--checkpoint '{dir}' is a file, expected a folder");
-            RefuseSaveInFolder("--save", savePath, dir);
-            if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
-            AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
-            var created = !Directory.Exists(dir);
-            var folderLock = CheckpointLock.Acquire(dir, "train");
-            var ok = false;
-            try
-            {
-                // Checked again under the lock: another run may have started in between.
-                if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
-                var code = RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout);
-                ok = true;
-                return code;
-            }
-            finally
-            {
-                folderLock.Release(removeFolder: created && !ok && !File.Exists(Path.Combine(dir, CheckpointFileName)));
-            }
+            return InCheckpointFolder(dir, savePath, "train",
+                () => RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout));
         });
         return command;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="train"/> writing checkpoints into <paramref name="dir"/>: refuses a file, a
+    /// folder that already holds a run, and a model path inside it; holds the folder's lock for the
+    /// whole run; removes a folder it created when the run fails before its first checkpoint.
+    /// </summary>
+    public static int InCheckpointFolder(string dir, string savePath, string command, Func<int> train)
+    {
+        if (File.Exists(dir)) throw new FailureException($"--checkpoint '{dir}' is a file, expected a folder");
+        RefuseSaveInFolder("--save", savePath, dir);
+        if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
+        AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
+        var created = !Directory.Exists(dir);
+        var folderLock = CheckpointLock.Acquire(dir, command);
+        var ok = false;
+        try
+        {
+            // Checked again under the lock: another run may have started in between.
+            if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
+            var code = train();
+            ok = true;
+            return code;
+        }
+        finally
+        {
+            folderLock.Release(removeFolder: created && !ok && !File.Exists(Path.Combine(dir, CheckpointFileName)));
+        }
     }
 
     private static FailureException AlreadyHoldsRun(string dir) =>
@@ -127,14 +147,18 @@ public static class ModelCommands
             if (!Checkpoint.TryParse(Safety.ReadText(file, "checkpoint"), out var c, out var error))
                 throw new FailureException($"checkpoint '{file}': {error}");
             var r = c.Run;
-            var run = new RunSettings(r.Experiment, r.Seed, r.Epochs, r.Units, r.Masked, r.LearningRate, r.CheckpointEvery,
-                                      Path.GetFullPath(ResumeTarget(r.Save, parse.GetValue(save), folder)));
-            Safety.CheckTraining(Experiments.Find(run.Experiment).WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked),
-                                 $"resume {folder} ({run.Experiment} with {run.Units} units)");
-            var prepared = CheckpointFile.Resume(new Checkpoint(run, c.Input, c.State));
+            var target = Path.GetFullPath(ResumeTarget(r.Save, parse.GetValue(save), folder));
+            var run = r.Kind == RunKind.Text
+                ? RunSettings.ForText(r.TextOrNull!, r.Seed, r.Epochs, r.Units, r.LearningRate, r.CheckpointEvery, target)
+                : RunSettings.ForExperiment(r.Experiment, r.Seed, r.Epochs, r.Units, r.Masked, r.LearningRate, r.CheckpointEvery, target);
+            if (run.Kind == RunKind.Experiment)
+                Safety.CheckTraining(Experiments.Find(run.Experiment).WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked),
+                                     $"resume {folder} ({run.Experiment} with {run.Units} units)");
+            var resumed = new Checkpoint(run, c.Input, c.State);
             RemoveStaleTemporaries(folder);
+            if (run.Kind == RunKind.Text) return TextCommands.Resume(resumed, folder, parse.GetValue(quiet), stdout);
             stdout.WriteLine($"resuming {run.Experiment} (seed {run.Seed}) after epoch {c.State.Epoch} of {run.Epochs}");
-            return RunTraining(prepared, run, folder, parse.GetValue(quiet), stdout);
+            return RunTraining(CheckpointFile.Resume(resumed), run, folder, parse.GetValue(quiet), stdout);
         });
         return command;
     }
@@ -179,11 +203,26 @@ public static class ModelCommands
     {
         var spec = prepared.Spec;
         o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
-        var progress = new ProgressLine(o, run.Epochs, quiet);
-        var state = prepared.Start;
-        var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
+        var progress = new ProgressLine(o, run.Epochs, quiet, ProgressLine.StepsPerEpoch(spec), prepared.Start.Epoch);
         var input = ModelFile.InputOf(spec);
-        foreach (var outcome in Experiments.Fit(prepared))
+        var state = RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, dir, progress);
+        AtomicFile.WriteAllText(run.Save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
+        var result = Experiments.Analyse(prepared, state);
+        o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
+        o.WriteLine($"saved {run.Save}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// The epochs of a run (an experiment or a text), reported to <paramref name="progress"/> and
+    /// checkpointed into <paramref name="dir"/>; returns the state after the last. A non-finite loss
+    /// or weight stops the run with a one-line error before anything of that epoch is written.
+    /// </summary>
+    public static TrainingState RunEpochs(IEnumerable<EpochOutcome> outcomes, TrainingState start, RunSettings run, InputSpec input, string? dir, ProgressLine progress)
+    {
+        var state = start;
+        var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
+        foreach (var outcome in outcomes)
         {
             var epoch = outcome.Report.Epoch;
             var loss = outcome.Report.Loss;
@@ -206,11 +245,7 @@ public static class ModelCommands
             }
         }
         progress.Done(0);
-        AtomicFile.WriteAllText(run.Save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
-        var result = Experiments.Analyse(prepared, state);
-        o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {run.Save}");
-        return ExitCodes.Ok;
+        return state;
     }
 
     private static bool AllFinite(Parameters p) => ParametersModule.Blocks(p).All(b => b.Values.All(double.IsFinite));
@@ -316,24 +351,30 @@ public static class ModelCommands
 
     private static Command Generate(TextWriter stdout)
     {
-        var model = new Option<string>("--model") { Description = "A model that reads one letter per step (e.g. from train stateful).", Required = true };
-        var start = new Option<string>("--start") { Description = "The first letter, A..Z.", Required = true };
-        start.Validators.Add(result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (token.Length != 1 || !Alphabet.Letters.Contains(token[0]))
-                result.AddError($"--start expects one letter A..Z, got '{token}'");
-        });
-        var steps = Cli.PositiveInt("--steps", "How many letters to generate.", Limits.MaxSteps);
+        var model = new Option<string>("--model") { Description = "A text model (train --text), or an alphabet model that reads one letter per step (e.g. from train stateful).", Required = true };
+        var start = new Option<string>("--start") { Description = "The text to continue (a text model), or the first letter A..Z (an alphabet model).", Required = true };
+        var steps = Cli.PositiveInt("--steps", "How many symbols to generate.", Limits.MaxSteps);
         steps.Required = true;
-        var warmup = new Option<bool>("--warmup") { Description = "First run the state over the letters before the start letter (A..J for K)." };
-        var command = new Command("generate", "Feed each predicted letter back in, carrying the state, from a start letter.")
+        var warmup = new Option<bool>("--warmup") { Description = "Alphabet models: first run the state over the letters before the start letter (A..J for K)." };
+        var temperature = TextCommands.TemperatureOption();
+        var seed = new Option<long?>("--seed") { Description = "Text models: the seed for sampling at a temperature > 0 (default 1)." };
+        var command = new Command("generate", "Continue a text with a text model, or feed each predicted letter back in from a start letter with an alphabet model.")
         {
-            model, start, steps, warmup,
+            model, start, steps, warmup, temperature, seed,
         };
         command.SetAction(parse =>
         {
             var m = LoadModel(parse.GetValue(model)!);
+            var startText = parse.GetValue(start)!;
+            if (IsTextModel(m))
+            {
+                if (parse.GetValue(warmup)) throw new UsageException("--warmup goes with alphabet models; a text model's --start is its warm-up");
+                return TextCommands.Generate(m, startText, parse.GetValue(steps)!.Value, parse.GetValue(temperature) ?? 0, parse.GetValue(seed) ?? 1, stdout);
+            }
+            if (startText.Length != 1 || !Alphabet.Letters.Contains(startText[0]))
+                throw new UsageException($"--start expects one letter A..Z, got '{startText}'");
+            if (parse.GetValue(temperature) is not null || parse.GetValue(seed) is not null)
+                throw new UsageException("--temperature and --seed go with text models; an alphabet model generates the most likely letters");
             if (m.Input.TimeSteps != 1 || m.Input.Features != 1)
                 throw new FailureException(
                     $"generate needs a model that reads one letter per call (input 1 time step × 1 feature); '{parse.GetValue(model)}' reads {m.Input.TimeSteps} time steps × {m.Input.Features} features");
@@ -350,6 +391,18 @@ public static class ModelCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Whether generate continues text with this model (TextRuns.Generate): any model but the
+    /// alphabet's index-encoded ones that read one letter per call (today's output) or no plain
+    /// window (refused as before); an alphabet model over windows of T &gt; 1 letters continues text.
+    /// </summary>
+    private static bool IsTextModel(SavedModel m)
+    {
+        if (m.Input.Encoding == Encoding.Features) return false;
+        if (!m.Vocabulary.IsAlphabet || m.Input.Encoding != Encoding.Index || m.Input.Reading == Reading.Stream) return true;
+        return m.Input is { PrePadded: false, TimeSteps: > 1 } && m.SymbolsPerStep == 1;
     }
 
     // ---- files --------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 ///     { "format": "alphabet-lstm-checkpoint", "version": 1,
 ///       "sha256": "<SHA-256 of this text without the sha256 line, in hex>",
 ///       "run": { "experiment", "seed", "epochs", "units", "masked", "learningRate", "checkpointEvery", "save" },
+///         (a text run: "kind": "text" and "text": { "path", "sha256", "window", "batchSize", "encoding",
+///          "stateful" } instead of "experiment"; the vocabulary is the model's; no "kind" means an experiment)
 ///       "epoch": epochs completed, "rng": "<the generator's 64-bit state, in decimal>",
 ///       "model": <a whole model file: the current weights>,
 ///       "optimizer": { "step": t, "m": { "lstm", "dense" }, "v": { "lstm", "dense" } },
@@ -10,10 +12,10 @@
 ///
 /// Checkpoints are taken at epoch boundaries, so the position is the epoch alone (the next batch is
 /// always the first). The data and the training configuration are rebuilt from `run` (the dataset
-/// is a function of the experiment and the seed), and the TrainingState is restored bit for bit, so
-/// a resumed run computes exactly what the unbroken run would have. The "sha256" line makes an edited
-/// checkpoint (a changed seed, generator or epoch would silently give another model) a refused one.
-/// Pure: strings in, values out.
+/// is a function of the experiment and the seed, or of the text file, whose SHA-256 the shell checks),
+/// and the TrainingState is restored bit for bit, so a resumed run computes exactly what the unbroken
+/// run would have. The "sha256" line makes an edited checkpoint (a changed seed, generator or epoch
+/// would silently give another model) a refused one. Pure: strings in, values out.
 namespace AlphabetLstm.Core
 
 open System
@@ -22,9 +24,16 @@ open System.Text
 open System.Text.Json
 open System.Text.RegularExpressions
 
-/// What a training run was asked to do: the experiment, the seed, the overrides, and where to save.
+/// What a run trains on.
+type RunKind =
+    /// One of the tutorial's experiments.
+    | Experiment = 0
+    /// A text file (`train --text`).
+    | Text = 1
+
+/// What a training run was asked to do: the experiment or the text, the seed, the overrides, and where to save.
 type RunSettings =
-    { /// The experiment id, e.g. "stateful".
+    { /// The experiment id, e.g. "stateful" ("" for a text run).
       Experiment: string
       Seed: int64
       /// The total number of epochs (the experiment's, or the override).
@@ -38,7 +47,22 @@ type RunSettings =
       /// A checkpoint every this many epochs (and after the last).
       CheckpointEvery: int
       /// The model file to write when the run ends.
-      Save: string }
+      Save: string
+      /// The text and how it is cut, for a text run; None for an experiment.
+      Text: TextRun option }
+
+    /// An experiment or a text run.
+    member r.Kind = if r.Text.IsSome then RunKind.Text else RunKind.Experiment
+    /// The text run's settings, or null for an experiment (C#'s view of `Text`).
+    member r.TextOrNull : TextRun | null = match r.Text with Some t -> t | None -> null
+    /// An experiment's run settings.
+    static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int, save: string) =
+        { Experiment = experiment; Seed = seed; Epochs = epochs; Units = units; Masked = masked; LearningRate = learningRate
+          CheckpointEvery = checkpointEvery; Save = save; Text = None }
+    /// A text run's settings.
+    static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int, save: string) =
+        { Experiment = ""; Seed = seed; Epochs = epochs; Units = units; Masked = false; LearningRate = learningRate
+          CheckpointEvery = checkpointEvery; Save = save; Text = Some text }
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
@@ -58,6 +82,7 @@ module CheckpointFile =
     /// The experiment a run trains, with its overrides applied; Error when the id is unknown.
     let internal specOf (run: RunSettings) : Result<ExperimentSpec, string> =
         match Experiments.tryFind run.Experiment with
+        | _ when run.Text.IsSome -> Error "a text run trains no experiment: prepare it with CheckpointFile.PrepareText"
         | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (quote run.Experiment) (String.Join(", ", Experiments.ids)))
         | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
 
@@ -76,9 +101,23 @@ module CheckpointFile =
     [<CompiledName("Resume")>]
     let resume (c: Checkpoint) : PreparedExperiment = { prepare c.Run with Start = c.State }
 
+    /// A text run's data, configuration and fresh starting state, from the text's symbols.
+    [<CompiledName("PrepareText")>]
+    let prepareText (run: RunSettings) (symbols: Collections.Generic.IReadOnlyList<string>) : PreparedText =
+        match run.Text with
+        | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
+        | Some t -> TextRuns.prepare t symbols run.Seed run.Units run.Epochs run.LearningRate
+
+    /// A text run prepared from the text's symbols, then moved to the checkpoint's training state.
+    [<CompiledName("ResumeText")>]
+    let resumeText (c: Checkpoint) (symbols: Collections.Generic.IReadOnlyList<string>) : PreparedText =
+        { prepareText c.Run symbols with Start = c.State }
+
     /// The model the checkpoint's current weights make.
     [<CompiledName("Model")>]
-    let model (c: Checkpoint) : SavedModel = { Vocabulary = Vocabulary.Alphabet; Input = c.Input; Parameters = c.State.Parameters }
+    let model (c: Checkpoint) : SavedModel =
+        let vocabulary = match c.Run.Text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
+        { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters }
 
     // ---- the checksum -----------------------------------------------------------------------
 
@@ -122,9 +161,15 @@ module CheckpointFile =
         Parameters.validate s.Optimizer.V |> ignore
         let sb = StringBuilder("{\n")
         writeHeader sb "  " format
+        let what =
+            match r.Text with
+            | None -> sprintf "\"experiment\": %s" (str r.Experiment)
+            | Some t ->
+                sprintf "\"kind\": \"text\", \"text\": { \"path\": %s, \"sha256\": %s, \"window\": %d, \"batchSize\": %d, \"encoding\": %s, \"stateful\": %s }"
+                    (str t.Path) (str t.Sha256) t.Window t.BatchSize (str (ModelFile.encodingName t.Encoding)) (if t.Stateful then "true" else "false")
         sb.AppendFormat(CultureInfo.InvariantCulture,
-                        "  \"run\": {{ \"experiment\": {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
-                        str r.Experiment, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
+                        "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
+                        what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
                         num r.LearningRate, r.CheckpointEvery, str r.Save) |> ignore
         sb.AppendFormat(CultureInfo.InvariantCulture, "  \"epoch\": {0},\n  \"rng\": \"{1}\",\n  \"model\": ", s.Epoch, s.Rng.State) |> ignore
         ModelFile.writeModel sb "  " (model c)
@@ -142,23 +187,55 @@ module CheckpointFile =
 
     // ---- reading ------------------------------------------------------------------------------
 
+    /// A text run's settings; the vocabulary is filled in from the model (a placeholder until then).
+    let private readText (path: string) (e: JsonElement) : TextRun =
+        let d = fields path e
+        let get name expected = field path d name expected
+        let p name = join path name
+        let sha = text (p "sha256") (get "sha256" "the text file's SHA-256 in hex")
+        if sha.Length <> 64 || not (sha |> Seq.forall (fun c -> Char.IsAsciiHexDigitLower c || Char.IsAsciiDigit c)) then
+            fail (sprintf "%s: expected 64 lowercase hex digits, found %s" (p "sha256") (quote sha))
+        let encoding =
+            match text (p "encoding") (get "encoding" "\"one-hot\" or \"index\"") with
+            | "one-hot" -> Encoding.OneHot
+            | "index" -> Encoding.Index
+            | other -> fail (sprintf "%s: expected \"one-hot\" or \"index\", found %s" (p "encoding") (quote other))
+        let path' = text (p "path") (get "path" "the text file")
+        if path'.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "path"))
+        { Path = path'
+          Sha256 = sha
+          Window = int (integer (p "window") (get "window" "the symbols of one sample") 1L 100000L)
+          BatchSize = int (integer (p "batchSize") (get "batchSize" "the batch size") 1L 100000L)
+          Encoding = encoding
+          Stateful = boolean (p "stateful") (get "stateful" "true or false")
+          Vocabulary = Vocabulary.Alphabet }
+
     let private readRun (e: JsonElement) : RunSettings =
         let path = "run"
         let d = fields path e
         let get name expected = field path d name expected
         let p name = join path name
+        let textRun =
+            match d.TryGetValue "kind" with
+            | false, _ -> None
+            | true, k ->
+                match text (p "kind") k with
+                | "experiment" -> None
+                | "text" -> Some(readText (p "text") (get "text" "an object describing the text"))
+                | other -> fail (sprintf "%s: expected \"experiment\" or \"text\", found %s" (p "kind") (quote other))
         let run =
-            { Experiment = text (p "experiment") (get "experiment" "an experiment id")
+            { Experiment = (if textRun.IsSome then "" else text (p "experiment") (get "experiment" "an experiment id"))
               Seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
               Epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
               Units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
               Masked = boolean (p "masked") (get "masked" "true or false")
               LearningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
               CheckpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
-              Save = text (p "save") (get "save" "the model file to write") }
+              Save = text (p "save") (get "save" "the model file to write")
+              Text = textRun }
         match specOf run with
-        | Error e -> fail (sprintf "%s: %s" (p "experiment") e)
-        | Ok _ -> ()
+        | Error e when textRun.IsNone -> fail (sprintf "%s: %s" (p "experiment") e)
+        | _ -> ()
         if run.LearningRate <= 0.0 then
             fail (sprintf "%s: expected a positive number, found %s" (p "learningRate") (num run.LearningRate))
         if run.Save.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "save"))
@@ -169,7 +246,6 @@ module CheckpointFile =
         readHeader "" d format |> ignore
         verify textOf
         let run = readRun (field "" d "run" "an object describing the run")
-        let spec = match specOf run with Ok s -> s | Error e -> fail e
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
         let rng =
             let e = field "" d "rng" "the generator's state as a decimal string"
@@ -180,13 +256,22 @@ module CheckpointFile =
                 | _ -> fail (sprintf "rng: expected a whole number from 0 to %d in a string, found %s" UInt64.MaxValue (describe e))
             | _ -> fail (sprintf "rng: expected a whole number from 0 to %d in a string, found %s" UInt64.MaxValue (describe e))
         let m = ModelFile.readModel "model" (field "" d "model" "a model file object")
-        if not m.Vocabulary.IsAlphabet then
-            fail (sprintf "model.vocabulary: expected the alphabet A..Z for experiment %s, found %s" run.Experiment (m.Vocabulary.Describe()))
-        let expectedInput = ModelFile.inputOf spec
+        // The run with the text's vocabulary (the model's), its batch size, the input it expects.
+        let run, batchSize, expectedInput, what =
+            match run.Text with
+            | Some t ->
+                let t = { t with Vocabulary = m.Vocabulary }
+                { run with Text = Some t }, t.BatchSize, TextRuns.inputOf t, sprintf "the text run on %s" (quote t.Path)
+            | None ->
+                let spec = match specOf run with Ok s -> s | Error e -> fail e
+                if not m.Vocabulary.IsAlphabet then
+                    fail (sprintf "model.vocabulary: expected the alphabet A..Z for experiment %s, found %s" run.Experiment (m.Vocabulary.Describe()))
+                run, spec.BatchSize, ModelFile.inputOf spec, sprintf "experiment %s" run.Experiment
         if m.Input <> expectedInput then
-            fail (sprintf "model.input: expected %d time steps × %d features (masked %b, padding %s) for experiment %s, found %d × %d (masked %b, padding %s)"
-                      expectedInput.TimeSteps expectedInput.Features expectedInput.Masked (if expectedInput.PrePadded then "pre" else "none") run.Experiment
-                      m.Input.TimeSteps m.Input.Features m.Input.Masked (if m.Input.PrePadded then "pre" else "none"))
+            let show (i: InputSpec) =
+                sprintf "%d time steps × %d features (masked %b, padding %s, reading %s)" i.TimeSteps i.Features i.Masked
+                    (if i.PrePadded then "pre" else "none") (ModelFile.readingName i.Reading)
+            fail (sprintf "model.input: expected %s for %s, found %s" (show expectedInput) what (show m.Input))
         if m.Parameters.Units <> run.Units then
             fail (sprintf "model.lstm.units: expected %d (run.units), found %d" run.Units m.Parameters.Units)
         let o = fields "optimizer" (field "" d "optimizer" "an object with step, m and v")
@@ -197,7 +282,7 @@ module CheckpointFile =
         let mM, mV = moment "m", moment "v"
         let carried =
             let e = field "" d "carried" "the carried state { \"h\", \"c\" }"
-            let B, H = spec.BatchSize, run.Units
+            let B, H = batchSize, run.Units
             if e.ValueKind = JsonValueKind.Null then LstmState.Zeros(B, H)
             else
                 let c = fields "carried" e

@@ -96,6 +96,37 @@ module Datasets =
           Patterns = Array.init count (fun j -> vocabulary.Join(Seq.init n (fun t -> sequence.[j + t])))
           Vocabulary = vocabulary }
 
+    /// The number of samples `streams` makes of a sequence of `length` symbols: `batch` streams of
+    /// length / batch symbols each, every stream giving (its length − 1) / n chunks.
+    [<CompiledName("StreamSampleCount")>]
+    let streamSampleCount (batch: int) (n: int) (length: int) : int =
+        if batch < 1 || n < 1 then 0 else batch * max 0 ((length / batch - 1) / n)
+
+    /// A sequence cut into `batch` parallel streams for stateful training (as char-rnn trains):
+    /// stream b is sequence[b·S .. b·S + S − 1] with S = length / batch (the few symbols left over
+    /// at the end are dropped), and its k-th chunk is the n symbols stream[k·n .. k·n + n − 1],
+    /// labelled with stream[k·n + n], the symbol after them (so chunk k + 1 starts at chunk k's
+    /// target). Sample k·batch + b is stream b's chunk k: batch k, row b, so a stateful fit with this
+    /// batch size and no shuffle carries each stream's state from one chunk to the next. One symbol
+    /// per step (n time steps).
+    [<CompiledName("Streams")>]
+    let streams (vocabulary: Vocabulary) (encoding: Encoding) (batch: int) (n: int) (sequence: IReadOnlyList<string>) : Dataset =
+        if batch < 1 then invalidArg "batch" (sprintf "the number of streams (batch size) must be positive, got %d" batch)
+        if n < 1 then invalidArg "n" (sprintf "the chunk length must be positive, got %d" n)
+        let ix = indices vocabulary "sequence" sequence
+        let count = streamSampleCount batch n ix.Length
+        if count = 0 then
+            invalidArg "sequence" (sprintf "the sequence has %d symbols; %d streams of chunks of %d need at least %d (each stream a chunk and the symbol after it)"
+                                       ix.Length batch n (batch * (n + 1)))
+        let S = ix.Length / batch
+        // Sample j = k·batch + b starts at symbol b·S + k·n.
+        let first j = (j % batch) * S + (j / batch) * n
+        { Inputs = windowInputs vocabulary encoding Layout.TimeSteps n (fun j t -> ix.[first j + t]) count
+          Targets = oneHot vocabulary.Count (Array.init count (fun j -> ix.[first j + n]))
+          Lengths = Array.create count n
+          Patterns = Array.init count (fun j -> vocabulary.Join(Seq.init n (fun t -> sequence.[first j + t])))
+          Vocabulary = vocabulary }
+
     /// Inputs of 1 .. maxLength symbols each, one symbol per step, pre-padded with zero steps to
     /// `maxLength`: T = maxLength matrices (N, I), and each sample's true length.
     let private prePaddedInputs (vocabulary: Vocabulary) (encoding: Encoding) (maxLength: int) (inputs: IReadOnlyList<IReadOnlyList<string>>) =

@@ -4,12 +4,15 @@
 ///     { "format": "alphabet-lstm-model", "version": 2,
 ///       "vocabulary": ["A", "B", …],
 ///       "input": { "timeSteps": T, "features": I, "encoding": "index" | "one-hot" | "features",
-///                  "masked": bool, "padding": "none" | "pre" },
+///                  "masked": bool, "padding": "none" | "pre", "reading": "window" | "stream" },
 ///       "lstm":  { "units": H, "kernel": [I][4H], "recurrentKernel": [H][4H], "bias": [4H] },
 ///       "dense": { "units": V, "kernel": [H][V], "bias": [V] } }
 ///
 /// Version 1 (the alphabet only: "alphabet": "ABC…Z" and "encoding": "index/26") still loads, as the
-/// alphabet vocabulary with the index encoding. Gate order along 4H is i, f, c, o (Parameters.fs).
+/// alphabet vocabulary with the index encoding. "reading" says how the model was trained to read
+/// (absent means "window"): a window model predicts from one window, read from the zero state; a
+/// stream model (trained on a text cut into streams, the state carried from chunk to chunk) reads
+/// any number of symbols one per step, carrying its state. Gate order along 4H is i, f, c, o (Parameters.fs).
 /// Numbers are written with round-trip formatting and read with a correctly rounded parser, so a
 /// file reads back bit for bit. Parsing never throws from F# (`parse` returns Result); the C# members
 /// `SavedModel.Parse`/`TryParse` give the same one-line message. Pure: strings in, values out.
@@ -20,6 +23,13 @@ open System.Collections.Generic
 open System.Runtime.InteropServices
 open System.Text.Json
 open MathNet.Numerics.LinearAlgebra
+
+/// How a model was trained to read a text.
+type Reading =
+    /// One window of symbols per prediction, each read from the zero state (the default).
+    | Window = 0
+    /// A stream of symbols, one per step, the state carried on (trained statefully on chunks of T).
+    | Stream = 1
 
 /// How a model reads its input: T steps of I features each, symbols encoded as `Encoding` says.
 type InputSpec =
@@ -33,7 +43,16 @@ type InputSpec =
       Masked: bool
       /// Whether shorter sequences are pre-padded with zeros to T steps (the variable-length model);
       /// otherwise a sequence must fill the window exactly.
-      PrePadded: bool }
+      PrePadded: bool
+      /// A window model or a stream model ("reading" in the file; Window when absent).
+      Reading: Reading }
+
+    /// How a model reads T steps of I features: not masked, not pre-padded, a window model unless told.
+    static member Create(timeSteps: int, features: int, encoding: Encoding,
+                         [<Optional; DefaultParameterValue(false)>] masked: bool,
+                         [<Optional; DefaultParameterValue(false)>] prePadded: bool,
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : InputSpec =
+        { TimeSteps = timeSteps; Features = features; Encoding = encoding; Masked = masked; PrePadded = prePadded; Reading = reading }
 
 /// A model as a file holds it: its vocabulary (the classes it predicts, and the symbols it reads),
 /// how it reads its input, and its weights.
@@ -80,9 +99,13 @@ module ModelFile =
     [<CompiledName("InputOf")>]
     let inputOf (spec: ExperimentSpec) : InputSpec =
         match spec.Data with
-        | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = Encoding.Index; Masked = false; PrePadded = false }
-        | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false }
-        | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = Encoding.Index; Masked = spec.Masked; PrePadded = true }
+        | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
+        | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
+        | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = Encoding.Index; Masked = spec.Masked; PrePadded = true; Reading = Reading.Window }
+
+    /// The name of a reading in the file: "window" or "stream".
+    [<CompiledName("ReadingName")>]
+    let readingName (r: Reading) = if r = Reading.Stream then "stream" else "window"
 
     /// Checks that input, vocabulary and weights fit together; returns the one-line reason they do not.
     let internal mismatch (m: SavedModel) : string option =
@@ -94,14 +117,17 @@ module ModelFile =
             Some(sprintf "input.features: expected a multiple of %d (one-hot over %d symbols), found %d" per V input.Features)
         elif input.PrePadded && input.Encoding <> Encoding.Features && input.Features <> per then
             Some(sprintf "input.features: expected %d with \"padding\": \"pre\" (one symbol per step), found %d" per input.Features)
+        elif input.Reading = Reading.Stream && (input.Encoding = Encoding.Features || input.PrePadded || input.Features <> per) then
+            Some(sprintf "input.reading: a stream model reads one symbol per step (encoding index or one-hot, %d features, no padding), found encoding %s, %d features, padding %s"
+                         per (encodingName input.Encoding) input.Features (if input.PrePadded then "pre" else "none"))
         else None
 
     // ---- writing ------------------------------------------------------------------------------
 
     let internal writeInput (sb: Text.StringBuilder) (input: InputSpec) =
-        sb.AppendFormat(inv, "{{ \"timeSteps\": {0}, \"features\": {1}, \"encoding\": {2}, \"masked\": {3}, \"padding\": {4} }}",
+        sb.AppendFormat(inv, "{{ \"timeSteps\": {0}, \"features\": {1}, \"encoding\": {2}, \"masked\": {3}, \"padding\": {4}, \"reading\": {5} }}",
                         input.TimeSteps, input.Features, str (encodingName input.Encoding), (if input.Masked then "true" else "false"),
-                        str (if input.PrePadded then "pre" else "none")) |> ignore
+                        str (if input.PrePadded then "pre" else "none"), str (readingName input.Reading)) |> ignore
 
     /// The "lstm" and "dense" fields of a parameters-shaped record (weights, or Adam's moments).
     let internal writeBlocks (sb: Text.StringBuilder) (indent: string) (p: Parameters) =
@@ -166,6 +192,9 @@ module ModelFile =
             else
                 let steps = Datasets.encodePrePadded vocabulary input.Encoding input.TimeSteps symbols
                 Ok { Inputs = steps; Masking = (if input.Masked then PrePadded [| symbols.Count |] else Unmasked) }
+        | None when input.Reading = Reading.Stream ->
+            if symbols.Count < 1 then Error "the model reads a stream of symbols, found none"
+            else Ok { Inputs = Datasets.encodeWindow vocabulary input.Encoding Layout.TimeSteps symbols; Masking = Unmasked }
         | None when input.TimeSteps > 1 && model.SymbolsPerStep > 1 ->
             Error(sprintf "the model reads %d steps of %d symbols, which is no window of symbols; give raw numbers with --inputs"
                       input.TimeSteps model.SymbolsPerStep)
@@ -209,7 +238,15 @@ module ModelFile =
                 | "none" -> false
                 | "pre" -> true
                 | other -> fail (sprintf "%s: expected \"none\" or \"pre\", found %s" (p "padding") (quote other))
-        { TimeSteps = int ts; Features = int fs; Encoding = encoding; Masked = masked; PrePadded = padded }
+        let reading =
+            match d.TryGetValue "reading" with
+            | false, _ -> Reading.Window
+            | true, v ->
+                match text (p "reading") v with
+                | "window" -> Reading.Window
+                | "stream" -> Reading.Stream
+                | other -> fail (sprintf "%s: expected \"window\" or \"stream\", found %s" (p "reading") (quote other))
+        { TimeSteps = int ts; Features = int fs; Encoding = encoding; Masked = masked; PrePadded = padded; Reading = reading }
 
     /// Reads the "lstm" and "dense" fields of `d` (an object at `path`). H and I come from the file
     /// (lstm.units and the kernel's rows) unless given (`like`); V is `classes` when given, else dense.units.

@@ -7,12 +7,12 @@ namespace AlphabetLstm.Onnx;
 /// <summary>
 /// The model file's vocabulary and "input" as the ONNX model's metadata_props (string → string), so a
 /// server knows how to encode symbols and read the probabilities: "vocabulary" (a JSON array of
-/// strings), "encoding", "timeSteps", "features", "masked", "padding" (the model file's names and values).
+/// strings), "encoding", "timeSteps", "features", "masked", "padding", "reading" (the model file's names and values).
 /// </summary>
 internal static class OnnxMetadata
 {
     public const string Vocabulary = "vocabulary", Encoding = "encoding", TimeSteps = "timeSteps",
-                        Features = "features", Masked = "masked", Padding = "padding";
+                        Features = "features", Masked = "masked", Padding = "padding", Reading = "reading";
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -26,10 +26,11 @@ internal static class OnnxMetadata
         yield return E(Features, input.Features.ToString(CultureInfo.InvariantCulture));
         yield return E(Masked, input.Masked ? "true" : "false");
         yield return E(Padding, input.PrePadded ? "pre" : "none");
+        yield return E(Reading, ModelFile.ReadingName(input.Reading));
     }
 
     /// <summary>What the metadata says; null fields where it says nothing.</summary>
-    public sealed record Read(Vocabulary? Vocabulary, Encoding? Encoding, int? TimeSteps, int? Features, bool Masked, bool PrePadded);
+    public sealed record Read(Vocabulary? Vocabulary, Encoding? Encoding, int? TimeSteps, int? Features, bool Masked, bool PrePadded, Core.Reading Reading);
 
     public static Read Parse(ModelProto model)
     {
@@ -56,7 +57,8 @@ internal static class OnnxMetadata
                 ?? throw Fail($"metadata \"{Encoding}\": expected {string.Join(" or ", all.Select(e => $"\"{ModelFile.EncodingName(e)}\""))}, found {Shown(enc)}");
         }
         return new Read(vocabulary, encoding, Count(TimeSteps, Get(TimeSteps)), Count(Features, Get(Features)),
-                        Flag(Masked, Get(Masked), "true", "false"), Flag(Padding, Get(Padding), "pre", "none"));
+                        Flag(Masked, Get(Masked), "true", "false"), Flag(Padding, Get(Padding), "pre", "none"),
+                        Flag(Reading, Get(Reading), "stream", "window") ? Core.Reading.Stream : Core.Reading.Window);
     }
 
     private static int? Count(string key, string? text)

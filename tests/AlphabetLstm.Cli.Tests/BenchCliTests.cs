@@ -65,7 +65,35 @@ public class BenchCliTests
         Assert.Contains("| 1 | 4 | 2 | 3 | 3 |", r.Stdout);
     }
 
+    [Fact]
+    public void The_text_workload_trains_stateful_streams_on_a_generated_text_and_reports_seconds_per_epoch()
+    {
+        using var dir = new TempFolder();
+        var (r, json) = Bench(dir, "--experiments", "none", "--grid", "none", "--text", "3000x8x4x10", "--repeats", "2");
+        using var _ = json;
+        Assert.Contains("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |", r.Stdout);
+        var text = json.RootElement.GetProperty("text");
+        Assert.Equal(3000, text.GetProperty("characters").GetInt32());
+        // 4 streams of 750 characters, (750 − 1) / 10 = 74 chunks each.
+        Assert.Equal(4 * 74, text.GetProperty("samples").GetInt32());
+        Assert.Equal(74, text.GetProperty("stepsPerEpoch").GetInt32());
+        Assert.Equal(2, text.GetProperty("epochSeconds").GetArrayLength());
+        Assert.True(text.GetProperty("secondsPerEpoch").GetDouble() > 0);
+        Assert.True(text.GetProperty("cpuSecondsPerEpoch").GetDouble() >= 0);
+        Assert.Equal(296 * 10 / text.GetProperty("secondsPerEpoch").GetDouble(), text.GetProperty("charactersPerSecond").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void The_generated_text_has_exactly_the_length_asked_and_depends_only_on_the_seed()
+    {
+        Assert.Equal(5000, BenchText.Generate(5000, 3).Length);
+        Assert.Equal(BenchText.Generate(5000, 3), BenchText.Generate(5000, 3));
+        Assert.NotEqual(BenchText.Generate(5000, 3), BenchText.Generate(5000, 4));
+        Assert.InRange(AlphabetLstm.Core.Vocabulary.OfText(BenchText.Generate(100_000, 1)).Count, 25, 60);
+    }
+
     [Theory]
+    [InlineData("--text", "2mb", "--text expects none, 1mb or CHARSxHxBxT")]
     [InlineData("--experiments", "alphabet-soup", "alphabet-soup")]
     [InlineData("--grid", "9", "1..4")]
     [InlineData("--grid", "1x0x1x1", "IxHxBxT")]

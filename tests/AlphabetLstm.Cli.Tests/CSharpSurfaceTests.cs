@@ -30,6 +30,9 @@ public class CSharpSurfaceTests
         ["ExperimentResult.PaddingCollision"] = "ExperimentResult.TryGetPaddingCollision",
         // Building a result by hand is F#'s; C# gets one from the analysis.
         ["ExperimentResult..ctor"] = "Experiments.Analyse",
+        // A run is an experiment or a text run: the F# option, and C#'s factories and null view.
+        ["RunSettings..ctor"] = "RunSettings.ForExperiment",
+        ["RunSettings.Text"] = "RunSettings.TextOrNull",
         // Functions taking F# functions, and their Func twins.
         ["TrainingModule.FitEveryWith"] = "Training.FitEvery",
         ["TrainingModule.FitWith"] = "Training.Fit",

@@ -58,7 +58,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         // A valid model reading 100000 features (H = 1 keeps it at 1 MB).
         var model = new SavedModel(
             Vocabulary.Alphabet,
-            new InputSpec(1, 100000, AlphabetLstm.Core.Encoding.Features, false, false),
+            InputSpec.Create(1, 100000, AlphabetLstm.Core.Encoding.Features, false, false),
             Parameters.Init(100000, 1, 26, Rng.Create(1)).Value);
         File.WriteAllText(dir["m.json"], model.Serialize());
         File.WriteAllText(dir["x.json"], Repeat("[" + Zeros(100000) + "]", "[]", 50000));

@@ -68,7 +68,7 @@ public sealed class RandomModels(int seed)
     public SavedModel Model(int I, int H, int V, int T, Encoding encoding = Encoding.Features, bool prePadded = false)
     {
         var vocabulary = Vocabulary.Create(Enumerable.Range(0, V).Select(k => $"s{k}"));
-        return new SavedModel(vocabulary, new InputSpec(T, I, encoding, false, prePadded), Parameters(I, H, V));
+        return new SavedModel(vocabulary, InputSpec.Create(T, I, encoding, false, prePadded), Parameters(I, H, V));
     }
 
     public Matrix<double>[] Inputs(int T, int B, int I) => Enumerable.Range(0, T).Select(_ => Matrix(B, I, 1.0)).ToArray();

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Encoding = AlphabetLstm.Core.Encoding;
+using AlphabetLstm.Core;
+
+namespace AlphabetLstm.Cli;
+
+/// <summary>
+/// The bench's text workload: <c>train --text --stateful</c> on a generated text (1 MB of words by
+/// default, H = 128, T = 50, B = 32, one-hot), so the cost of real text is measured: seconds to
+/// build the streams, seconds per epoch and characters per second (every character read once per
+/// epoch). Beside the wall time, the process's CPU time per epoch: on a shared machine the wall
+/// time grows with the other work, the CPU time much less.
+/// </summary>
+public static class BenchText
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Characters, H, B (streams) and T of one text workload.</summary>
+    public sealed record Shape(int Characters, int Units, int Batch, int Window);
+
+    public static readonly Shape Standard = new(1 << 20, 128, 32, 50);
+
+    public sealed record Timing(
+        int Characters, int Distinct, int Units, int Batch, int Window, int Samples, int StepsPerEpoch,
+        double PrepareSeconds, double SecondsPerEpoch, double CharactersPerSecond, IReadOnlyList<double> EpochSeconds,
+        double CpuSecondsPerEpoch);
+
+    /// <summary>none, 1mb (the standard workload) or CHARSxHxBxT.</summary>
+    public static Shape? Parse(string text)
+    {
+        switch (text.Trim())
+        {
+            case "none": return null;
+            case "1mb": return Standard;
+        }
+        var d = text.Split('x');
+        if (d.Length == 4 && d.All(p => int.TryParse(p, NumberStyles.None, Inv, out var v) && v > 0))
+            return new Shape(int.Parse(d[0], Inv), int.Parse(d[1], Inv), int.Parse(d[2], Inv), int.Parse(d[3], Inv));
+        throw new UsageException($"--text expects none, 1mb or CHARSxHxBxT with positive numbers, got '{text}'");
+    }
+
+    /// <summary>
+    /// A text of exactly <paramref name="characters"/> characters: sentences of words drawn from a
+    /// fixed list of 64 made-up words, so it has the spread of a real text's letters (about 30 distinct
+    /// characters) but is the same for the same seed.
+    /// </summary>
+    public static string Generate(int characters, long seed)
+    {
+        var syllables = new[] { "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "an", "el", "or", "us", "be", "di", "fu", "gy", "ho", "ja", "qu", "wex", "zi", "pt", "ch", "st" };
+        var rng = Rng.Create(seed);
+        int Next(int high)
+        {
+            var d = RngModule.NextInt(0, high, rng);
+            rng = d.Next;
+            return d.Value;
+        }
+        var words = Enumerable.Range(0, 64).Select(_ => string.Concat(Enumerable.Range(0, 1 + Next(3)).Select(_ => syllables[Next(syllables.Length)]))).ToArray();
+        var sb = new StringBuilder(characters + 64);
+        var line = 0;
+        while (sb.Length < characters)
+        {
+            var length = 4 + Next(10);
+            for (var w = 0; w < length; w++)
+            {
+                var word = words[Math.Min(Next(64), Next(64))];
+                sb.Append(w == 0 ? char.ToUpperInvariant(word[0]) + word[1..] : word);
+                sb.Append(w == length - 1 ? ". " : Next(8) == 0 ? ", " : " ");
+            }
+            if (sb.Length - line > 70)
+            {
+                sb.Append('\n');
+                line = sb.Length;
+            }
+        }
+        return sb.ToString(0, characters);
+    }
+
+    public static Timing Time(Shape shape, int repeats, long seed, TextWriter o)
+    {
+        var text = Generate(shape.Characters, seed);
+        var clock = Stopwatch.StartNew();
+        var symbols = Vocabulary.Split(text);
+        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, Encoding.OneHot, true, Vocabulary.OfText(text));
+        var prepared = TextRuns.Prepare(run, symbols, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
+        var prepareSeconds = clock.Elapsed.TotalSeconds;
+        var steps = prepared.Data.Count / shape.Batch;
+        var read = (double)prepared.Data.Count * shape.Window;
+        var progress = new ProgressLine(o, repeats, false, steps);
+        var seconds = new List<double>();
+        var cpu = new List<double>();
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        clock.Restart();
+        foreach (var stretch in TextRuns.FitEvery(1, prepared))
+        {
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            process.Refresh();
+            cpu.Add((process.TotalProcessorTime - cpuBefore).TotalSeconds);
+            progress.Report(stretch.Reports[0]);
+            cpuBefore = process.TotalProcessorTime;
+            clock.Restart();
+        }
+        progress.Done(0);
+        var median = Stats.Median(seconds.Order().ToList());
+        return new Timing(shape.Characters, run.Vocabulary.Count, shape.Units, shape.Batch, shape.Window, prepared.Data.Count, steps,
+                          prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()));
+    }
+}
