@@ -161,6 +161,12 @@ public class OnnxImportTests(ITestOutputHelper output)
             var constant = m.Graph.Node.First(n => n.Output.Contains(gather.Input[1]));
             constant.Attribute[0].T = new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { 0 } };
         }), ["node '/Gather' (Gather)", "picks time step 0"]);
+        yield return ("newline-in-a-name", Edit(ours, m =>
+        {
+            var relu = new NodeProto { OpType = "Relu", Name = "two\nlines", Input = { "h" }, Output = { "h_relu" } };
+            m.Graph.Node.Insert(m.Graph.Node.IndexOf(NodeOf(m, "Gemm")), relu);
+            NodeOf(m, "Gemm").Input[0] = "h_relu";
+        }), ["node 'two\\u000alines' (Relu)"]);
         yield return ("second-dense", Edit(ours, m =>
         {
             var gemm = NodeOf(m, "Gemm");
