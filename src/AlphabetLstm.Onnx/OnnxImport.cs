@@ -17,6 +17,12 @@ internal static class OnnxImport
         ["Transpose", "Squeeze", "Unsqueeze", "Gather", "Slice", "Reshape", "Flatten", "Identity", "Constant",
          "Shape", "Concat", "Expand", "ConstantOfShape", "Cast"];
     private static readonly HashSet<string> Layers = ["LSTM", "Gemm", "MatMul", "Add", "Softmax"];
+    /// <summary>The inputs and outputs a node must name (the others are optional); 1 and 1 when not listed.</summary>
+    private static readonly Dictionary<string, (int Inputs, int Outputs)> Arity = new()
+    {
+        ["LSTM"] = (3, 0), ["Gemm"] = (2, 1), ["MatMul"] = (2, 1), ["Add"] = (2, 1), ["Gather"] = (2, 1),
+        ["Reshape"] = (2, 1), ["Expand"] = (2, 1), ["Constant"] = (0, 1),
+    };
     private const string Expected = "only one LSTM followed by a dense layer (Gemm, or MatMul + Add) and an optional Softmax can be imported";
 
     public static SavedModel FromBytes(byte[] bytes, ImportOptions options)
@@ -34,6 +40,9 @@ internal static class OnnxImport
                 throw Fail($"{Graph.Name(n)}: operator domain \"{n.Domain}\" is not supported; {Expected}");
             if (!Plumbing.Contains(n.OpType) && !Layers.Contains(n.OpType))
                 throw Fail($"{Graph.Name(n)}: unsupported operator; {Expected}");
+            var (inputs, outputs) = Arity.GetValueOrDefault(n.OpType, (1, 1));
+            if (n.Input.Count < inputs || n.Input.Take(inputs).Any(i => i == "") || n.Output.Count < outputs || n.Output.Take(outputs).Any(o => o == ""))
+                throw Fail($"{Graph.Name(n)}: expects at least {inputs} inputs and {outputs} outputs, found {n.Input.Count(i => i != "")} and {n.Output.Count(o => o != "")}");
         }
         var lstms = model.Graph.Node.Where(n => n.OpType == "LSTM").ToList();
         if (lstms.Count == 0) throw Fail($"the graph has no LSTM node; {Expected}");
@@ -190,12 +199,15 @@ internal static class OnnxImport
                 var rank = t.Rank + Axes().Length;
                 var inserted = Axes().Select(a => Norm(a, rank)).ToHashSet();
                 var kept = Enumerable.Range(0, rank).Where(a => !inserted.Contains(a)).ToArray();
+                if (kept.Length != t.Rank) throw Fail($"{name}: axes [{string.Join(", ", Axes())}] do not fit a tensor of rank {t.Rank}");
                 return new Track(t.TimeAxis is { } ta ? kept[ta] : null, rank);
             }
             case "Transpose":
             {
                 var perm = n.Attribute.FirstOrDefault(a => a.Name == "perm")?.Ints.ToArray()
                            ?? Enumerable.Range(0, t.Rank).Reverse().Select(i => (long)i).ToArray();
+                if (perm.Length != t.Rank || !perm.Order().SequenceEqual(Enumerable.Range(0, t.Rank).Select(i => (long)i)))
+                    throw Fail($"{name}: perm [{string.Join(", ", perm)}] is no permutation of the {t.Rank} axes");
                 return new Track(t.TimeAxis is { } ta ? Array.IndexOf(perm, (long)ta) : null, t.Rank);
             }
             case "Gather":
@@ -212,6 +224,7 @@ internal static class OnnxImport
                 long[] Get(int k) => n.Input.Count > k && n.Input[k] != "" ? g.Ints(n.Input[k], $"{name}: input {k}") : [];
                 long[] starts = Get(1), axesIn = Get(3), steps = Get(4);
                 var axes = axesIn.Length > 0 ? axesIn.Select(a => (long)Norm(a, t.Rank)).ToArray() : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+                if (starts.Length != axes.Length) throw Fail($"{name}: {starts.Length} starts for {axes.Length} axes");
                 var at = t.TimeAxis is { } ta ? Array.IndexOf(axes, (long)ta) : -1;
                 if (at < 0) return t;
                 if (!IsLast(starts[at], T) || (steps.Length > at && steps[at] != 1))
@@ -239,7 +252,7 @@ internal static class OnnxImport
             {
                 case "alpha": alpha = a.F; break;
                 case "beta": beta = a.F; break;
-                case "transB": transB = a.I; break;
+                case "transB": transB = a.I == 0 ? 0 : 1; break;
                 case "transA" when a.I == 0: break;
                 default: throw Fail($"{name}: attribute {a.Name} = {(a.Name == "transA" ? a.I : "…")} is not supported");
             }
@@ -308,7 +321,7 @@ internal static class OnnxImport
             if (info is not null)
             {
                 var dims = info.Type?.TensorType?.Shape?.Dim;
-                if (dims is null || axis >= dims.Count) return null;
+                if (dims is null || axis < 0 || axis >= dims.Count) return null;
                 var d = dims[(int)axis];
                 return d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 ? d.DimValue : null;
             }
@@ -317,7 +330,7 @@ internal static class OnnxImport
             if (p.OpType == "Transpose")
             {
                 var perm = p.Attribute.FirstOrDefault(a => a.Name == "perm")?.Ints;
-                if (perm is null || axis >= perm.Count) return null;
+                if (perm is null || axis < 0 || axis >= perm.Count) return null;
                 axis = perm[(int)axis];
             }
             else if (p.OpType is not ("Identity" or "Cast")) return null;
@@ -359,7 +372,12 @@ internal static class OnnxImport
         throw Fail($"the file names no vocabulary and its dense layer has {V} classes (26 would mean the alphabet): give --vocabulary with {V} symbols");
     }
 
-    private static OnnxConversionException Fail(string message) => new(message);
+    /// <summary>A refusal; names read from the file may hold anything, so control characters are escaped.</summary>
+    private static OnnxConversionException Fail(string message) =>
+        new(string.Concat(message.Select(ch => char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString())));
+
+    /// <summary>A name from the file, cut to 40 characters for a message.</summary>
+    private static string Cut(string name) => name.Length <= 40 ? name : name[..37] + "...";
 
     // ---- the graph's tensors ------------------------------------------------------------------
 
@@ -369,7 +387,7 @@ internal static class OnnxImport
         private readonly Dictionary<string, TensorProto> constants = Constants(proto);
         private readonly Dictionary<string, NodeProto> producers = Producers(proto);
 
-        public static string Name(NodeProto n) => $"node '{(n.Name != "" ? n.Name : n.Output.FirstOrDefault() ?? "?")}' ({n.OpType})";
+        public static string Name(NodeProto n) => $"node '{Cut(n.Name != "" ? n.Name : n.Output.FirstOrDefault() ?? "?")}' ({Cut(n.OpType)})";
 
         private static Dictionary<string, TensorProto> Constants(GraphProto g)
         {

@@ -88,6 +88,28 @@ public class OnnxImportTests(ITestOutputHelper output)
         Assert.True(d <= 1e-7, $"weights differ by {d:E3} (float32 rounding is below 1e-7 for weights in [-1, 1])");
     }
 
+    [Fact]
+    public void The_last_step_picked_by_Slice_and_Squeeze_instead_of_Gather_imports_the_same_weights()
+    {
+        var logits = File.ReadAllBytes(Fixture("torch_logits.onnx"));
+        TensorProto Ints(string name, params long[] values) => new() { Name = name, DataType = (int)TensorProto.Types.DataType.Int64, Dims = { values.Length }, Int64Data = { values } };
+        var sliced = Edit(logits, m =>
+        {
+            var gather = NodeOf(m, "Gather");   // out[:, -1, :] on [batch, T, H]
+            var at = m.Graph.Node.IndexOf(gather);
+            m.Graph.Initializer.Add([Ints("starts", -1), Ints("ends", long.MaxValue), Ints("time_axis", 1)]);
+            m.Graph.Node.RemoveAt(at);
+            m.Graph.Node.Insert(at, new NodeProto { OpType = "Slice", Name = "last", Input = { gather.Input[0], "starts", "ends", "time_axis" }, Output = { "last_step" } });
+            m.Graph.Node.Insert(at + 1, new NodeProto { OpType = "Squeeze", Name = "drop_time", Input = { "last_step", "time_axis" }, Output = { gather.Output[0] } });
+        });
+        var options = new ImportOptions { Vocabulary = Vocabulary.Create(["a", "b", "c", "d", "e"]) };
+        var a = OnnxModel.Import(logits, options);
+        var b = OnnxModel.Import(sliced, options);
+        Assert.Equal(a.Serialize(), b.Serialize());
+        var first = Edit(sliced, m => m.Graph.Initializer.Single(t => t.Name == "starts").Int64Data[0] = 0);
+        Assert.Contains("node 'last' (Slice): slices the time steps from 0", Assert.Throws<OnnxConversionException>(() => OnnxModel.Import(first, options)).Message);
+    }
+
     // ---- refused files ------------------------------------------------------------------------
 
     private static byte[] OurExport() =>
@@ -139,6 +161,12 @@ public class OnnxImportTests(ITestOutputHelper output)
             var constant = m.Graph.Node.First(n => n.Output.Contains(gather.Input[1]));
             constant.Attribute[0].T = new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { 0 } };
         }), ["node '/Gather' (Gather)", "picks time step 0"]);
+        yield return ("newline-in-a-name", Edit(ours, m =>
+        {
+            var relu = new NodeProto { OpType = "Relu", Name = "two\nlines", Input = { "h" }, Output = { "h_relu" } };
+            m.Graph.Node.Insert(m.Graph.Node.IndexOf(NodeOf(m, "Gemm")), relu);
+            NodeOf(m, "Gemm").Input[0] = "h_relu";
+        }), ["node 'two\\u000alines' (Relu)"]);
         yield return ("second-dense", Edit(ours, m =>
         {
             var gemm = NodeOf(m, "Gemm");
@@ -150,6 +178,76 @@ public class OnnxImportTests(ITestOutputHelper output)
             NodeOf(m, "Softmax").Input[0] = "logits2";
         }), ["node 'dense2' (Gemm)", "second dense layer"]);
     }
+
+    /// <summary>
+    /// Damage of every kind (cuts, flipped bytes, inserted and deleted bytes, and graph edits: nodes
+    /// dropped, inputs dropped or renamed, attributes and dims changed) to our export and to PyTorch's:
+    /// the import gives a valid model or one clean line, never another exception.
+    /// </summary>
+    [Fact]
+    public void Damaged_files_give_a_valid_model_or_one_clean_line_never_another_exception()
+    {
+        var rng = new Random(20261129);
+        var symbols = Vocabulary.Create(["a", "b", "c", "d", "e", "f", "g"]);
+        var sources = new (byte[] Bytes, ImportOptions Options)[]
+        {
+            (OurExport(), new ImportOptions()),
+            (File.ReadAllBytes(Fixture("torch_alphabet.onnx")), new ImportOptions()),
+            (File.ReadAllBytes(Fixture("torch_logits.onnx")), new ImportOptions { Vocabulary = Vocabulary.Create(symbols.Symbols.Take(5)) }),
+            (File.ReadAllBytes(Fixture("torch_opset11.onnx")), new ImportOptions { Vocabulary = symbols }),
+        };
+        const int Files = 1500;
+        int refused = 0, imported = 0;
+        for (var n = 0; n < Files; n++)
+        {
+            var (source, options) = sources[n % sources.Length];
+            var bytes = n % 3 == 2 ? EditGraph(source, rng) : DamageBytes(source, rng);
+            try
+            {
+                var model = OnnxModel.Import(bytes, options);
+                Assert.False(string.IsNullOrEmpty(model.Serialize()));
+                imported++;
+            }
+            catch (OnnxConversionException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+                Assert.False(string.IsNullOrWhiteSpace(e.Message));
+                refused++;
+            }
+        }
+        output.WriteLine($"{Files} damaged files: {refused} refused with one line, {imported} still a valid model");
+        Assert.True(refused > 500, $"only {refused} of {Files} damaged files were refused");
+    }
+
+    private static byte[] DamageBytes(byte[] source, Random rng)
+    {
+        var b = source.ToList();
+        switch (rng.Next(4))
+        {
+            case 0: return source[..rng.Next(source.Length)];
+            case 1: for (var k = rng.Next(1, 4); k > 0; k--) { var at = rng.Next(b.Count); b[at] ^= (byte)(1 << rng.Next(8)); } break;
+            case 2: b.InsertRange(rng.Next(b.Count), Enumerable.Range(0, rng.Next(1, 5)).Select(_ => (byte)rng.Next(256))); break;
+            default: var from = rng.Next(b.Count); b.RemoveRange(from, Math.Min(b.Count - from, rng.Next(1, 5))); break;
+        }
+        return b.ToArray();
+    }
+
+    private static byte[] EditGraph(byte[] source, Random rng) => Edit(source, m =>
+    {
+        var g = m.Graph;
+        var node = g.Node[rng.Next(g.Node.Count)];
+        switch (rng.Next(8))
+        {
+            case 0: g.Node.Remove(node); break;
+            case 1: if (node.Input.Count > 0) node.Input.RemoveAt(rng.Next(node.Input.Count)); break;
+            case 2: if (node.Input.Count > 0) node.Input[rng.Next(node.Input.Count)] = "nowhere"; break;
+            case 3: if (node.Output.Count > 0) node.Output.RemoveAt(rng.Next(node.Output.Count)); break;
+            case 4: if (node.Attribute.Count > 0) { var a = node.Attribute[rng.Next(node.Attribute.Count)]; a.I = rng.Next(-3, 5); a.Ints.Clear(); a.Ints.Add(rng.Next(-3, 5)); } break;
+            case 5: if (g.Initializer.Count > 0) { var t = g.Initializer[rng.Next(g.Initializer.Count)]; if (t.Dims.Count > 0) t.Dims[rng.Next(t.Dims.Count)] = rng.Next(-2, 40); } break;
+            case 6: if (g.Initializer.Count > 0) { var t = g.Initializer[rng.Next(g.Initializer.Count)]; t.DataType = rng.Next(0, 17); } break;
+            default: node.OpType = new[] { "Gather", "Slice", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "Gemm", "MatMul", "Add", "Softmax", "LSTM" }[rng.Next(11)]; break;
+        }
+    });
 
     public static TheoryData<string> RefusedNames => new(Refused().Select(r => r.Name));
 
