@@ -119,7 +119,7 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
     }
 
     [Theory]
-    [InlineData("train --text short.txt --save m.json --window 0", "--window must be positive, got 0")]
+    [InlineData("train --text short.txt --save m.json --window 0", "--window expects a whole number from 1 to")]
     [InlineData("train --save m.json", "train needs an experiment id")]
     [InlineData("train one-char --text short.txt --save m.json", "train needs an experiment id")]
     [InlineData("train one-char --save m.json --stateful", "--stateful goes with --text FILE")]
