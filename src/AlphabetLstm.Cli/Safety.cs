@@ -8,7 +8,7 @@ namespace AlphabetLstm.Cli;
 /// <summary>
 /// The limits the shell enforces before it allocates: the memory a command may plan to use (the
 /// core's <see cref="Memory"/> estimates compared with <c>ALPHABET_LSTM_MAX_MEMORY</c>, default 1 GiB)
-/// and the size of any file it reads (a thirty-second of that: 32 MiB by default, since parsing JSON
+/// and the size of any file it reads (a sixty-fourth of that: 16 MiB by default, since parsing JSON
 /// costs many times the text's size).
 /// </summary>
 public static class Safety
@@ -20,7 +20,7 @@ public static class Safety
     public const long DefaultMaxMemory = 1L << 30;
 
     /// <summary>A file may be at most this fraction of the memory limit.</summary>
-    public const long FileFraction = 32;
+    public const long FileFraction = 64;
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -36,7 +36,7 @@ public static class Safety
         }
     }
 
-    /// <summary>The largest file the CLI reads: the memory limit / 32.</summary>
+    /// <summary>The largest file the CLI reads: the memory limit / 64.</summary>
     public static long MaxFileBytes => MaxMemory / FileFraction;
 
     private static long? ParseSize(string text)
@@ -151,7 +151,7 @@ public static class Safety
 
     private static FailureException TooLarge(string path, string what, long? size, long cap) =>
         new($"{what} '{path}' is {(size is { } s ? Memory.Describe(s) : "larger than that")}, more than the limit of {Memory.Describe(cap)} for a file "
-            + $"(a thirty-second of {MaxMemoryVariable}, {Memory.Describe(MaxMemory)}); raise {MaxMemoryVariable} to read it");
+            + $"(a sixty-fourth of {MaxMemoryVariable}, {Memory.Describe(MaxMemory)}); raise {MaxMemoryVariable} to read it");
 
     // ---- which file a path is -------------------------------------------------------------------
 

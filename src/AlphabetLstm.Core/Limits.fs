@@ -14,7 +14,7 @@ module Limits =
     [<CompiledName("MaxUnits")>]
     let maxUnits = 100000
 
-    /// Features per step I, and time steps T: 1 .. 100,000 each.
+    /// Features per step I: 1 .. 100,000.
     [<CompiledName("MaxFeatures")>]
     let maxFeatures = 100000
 
@@ -42,7 +42,7 @@ module Limits =
     [<CompiledName("MaxSeeds")>]
     let maxSeeds = 10000
 
-    /// Whether n items of `itemBytes` each fit in one .NET array (at most Array.MaxLength elements).
+    /// Whether a count of n elements fits in one .NET array (at most Array.MaxLength elements).
     [<CompiledName("FitsInArray")>]
     let fitsInArray (n: float) = n >= 0.0 && n <= float Array.MaxLength
 

@@ -86,12 +86,12 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         // A 200 MB model (sparse: no disk is used) is refused by its size, before a byte is read.
         using (var big = new FileStream(dir["big.json"], FileMode.Create)) big.SetLength(200L << 20);
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", "big.json", "--sequence", "B"), 1,
-            "--model 'big.json' is 200 MiB, more than the limit of 32 MiB for a file", "ALPHABET_LSTM_MAX_MEMORY");
+            "--model 'big.json' is 200 MiB, more than the limit of 16 MiB for a file", "ALPHABET_LSTM_MAX_MEMORY");
         File.Delete(dir["big.json"]);
-        // Raising the limit lets a 36 MiB file be read (and refused for what it holds), within the heap limit.
-        using (var big = new FileStream(dir["big.json"], FileMode.Create)) big.SetLength(36L << 20);
+        // Raising the limit lets a 20 MiB file be read (and refused for what it holds), within the heap limit.
+        using (var big = new FileStream(dir["big.json"], FileMode.Create)) big.SetLength(20L << 20);
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", "big.json", "--sequence", "B"), 1,
-            "--model 'big.json' is 36 MiB, more than the limit of 32 MiB");
+            "--model 'big.json' is 20 MiB, more than the limit of 16 MiB");
         var raised = new Dictionary<string, string>(Heap256M) { ["ALPHABET_LSTM_MAX_MEMORY"] = "2G" };
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, raised, "predict", "--model", "big.json", "--sequence", "B"), 1,
             "--model 'big.json': not valid JSON");
