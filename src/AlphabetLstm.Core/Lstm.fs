@@ -274,9 +274,9 @@ module Lstm =
         if withDh then
             let dhPrev = tape.Scratch.DhPrev
             Array.Clear dhPrev
-            let dzT, uT, dh = Kernels.rowMajor dz (t * B * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev 0 H
-            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked B H G dzT tape.Scratch.UPacked uT dh
-            else Kernels.gemmNN B H G dzT uT dh
+            let dzStep, uT, dh = Kernels.rowMajor dz (t * B * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev 0 H   // d z_t (B, G), Uᵀ (G, H), d h (B, H)
+            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked B H G dzStep tape.Scratch.UPacked uT dh
+            else Kernels.gemmNN B H G dzStep uT dh
             for b in 0 .. B - 1 do
                 if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
