@@ -324,9 +324,9 @@ module Lstm =
         if withDh && b1 > b0 then
             let dhPrev = tape.Scratch.DhPrev
             Array.Clear(dhPrev, b0 * H, (b1 - b0) * H)
-            let dzT, uT, dh = Kernels.rowMajor dz ((t * B + b0) * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev (b0 * H) H
-            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked (b1 - b0) H G dzT tape.Scratch.UPacked uT dh
-            else Kernels.gemmNN (b1 - b0) H G dzT uT dh
+            let dzStep, uT, dh = Kernels.rowMajor dz ((t * B + b0) * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev (b0 * H) H   // d z_t rows b0..b1 (rows, G), Uᵀ (G, H), d h (rows, H)
+            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked (b1 - b0) H G dzStep tape.Scratch.UPacked uT dh
+            else Kernels.gemmNN (b1 - b0) H G dzStep uT dh
             for b in b0 .. b1 - 1 do
                 if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
