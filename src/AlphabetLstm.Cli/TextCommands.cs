@@ -23,9 +23,6 @@ public static class TextCommands
     public const int DefaultBatchSize = 32;
     public const double DefaultLearningRate = 0.01;
 
-    /// <summary>The environment variable that sets the memory limit, in MB (default <see cref="DefaultMemoryLimitMB"/>).</summary>
-    public const string MemoryLimitVariable = "ALPHABET_LSTM_MEMORY_LIMIT_MB";
-    public const long DefaultMemoryLimitMB = 4096;
 
     /// <summary>
     /// Bytes a character of the text costs while training, besides its samples: the file's bytes,
@@ -119,19 +116,12 @@ public static class TextCommands
     /// <summary>A text file read and checked: its symbols, vocabulary and checksum.</summary>
     public sealed record TextFile(string[] Symbols, Vocabulary Vocabulary, string Sha256);
 
-    /// <summary>The memory limit in bytes, from <see cref="MemoryLimitVariable"/> (MB) or the default.</summary>
-    public static long MemoryLimitBytes()
-    {
-        var value = Environment.GetEnvironmentVariable(MemoryLimitVariable);
-        if (string.IsNullOrEmpty(value)) return DefaultMemoryLimitMB << 20;
-        if (!long.TryParse(value, NumberStyles.None, Inv, out var mb) || mb < 1 || mb > 1L << 30)
-            throw new FailureException($"{MemoryLimitVariable} expects a positive whole number of MB, got '{value}'");
-        return mb << 20;
-    }
+    /// <summary>The memory limit in bytes: the one every command has (<see cref="Safety.MaxMemory"/>).</summary>
+    public static long MemoryLimitBytes() => Safety.MaxMemory;
 
     private static string Megabytes(double bytes) => (bytes / (1 << 20)).ToString("#,0", Inv) + " MB";
 
-    private static string LimitNamed(long limit) => $"the limit of {Megabytes(limit)} (set {MemoryLimitVariable} to change it)";
+    private static string LimitNamed(long limit) => $"the limit of {Megabytes(limit)} (set {Safety.MaxMemoryVariable} to change it)";
 
     /// <summary>Reads a text file strictly (UTF-8, at least two distinct characters), or fails with one line.</summary>
     public static TextFile ReadTextFile(string path, string what)

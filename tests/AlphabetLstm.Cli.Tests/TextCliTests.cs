@@ -175,11 +175,11 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
         using var dir = new TempFolder();
         // 20,000 characters at 72 bytes each is over 1 MB before any sample is counted.
         File.WriteAllText(dir["big.txt"], Repeat("abcdefghij", 2000));
-        var big = RunWith(dir.Path, "ALPHABET_LSTM_MEMORY_LIMIT_MB", "1", "train", "--text", "big.txt", "--save", "m.json");
-        CliProcess.AssertCleanError(big, 1, "over the limit of 1 MB (set ALPHABET_LSTM_MEMORY_LIMIT_MB to change it)", "at least 1 MB of memory (72 bytes a character)");
+        var big = RunWith(dir.Path, "ALPHABET_LSTM_MAX_MEMORY", "1M", "train", "--text", "big.txt", "--save", "m.json");
+        CliProcess.AssertCleanError(big, 1, "over the limit of 1 MB (set ALPHABET_LSTM_MAX_MEMORY to change it)", "at least 1 MB of memory (72 bytes a character)");
         // 5,000 characters pass that check; their 4,990 one-hot windows of 10 do not.
         File.WriteAllText(dir["mid.txt"], Repeat("abcdefghij", 500));
-        var mid = RunWith(dir.Path, "ALPHABET_LSTM_MEMORY_LIMIT_MB", "1", "train", "--text", "mid.txt", "--save", "m.json");
+        var mid = RunWith(dir.Path, "ALPHABET_LSTM_MAX_MEMORY", "1M", "train", "--text", "mid.txt", "--save", "m.json");
         CliProcess.AssertCleanError(mid, 1, "training would take about 9 MB of memory (4990 samples × 10 steps × 10 features), over the limit of 1 MB");
         Assert.Equal(["big.txt", "mid.txt"], dir.Files());
     }
