@@ -65,7 +65,7 @@ public static class ModelCommands
             if (parse.GetValue(text.Text) is not null)
                 return TextCommands.Train(parse, text, new TextCommands.Shared(
                     parse.GetValue(save)!, parse.GetValue(seed) ?? 1, parse.GetValue(epochs), parse.GetValue(units), parse.GetValue(learningRate),
-                    parse.GetValue(mask), dir, parse.GetValue(every) ?? 10, parse.GetValue(quiet)), stdout);
+                    parse.GetValue(mask), dir, parse.GetValue(every) ?? 10, parse.GetValue(quiet), parse.GetValue(threads) ?? 1), stdout);
             text.RefuseWithExperiment(parse);
             var spec = Experiments.Find(parse.GetValue(id)!);
             var savePath = parse.GetValue(save)!;

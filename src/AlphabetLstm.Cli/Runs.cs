@@ -56,6 +56,14 @@ public static class ExperimentRunner
             new FitConfig(c.Epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads), p.Start);
     }
 
+    /// <summary>The same text run with <paramref name="threads"/> threads for each training step.</summary>
+    public static PreparedText WithThreads(this PreparedText p, int threads)
+    {
+        var c = p.Config;
+        return new PreparedText(p.Run, p.Data,
+            new FitConfig(c.Epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads), p.Start, p.Input);
+    }
+
     public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)
     {
         var prepared = Experiments.Prepare(spec, seed).WithThreads(threads);

@@ -52,7 +52,7 @@ public static class TextCommands
     }
 
     /// <summary>The options train shares with experiments, as the user gave them.</summary>
-    public sealed record Shared(string Save, long Seed, int? Epochs, int? Units, double? LearningRate, bool Mask, string? CheckpointDir, int CheckpointEvery, bool Quiet);
+    public sealed record Shared(string Save, long Seed, int? Epochs, int? Units, double? LearningRate, bool Mask, string? CheckpointDir, int CheckpointEvery, bool Quiet, int Threads = 1);
 
     // ---- train and resume ---------------------------------------------------------------------
 
@@ -70,7 +70,7 @@ public static class TextCommands
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, s.Units ?? DefaultUnits,
                                       s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, Path.GetFullPath(s.Save));
-        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols), run, file, s.CheckpointDir, s.Quiet, o);
+        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols).WithThreads(s.Threads), run, file, s.CheckpointDir, s.Quiet, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
