@@ -50,7 +50,7 @@ APPHOST = os.path.join(ROOT, "src", "AlphabetLstm.Cli", "bin", "Release", "net10
 TORCH_RUNS = [("float64", "lstm"), ("float32", "lstm"), ("float64", "hand")]
 V = 26
 
-# id: (I, H, B, T, N, epochs, shuffle, stateful) -- the tutorial's settings (DESIGN.md section 5).
+# id: (I, H, B, T, N, epochs, shuffle, stateful) -- the tutorial's settings (src/AlphabetLstm.Core/Experiments.fs).
 EXPERIMENTS = {
     "one-char": (1, 32, 1, 1, 25, 500, True, False),
     "feature-window": (3, 32, 1, 1, 23, 500, True, False),
