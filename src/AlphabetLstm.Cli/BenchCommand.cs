@@ -1,10 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -51,7 +49,6 @@ public static class BenchCommand
         MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid,
         IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text);
 
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static Command Create(TextWriter stdout)
     {

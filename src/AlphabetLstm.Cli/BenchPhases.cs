@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 

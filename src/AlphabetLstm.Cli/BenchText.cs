@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using Encoding = AlphabetLstm.Core.Encoding;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -15,7 +13,6 @@ namespace AlphabetLstm.Cli;
 /// </summary>
 public static class BenchText
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>Characters, H, B (streams) and T of one text workload.</summary>
     public sealed record Shape(int Characters, int Units, int Batch, int Window);

@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.RegularExpressions;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 

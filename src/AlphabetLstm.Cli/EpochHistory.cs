@@ -1,4 +1,3 @@
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 

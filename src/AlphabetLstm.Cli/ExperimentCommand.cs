@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -120,7 +118,6 @@ public static class ExperimentCommand
 /// <summary>Console output for experiment runs: headers, progress, patterns, demos and the summary table.</summary>
 public sealed class RunPrinter(TextWriter o, bool quiet)
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static string Percent(double x) => (100 * x).ToString("0.00", Inv) + "%";
 

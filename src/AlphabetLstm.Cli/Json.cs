@@ -1,7 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using AlphabetLstm.Core;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace AlphabetLstm.Cli;

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using AlphabetLstm.Core;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace AlphabetLstm.Cli;
@@ -13,7 +11,6 @@ namespace AlphabetLstm.Cli;
 /// </summary>
 public static class ModelCommands
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The checkpoint's file name inside a checkpoint folder.</summary>
     public const string CheckpointFileName = "checkpoint.json";

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using AlphabetLstm.Core;
 using AlphabetLstm.Onnx;
 
 namespace AlphabetLstm.Cli;

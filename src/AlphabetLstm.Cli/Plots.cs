@@ -1,4 +1,3 @@
-using AlphabetLstm.Core;
 using MathNet.Numerics.LinearAlgebra;
 using ScottPlot;
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -15,7 +13,6 @@ namespace AlphabetLstm.Cli;
 /// </summary>
 public sealed class ProgressLine
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The longest a redirected run goes without a progress line.</summary>
     public static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(30);

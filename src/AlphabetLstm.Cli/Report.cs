@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -11,7 +9,6 @@ namespace AlphabetLstm.Cli;
 /// </summary>
 public static class Report
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public const string MarkdownFile = "report.md";
     public const string ResultsFile = "results.json";

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 

@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -22,7 +20,6 @@ public static class Safety
     /// <summary>A file may be at most this fraction of the memory limit.</summary>
     public const long FileFraction = 64;
 
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The memory limit in bytes, from <see cref="MaxMemoryVariable"/> (a bad value is a usage error).</summary>
     public static long MaxMemory

@@ -1,9 +1,7 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Encoding = AlphabetLstm.Core.Encoding;
-using AlphabetLstm.Core;
 
 namespace AlphabetLstm.Cli;
 
@@ -15,7 +13,6 @@ namespace AlphabetLstm.Cli;
 /// </summary>
 public static class TextCommands
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public const int DefaultWindow = 10;
     public const int DefaultUnits = 64;
@@ -90,7 +87,7 @@ public static class TextCommands
         var t = prepared.Run;
         var data = prepared.Data;
         o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
-        var progress = new ProgressLine(o, run.Epochs, quiet, (data.Count + t.BatchSize - 1) / t.BatchSize, prepared.Start.Epoch);
+        var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
         var outcomes = TextRuns.FitEvery(1, prepared).Select(s => new EpochOutcome(s.Reports[0], s.State));
         var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, dir, progress);
         AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());

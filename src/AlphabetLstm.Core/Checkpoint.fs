@@ -24,12 +24,8 @@ open System.Text
 open System.Text.Json
 open System.Text.RegularExpressions
 
-/// What a run trains on.
-type RunKind =
-    /// One of the tutorial's experiments.
-    | Experiment = 0
-    /// A text file (`train --text`).
-    | Text = 1
+/// What a run trains on: one of the tutorial's experiments, or a text file (`train --text`).
+type RunKind = | Experiment = 0 | Text = 1
 
 /// What a training run was asked to do: the experiment or the text, the seed, the overrides, and where to save.
 type RunSettings =
@@ -216,13 +212,9 @@ module CheckpointFile =
         let get name expected = field path d name expected
         let p name = join path name
         let textRun =
-            match d.TryGetValue "kind" with
-            | false, _ -> None
-            | true, k ->
-                match text (p "kind") k with
-                | "experiment" -> None
-                | "text" -> Some(readText (p "text") (get "text" "an object describing the text"))
-                | other -> fail (sprintf "%s: expected \"experiment\" or \"text\", found %s" (p "kind") (quote other))
+            match choice path d "kind" [ "experiment", RunKind.Experiment; "text", RunKind.Text ] RunKind.Experiment with
+            | RunKind.Text -> Some(readText (p "text") (get "text" "an object describing the text"))
+            | _ -> None
         let run =
             { Experiment = (if textRun.IsSome then "" else text (p "experiment") (get "experiment" "an experiment id"))
               Seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue

@@ -148,6 +148,19 @@ module internal JsonText =
             | NonNull s -> s
             | Null -> found ()
 
+    /// An optional field naming one of a few choices: `absent` when the field is missing, else the
+    /// value of the choice it names, or a one-line error listing the choices.
+    let choice (path: string) (d: Dictionary<string, JsonElement>) (name: string) (choices: (string * 'T) list) (absent: 'T) : 'T =
+        match d.TryGetValue name with
+        | false, _ -> absent
+        | true, v ->
+            let found = text (join path name) v
+            match choices |> List.tryFind (fst >> (=) found) with
+            | Some(_, value) -> value
+            | None ->
+                let expected = choices |> List.map (fun (c, _) -> "\"" + c + "\"") |> String.concat " or "
+                fail (sprintf "%s: expected %s, found %s" (join path name) expected (quote found))
+
     let items (path: string) (e: JsonElement) (expected: string) : JsonElement[] =
         if e.ValueKind <> JsonValueKind.Array then fail (sprintf "%s: expected %s, found %s" path expected (describe e))
         e.EnumerateArray() |> Seq.toArray

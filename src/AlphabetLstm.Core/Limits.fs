@@ -8,39 +8,25 @@ namespace AlphabetLstm.Core
 open System
 
 /// The largest sizes a file or a command line may claim. Memory is the real bound (see Memory);
-/// these stop absurd numbers before any arithmetic is done with them.
+/// these stop absurd numbers before any arithmetic is done with them. Each is accepted from 1 up to:
+///
+///     MaxUnits        100,000   LSTM units H (a model file's lstm.units, --units)
+///     MaxFeatures     100,000   features per step I
+///     MaxTimeSteps    100,000   time steps T per sample
+///     MaxBatch        100,000   samples per batch B (a bench grid shape)
+///     MaxClasses    1,000,000   classes V (dense.units)
+///     MaxEpochs    10,000,000   training epochs (--epochs, a checkpoint's run.epochs)
+///     MaxSteps    100,000,000   symbols `generate` may produce (it keeps only the current state)
+///     MaxSeeds         10,000   seeds one `experiment` may run (--seeds)
 module Limits =
-    /// LSTM units H: 1 .. 100,000 (a model file's lstm.units, --units).
-    [<CompiledName("MaxUnits")>]
-    let maxUnits = 100000
-
-    /// Features per step I: 1 .. 100,000.
-    [<CompiledName("MaxFeatures")>]
-    let maxFeatures = 100000
-
-    /// Time steps T per sample: 1 .. 100,000.
-    [<CompiledName("MaxTimeSteps")>]
-    let maxTimeSteps = 100000
-
-    /// Samples per batch B (a bench grid shape): 1 .. 100,000.
-    [<CompiledName("MaxBatch")>]
-    let maxBatch = 100000
-
-    /// Classes V (dense.units): 1 .. 1,000,000.
-    [<CompiledName("MaxClasses")>]
-    let maxClasses = 1000000
-
-    /// Training epochs: 1 .. 10,000,000 (--epochs, a checkpoint's run.epochs).
-    [<CompiledName("MaxEpochs")>]
-    let maxEpochs = 10000000
-
-    /// Letters `generate` may produce: 1 .. 100,000,000 (it keeps only the current state).
-    [<CompiledName("MaxSteps")>]
-    let maxSteps = 100000000
-
-    /// Seeds one `experiment` may run (--seeds): 1 .. 10,000.
-    [<CompiledName("MaxSeeds")>]
-    let maxSeeds = 10000
+    let [<CompiledName("MaxUnits")>] maxUnits = 100000
+    let [<CompiledName("MaxFeatures")>] maxFeatures = 100000
+    let [<CompiledName("MaxTimeSteps")>] maxTimeSteps = 100000
+    let [<CompiledName("MaxBatch")>] maxBatch = 100000
+    let [<CompiledName("MaxClasses")>] maxClasses = 1000000
+    let [<CompiledName("MaxEpochs")>] maxEpochs = 10000000
+    let [<CompiledName("MaxSteps")>] maxSteps = 100000000
+    let [<CompiledName("MaxSeeds")>] maxSeeds = 10000
 
     /// Whether a count of n elements fits in one .NET array (at most Array.MaxLength elements).
     [<CompiledName("FitsInArray")>]

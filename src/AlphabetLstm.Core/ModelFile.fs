@@ -24,12 +24,10 @@ open System.Runtime.InteropServices
 open System.Text.Json
 open MathNet.Numerics.LinearAlgebra
 
-/// How a model was trained to read a text.
-type Reading =
-    /// One window of symbols per prediction, each read from the zero state (the default).
-    | Window = 0
-    /// A stream of symbols, one per step, the state carried on (trained statefully on chunks of T).
-    | Stream = 1
+/// How a model was trained to read a text: `Window`, one window of symbols per prediction, each read
+/// from the zero state (the default); `Stream`, a stream of symbols, one per step, the state carried
+/// on (trained statefully on chunks of T).
+type Reading = | Window = 0 | Stream = 1
 
 /// How a model reads its input: T steps of I features each, symbols encoded as `Encoding` says.
 type InputSpec =
@@ -230,22 +228,8 @@ module ModelFile =
             | Some(e, _) -> e
             | None -> fail (sprintf "%s: expected %s, found %s" (p "encoding") expected (quote enc))
         let masked = boolean (p "masked") (field path d "masked" "true or false")
-        let padded =
-            match d.TryGetValue "padding" with
-            | false, _ -> false
-            | true, v ->
-                match text (p "padding") v with
-                | "none" -> false
-                | "pre" -> true
-                | other -> fail (sprintf "%s: expected \"none\" or \"pre\", found %s" (p "padding") (quote other))
-        let reading =
-            match d.TryGetValue "reading" with
-            | false, _ -> Reading.Window
-            | true, v ->
-                match text (p "reading") v with
-                | "window" -> Reading.Window
-                | "stream" -> Reading.Stream
-                | other -> fail (sprintf "%s: expected \"window\" or \"stream\", found %s" (p "reading") (quote other))
+        let padded = choice path d "padding" [ "none", false; "pre", true ] false
+        let reading = choice path d "reading" [ "window", Reading.Window; "stream", Reading.Stream ] Reading.Window
         { TimeSteps = int ts; Features = int fs; Encoding = encoding; Masked = masked; PrePadded = padded; Reading = reading }
 
     /// Reads the "lstm" and "dense" fields of `d` (an object at `path`). H and I come from the file

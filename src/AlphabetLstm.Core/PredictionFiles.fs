@@ -58,10 +58,16 @@ module PredictionFiles =
             let masking =
                 if not input.Masked then Unmasked
                 else
+                    // Loops over the storage, not sequences: a file of many samples allocates nothing per sample here.
+                    let zeroStep b t =
+                        let mutable zero = true
+                        for k in 0 .. I - 1 do
+                            if x.[t].[k * B + b] <> 0.0 then zero <- false
+                        zero
                     let leadingZeros b =
-                        Seq.initInfinite id
-                        |> Seq.takeWhile (fun t -> t < T && Seq.forall (fun k -> inputs.[t].[b, k] = 0.0) (seq { 0 .. I - 1 }))
-                        |> Seq.length
+                        let mutable t = 0
+                        while t < T && zeroStep b t do t <- t + 1
+                        t
                     PrePadded(Array.init B (fun b -> T - leadingZeros b))
             { Inputs = inputs; Masking = masking })
 

@@ -35,11 +35,19 @@ type TextRun =
 
 /// A text run ready to train: its data, configuration, starting state and what the model file says.
 type PreparedText =
-    { Run: TextRun
+    { /// The text and how it is cut (window, streams, encoding).
+      Run: TextRun
+      /// Windows of the text, or its streams laid out batch by batch.
       Data: Dataset
+      /// How to train: shuffled and stateless for windows, in order and stateful for streams.
       Config: FitConfig
+      /// The state before the next epoch (epoch 0 for a fresh run).
       Start: TrainingState
+      /// How the model file will say the model reads.
       Input: InputSpec }
+
+    /// Optimizer steps in one epoch: one per batch, the last batch possibly smaller.
+    member p.StepsPerEpoch = (p.Data.Count + p.Config.BatchSize - 1) / p.Config.BatchSize
 
 module TextRuns =
     /// How a text run's model reads: T steps of one symbol each, a window or a stream model.
