@@ -266,7 +266,7 @@ public static class BenchCommand
     public static GridTiming TimeGrid(WorkloadShape shape, Options options, int threads = 1)
     {
         var pilot = Workloads.Synthetic(shape, 1, options.Seed);
-        FitConfig WithEpochs(FitConfig c, int epochs) => new(epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads);
+        FitConfig WithEpochs(FitConfig c, int epochs) => c.WithEpochs(epochs).WithThreads(threads);
         // Warm the JIT up on this shape first: at least 60 one-step epochs and half a second, so the
         // epoch loop itself (called once per epoch) is call-counted into optimised, profiled code,
         // not only the per-step kernels. Without it a cold process timed its first shape at a third

@@ -50,17 +50,13 @@ public static class ExperimentRunner
     /// <summary>The same run with one training step on <paramref name="threads"/> threads (the results do not change).</summary>
     public static PreparedExperiment WithThreads(this PreparedExperiment p, int threads)
     {
-        var c = p.Config;
-        return new PreparedExperiment(p.Spec, p.Seed, p.Data,
-            new FitConfig(c.Epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads), p.Start);
+        return new PreparedExperiment(p.Spec, p.Seed, p.Data, p.Config.WithThreads(threads), p.Start);
     }
 
     /// <summary>The same text run with <paramref name="threads"/> threads for each training step.</summary>
     public static PreparedText WithThreads(this PreparedText p, int threads)
     {
-        var c = p.Config;
-        return new PreparedText(p.Run, p.Data,
-            new FitConfig(c.Epochs, c.BatchSize, c.Shuffle, c.Policy, c.Masked, c.Optimizer, threads), p.Start, p.Input);
+        return new PreparedText(p.Run, p.Data, p.Config.WithThreads(threads), p.Start, p.Input);
     }
 
     public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)

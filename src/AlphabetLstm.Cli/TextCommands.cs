@@ -85,7 +85,6 @@ public static class TextCommands
     private static int Run(PreparedText prepared, RunSettings run, TextFile file, string? dir, bool quiet, TextWriter o)
     {
         var t = prepared.Run;
-        var data = prepared.Data;
         o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
         var outcomes = TextRuns.FitEvery(1, prepared).Select(s => new EpochOutcome(s.Reports[0], s.State));

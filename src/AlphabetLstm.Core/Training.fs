@@ -52,6 +52,11 @@ type FitConfig =
         { Epochs = epochs; BatchSize = batchSize; Shuffle = shuffle; Policy = policy; Masked = masked
           Optimizer = { AdamConfig.Keras with LearningRate = learningRate }; Threads = threads }
 
+    /// The same configuration with another number of epochs.
+    member c.WithEpochs(epochs: int) = { c with Epochs = epochs }
+    /// The same configuration with another number of threads per step (the result does not change).
+    member c.WithThreads(threads: int) = { c with Threads = threads }
+
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
     { Parameters: Parameters

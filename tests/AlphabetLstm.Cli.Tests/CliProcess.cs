@@ -15,7 +15,11 @@ public static class CliProcess
     public static Process Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
 
     /// <summary>Starts the CLI with extra environment variables (e.g. a GC heap limit that bounds its memory).</summary>
-    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        StartDotnet(workingDirectory, environment, [Dll, .. args]);
+
+    /// <summary>Starts <c>dotnet</c> with these arguments, output and errors redirected.</summary>
+    public static Process StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, IEnumerable<string> args)
     {
         var info = new ProcessStartInfo(Dotnet)
         {
@@ -25,22 +29,25 @@ public static class CliProcess
             UseShellExecute = false,
         };
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
-        info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
         return Process.Start(info)!;
     }
 
     public static CliResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, null, args);
 
-    public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        Wait(Start(workingDirectory, environment, args), $"alphabet-lstm {string.Join(' ', args)}");
+
+    /// <summary>Waits up to 5 minutes for a started process, kills it past that, and returns what it printed.</summary>
+    public static CliResult Wait(Process started, string what)
     {
-        using var p = Start(workingDirectory, environment, args);
+        using var p = started;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"alphabet-lstm {string.Join(' ', args)} did not finish in 5 minutes");
+            throw new TimeoutException($"{what} did not finish in 5 minutes");
         }
         return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace AlphabetLstm.Cli.Tests;
@@ -64,28 +63,11 @@ public class ReadmeCSharpTests
 
     private static CliResult RunWithCache(string directory, string? packages, params string[] args)
     {
-        var info = new ProcessStartInfo(CliProcess.Dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["DOTNET_NOLOGO"] = "1";
+        var environment = new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
         // A package cache of this test's own, so the freshly packed core is never confused with a
         // package of the same version cached by an earlier run.
-        if (packages is not null) info.Environment["NUGET_PACKAGES"] = packages;
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish in 5 minutes");
-        }
-        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+        if (packages is not null) environment["NUGET_PACKAGES"] = packages;
+        return CliProcess.Wait(CliProcess.StartDotnet(directory, environment, args), $"dotnet {string.Join(' ', args)}");
     }
 
     /// <summary>A package's version in Directory.Packages.props.</summary>
