@@ -78,30 +78,32 @@ public static class BenchText
     {
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
-        var symbols = Vocabulary.Split(text);
-        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, Encoding.OneHot, true, Vocabulary.OfText(text));
-        var prepared = TextRuns.Prepare(run, symbols, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
+        var indexed = IndexedTexts.OfString(text);
+        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, Encoding.OneHot, true, indexed.Vocabulary,
+                              Targets.Every, TextRun.DefaultValidation);
+        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
-        var steps = prepared.Data.Count / shape.Batch;
-        var read = (double)prepared.Data.Count * shape.Window;
+        var steps = prepared.StepsPerEpoch;
+        var read = (double)prepared.Samples * shape.Window;
         var progress = new ProgressLine(o, repeats, false, steps);
         var seconds = new List<double>();
         var cpu = new List<double>();
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         clock.Restart();
-        foreach (var stretch in TextRuns.FitEvery(1, prepared))
+        foreach (var epoch in TextTraining.Fit(prepared))
         {
             seconds.Add(clock.Elapsed.TotalSeconds);
             process.Refresh();
             cpu.Add((process.TotalProcessorTime - cpuBefore).TotalSeconds);
-            progress.Report(stretch.Reports[0]);
+            progress.SetValidation(epoch.ValidationLoss);
+            progress.Report(epoch.Report);
             cpuBefore = process.TotalProcessorTime;
             clock.Restart();
         }
         progress.Done(0);
         var median = Stats.Median(seconds.Order().ToList());
-        return new Timing(shape.Characters, run.Vocabulary.Count, shape.Units, shape.Batch, shape.Window, prepared.Data.Count, steps,
+        return new Timing(shape.Characters, run.Vocabulary.Count, shape.Units, shape.Batch, shape.Window, prepared.Samples, steps,
                           prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()));
     }
 }

@@ -27,6 +27,13 @@ public sealed class ProgressLine
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private TimeSpan? _lastDraw;
     private int _drawnWidth;
+    private double? _validation;
+    private TimeSpan? _lastBatchDraw;
+    private TimeSpan _epochStart;
+    private bool _inBatches;
+
+    /// <summary>The longest a live line goes without a redraw inside an epoch.</summary>
+    public static readonly TimeSpan BatchInterval = TimeSpan.FromSeconds(0.5);
 
     /// <param name="o">Where to write.</param>
     /// <param name="epochs">The run's last epoch.</param>
@@ -60,6 +67,7 @@ public sealed class ProgressLine
     public string Describe(EpochReport r, TimeSpan elapsed)
     {
         var text = $"epoch {r.Epoch.ToString(Inv).PadLeft(_epochs.ToString(Inv).Length)}/{_epochs}  loss {r.Loss.ToString("0.0000", Inv)}  accuracy {RunPrinter.Percent(r.Accuracy)}";
+        if (_validation is { } held) text += $"  held-out {TextCommands.Nats(held)}";
         var done = r.Epoch - _firstEpoch;
         var seconds = elapsed.TotalSeconds;
         if (done <= 0 || seconds <= 0) return text;
@@ -78,10 +86,51 @@ public sealed class ProgressLine
              : $"{t.TotalSeconds.ToString("0.0", Inv)}s";
     }
 
+    /// <summary>The held-out loss of the epoch about to be reported (null: none), shown on its line.</summary>
+    public void SetValidation(double? loss) => _validation = loss;
+
+    /// <summary>
+    /// Progress inside an epoch: the batches done, the running loss, characters per second and the
+    /// time left for the run. Live, the line is redrawn every <see cref="BatchInterval"/>; redirected,
+    /// a plain line every <see cref="PlainInterval"/>.
+    /// </summary>
+    public void ReportBatch(TextBatchReport b)
+    {
+        if (_quiet) return;
+        _inBatches = true;
+        var now = _clock.Elapsed;
+        if (b.Batch == 1) _epochStart = now;
+        var since = _lastBatchDraw ?? _lastDraw ?? TimeSpan.Zero;
+        if (now - since < (_live ? BatchInterval : PlainInterval) || b.Batch == b.Batches) return;
+        _lastBatchDraw = now;
+        var seconds = (now - _epochStart).TotalSeconds;
+        var perSecond = seconds > 0 ? b.Characters / seconds : 0;
+        var batchesLeft = (double)(b.Batches - b.Batch) + (double)(_epochs - b.Epoch) * b.Batches;
+        var left = seconds > 0 ? batchesLeft * seconds / b.Batch : double.NaN;
+        var text = $"epoch {b.Epoch.ToString(Inv).PadLeft(_epochs.ToString(Inv).Length)}/{_epochs}  batch {b.Batch.ToString("#,0", Inv)}/{b.Batches.ToString("#,0", Inv)}"
+                 + $"  loss {b.Loss.ToString("0.0000", Inv)}  {perSecond.ToString("#,0", Inv)} chars/s  {Duration(left)} left";
+        if (_live)
+        {
+            var line = $"   {text}";
+            _o.Write($"\r{line.PadRight(_drawnWidth)}");
+            _drawnWidth = line.Length;
+        }
+        else _o.WriteLine($"   {text}");
+    }
+
     public void Report(EpochReport r)
     {
         if (_quiet) return;
         var now = _clock.Elapsed;
+        if (_inBatches)
+        {
+            // A run with progress inside its epochs (a text run): epochs are long, so every one gets its own line.
+            _lastDraw = now;
+            var line = $"   {Describe(r, now)}";
+            _o.WriteLine(_live ? $"\r{line.PadRight(_drawnWidth)}" : line);
+            _drawnWidth = 0;
+            return;
+        }
         var last = r.Epoch == _epochs;
         if (_live)
         {

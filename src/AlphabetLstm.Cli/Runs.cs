@@ -53,12 +53,6 @@ public static class ExperimentRunner
         return new PreparedExperiment(p.Spec, p.Seed, p.Data, p.Config.WithThreads(threads), p.Start);
     }
 
-    /// <summary>The same text run with <paramref name="threads"/> threads for each training step.</summary>
-    public static PreparedText WithThreads(this PreparedText p, int threads)
-    {
-        return new PreparedText(p.Run, p.Data, p.Config.WithThreads(threads), p.Start, p.Input);
-    }
-
     public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)
     {
         var prepared = Experiments.Prepare(spec, seed).WithThreads(threads);

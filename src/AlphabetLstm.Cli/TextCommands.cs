@@ -7,9 +7,10 @@ namespace AlphabetLstm.Cli;
 
 /// <summary>
 /// Your own text: <c>train --text FILE</c> (windows, or streams with <c>--stateful</c>), its
-/// <c>resume</c>, and <c>generate</c> for a text model. The text is read whole, decoded strictly as
-/// UTF-8 and checked (length, distinct characters, the memory training would take) before anything
-/// is computed or written.
+/// <c>resume</c>, and <c>generate</c> for a text model. The text is read in blocks, twice (the first
+/// pass finds its characters, the second stores each as a 2-byte index), decoded strictly as UTF-8 and
+/// checked (length, distinct characters, the memory training would take) before anything is trained
+/// or written.
 /// </summary>
 public static class TextCommands
 {
@@ -20,14 +21,6 @@ public static class TextCommands
     public const int DefaultBatchSize = 32;
     public const double DefaultLearningRate = 0.01;
 
-
-    /// <summary>
-    /// Bytes a character of the text costs while training, besides its samples: the file's bytes,
-    /// the decoded string, each character as a string of its own (twice over while the vocabulary is
-    /// made), and its index.
-    /// </summary>
-    public const long BytesPerCharacter = 72;
-
     /// <summary>The options only a text run has, added to <c>train</c>.</summary>
     public sealed class TrainOptions
     {
@@ -36,8 +29,11 @@ public static class TextCommands
         public Option<int?> BatchSize { get; } = Cli.PositiveInt("--batch-size", $"With --text: samples per batch, the number of streams with --stateful (default {DefaultBatchSize}).");
         public Option<string?> Encoding { get; } = new Option<string?>("--encoding") { Description = "With --text: one-hot (default) or index (k / V, one feature)." }.AcceptOnlyFromAmong("one-hot", "index");
         public Option<bool> Stateful { get; } = new("--stateful") { Description = "With --text: cut the text into batch-size streams and carry the state from chunk to chunk (reset each epoch), as char-rnn trains." };
+        public Option<string?> Targets { get; } = new Option<string?>("--targets") { Description = "With --text: every (a target after every character; the default with --stateful) or last (one target after each sample; the default for windows)." }.AcceptOnlyFromAmong("every", "last");
+        public Option<double?> Validation { get; } = ValidationOption();
+        public Option<string?> Json { get; } = new("--json") { Description = "With --text: write the run (settings, vocabulary size, loss and held-out loss per epoch, the best epoch) to this JSON file." };
 
-        public IEnumerable<Option> All => [Text, Window, BatchSize, Encoding, Stateful];
+        public IEnumerable<Option> All => [Text, Window, BatchSize, Encoding, Stateful, Targets, Validation, Json];
 
         /// <summary>Refuses the text-only options on an experiment run.</summary>
         public void RefuseWithExperiment(ParseResult parse)
@@ -45,6 +41,18 @@ public static class TextCommands
             foreach (var option in All.Skip(1))
                 if (parse.GetResult(option) is { Implicit: false })
                     throw new UsageException($"{option.Name} goes with --text FILE, not with an experiment id");
+        }
+
+        private static Option<double?> ValidationOption()
+        {
+            var option = new Option<double?>("--validation") { Description = $"With --text: hold out the last fraction F of the text, in [0, {TextRun.MaxValidation.ToString(Inv)}] (default {TextRun.DefaultValidation.ToString(Inv)}; 0: none), and report its loss after every epoch." };
+            option.Validators.Add(result =>
+            {
+                var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (!double.TryParse(token, NumberStyles.Float, Inv, out var f) || !(f >= 0 && f <= TextRun.MaxValidation))
+                    result.AddError($"--validation expects a fraction in [0, {TextRun.MaxValidation.ToString(Inv)}], got '{token}'");
+            });
+            return option;
         }
     }
 
@@ -60,121 +68,211 @@ public static class TextCommands
         var batch = parse.GetValue(t.BatchSize) ?? DefaultBatchSize;
         var stateful = parse.GetValue(t.Stateful);
         var encoding = parse.GetValue(t.Encoding) == "index" ? Encoding.Index : Encoding.OneHot;
+        var targets = parse.GetValue(t.Targets) switch
+        {
+            "every" => Targets.Every,
+            "last" => Targets.Last,
+            _ => TextRun.DefaultTargets(stateful),
+        };
+        var validation = parse.GetValue(t.Validation) ?? TextRun.DefaultValidation;
+        var units = s.Units ?? DefaultUnits;
         var path = parse.GetValue(t.Text)!;
-        var file = ReadTextFile(path, "--text");
-        var text = new TextRun(Path.GetFullPath(path), file.Sha256, window, batch, encoding, stateful, file.Vocabulary);
-        CheckFits(text, file, path);
+        var json = parse.GetValue(t.Json);
+        var scanned = ScanTextFile(path, "--text");
+        var text = new TextRun(Path.GetFullPath(path), scanned.Sha256, window, batch, encoding, stateful, scanned.Scan.Vocabulary, targets, validation);
+        CheckFits(text, scanned.Scan, units, path);
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
-        var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, s.Units ?? DefaultUnits,
+        if (json is not null) AtomicFile.EnsureWritableFileTarget(json, "--json");
+        var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, units,
                                       s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, Path.GetFullPath(s.Save));
-        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols).WithThreads(s.Threads), run, file, s.CheckpointDir, s.Quiet, o);
+        var indexed = EncodeTextFile(path, scanned, "--text");
+        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, s.CheckpointDir, s.Quiet, json, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
     public static int Resume(Checkpoint c, string folder, bool quiet, TextWriter o)
     {
         var t = c.Run.TextOrNull!;
-        var file = ReadTextFile(t.Path, "the run's text");
-        if (file.Sha256 != t.Sha256)
+        var scanned = ScanTextFile(t.Path, "the run's text");
+        if (scanned.Sha256 != t.Sha256)
             throw new FailureException(
-                $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {file.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
+                $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {scanned.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
+        CheckFits(t, scanned.Scan, c.Run.Units, t.Path);
         o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-        return Run(CheckpointFile.ResumeText(c, file.Symbols), c.Run, file, folder, quiet, o);
+        return Run(CheckpointFile.ResumeText(c, EncodeTextFile(t.Path, scanned, "the run's text")), c.Run, folder, quiet, null, o);
     }
 
-    private static int Run(PreparedText prepared, RunSettings run, TextFile file, string? dir, bool quiet, TextWriter o)
+    /// <summary>One epoch of a text run as the JSON's history holds it.</summary>
+    public sealed record EpochDto(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationBitsPerCharacter, double Seconds);
+
+    private static int Run(PreparedText prepared, RunSettings run, string? dir, bool quiet, string? json, TextWriter o)
     {
         var t = prepared.Run;
-        o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
+        var length = prepared.Training.Length + prepared.HeldOut.Length;
+        o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, run)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
-        var outcomes = TextRuns.FitEvery(1, prepared).Select(s => new EpochOutcome(s.Reports[0], s.State));
+        var history = new List<EpochDto>();
+        TextEpoch? best = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var validating = prepared.HeldOut.Length > 0;
+        var outcomes = TextTraining.Fit(prepared, progress.ReportBatch).Select(e =>
+        {
+            var seconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            double? held = validating ? e.ValidationLoss : null;
+            history.Add(new EpochDto(e.Report.Epoch, e.Report.Loss, e.Report.Accuracy, held, validating ? e.ValidationBitsPerCharacter : null, seconds));
+            // The best epoch: the lowest held-out loss (the last epoch when nothing is held out).
+            if (best is null || !validating || e.ValidationLoss < best.ValidationLoss) best = e;
+            progress.SetValidation(validating ? e.ValidationLoss : null);
+            return new EpochOutcome(e.Report, e.State);
+        });
         var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, dir, progress);
-        AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());
-        var evaluation = TextRuns.Evaluate(prepared, state.Parameters);
-        o.WriteLine($"accuracy {RunPrinter.Percent(evaluation.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {run.Save}");
+        var kept = best?.State ?? state;
+        AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, kept.Parameters).Serialize());
+        if (history.Count > 0)
+        {
+            var last = history[^1];
+            o.WriteLine($"accuracy {RunPrinter.Percent(last.Accuracy)} per position on the training part in epoch {last.Epoch}"
+                      + (validating && best is not null ? $"; best held-out loss {Nats(best.ValidationLoss)} at epoch {best.Report.Epoch}" : ""));
+        }
+        if (json is not null)
+        {
+            var dto = new
+            {
+                format = "alphabet-lstm-text-run",
+                version = 1,
+                settings = new
+                {
+                    text = t.Path, sha256 = t.Sha256, seed = run.Seed, epochs = run.Epochs, units = run.Units, learningRate = run.LearningRate,
+                    window = t.Window, batchSize = t.BatchSize, encoding = ModelFile.EncodingName(t.Encoding), stateful = t.Stateful,
+                    targets = ModelFile.TargetsName(t.Targets), validation = t.Validation,
+                    trainingCharacters = prepared.Training.Length, heldOutCharacters = prepared.HeldOut.Length,
+                },
+                vocabularySize = t.Vocabulary.Count,
+                history,
+                best = best is null ? null : new { epoch = best.Report.Epoch, validationLoss = validating ? best.ValidationLoss : (double?)null },
+            };
+            AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(dto, ResultsJson.Options) + "\n");
+        }
+        o.WriteLine(validating && best is not null
+            ? $"saved {run.Save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
+            : $"saved {run.Save}");
         return ExitCodes.Ok;
     }
 
-    private static string Describe(PreparedText p, int characters, RunSettings run)
+    /// <summary>A loss in nats and in bits per character: "1.4123 nats (2.0375 bits/char)".</summary>
+    public static string Nats(double loss) =>
+        $"{loss.ToString("0.0000", Inv)} nats ({(loss / Math.Log(2)).ToString("0.0000", Inv)} bits/char)";
+
+    private static string Describe(PreparedText p, RunSettings run)
     {
         var t = p.Run;
+        var n = p.Training.Length;
         var reading = t.Stateful
-            ? $"{t.BatchSize} streams of {characters / t.BatchSize} characters read in chunks of {t.Window} → the next character"
-            : $"every window of {t.Window} characters → the next one";
-        var policy = t.Stateful ? "no shuffle, stateful, reset after every epoch" : "shuffle, stateless";
-        return $"{reading}; {p.Data.Count} samples, LSTM({run.Units}) + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
+            ? $"{t.BatchSize} streams of {n / t.BatchSize} characters read in chunks of {t.Window}"
+            : $"every window of {t.Window} characters";
+        var target = t.Targets == Targets.Every ? "a target after every character" : "one target after each sample";
+        var policy = t.Stateful ? "no shuffle, stateful (truncated BPTT), reset after every epoch" : "shuffle, stateless";
+        var held = p.HeldOut.Length > 0 ? $"; the last {p.HeldOut.Length} characters ({t.Validation.ToString(Inv)}) held out" : "; nothing held out";
+        return $"{reading}, {target}; {p.Samples} samples{held}; LSTM({run.Units}) + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
              + $"{run.Epochs} epochs, batch {t.BatchSize}, {policy}, learning rate {run.LearningRate.ToString(Inv)}";
     }
 
     // ---- the text file ------------------------------------------------------------------------
 
-    /// <summary>A text file read and checked: its symbols, vocabulary and checksum.</summary>
-    public sealed record TextFile(string[] Symbols, Vocabulary Vocabulary, string Sha256);
+    /// <summary>A text file's first pass: its vocabulary and length, and the SHA-256 of its bytes.</summary>
+    public sealed record ScannedText(TextScan Scan, string Sha256);
+
+    /// <summary>The bytes read at a time: the text is never held whole, only as 2-byte indices.</summary>
+    private const int BlockBytes = 1 << 20;
 
     /// <summary>The memory limit in bytes: the one every command has (<see cref="Safety.MaxMemory"/>).</summary>
     public static long MemoryLimitBytes() => Safety.MaxMemory;
 
-    private static string Megabytes(double bytes) => (bytes / (1 << 20)).ToString("#,0", Inv) + " MB";
-
-    private static string LimitNamed(long limit) => $"the limit of {Megabytes(limit)} (set {Safety.MaxMemoryVariable} to change it)";
-
-    /// <summary>Reads a text file strictly (UTF-8, at least two distinct characters), or fails with one line.</summary>
-    public static TextFile ReadTextFile(string path, string what)
+    /// <summary>
+    /// The first pass over a text file: read in blocks, decoded strictly as UTF-8 (a byte-order mark
+    /// skipped), its distinct characters counted and its bytes hashed; or one line naming the problem.
+    /// </summary>
+    public static ScannedText ScanTextFile(string path, string what)
     {
         if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a text file");
         if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
-        var limit = MemoryLimitBytes();
-        var length = new FileInfo(path).Length;
-        if (length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
-        if (length * BytesPerCharacter > limit)
-            throw new FailureException(
-                $"{what} '{path}' holds {Megabytes(length)}; training on it would take at least {Megabytes((double)length * BytesPerCharacter)} of memory ({BytesPerCharacter} bytes a character), over {LimitNamed(limit)}");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        if (new FileInfo(path).Length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        TextScan scan;
+        try { scan = IndexedTexts.Scan(Pieces(path, what, hash)); }
+        catch (ArgumentException e) { throw new FailureException($"{what} '{path}': {OneLine(e.Message)}"); }
+        if (IndexedText.WidthProblem(scan.Vocabulary.Count) is { } problem)
+            throw new FailureException($"{what} '{path}': {problem}");
+        return new ScannedText(scan, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    /// <summary>The second pass: the text as symbol indices (2 bytes a character).</summary>
+    public static IndexedText EncodeTextFile(string path, ScannedText scanned, string what)
+    {
+        try { return IndexedTexts.Encode(scanned.Scan, Pieces(path, what, null)); }
+        catch (ArgumentException e) { throw new FailureException($"{what} '{path}': {OneLine(e.Message)}"); }
+    }
+
+    /// <summary>The file's characters in pieces of at most a block, decoded strictly as UTF-8.</summary>
+    private static IEnumerable<string> Pieces(string path, string what, IncrementalHash? hash)
+    {
+        var decoder = new UTF8Encoding(false, true).GetDecoder();
+        var bytes = new byte[BlockBytes];
+        var chars = new char[BlockBytes + 1];
+        long offset = 0;
+        FileStream stream;
+        try { stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
         }
-        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var bom = bytes.AsSpan().StartsWith(new byte[] { 0xEF, 0xBB, 0xBF }) ? 3 : 0;
-        string text;
-        try { text = new UTF8Encoding(false, true).GetString(bytes, bom, bytes.Length - bom); }
-        catch (DecoderFallbackException e)
+        using (stream)
         {
-            var at = bom + Math.Max(0, e.Index) + 1;
-            var shown = string.Join(" ", (e.BytesUnknown ?? []).Select(b => $"0x{b:X2}"));
-            throw new FailureException($"{what} '{path}' is not UTF-8 text: the bytes {shown} at byte {at} (counting from 1) are no UTF-8 character");
+            var first = true;
+            while (true)
+            {
+                int read;
+                try { read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
+                }
+                hash?.AppendData(bytes, 0, read);
+                var skip = first && read >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
+                first = false;
+                int count;
+                try { count = decoder.GetChars(bytes, skip, read - skip, chars, 0, flush: read == 0); }
+                catch (DecoderFallbackException e)
+                {
+                    var at = offset + skip + Math.Max(0, e.Index) + 1;
+                    var shown = string.Join(" ", (e.BytesUnknown ?? []).Select(b => $"0x{b:X2}"));
+                    throw new FailureException($"{what} '{path}' is not UTF-8 text: the bytes {shown} at byte {at} (counting from 1) are no UTF-8 character");
+                }
+                offset += read;
+                if (count > 0) yield return new string(chars, 0, count);
+                if (read == 0) break;
+            }
         }
-        if (text.Length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
-        var symbols = Vocabulary.Split(text);
-        var distinct = symbols.Distinct().Take(2).ToList();
-        if (distinct.Count < 2)
-            throw new FailureException($"{what} '{path}' holds one distinct character ({Quote(distinct[0])}): a model needs at least two to choose between");
-        return new TextFile(symbols, Vocabulary.OfText(text), sha);
     }
 
-    /// <summary>Fails unless the text is long enough for the run's samples and they fit in memory.</summary>
-    private static void CheckFits(TextRun t, TextFile file, string path)
+    /// <summary>Fails unless the text is long enough for the run's samples and the run fits in memory.</summary>
+    private static void CheckFits(TextRun t, TextScan scan, int units, string path)
     {
-        var n = file.Symbols.Length;
-        var samples = TextRuns.SampleCount(t, n);
-        if (samples == 0)
-            throw new FailureException(t.Stateful
-                ? $"--text '{path}' has {n} characters; --stateful with {t.BatchSize} streams (--batch-size) of chunks of {t.Window} (--window) needs at least {t.BatchSize} × {t.Window + 1} = {t.BatchSize * (t.Window + 1)}: lower --batch-size or --window"
-                : $"--text '{path}' has {n} characters; a window of {t.Window} needs at least {t.Window + 1} (the window and the character after it): lower --window");
+        if (scan.Length > Array.MaxLength)
+            throw new FailureException($"--text '{path}' has {scan.Length} characters, more than one array holds ({Array.MaxLength})");
+        var n = (int)scan.Length;
+        if (TextRuns.Problem(t, n) is { } reason)
+        {
+            var hint = t.Validation > 0 && TextRuns.SampleCount(t, n - TextRuns.HeldOutLength(t, n)) > 0
+                ? "lower --window or raise --validation (0 turns it off)"
+                : t.Stateful ? "lower --batch-size or --window" : "lower --window";
+            throw new FailureException($"--text '{path}': {reason}: {hint}");
+        }
         var features = t.Vocabulary.FeaturesPerSymbol(t.Encoding);
-        // Inputs and targets are held twice (the dataset and training's copy), plus each sample's pattern.
-        var bytes = (double)n * BytesPerCharacter
-                  + (double)samples * (t.Window * features + t.Vocabulary.Count) * 16
-                  + (double)samples * (2 * t.Window + 40);
-        var limit = MemoryLimitBytes();
-        if (bytes > limit)
-            throw new FailureException(
-                $"--text '{path}': training would take about {Megabytes(bytes)} of memory ({samples} samples × {t.Window} steps × {features} features), over {LimitNamed(limit)}; {(t.Stateful ? "try --encoding index or a shorter text" : "try --stateful, --encoding index or a smaller --window")}");
+        var bytes = Memory.Text(n, features, units, t.Vocabulary.Count, t.BatchSize, t.Window, t.Encoding == Encoding.OneHot, t.Targets == Targets.Every);
+        Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {units} units, {features} features, batch {t.BatchSize}, window {t.Window})", bytes);
     }
-
-    private static string Quote(string s) => "'" + s.Replace("\n", "\\n").Replace("\r", "\\r").Replace("\t", "\\t") + "'";
 
     // ---- generate -----------------------------------------------------------------------------
 
@@ -184,13 +282,16 @@ public static class TextCommands
     /// </summary>
     public static int Generate(SavedModel model, string start, int steps, double temperature, long seed, TextWriter o)
     {
-        string[] generated;
+        IEnumerable<string> generated;
         try { generated = TextRuns.Generate(model, Vocabulary.Split(start), steps, temperature, Rng.Create(seed)); }
         catch (ArgumentException e) when (e.ParamName is "start" or "text")
         {
             throw new FailureException($"--start: {OneLine(e.Message)}");
         }
-        o.WriteLine(start + string.Concat(generated));
+        // Printed as it is made: the output may be far longer than memory should hold.
+        o.Write(start);
+        foreach (var symbol in generated) o.Write(symbol);
+        o.WriteLine();
         return ExitCodes.Ok;
     }
 

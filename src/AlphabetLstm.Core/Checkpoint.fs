@@ -97,17 +97,17 @@ module CheckpointFile =
     [<CompiledName("Resume")>]
     let resume (c: Checkpoint) : PreparedExperiment = { prepare c.Run with Start = c.State }
 
-    /// A text run's data, configuration and fresh starting state, from the text's symbols.
+    /// A text run's data, configuration and fresh starting state, from the indexed text.
     [<CompiledName("PrepareText")>]
-    let prepareText (run: RunSettings) (symbols: Collections.Generic.IReadOnlyList<string>) : PreparedText =
+    let prepareText (run: RunSettings) (text: IndexedText) : PreparedText =
         match run.Text with
         | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
-        | Some t -> TextRuns.prepare t symbols run.Seed run.Units run.Epochs run.LearningRate
+        | Some t -> TextRuns.prepare t text run.Seed run.Units run.Epochs run.LearningRate
 
-    /// A text run prepared from the text's symbols, then moved to the checkpoint's training state.
+    /// A text run prepared from the indexed text, then moved to the checkpoint's training state.
     [<CompiledName("ResumeText")>]
-    let resumeText (c: Checkpoint) (symbols: Collections.Generic.IReadOnlyList<string>) : PreparedText =
-        { prepareText c.Run symbols with Start = c.State }
+    let resumeText (c: Checkpoint) (text: IndexedText) : PreparedText =
+        { prepareText c.Run text with Start = c.State }
 
     /// The model the checkpoint's current weights make.
     [<CompiledName("Model")>]
@@ -161,8 +161,9 @@ module CheckpointFile =
             match r.Text with
             | None -> sprintf "\"experiment\": %s" (str r.Experiment)
             | Some t ->
-                sprintf "\"kind\": \"text\", \"text\": { \"path\": %s, \"sha256\": %s, \"window\": %d, \"batchSize\": %d, \"encoding\": %s, \"stateful\": %s }"
+                sprintf "\"kind\": \"text\", \"text\": { \"path\": %s, \"sha256\": %s, \"window\": %d, \"batchSize\": %d, \"encoding\": %s, \"stateful\": %s, \"targets\": %s, \"validation\": %s }"
                     (str t.Path) (str t.Sha256) t.Window t.BatchSize (str (ModelFile.encodingName t.Encoding)) (if t.Stateful then "true" else "false")
+                    (str (ModelFile.targetsName t.Targets)) (num t.Validation)
         sb.AppendFormat(CultureInfo.InvariantCulture,
                         "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
@@ -204,7 +205,16 @@ module CheckpointFile =
           BatchSize = int (integer (p "batchSize") (get "batchSize" "the batch size") 1L 100000L)
           Encoding = encoding
           Stateful = boolean (p "stateful") (get "stateful" "true or false")
-          Vocabulary = Vocabulary.Alphabet }
+          Vocabulary = Vocabulary.Alphabet
+          // Checkpoints from before targets and validation existed trained one target per sample on the whole text.
+          Targets = choice path d "targets" [ "last", Targets.Last; "every", Targets.Every ] Targets.Last
+          Validation =
+            if d.ContainsKey "validation" then
+                let f = number (p "validation") (get "validation" "the held-out fraction")
+                if not (f >= 0.0 && f <= TextRun.MaxValidation) then
+                    fail (sprintf "%s: expected a fraction in [0, %g], found %s" (p "validation") TextRun.MaxValidation (num f))
+                f
+            else 0.0 }
 
     let private readRun (e: JsonElement) : RunSettings =
         let path = "run"
@@ -261,8 +271,8 @@ module CheckpointFile =
                 run, spec.BatchSize, ModelFile.inputOf spec, sprintf "experiment %s" run.Experiment
         if m.Input <> expectedInput then
             let show (i: InputSpec) =
-                sprintf "%d time steps × %d features (masked %b, padding %s, reading %s)" i.TimeSteps i.Features i.Masked
-                    (if i.PrePadded then "pre" else "none") (ModelFile.readingName i.Reading)
+                sprintf "%d time steps × %d features (masked %b, padding %s, reading %s, targets %s)" i.TimeSteps i.Features i.Masked
+                    (if i.PrePadded then "pre" else "none") (ModelFile.readingName i.Reading) (ModelFile.targetsName i.Targets)
             fail (sprintf "model.input: expected %s for %s, found %s" (show expectedInput) what (show m.Input))
         if m.Parameters.Units <> run.Units then
             fail (sprintf "model.lstm.units: expected %d (run.units), found %d" run.Units m.Parameters.Units)

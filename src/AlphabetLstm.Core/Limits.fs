@@ -65,6 +65,22 @@ module Memory =
         let data = float samples * (float timeSteps * float inputs + float classes)
         10.0 * d * parameterCount inputs units classes + tape inputs units classes batch timeSteps + 2.0 * d * data
 
+    /// Bytes a text run needs (`train --text`): the text as 2-byte symbol indices, one flag and one
+    /// index per possible code point while reading it (5.6 MB), the parameters about ten times over
+    /// (as `training`), the tape of one batch (a one-hot run's tape holds symbol indices, not T·B·V
+    /// inputs), the every-step head's buffers (probabilities T·B·V, d h T·B·H, targets), and a second
+    /// tape for the held-out pass.
+    [<CompiledName("Text")>]
+    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) : float =
+        let I, H, V, B, T = float features, float units, float classes, float batch, float timeSteps
+        let oneTape =
+            tape features units classes batch timeSteps
+            - (if oneHot then d * T * B * I - 4.0 * T * B else 0.0)
+            + (if everyStep then d * T * B * (V + H) + 4.0 * T * B else 0.0)
+        2.0 * length + float 0x110000 * 5.0
+        + 10.0 * d * parameterCount features units classes
+        + 2.0 * oneTape
+
     /// Bytes a prediction needs: the parameters twice (the model and a working copy), the inputs
     /// twice (read, then loaded into the tape) and the tape for B rows over T steps.
     [<CompiledName("Prediction")>]

@@ -76,8 +76,12 @@ type internal Tape =
       B: int
       I: int
       H: int
-      /// Inputs, (T, B, I).
+      /// Inputs, (T, B, I); empty when the tape reads symbols (one-hot inputs by index, `Symbols`).
       X: float[]
+      /// The symbol of every (step, sample) row, (T, B), when the inputs are one-hot over I = V
+      /// symbols: x·W is then row `Symbols[r]` of W (a gather) and d W a scatter-add of d z into that
+      /// row, the dense product's numbers without the T·B·V one-hot matrix. Empty for dense inputs.
+      Symbols: int[]
       /// Hidden states h_0 .. h_T, (T+1, B, H); h_0 is the initial state.
       Hs: float[]
       /// Cell states c_0 .. c_T, (T+1, B, H).
@@ -170,9 +174,12 @@ module Lstm =
         with :? AggregateException as e when e.InnerExceptions.Count > 0 ->
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions.[0])
 
-    let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape =
+    /// A tape for T steps of B rows; `bySymbol`: the inputs are one-hot over I symbols and held as
+    /// their indices (see Tape.Symbols), else as T·B·I numbers.
+    let internal newTapeOf (bySymbol: bool) (T: int) (B: int) (I: int) (H: int) : Tape =
         { T = T; B = B; I = I; H = H
-          X = Array.zeroCreate (T * B * I)
+          X = (if bySymbol then Array.empty else Array.zeroCreate (T * B * I))
+          Symbols = (if bySymbol then Array.zeroCreate (T * B) else Array.empty)
           Hs = Array.zeroCreate ((T + 1) * B * H)
           Cs = Array.zeroCreate ((T + 1) * B * H)
           Gates = Array.zeroCreate (T * B * 4 * H)
@@ -190,6 +197,9 @@ module Lstm =
               HPacked = if B >= 4 && T = 1 then Array.zeroCreate (B * (H - H % 16)) else Array.empty
               Rows = if stacked B T then Array.init (T * B) (fun q -> (T - 1 - q / B) * B + q % B) else Array.empty
               Blocked = lazy (if stacked B T then Array.zeroCreate Kernels.blockedScratchLength else Array.empty) } }
+
+    /// A tape for T steps of B rows of I dense input features.
+    let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape = newTapeOf false T B I H
 
     /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
     let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
@@ -358,9 +368,16 @@ module Lstm =
         // z = b + x·W for every step and sample at once: (T·B, I)·(I, G); h·U is added step by step.
         for r in 0 .. T * B - 1 do
             Array.blit bias 0 tape.Gates (r * G) G
-        let parts = partsOf tape
-        if parts = 1 then projectRows tape 0 (T * B)
-        else inParts parts (fun k -> let r0, r1 = partRange (T * B) 4 parts k in projectRows tape r0 r1)
+        if tape.Symbols.Length > 0 then
+            // One-hot x: x·W is row s of W (a gather). b + 0·W_k + … + 1·W_s + … is b + W_s exactly,
+            // so these are the dense product's bits.
+            for r in 0 .. T * B - 1 do
+                let s = tape.Symbols.[r]
+                TensorPrimitives.Add(ReadOnlySpan<float>(tape.Gates, r * G, G), ReadOnlySpan<float>(wRows, s * G, G), Span<float>(tape.Gates, r * G, G))
+        else
+            let parts = partsOf tape
+            if parts = 1 then projectRows tape 0 (T * B)
+            else inParts parts (fun k -> let r0, r1 = partRange (T * B) 4 parts k in projectRows tape r0 r1)
         for t in 0 .. T - 1 do
             forwardStep u tape t
 
@@ -383,8 +400,10 @@ module Lstm =
             Kernels.gemmNNPacked G H uRows (Kernels.strided dz (first * G) 1 G) tape.Scratch.HPacked hs (Kernels.rowMajor gU 0 H)
         else
             Kernels.gemmNN G H uRows (Kernels.strided dz (first * G) 1 (dir * G)) (Kernels.rowMajor tape.Hs (first * H) (dir * H)) (Kernels.rowMajor gU 0 H)
-        // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient in backwardTape.
-        Kernels.gemmNN I G rows (Kernels.strided tape.X (first * I) 1 (dir * I)) (Kernels.rowMajor dz (first * G) (dir * G)) (Kernels.rowMajor tape.Scratch.DwRows 0 G)
+        // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient
+        // in backwardTape (symbol inputs: scattered there instead).
+        if tape.Symbols.Length = 0 then
+          Kernels.gemmNN I G rows (Kernels.strided tape.X (first * I) 1 (dir * I)) (Kernels.rowMajor dz (first * G) (dir * G)) (Kernels.rowMajor tape.Scratch.DwRows 0 G)
 
     /// The weight gradients of a batched sequence, once after the reversed loop, over all T·B rows
     /// in the order `Rows` lists them (steps T−1 … 0, samples 0 … B−1): the order, and so the bits,
@@ -398,8 +417,10 @@ module Lstm =
         let dz, rows = tape.Scratch.Dz, tape.Scratch.Rows
         if j1 > j0 then
             Kernels.gemmTNRows (j1 - j0) H uRows (Kernels.rowMajor dz j0 G) (Kernels.rowMajor tape.Hs 0 H) rows (Kernels.rowMajor gU (j0 * H) H) scratch
-            // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient in backwardTape.
-            Kernels.gemmTNRows I (j1 - j0) (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz j0 G) rows (Kernels.rowMajor tape.Scratch.DwRows j0 G) scratch
+            // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient
+            // in backwardTape (symbol inputs: scattered there instead).
+            if tape.Symbols.Length = 0 then
+              Kernels.gemmTNRows I (j1 - j0) (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz j0 G) rows (Kernels.rowMajor tape.Scratch.DwRows j0 G) scratch
 
     let private addStackedWeightGradients (tape: Tape) (grads: float[][]) =
         let T, B, H = tape.T, tape.B, tape.H
@@ -421,11 +442,28 @@ module Lstm =
                 let j0, j1 = partRange G 16 parts k
                 stackedColumns tape uRows gU j0 j1 (if k = 0 then scratch else tape.PartScratch.[k - 1]))
 
+    /// d W for symbol inputs: x_r is one-hot at s_r, so xᵀ d z adds d z_r into row s_r of d W (a
+    /// scatter-add), over the rows in BPTT's order (steps T−1 … 0, samples 0 … B−1): the dense
+    /// product's sums, whose other terms are 0 · d z.
+    let private scatterWeightGradients (tape: Tape) =
+        let T, B, G = tape.T, tape.B, 4 * tape.H
+        let dz, dw = tape.Scratch.Dz, tape.Scratch.DwRows
+        for t in T - 1 .. -1 .. 0 do
+            for b in 0 .. B - 1 do
+                let r = t * B + b
+                let s = tape.Symbols.[r]
+                TensorPrimitives.Add(ReadOnlySpan<float>(dw, s * G, G), ReadOnlySpan<float>(dz, r * G, G), Span<float>(dw, s * G, G))
+
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
     /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
     /// in the order steps T−1 … 0, samples 0 … B−1 within a step, whatever the batch size.
     /// Without `withInitial` dH is left at d h_1 (training treats h_0 as a constant: it never reads it).
-    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
+    let rec internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
+        backwardTapeWith p tape Array.empty dH dC withInitial grads
+
+    /// backwardTape with a loss that reads every step's h too: `dOutputs` (T, B, H) holds d loss / d h_{t+1}
+    /// from the head at step t, added into the carried d h before step t is inverted (empty: none).
+    and internal backwardTapeWith (p: Parameters) (tape: Tape) (dOutputs: float[]) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
         let u = Parameters.matrixValues p.RecurrentKernel
@@ -435,6 +473,9 @@ module Lstm =
         if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H (Kernels.rowMajor u 0 H) tape.Scratch.UPacked
         let stacked = stacked B T
         for t in T - 1 .. -1 .. 0 do
+            // h_{t+1} feeds the head as well as step t+1: d h_{t+1} = (from step t+1) + (from the head).
+            if dOutputs.Length > 0 then
+                TensorPrimitives.Add(ReadOnlySpan<float>(dH), ReadOnlySpan<float>(dOutputs, t * B * H, B * H), Span<float>(dH))
             backwardStep u tape t dH dC (t > 0 || withInitial)
             // A batch of one step: its weight gradients while its d z is still in cache.
             if B > 1 && not stacked then
@@ -443,6 +484,7 @@ module Lstm =
         if stacked then addStackedWeightGradients tape grads
         // One sample: the same order in one product per block, walking the steps backwards.
         elif B = 1 then addWeightGradients tape (T - 1) T (if tape.ZeroStart then T - 1 else T) -1 grads
+        if tape.Symbols.Length > 0 then scatterWeightGradients tape
         let gW = grads.[0]
         for j in 0 .. G - 1 do
             for k in 0 .. I - 1 do

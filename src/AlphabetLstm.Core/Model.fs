@@ -12,6 +12,16 @@ open System.Numerics.Tensors
 open System.Runtime.Intrinsics
 open MathNet.Numerics.LinearAlgebra
 
+/// Where a sample's targets are: after its last step only (one target per sample: Keras'
+/// `return_sequences=False`, the tutorial's form), or after every step (char-rnn, Keras
+/// `return_sequences=True` + `TimeDistributed(Dense)`): the head reads every step's h and the loss is
+/// the mean cross-entropy over every position.
+type Targets =
+    /// One target per sample, after its last step.
+    | Last = 0
+    /// A target after every step: step t of a text sample predicts the symbol after it.
+    | Every = 1
+
 /// Cross-entropy on plain matrices (the model computes its own softmax in `Model`'s head).
 module Loss =
     /// Row-wise log-softmax: logits − max − log Σ exp(logits − max).
@@ -70,8 +80,11 @@ type internal Workspace =
       Lanes: float[] }
 
 module Model =
-    let internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
-        { Tape = Lstm.newTape T B I H
+    let rec internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace = newWorkspaceOf false T B I H V
+
+    /// A workspace whose tape holds symbol indices when `bySymbol` (one-hot inputs over I symbols).
+    and internal newWorkspaceOf (bySymbol: bool) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
+        { Tape = Lstm.newTapeOf bySymbol T B I H
           DH = Array.zeroCreate (B * H)
           DC = Array.zeroCreate (B * H)
           Probs = Array.zeroCreate (B * V)
@@ -199,6 +212,57 @@ module Model =
         Array.Clear ws.DH
         Kernels.gemmNN B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DH 0 H)
         Array.Clear ws.DC
+
+    // ---- a target at every step: the head on every step's h -------------------------------------
+    //
+    //     logits_r = h_r · DenseKernel + DenseBias       r = t·B + b over the T·B (step, sample) rows, h_r = h_{t+1}
+    //     loss     = mean over r of −log p_r[y_r]          y_r the target symbol of row r
+    //     d loss / d logits_r = (p_r − onehot(y_r)) / (T·B)
+
+    /// The head on every step's h of a tape, for the targets `targets` (T·B symbol indices): writes the
+    /// probabilities into `probs` (T·B, V); returns (sum of the rows' losses, rows whose argmax is the target).
+    let internal everyHeadForward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
+        let R, B, H, V = tape.T * tape.B, tape.B, tape.H, p.Classes
+        let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
+        for r in 0 .. R - 1 do
+            Array.blit db 0 probs (r * V) V
+        // (T·B, H)·(H, V): h_1 … h_T are contiguous rows of Hs from slot 1; the kernel's storage is its transpose (V, H).
+        Kernels.gemmNT R V H (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor probs 0 V)
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        for r in 0 .. R - 1 do
+            let row = Span<float>(probs, r * V, V)
+            let rowIn = ReadOnlySpan<float>(probs, r * V, V)
+            let argmax = TensorPrimitives.IndexOfMax rowIn
+            let y = targets.[r]
+            // log p_y = (l_y − max) − log Σ exp(l − max)
+            TensorPrimitives.Subtract(rowIn, row.[argmax], row)
+            let shifted = row.[y]
+            Kernels.exp probs (r * V) probs (r * V) V
+            let mutable sum = 0.0
+            for v in 0 .. V - 1 do
+                sum <- sum + row.[v]
+            TensorPrimitives.Divide(rowIn, sum, row)
+            lossSum <- lossSum + (log sum - shifted)
+            if argmax = y then correct <- correct + 1
+        struct (lossSum, correct)
+
+    /// Inverts everyHeadForward: d logits = (p − y) / (T·B), written over `probs`; adds to the Dense
+    /// gradients and writes d loss / d h_{t+1} of every row into dOutputs (T·B, H).
+    let internal everyHeadBackward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) (dOutputs: float[]) (gDk: float[]) (gDb: float[]) =
+        let R, B, H, V = tape.T * tape.B, tape.B, tape.H, p.Classes
+        let dk = Parameters.matrixValues p.DenseKernel
+        let scale = 1.0 / float R
+        for r in 0 .. R - 1 do
+            probs.[r * V + targets.[r]] <- probs.[r * V + targets.[r]] - 1.0
+            let dl = Span<float>(probs, r * V, V)
+            TensorPrimitives.Multiply(ReadOnlySpan<float>(probs, r * V, V), scale, dl)
+            TensorPrimitives.Add(ReadOnlySpan<float>(gDb), ReadOnlySpan<float>(probs, r * V, V), Span<float>(gDb))
+        // logits = h · DenseKernel + DenseBias:
+        //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, T·B) · h (T·B, H);  d h (T·B, H) = d logits (T·B, V) · DenseKernelᵀ (V, H).
+        Kernels.gemmNN V H R (Kernels.strided probs 0 1 V) (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor gDk 0 H)
+        Array.Clear(dOutputs, 0, R * H)
+        Kernels.gemmNN R H V (Kernels.rowMajor probs 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor dOutputs 0 H)
 
     /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`
     /// (raw storage, Parameters.storage order), and with `withInitial` d h_0, d c_0 are left in

@@ -43,14 +43,18 @@ type InputSpec =
       /// otherwise a sequence must fill the window exactly.
       PrePadded: bool
       /// A window model or a stream model ("reading" in the file; Window when absent).
-      Reading: Reading }
+      Reading: Reading
+      /// Trained with a target after the last step only, or after every step ("targets" in the file,
+      /// version 3; Last when absent).
+      Targets: Targets }
 
     /// How a model reads T steps of I features: not masked, not pre-padded, a window model unless told.
     static member Create(timeSteps: int, features: int, encoding: Encoding,
                          [<Optional; DefaultParameterValue(false)>] masked: bool,
                          [<Optional; DefaultParameterValue(false)>] prePadded: bool,
-                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : InputSpec =
-        { TimeSteps = timeSteps; Features = features; Encoding = encoding; Masked = masked; PrePadded = prePadded; Reading = reading }
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading,
+                         [<Optional; DefaultParameterValue(Targets.Last)>] targets: Targets) : InputSpec =
+        { TimeSteps = timeSteps; Features = features; Encoding = encoding; Masked = masked; PrePadded = prePadded; Reading = reading; Targets = targets }
 
 /// A model as a file holds it: its vocabulary (the classes it predicts, and the symbols it reads),
 /// how it reads its input, and its weights.
@@ -82,9 +86,19 @@ type NextSymbol =
 module ModelFile =
     open JsonText
 
-    /// The model file's format: "alphabet-lstm-model", version 2 (the version written, and the newest read).
+    /// The model file's format: "alphabet-lstm-model", version 3 (the newest read). A model is
+    /// written in the oldest version that holds it: 3 for a model trained with a target at every
+    /// step ("targets": "every"), 2 otherwise, so files older readers can read stay readable by them.
     [<CompiledName("Format")>]
-    let format = { Name = "alphabet-lstm-model"; Version = 2 }
+    let format = { Name = "alphabet-lstm-model"; Version = 3 }
+
+    /// The version a model is written in: 3 with targets at every step, else 2.
+    [<CompiledName("VersionOf")>]
+    let versionOf (input: InputSpec) = if input.Targets = Targets.Every then 3 else 2
+
+    /// The name of a targets choice in the file and on the command line: "last" or "every".
+    [<CompiledName("TargetsName")>]
+    let targetsName (t: Targets) = if t = Targets.Every then "every" else "last"
 
     /// The encodings' names in the file.
     let private encodingNames = [ Encoding.Index, "index"; Encoding.OneHot, "one-hot"; Encoding.Features, "features" ]
@@ -97,9 +111,9 @@ module ModelFile =
     [<CompiledName("InputOf")>]
     let inputOf (spec: ExperimentSpec) : InputSpec =
         match spec.Data with
-        | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
-        | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
-        | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = Encoding.Index; Masked = spec.Masked; PrePadded = true; Reading = Reading.Window }
+        | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
+        | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
+        | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = Encoding.Index; Masked = spec.Masked; PrePadded = true; Reading = Reading.Window; Targets = Targets.Last }
 
     /// The name of a reading in the file: "window" or "stream".
     [<CompiledName("ReadingName")>]
@@ -115,6 +129,9 @@ module ModelFile =
             Some(sprintf "input.features: expected a multiple of %d (one-hot over %d symbols), found %d" per V input.Features)
         elif input.PrePadded && input.Encoding <> Encoding.Features && input.Features <> per then
             Some(sprintf "input.features: expected %d with \"padding\": \"pre\" (one symbol per step), found %d" per input.Features)
+        elif input.Targets = Targets.Every && (input.Encoding = Encoding.Features || input.PrePadded || input.Features <> per) then
+            Some(sprintf "input.targets: a model with a target at every step reads one symbol per step (encoding index or one-hot, %d features, no padding), found encoding %s, %d features, padding %s"
+                         per (encodingName input.Encoding) input.Features (if input.PrePadded then "pre" else "none"))
         elif input.Reading = Reading.Stream && (input.Encoding = Encoding.Features || input.PrePadded || input.Features <> per) then
             Some(sprintf "input.reading: a stream model reads one symbol per step (encoding index or one-hot, %d features, no padding), found encoding %s, %d features, padding %s"
                          per (encodingName input.Encoding) input.Features (if input.PrePadded then "pre" else "none"))
@@ -123,9 +140,12 @@ module ModelFile =
     // ---- writing ------------------------------------------------------------------------------
 
     let internal writeInput (sb: Text.StringBuilder) (input: InputSpec) =
-        sb.AppendFormat(inv, "{{ \"timeSteps\": {0}, \"features\": {1}, \"encoding\": {2}, \"masked\": {3}, \"padding\": {4}, \"reading\": {5} }}",
+        sb.AppendFormat(inv, "{{ \"timeSteps\": {0}, \"features\": {1}, \"encoding\": {2}, \"masked\": {3}, \"padding\": {4}, \"reading\": {5}",
                         input.TimeSteps, input.Features, str (encodingName input.Encoding), (if input.Masked then "true" else "false"),
                         str (if input.PrePadded then "pre" else "none"), str (readingName input.Reading)) |> ignore
+        // "targets" exists from version 3 on; a last-target model is written as version 2 and omits it.
+        if input.Targets = Targets.Every then sb.Append(", \"targets\": \"every\"") |> ignore
+        sb.Append(" }") |> ignore
 
     /// The "lstm" and "dense" fields of a parameters-shaped record (weights, or Adam's moments).
     let internal writeBlocks (sb: Text.StringBuilder) (indent: string) (p: Parameters) =
@@ -150,7 +170,7 @@ module ModelFile =
         | None -> ()
         let i2 = indent + "  "
         sb.Append("{\n") |> ignore
-        writeHeader sb i2 format
+        writeHeader sb i2 { format with Version = versionOf m.Input }
         sb.Append(i2).Append("\"vocabulary\": [") |> ignore
         m.Vocabulary.Symbols |> Seq.iteri (fun k s -> sb.Append(if k > 0 then ", " else "").Append(strReadable s) |> ignore)
         sb.Append("],\n").Append(i2).Append("\"input\": ") |> ignore
@@ -230,7 +250,12 @@ module ModelFile =
         let masked = boolean (p "masked") (field path d "masked" "true or false")
         let padded = choice path d "padding" [ "none", false; "pre", true ] false
         let reading = choice path d "reading" [ "window", Reading.Window; "stream", Reading.Stream ] Reading.Window
-        { TimeSteps = int ts; Features = int fs; Encoding = encoding; Masked = masked; PrePadded = padded; Reading = reading }
+        let targets =
+            if fileVersion < 3 then
+                if d.ContainsKey "targets" then fail (sprintf "%s: version %d files have no targets (it came in version 3)" (p "targets") fileVersion)
+                Targets.Last
+            else choice path d "targets" [ "last", Targets.Last; "every", Targets.Every ] Targets.Last
+        { TimeSteps = int ts; Features = int fs; Encoding = encoding; Masked = masked; PrePadded = padded; Reading = reading; Targets = targets }
 
     /// Reads the "lstm" and "dense" fields of `d` (an object at `path`). H and I come from the file
     /// (lstm.units and the kernel's rows) unless given (`like`); V is `classes` when given, else dense.units.

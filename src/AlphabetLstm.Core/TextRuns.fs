@@ -1,19 +1,33 @@
 /// Training on a text and continuing a text: the tutorial's window and stateful experiments applied
-/// to any sequence of characters.
+/// to any sequence of characters, at the size of a real text.
 ///
-/// Windows (the default): every window of T characters → the character after it, Keras' fit
-/// defaults (shuffle, stateless). Streams (stateful): the text cut into B parallel streams, each
-/// batch the next T characters of every stream (Datasets.streams), the state carried from batch to
-/// batch and reset after every epoch, as char-rnn trains (truncated BPTT).
+/// Shape legend: n characters, V symbols, T window (chunk), B batch (streams), H units.
 ///
-/// Generation follows the way a model was trained to read (TextRuns.generate): a window model
-/// predicts each symbol from the last T symbols, read from the zero state; a stream model predicts
-/// only after a multiple of T symbols read since a reset, as in training, carrying its state one
-/// symbol per step. Pure: symbols in, symbols out; randomness from the given generator.
+/// The text is held as 2-byte symbol indices (IndexedText) and each batch's inputs are built from
+/// them when the step needs them: one-hot inputs as symbol tapes (x·W a row gather, d W a
+/// scatter-add), index inputs as T·B numbers. Nothing of size n·V or n·T is ever made.
+///
+/// Two ways to read (TextRun.Stateful):
+///   - Windows: every window of T characters, shuffled, each from the zero state.
+///   - Streams: the text cut into B parallel streams of S = n / B characters; batch k reads chunk k
+///     (characters k·T … k·T + T − 1) of every stream, carrying each stream's state from chunk to
+///     chunk, reset after every epoch (char-rnn). Truncated BPTT: the carried state is a constant to
+///     the gradient (PyTorch's `detach`), so chunk k+1's gradient is that of its own loss.
+/// Two places for targets (TextRun.Targets): after the last step of a sample (one per sample, the
+/// tutorial's form), or after every step (each step predicts the character after it; the loss is the
+/// mean over all T·B positions of the batch). Streams default to every step, windows to the last.
+///
+/// The last `Validation` fraction of the text is held out: after every epoch its loss is read the
+/// way the model reads (a stream model: the held-out text as one stream from the zero state; a window
+/// model: every window of it), in nats per target (bits per character = nats / ln 2).
+///
+/// Generation follows the way a model was trained to read (TextRuns.generate). Pure: symbols in,
+/// symbols out; randomness from the given generator; progress through a function the caller passes.
 namespace AlphabetLstm.Core
 
 open System
 open System.Collections.Generic
+open System.Runtime.InteropServices
 open MathNet.Numerics.LinearAlgebra
 
 /// A text run's data: the file, its checksum, and how the text is cut into samples.
@@ -31,14 +45,30 @@ type TextRun =
       /// Streams, state carried and reset each epoch (true), or shuffled windows (false).
       Stateful: bool
       /// The text's characters (Vocabulary.OfText).
-      Vocabulary: Vocabulary }
+      Vocabulary: Vocabulary
+      /// A target after every step, or after the last step of each sample.
+      Targets: Targets
+      /// The fraction of the text held out at its end for validation, in [0, 0.5] (0: none).
+      Validation: float }
+
+    /// Where the targets are unless told: every step for streams, the last step for windows (as
+    /// char-rnn and the Keras text-generation tutorial train).
+    static member DefaultTargets(stateful: bool) = if stateful then Targets.Every else Targets.Last
+    /// The held-out fraction unless told: 0.1.
+    static member DefaultValidation = 0.1
+    /// The largest held-out fraction: 0.5.
+    static member MaxValidation = 0.5
 
 /// A text run ready to train: its data, configuration, starting state and what the model file says.
 type PreparedText =
-    { /// The text and how it is cut (window, streams, encoding).
+    { /// The text and how it is cut (window, streams, encoding, targets).
       Run: TextRun
-      /// Windows of the text, or its streams laid out batch by batch.
-      Data: Dataset
+      /// The part trained on: the text without its held-out end.
+      Training: IndexedText
+      /// The held-out end of the text (empty when Validation is 0).
+      HeldOut: IndexedText
+      /// Samples per epoch: windows, or streams × chunks.
+      Samples: int
       /// How to train: shuffled and stateless for windows, in order and stateful for streams.
       Config: FitConfig
       /// The state before the next epoch (epoch 0 for a fresh run).
@@ -47,7 +77,55 @@ type PreparedText =
       Input: InputSpec }
 
     /// Optimizer steps in one epoch: one per batch, the last batch possibly smaller.
-    member p.StepsPerEpoch = (p.Data.Count + p.Config.BatchSize - 1) / p.Config.BatchSize
+    member p.StepsPerEpoch = (p.Samples + p.Config.BatchSize - 1) / p.Config.BatchSize
+    /// Targets per epoch: one per sample, or T per sample.
+    member p.TargetsPerEpoch = int64 p.Samples * (if p.Run.Targets = Targets.Every then int64 p.Run.Window else 1L)
+    /// The same run on `threads` threads per step (the same bits).
+    member p.WithThreads(threads: int) = { p with Config = p.Config.WithThreads threads }
+
+/// Progress inside an epoch, after each batch (for a progress line).
+type TextBatchReport =
+    { /// The epoch being trained (1-based).
+      Epoch: int
+      /// Batches done in this epoch.
+      Batch: int
+      /// Batches in the epoch.
+      Batches: int
+      /// The mean loss per target over this epoch's batches so far.
+      Loss: float
+      /// Input characters read in this epoch so far.
+      Characters: int64 }
+
+/// A loss read over a text: nats per target, the share predicted right, and how many targets.
+type TextEvaluation =
+    { /// Mean cross-entropy per target, in nats.
+      Loss: float
+      /// The share of targets whose most likely symbol is the target.
+      Accuracy: float
+      /// The number of targets read.
+      Targets: int64 }
+    /// The loss in bits per character: nats / ln 2.
+    member e.BitsPerCharacter = e.Loss / log 2.0
+
+/// One epoch of a text run: the training report (per target), the held-out loss and the state after it.
+type TextEpoch =
+    { Report: EpochReport
+      /// The held-out loss after the epoch, in nats per target; NaN when nothing is held out.
+      ValidationLoss: float
+      State: TrainingState }
+    /// The held-out loss in bits per character; NaN when nothing is held out.
+    member e.ValidationBitsPerCharacter = e.ValidationLoss / log 2.0
+
+/// The buffers of one batch shape (T, B): the tape and head of the last-step form, and the
+/// every-step head's. Private to one pass; written in place, never handed out.
+type internal TextLane =
+    { Ws: Workspace
+      /// The target symbol of every (step, sample) row, (T, B), for every-step targets.
+      Targets: int[]
+      /// Logits, then probabilities, then d logits of every row, (T·B, V), for every-step targets.
+      Probs: float[]
+      /// d loss / d h of every row from the head, (T·B, H), for every-step targets.
+      DOutputs: float[] }
 
 module TextRuns =
     /// How a text run's model reads: T steps of one symbol each, a window or a stream model.
@@ -58,7 +136,8 @@ module TextRuns =
           Encoding = run.Encoding
           Masked = false
           PrePadded = false
-          Reading = if run.Stateful then Reading.Stream else Reading.Window }
+          Reading = if run.Stateful then Reading.Stream else Reading.Window
+          Targets = run.Targets }
 
     /// The samples a text of `length` symbols gives: length − T windows, or B streams' chunks.
     [<CompiledName("SampleCount")>]
@@ -66,38 +145,260 @@ module TextRuns =
         if run.Stateful then Datasets.streamSampleCount run.BatchSize run.Window length
         else max 0 (length - run.Window)
 
+    /// The symbols held out at the end of a text of `length` symbols: ⌊Validation · length⌋.
+    [<CompiledName("HeldOutLength")>]
+    let heldOutLength (run: TextRun) (length: int) : int = int (floor (run.Validation * float length))
+
+    /// The samples the held-out part gives: its chunks read as one stream, or its windows.
+    let private heldOutSamples (run: TextRun) (length: int) =
+        if run.Stateful then (if length < 1 then 0 else (length - 1) / run.Window) else max 0 (length - run.Window)
+
+    /// The one-line reason a run cannot be cut from a text of `length` symbols (too short to train
+    /// on, or a held-out part too short for one sample, or a bad fraction), or null when it can.
+    [<CompiledName("Problem")>]
+    let problem (run: TextRun) (length: int) : string | null =
+        let held = heldOutLength run length
+        let train = length - held
+        let T, B = run.Window, run.BatchSize
+        if not (run.Validation >= 0.0 && run.Validation <= TextRun.MaxValidation) then
+            sprintf "the held-out fraction must be in [0, %g], got %g" TextRun.MaxValidation run.Validation
+        elif T < 1 || B < 1 then sprintf "the window and the batch size must be positive, got %d and %d" T B
+        elif sampleCount run train = 0 then
+            if run.Stateful then
+                sprintf "the training part has %d characters; %d streams of chunks of %d need at least %d × %d = %d" train B T B (T + 1) (B * (T + 1))
+            else sprintf "the training part has %d characters; a window of %d needs at least %d (the window and the character after it)" train T (T + 1)
+        elif run.Validation > 0.0 && heldOutSamples run held = 0 then
+            sprintf "the held-out part (the last %g of the text) has %d characters; one %s of %d needs at least %d"
+                run.Validation held (if run.Stateful then "chunk" else "window") T (T + 1)
+        else null
+
     /// The data, configuration and starting state of a text run for a seed: weights from
     /// Parameters.init, then the generator for the shuffles (as Experiments.prepare).
     [<CompiledName("Prepare")>]
-    let prepare (run: TextRun) (symbols: IReadOnlyList<string>) (seed: int64) (units: int) (epochs: int) (learningRate: float) : PreparedText =
+    let prepare (run: TextRun) (text: IndexedText) (seed: int64) (units: int) (epochs: int) (learningRate: float) : PreparedText =
+        if isNull (box text) then nullArg "text"
         if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
         if epochs < 1 then invalidArg "epochs" (sprintf "epochs must be positive, got %d" epochs)
-        if run.BatchSize < 1 then invalidArg "run" (sprintf "the batch size must be positive, got %d" run.BatchSize)
         if not (Double.IsFinite learningRate) || learningRate <= 0.0 then
             invalidArg "learningRate" (sprintf "the learning rate must be a positive finite number, got %g" learningRate)
-        let data =
-            if run.Stateful then Datasets.streams run.Vocabulary run.Encoding run.BatchSize run.Window symbols
-            else Datasets.windows run.Vocabulary run.Encoding Layout.TimeSteps run.Window symbols
+        if not (text.Vocabulary.Equals run.Vocabulary) then
+            invalidArg "text" (sprintf "the text's vocabulary (%d symbols) is not the run's (%d)" text.Vocabulary.Count run.Vocabulary.Count)
+        match problem run text.Length with
+        | null -> ()
+        | reason -> invalidArg "run" reason
+        let held = heldOutLength run text.Length
+        let training = text.Slice(0, text.Length - held)
         let rng = Rng.create seed
-        let p = Parameters.init data.Features units run.Vocabulary.Count rng
+        let p = Parameters.init (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count rng
         let policy = if run.Stateful then StatePolicy.Stateful else StatePolicy.Stateless
         let config = FitConfig.Create(epochs, run.BatchSize, not run.Stateful, policy, false, learningRate)
-        { Run = run; Data = data; Config = config; Start = Training.start config p.Value p.Next; Input = inputOf run }
+        { Run = run; Training = training; HeldOut = text.Slice(text.Length - held, held)
+          Samples = sampleCount run training.Length
+          Config = config; Start = Training.start config p.Value p.Next; Input = inputOf run }
 
-    /// The remaining epochs `every` at a time; a stream run's state is reset after every epoch
-    /// (the streams start again from their beginnings), a window run carries nothing.
-    [<CompiledName("FitEvery")>]
-    let fitEvery (every: int) (prepared: PreparedText) : seq<EpochStretch> =
-        let between = if prepared.Run.Stateful then Training.reset else id
-        Training.fitEvery every between prepared.Config prepared.Data prepared.Start
+    // ---- batches built from the indices -------------------------------------------------------
 
-    /// Loss and accuracy on the training data, read the way the run trained (streams carrying
-    /// the state from the zero state, windows each from zeros).
-    [<CompiledName("Evaluate")>]
-    let evaluate (prepared: PreparedText) (p: Parameters) : Evaluation =
-        if prepared.Run.Stateful then
-            (Training.evaluateStateful p prepared.Data (LstmState.Zeros(prepared.Run.BatchSize, p.Units)) false).Evaluation
-        else Training.evaluate p prepared.Data prepared.Run.BatchSize false
+    let private newLane (run: TextRun) (T: int) (B: int) (H: int) (threads: int) : TextLane =
+        let V = run.Vocabulary.Count
+        let every = run.Targets = Targets.Every
+        let ws = Model.newWorkspaceOf (run.Encoding = Encoding.OneHot) T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
+        ws.Tape.Threads <- threads
+        { Ws = ws
+          Targets = (if every then Array.zeroCreate (T * B) else Array.empty)
+          Probs = (if every then Array.zeroCreate (T * B * V) else Array.empty)
+          DOutputs = (if every then Array.zeroCreate (T * B * H) else Array.empty) }
+
+    /// Loads the lane's B samples, whose first symbols are at `first` (positions in `text`): inputs
+    /// (symbol indices, or k / V for the index encoding) and targets (every step's next symbol, or the
+    /// one after the window, one-hot).
+    let private load (run: TextRun) (text: IndexedText) (lane: TextLane) (first: int -> int) =
+        let tape = lane.Ws.Tape
+        let T, B, V = tape.T, tape.B, run.Vocabulary.Count
+        let a, o = text.Array, text.Start
+        let bySymbol = tape.Symbols.Length > 0
+        let every = lane.Targets.Length > 0
+        for b in 0 .. B - 1 do
+            let f = o + first b
+            for t in 0 .. T - 1 do
+                let s = int a.[f + t]
+                if bySymbol then tape.Symbols.[t * B + b] <- s
+                else tape.X.[t * B + b] <- float s / float V
+                if every then lane.Targets.[t * B + b] <- int a.[f + t + 1]
+            if not every then
+                Array.Clear(lane.Ws.Targets, b * V, V)
+                lane.Ws.Targets.[b * V + int a.[f + T]] <- 1.0
+
+    /// Forward and the loss of a loaded lane; returns (sum of the targets' losses, targets right).
+    let private forward (p: Parameters) (lane: TextLane) : struct (float * int) =
+        Lstm.forwardTape p lane.Ws.Tape
+        if lane.Targets.Length > 0 then Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs
+        else Model.headForward p lane.Ws
+
+    /// Forward, loss and BPTT of a loaded lane, the gradients added into `grads`. h_0 is a constant
+    /// (the carried state, or zeros): no gradient flows into it, so none crosses a chunk boundary.
+    let private trainPass (p: Parameters) (lane: TextLane) (grads: float[][]) : struct (float * int) =
+        let ws = lane.Ws
+        let result = forward p lane
+        if lane.Targets.Length > 0 then
+            Model.everyHeadBackward p ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
+            Array.Clear ws.DH
+            Array.Clear ws.DC
+            Lstm.backwardTapeWith p ws.Tape lane.DOutputs ws.DH ws.DC false grads
+        else
+            Model.headBackward p ws grads.[3] grads.[4]
+            Lstm.backwardTape p ws.Tape ws.DH ws.DC false grads
+        result
+
+    /// A pass over `count` samples of `text` in batches of B (the last smaller unless `stateful`):
+    /// sample j's first symbol is `first j`; a stateful pass carries each row's state from batch to
+    /// batch through carryH, carryC (B, H) row-major. `pass` runs each loaded lane; `after` is told
+    /// each batch's index, the targets so far and their summed loss. Returns (summed loss, right).
+    let inline private batches (run: TextRun) (text: IndexedText) (full: TextLane) (tail: Lazy<TextLane>) (count: int)
+                               (first: int -> int) (stateful: bool) (carryH: float[]) (carryC: float[])
+                               ([<InlineIfLambda>] pass: TextLane -> struct (float * int)) (after: int -> float -> unit) : struct (float * int) =
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        let mutable start = 0
+        let mutable k = 0
+        while start < count do
+            let lane = if count - start >= full.Ws.Tape.B then full else tail.Value
+            let tape = lane.Ws.Tape
+            let n = tape.B * tape.H
+            let s0 = start
+            load run text lane (fun b -> first (s0 + b))
+            if stateful then
+                Array.blit carryH 0 tape.Hs 0 n
+                Array.blit carryC 0 tape.Cs 0 n
+            else
+                Array.Clear(tape.Hs, 0, n)
+                Array.Clear(tape.Cs, 0, n)
+            let struct (l, c) = pass lane
+            if stateful then
+                Array.blit tape.Hs (tape.T * n) carryH 0 n
+                Array.blit tape.Cs (tape.T * n) carryC 0 n
+            lossSum <- lossSum + l
+            correct <- correct + c
+            start <- start + tape.B
+            k <- k + 1
+            after k lossSum
+        struct (lossSum, correct)
+
+    /// One batch of B samples starting at `starts` (positions in `text`), read from `initial` (B, H):
+    /// the mean loss per target, the gradients of every block with `initial` held constant, and the
+    /// final state. For checks: training runs the same functions on its own buffers.
+    let internal batchGradients (run: TextRun) (p: Parameters) (initial: LstmState) (text: IndexedText) (starts: int[]) =
+        let lane = newLane run run.Window starts.Length p.Units 1
+        let tape = lane.Ws.Tape
+        load run text lane (fun b -> starts.[b])
+        Lstm.writeRows initial.H tape.Hs 0
+        Lstm.writeRows initial.C tape.Cs 0
+        let grads = Parameters.zerosLike p
+        let struct (lossSum, _) = trainPass p lane (Parameters.storage grads)
+        let targets = float starts.Length * (if run.Targets = Targets.Every then float run.Window else 1.0)
+        struct (lossSum / targets, grads, Lstm.finalState tape)
+
+    /// Where sample j of a training epoch starts: stream j mod B's chunk j / B, or window order[j].
+    let private firstOf (run: TextRun) (length: int) (order: int[]) : int -> int =
+        if run.Stateful then
+            let B, T = run.BatchSize, run.Window
+            let S = length / B
+            fun j -> (j % B) * S + (j / B) * T
+        else fun j -> order.[j]
+
+    /// The loss of `p` over a text read the way the run's model reads it (see the header): a stream
+    /// model reads it as one stream from the zero state in chunks of T; a window model reads every
+    /// window of it from zeros, in batches of the run's batch size. Targets as the run has them.
+    [<CompiledName("EvaluateText")>]
+    let evaluateText (run: TextRun) (p: Parameters) (text: IndexedText) : TextEvaluation =
+        let count = heldOutSamples run text.Length
+        if count = 0 then invalidArg "text" (sprintf "the text has %d characters: too short for one sample of %d and the character after it" text.Length run.Window)
+        let T, H = run.Window, p.Units
+        let B = if run.Stateful then 1 else min run.BatchSize count
+        let one = { run with BatchSize = B }
+        let full = newLane one T B H 1
+        let tail = lazy (newLane one T (count % B) H 1)
+        let first = if run.Stateful then (fun j -> j * T) else id
+        let carryH, carryC = Array.zeroCreate H, Array.zeroCreate H
+        let struct (lossSum, correct) = batches one text full tail count first run.Stateful carryH carryC (forward p) (fun _ _ -> ())
+        let targets = int64 count * (if run.Targets = Targets.Every then int64 T else 1L)
+        { Loss = lossSum / float targets; Accuracy = float correct / float targets; Targets = targets }
+
+    /// The held-out loss of `p` (see evaluateText); NaN figures when nothing is held out.
+    [<CompiledName("Validate")>]
+    let validate (prepared: PreparedText) (p: Parameters) : TextEvaluation =
+        if prepared.HeldOut.Length = 0 then { Loss = nan; Accuracy = nan; Targets = 0L }
+        else evaluateText prepared.Run p prepared.HeldOut
+
+    /// The remaining epochs, lazily, one TextEpoch each: trained on the training part (per batch,
+    /// `onBatch` is told the progress), then read on the held-out part. A stream run's state is
+    /// reset after every epoch (the streams start again from their beginnings). Each epoch works on
+    /// a private copy of the weights and moments, handed out as its state and never written again.
+    [<CompiledName("FitWithProgress")>]
+    let fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
+        let run, config = prepared.Run, prepared.Config
+        let T, B, N = run.Window, run.BatchSize, prepared.Samples
+        Seq.delay (fun () ->
+            let H = prepared.Start.Parameters.Units
+            let full = newLane run T (min B N) H config.Threads
+            let tail = lazy (newLane run T (N % B) H config.Threads)
+            let grads = Parameters.storage (Parameters.zerosLike prepared.Start.Parameters)
+            let carryH, carryC = Array.zeroCreate (B * H), Array.zeroCreate (B * H)
+            let inOrder = Array.init N id
+            let batchCount = (N + B - 1) / B
+            let perTarget = if run.Targets = Targets.Every then float T else 1.0
+            Seq.unfold
+                (fun (state: TrainingState) ->
+                    if state.Epoch >= config.Epochs then None
+                    else
+                        let epoch = state.Epoch + 1
+                        let theta = Parameters.copy state.Parameters
+                        let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
+                        let thetaS, mS, vS = Parameters.storage theta, Parameters.storage m, Parameters.storage v
+                        for g in grads do Array.Clear g
+                        let mutable rng = state.Rng
+                        let order =
+                            if config.Shuffle then
+                                let d = Rng.permutation N rng
+                                rng <- d.Next
+                                d.Value
+                            else inOrder
+                        if run.Stateful then
+                            Lstm.writeRows state.Carried.H carryH 0
+                            Lstm.writeRows state.Carried.C carryC 0
+                        let step = ref state.Optimizer.Step
+                        let report k lossSum =
+                            let samples = min N (k * B)
+                            onBatch { Epoch = epoch; Batch = k; Batches = batchCount
+                                      Loss = lossSum / (float samples * perTarget); Characters = int64 samples * int64 T }
+                        let struct (lossSum, correct) =
+                            batches run prepared.Training full tail N (firstOf run prepared.Training.Length order) run.Stateful carryH carryC
+                                (fun lane ->
+                                    let r = trainPass theta lane grads
+                                    step.Value <- step.Value + 1
+                                    // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
+                                    Adam.updateInPlace config.Optimizer step.Value thetaS grads mS vS true
+                                    r)
+                                report
+                        let targets = float N * perTarget
+                        let next =
+                            { Parameters = theta
+                              Optimizer = { Step = step.Value; M = m; V = v }
+                              Rng = rng
+                              Epoch = epoch
+                              // Streams are reset after every epoch; windows carry nothing.
+                              Carried = Training.reset state.Carried }
+                        let outcome =
+                            { Report = { Epoch = epoch; Loss = lossSum / targets; Accuracy = float correct / targets }
+                              ValidationLoss = (validate prepared theta).Loss
+                              State = next }
+                        Some(outcome, next))
+                prepared.Start)
+
+    /// The remaining epochs with no progress inside them (see fit).
+    [<CompiledName("Fit")>]
+    let fitQuietly (prepared: PreparedText) : seq<TextEpoch> = fit ignore prepared
+
+    // ---- generation ---------------------------------------------------------------------------
 
     /// The index chosen from probabilities: the most likely (the first of equals) at temperature 0,
     /// otherwise a draw from p^(1/τ) renormalised (the softmax at temperature τ).
@@ -127,21 +428,23 @@ module TextRuns =
             while weights.[k] = 0.0 && k > 0 do k <- k - 1
             { Value = k; Next = u.Next }
 
-    /// Continues `start` by `steps` symbols, the way the model was trained to read (see above),
-    /// choosing each symbol with `choose temperature`. Returns only the generated symbols.
-    /// ArgumentException for a start symbol outside the vocabulary (naming it and its position), a
-    /// start shorter than the model's T, a negative temperature, or a model that reads numbers or no
-    /// plain window of symbols.
+    /// Continues `start` by `steps` symbols, the way the model was trained to read (see below),
+    /// choosing each symbol with `choose temperature`. Returns only the generated symbols, lazily, one
+    /// at a time: memory stays bounded (the state and the last T symbols) however many are asked for.
+    /// The arguments are checked at the call: ArgumentException for a start symbol outside the
+    /// vocabulary (naming it and its position), a start too short for the model, a negative
+    /// temperature, or a model that reads numbers or no plain window of symbols.
     ///
-    /// A window model predicts each symbol from the last T symbols, read from the zero state. A
-    /// stream model was trained to predict only after reading a multiple of T symbols since a reset
-    /// (a stream's k-th chunk ends k·T symbols after the stream began), so it predicts the symbol at
-    /// position p from a state that has read, from zeros, the symbols since position p mod T: T
-    /// streams run side by side, stream φ reset at position φ and carried one symbol per step, and
-    /// the one whose phase fits p predicts. Each stream is read exactly as in training; the start
-    /// text warms all of them.
+    /// A model trained with a target at every step reads the start one symbol at a time from the
+    /// zero state, carrying its state, then predicts and feeds back one symbol at a time.
+    /// A window model predicts each symbol from the last T symbols, read from the zero state.
+    /// A stream model trained with one target per chunk (model files of version 2) predicts only after
+    /// reading a multiple of T symbols since a reset, so it predicts the symbol at position p from a
+    /// state that has read, from zeros, the symbols since position p mod T: T streams run side by
+    /// side, stream φ reset at position φ and carried one symbol per step, and the one whose phase
+    /// fits p predicts.
     [<CompiledName("Generate")>]
-    let generate (model: SavedModel) (start: IReadOnlyList<string>) (steps: int) (temperature: float) (rng: Rng) : string[] =
+    let generate (model: SavedModel) (start: IReadOnlyList<string>) (steps: int) (temperature: float) (rng: Rng) : seq<string> =
         let input, vocabulary = model.Input, model.Vocabulary
         if input.Encoding = Encoding.Features then
             invalidArg "model" "the model reads numbers the caller supplies (encoding \"features\"), not symbols"
@@ -152,40 +455,74 @@ module TextRuns =
                 invalidArg "start" (sprintf "%s (position %d of the start text) is not in the model's vocabulary of %d symbols"
                                         (Vocabulary.Quote start.[k]) (k + 1) vocabulary.Count)
         let stream = input.Reading = Reading.Stream
+        let every = input.Targets = Targets.Every
         let T = model.WindowLength
         if not stream && (input.PrePadded || input.TimeSteps > 1 && model.SymbolsPerStep > 1) then
             invalidArg "model" "the model reads no plain window of symbols (pre-padded or several symbols per step); generate continues window and stream models"
-        if start.Count < T then
-            let what = if stream then "reads chunks of" else "reads windows of"
-            invalidArg "start" (sprintf "the start text has %d symbols, the model %s %d: give at least %d" start.Count what T T)
+        let needed = if every && stream then 1 else T
+        if start.Count < needed then
+            let what = if every && stream then "reads a stream: give at least one symbol" elif stream then sprintf "reads chunks of %d: give at least %d" T T else sprintf "reads windows of %d: give at least %d" T T
+            invalidArg "start" (sprintf "the start text has %d symbols, the model %s" start.Count what)
         let encode (symbols: IReadOnlyList<string>) = (ModelFile.encodeSymbols model symbols |> Result.defaultWith (fun e -> invalidArg "start" e)).Inputs
-        let symbols = List<string>(start)
-        let generated = Array.zeroCreate steps
-        let mutable r = rng
-        let pick (probabilities: float[]) =
-            let d = choose temperature probabilities r
-            r <- d.Next
-            vocabulary.[d.Value]
-        if stream then
-            // Row φ of the batch is the stream reset at position φ; rows not yet begun stay zero.
-            let H = model.Parameters.Units
-            let mutable state = LstmState.Zeros(T, H)
-            let last = start.Count + steps - 2
-            for q in 0 .. last do
-                let x = (encode [| symbols.[q] |]).[0]
-                let batch = Matrix<float>.Build.Dense(T, x.ColumnCount, fun _ k -> x.[0, k])
-                let prediction = Model.predict model.Parameters state [| batch |] Unmasked
-                let keep (m: Matrix<float>) = Matrix<float>.Build.Dense(T, H, fun row k -> if row <= q then m.[row, k] else 0.0)
-                state <- { H = keep prediction.Final.H; C = keep prediction.Final.C }
-                if q >= start.Count - 1 then
-                    let s = pick (prediction.Probabilities.Row((q + 1) % T).ToArray())
-                    generated.[q + 1 - start.Count] <- s
-                    symbols.Add s
-        else
-            let zeros = LstmState.Zeros(1, model.Parameters.Units)
-            for k in 0 .. steps - 1 do
-                let prediction = Model.predict model.Parameters zeros (encode (symbols.GetRange(symbols.Count - T, T))) Unmasked
-                let s = pick (prediction.Probabilities.Row(0).ToArray())
-                generated.[k] <- s
-                symbols.Add s
-        generated
+        let p, H = model.Parameters, model.Parameters.Units
+        let start = Array.ofSeq start
+        seq {
+            let mutable r = rng
+            let pick (probabilities: float[]) =
+                let d = choose temperature probabilities r
+                r <- d.Next
+                vocabulary.[d.Value]
+            if every && stream then
+                // The start in pieces of at most 256 symbols, the state carried; then one symbol a step.
+                let mutable state = LstmState.Zeros(1, H)
+                let mutable probabilities = Array.empty
+                for chunk in Array.chunkBySize 256 start do
+                    let prediction = Model.predict p state (encode chunk) Unmasked
+                    state <- prediction.Final
+                    probabilities <- prediction.Probabilities.Row(0).ToArray()
+                for k in 0 .. steps - 1 do
+                    let s = pick probabilities
+                    yield s
+                    if k < steps - 1 then
+                        let prediction = Model.predict p state (encode [| s |]) Unmasked
+                        state <- prediction.Final
+                        probabilities <- prediction.Probabilities.Row(0).ToArray()
+            elif stream then
+                // Row φ of the batch is the stream reset at position φ; rows not yet begun stay zero.
+                let mutable state = LstmState.Zeros(T, H)
+                let mutable q = 0
+                let mutable current = start.[0]
+                let mutable made = 0
+                while made < steps do
+                    let x = (encode [| current |]).[0]
+                    let batch = Matrix<float>.Build.Dense(T, x.ColumnCount, fun _ k -> x.[0, k])
+                    let prediction = Model.predict p state [| batch |] Unmasked
+                    let keep (m: Matrix<float>) = Matrix<float>.Build.Dense(T, H, fun row k -> if row <= q then m.[row, k] else 0.0)
+                    state <- { H = keep prediction.Final.H; C = keep prediction.Final.C }
+                    if q >= start.Length - 1 then
+                        let s = pick (prediction.Probabilities.Row((q + 1) % T).ToArray())
+                        yield s
+                        made <- made + 1
+                        current <- s
+                    else current <- start.[q + 1]
+                    q <- q + 1
+            else
+                let zeros = LstmState.Zeros(1, H)
+                let window = Queue<string>(Seq.skip (start.Length - T) start)
+                for _ in 0 .. steps - 1 do
+                    let prediction = Model.predict p zeros (encode (window.ToArray())) Unmasked
+                    let s = pick (prediction.Probabilities.Row(0).ToArray())
+                    yield s
+                    window.Dequeue() |> ignore
+                    window.Enqueue s
+        }
+
+/// Text runs from C#: the progress hook as an Action (null: none).
+type TextTraining =
+    /// The remaining epochs of a prepared text run, each with its held-out loss; `onBatch` (null:
+    /// none) is told the progress after every batch.
+    static member Fit(prepared: PreparedText,
+                      [<Optional; DefaultParameterValue(null: Action<TextBatchReport> | null)>] onBatch: Action<TextBatchReport> | null) : IEnumerable<TextEpoch> =
+        match onBatch with
+        | null -> TextRuns.fit ignore prepared
+        | f -> TextRuns.fit f.Invoke prepared

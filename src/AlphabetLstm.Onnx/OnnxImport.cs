@@ -67,7 +67,7 @@ internal static class OnnxImport
         Parameters parameters;
         try { parameters = Parameters.Create(kernel, recurrent, bias, denseKernel, denseBias); }
         catch (ArgumentException e) { throw Fail($"the weights: {OnnxMetadata.OneLine(e.Message)}"); }
-        var result = new SavedModel(vocabulary, new InputSpec(steps, I, encoding, meta.Masked, meta.PrePadded, meta.Reading), parameters);
+        var result = new SavedModel(vocabulary, new InputSpec(steps, I, encoding, meta.Masked, meta.PrePadded, meta.Reading, meta.Targets), parameters);
         try { _ = result.Serialize(); }
         catch (ArgumentException e) { throw Fail(OnnxMetadata.OneLine(e.Message)); }
         return result;

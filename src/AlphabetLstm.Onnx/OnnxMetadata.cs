@@ -7,12 +7,13 @@ namespace AlphabetLstm.Onnx;
 /// <summary>
 /// The model file's vocabulary and "input" as the ONNX model's metadata_props (string → string), so a
 /// server knows how to encode symbols and read the probabilities: "vocabulary" (a JSON array of
-/// strings), "encoding", "timeSteps", "features", "masked", "padding", "reading" (the model file's names and values).
+/// strings), "encoding", "timeSteps", "features", "masked", "padding", "reading", "targets" (the model file's names and values).
 /// </summary>
 internal static class OnnxMetadata
 {
     public const string Vocabulary = "vocabulary", Encoding = "encoding", TimeSteps = "timeSteps",
-                        Features = "features", Masked = "masked", Padding = "padding", Reading = "reading";
+                        Features = "features", Masked = "masked", Padding = "padding", Reading = "reading",
+                        Targets = "targets";
 
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -27,10 +28,11 @@ internal static class OnnxMetadata
         yield return E(Masked, input.Masked ? "true" : "false");
         yield return E(Padding, input.PrePadded ? "pre" : "none");
         yield return E(Reading, ModelFile.ReadingName(input.Reading));
+        yield return E(Targets, ModelFile.TargetsName(input.Targets));
     }
 
     /// <summary>What the metadata says; null fields where it says nothing.</summary>
-    public sealed record Read(Vocabulary? Vocabulary, Encoding? Encoding, int? TimeSteps, int? Features, bool Masked, bool PrePadded, Core.Reading Reading);
+    public sealed record Read(Vocabulary? Vocabulary, Encoding? Encoding, int? TimeSteps, int? Features, bool Masked, bool PrePadded, Core.Reading Reading, Core.Targets Targets);
 
     public static Read Parse(ModelProto model)
     {
@@ -58,7 +60,8 @@ internal static class OnnxMetadata
         }
         return new Read(vocabulary, encoding, Count(TimeSteps, Get(TimeSteps)), Count(Features, Get(Features)),
                         Flag(Masked, Get(Masked), "true", "false"), Flag(Padding, Get(Padding), "pre", "none"),
-                        Flag(Reading, Get(Reading), "stream", "window") ? Core.Reading.Stream : Core.Reading.Window);
+                        Flag(Reading, Get(Reading), "stream", "window") ? Core.Reading.Stream : Core.Reading.Window,
+                        Flag(Targets, Get(Targets), "every", "last") ? Core.Targets.Every : Core.Targets.Last);
     }
 
     private static int? Count(string key, string? text)

@@ -89,7 +89,7 @@ let private build (h: Hostile) : string * (string -> Result<unit, string>) =
         let inputs =
             let first = if t > 0 && i > 0 && int64 t * int64 i <= 20000L then "[" + String.Join(",", Array.create t (row i)) + "]" else "[]"
             "[" + String.Join(",", Array.init b (fun k -> if k = 0 then first else "[]")) + "]"
-        let spec = { TimeSteps = t; Features = i; Encoding = Encoding.Features; Masked = t % 2 = 0; PrePadded = false; Reading = Reading.Window }
+        let spec = { TimeSteps = t; Features = i; Encoding = Encoding.Features; Masked = t % 2 = 0; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
         inputs, (fun text -> PredictionFiles.parseInputs spec text |> Result.map ignore)
     | ClaimedState(b, u, r) ->
         let m = rows b r u
@@ -146,7 +146,7 @@ let ``a model claiming 100000 units with one full row and then empty rows is ref
 
 [<Fact>]
 let ``inputs of 50000 samples of 100000 features whose first is full are refused at the first short sample`` () =
-    let spec = { TimeSteps = 1; Features = 100000; Encoding = Encoding.Features; Masked = false; PrePadded = false; Reading = Reading.Window }
+    let spec = { TimeSteps = 1; Features = 100000; Encoding = Encoding.Features; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
     match PredictionFiles.parseInputs spec ("[[" + row 100000 + "]" + String.replicate 49999 ",[]" + "]") with
     | Ok _ -> failwith "accepted"
     | Error e -> Assert.Equal("inputs[1]: expected 1 time steps (the model's input.timeSteps), found 0", e)

@@ -61,7 +61,7 @@ let private inputFor (s: Shape) (vocabulary: Vocabulary) : InputSpec =
         | Encoding.OneHot -> vocabulary.Count * (if oneSymbol then 1 else s.I)
         | _ -> if oneSymbol && encoding = Encoding.Index then 1 else s.I
     { TimeSteps = s.T; Features = features; Encoding = encoding; Masked = padded && s.Seed % 2L = 0L; PrePadded = padded
-      Reading = if stream then Reading.Stream else Reading.Window }
+      Reading = (if stream then Reading.Stream else Reading.Window); Targets = Targets.Last }
 
 let private modelFor (s: Shape) : SavedModel =
     let vocabulary = vocabularyFor s
@@ -92,7 +92,7 @@ let ``negative zero, the smallest subnormal and the largest double survive the r
     special.[0].Values.[2] <- Double.MaxValue
     special.[0].Values.[3] <- -Double.MaxValue
     let p = Parameters.create (Matrix<float>.Build.Dense(1, 4, special.[0].Values)) p.RecurrentKernel p.Bias p.DenseKernel p.DenseBias
-    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }; Parameters = p }
+    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p }
     let back = ok (ModelFile.parse (ModelFile.serialize m))
     sameParameters p back.Parameters
     Assert.True(Double.IsNegative back.Parameters.Kernel.[0, 0], "-0.0 came back as +0.0")
@@ -251,8 +251,8 @@ let ``a damaged file loads as a valid model or is refused with one clean line, n
 [<InlineData("[1, 2]", "the file: expected an object, found an array of 2 items")>]
 [<InlineData("{\"format\": \"alphabet-lstm-checkpoint\"}", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"")>]
 [<InlineData("{\"version\": 1}", "format: missing")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 3}", "version: expected 1 to 2, found 3: the file is from a newer alphabet-lstm")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 2, found the string \"1\"")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 4}", "version: expected 1 to 3, found 4: the file is from a newer alphabet-lstm")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 3, found the string \"1\"")>]
 let ``a file that is not a model names what is wrong`` (text: string) (expected: string) =
     match ModelFile.parse text with
     | Ok _ -> failwith "loaded"
@@ -260,7 +260,7 @@ let ``a file that is not a model names what is wrong`` (text: string) (expected:
 
 let private tinyText () =
     let p = (build { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 3L }).Parameters
-    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }; Parameters = p }
+    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p }
 
 let private refusedWith (expected: string) (text: string) =
     match ModelFile.parse text with
@@ -313,7 +313,7 @@ let ``a huge string in the file gives a short error that still names the field``
     check (t.Replace("\"index\"", "\"index/" + huge + "\"")) "input.encoding"
     check (t.Replace("\"A\", \"B\"", "\"" + huge + "\", \"" + huge + "\"")) "vocabulary"
     check (t.Replace("\"alphabet-lstm-model\"", "\"" + huge + "\"")) "format"
-    let window = { ok (ModelFile.parse t) with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window } }
+    let window = { ok (ModelFile.parse t) with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last } }
     let err = match ModelFile.encodeSymbols window (Array.create 400 "A") with
               | Error e -> e | Ok _ -> failwith "accepted"
     Assert.True(err.Length < 160, err)
@@ -327,7 +327,7 @@ let ``a dense layer with other than one class per symbol of the vocabulary is re
 [<Fact>]
 let ``letters outside the alphabet and windows of the wrong length are refused`` () =
     let tiny = ok (ModelFile.parse (tinyText ()))
-    let window = { tiny with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window } }
+    let window = { tiny with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last } }
     let err r = match r with Error (e: string) -> e | Ok _ -> failwith "accepted"
     let encode m (text: string) = ModelFile.encodeSymbols m (Vocabulary.Split text)
     Assert.Equal("\"b\" (position 2 of \"AbC\") is not a letter of the alphabet A..Z", err (encode window "AbC"))
@@ -342,7 +342,7 @@ let ``letters outside the alphabet and windows of the wrong length are refused``
 
 [<Fact>]
 let ``raw inputs of the wrong shape name the sample, the step and the expected count`` () =
-    let input = { TimeSteps = 2; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
+    let input = { TimeSteps = 2; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
     let err text = match PredictionFiles.parseInputs input text with Error e -> e | Ok _ -> failwith "accepted"
     Assert.Equal("inputs[1]: expected 2 time steps (the model's input.timeSteps), found 1", err "[[[0.1],[0.2]], [[0.3]]]")
     Assert.Equal("inputs[0][1]: expected 1 features (the model's input.features), found 2", err "[[[0.1],[0.2, 0.3]]]")
@@ -352,7 +352,7 @@ let ``raw inputs of the wrong shape name the sample, the step and the expected c
 
 [<Fact>]
 let ``a masked model treats leading all-zero steps of raw inputs as padding`` () =
-    let input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = true; PrePadded = true; Reading = Reading.Window }
+    let input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = true; PrePadded = true; Reading = Reading.Window; Targets = Targets.Last }
     match PredictionFiles.parseInputs input "[[[0],[0],[0.5]], [[0.1],[0],[0.2]], [[0],[0],[0]]]" with
     | Ok { Masking = PrePadded lengths } -> Assert.Equal<int>([| 1; 3; 0 |], lengths)
     | other -> failwithf "unexpected %A" other

@@ -60,7 +60,9 @@ let private textRun (s: Shape) (stateful: bool) (text: string[]) =
       BatchSize = s.B
       Encoding = (if s.Seed % 2L = 0L then Encoding.OneHot else Encoding.Index)
       Stateful = stateful
-      Vocabulary = Vocabulary.Create(Array.distinct text) }
+      Vocabulary = Vocabulary.OfText(String.Concat text)
+      Targets = TextRun.DefaultTargets stateful
+      Validation = 0.0 }
 
 let private ok (r: Result<'T, string>) =
     match r with
@@ -72,8 +74,8 @@ let ``a text run's checkpoint reads back with its settings, vocabulary, input an
     let text = textFor s (s.B * (s.T + 1) + 5)
     let t = textRun s stateful text
     let run = RunSettings.ForText(t, s.Seed, 4, s.H, 0.002, 2, "out.json")
-    let prepared = CheckpointFile.prepareText run text
-    let trained = Training.train { prepared.Config with Epochs = 1 } prepared.Data prepared.Start
+    let prepared = CheckpointFile.prepareText run (IndexedText.Create(t.Vocabulary, text))
+    let trained = (TextRuns.fitQuietly prepared |> Seq.head).State
     let c = { Run = run; Input = prepared.Input; State = trained }
     let written = CheckpointFile.serialize c
     let back = ok (CheckpointFile.parse written)
@@ -90,12 +92,13 @@ let ``a stateful text run resumed from its checkpoint text ends bit-identical to
     let s = { I = 1; H = 3; V = 5; B = 2; T = 4; Seed = 11L }
     let text = textFor s 70
     let run = RunSettings.ForText(textRun s true text, 3L, 3, 3, 0.01, 1, "out.json")
-    let prepared = CheckpointFile.prepareText run text
-    let unbroken = TextRuns.fitEvery 3 prepared |> Seq.last
-    let first = TextRuns.fitEvery 1 prepared |> Seq.head
+    let indexed = IndexedText.Create(run.Text.Value.Vocabulary, text)
+    let prepared = CheckpointFile.prepareText run indexed
+    let unbroken = TextRuns.fitQuietly prepared |> Seq.last
+    let first = TextRuns.fitQuietly prepared |> Seq.head
     let c = ok (CheckpointFile.parse (CheckpointFile.serialize { Run = run; Input = prepared.Input; State = first.State }))
-    let resumed = CheckpointFile.resumeText c text
-    let finished = TextRuns.fitEvery 2 resumed |> Seq.last
+    let resumed = CheckpointFile.resumeText c indexed
+    let finished = TextRuns.fitQuietly resumed |> Seq.last
     sameParameters unbroken.State.Parameters finished.State.Parameters
     sameBits "carried h" unbroken.State.Carried.H finished.State.Carried.H
 
@@ -116,7 +119,7 @@ let ``a checkpoint written before text runs (no kind, no reading) still loads as
 /// A trained-looking model over the shape's symbols: random weights, T-symbol windows or a stream.
 let private modelOf (s: Shape) (stream: bool) (text: string[]) =
     let v = Vocabulary.Create(Array.distinct text)
-    let input = TextRuns.inputOf { textRun s stream text with Vocabulary = v }
+    let input = { TextRuns.inputOf { textRun s stream text with Vocabulary = v } with Targets = Targets.Last }
     let p = (Parameters.init input.Features s.H v.Count (Rng.create s.Seed)).Value
     // Larger weights than Glorot's so the most likely symbol changes along the text.
     { Vocabulary = v; Input = input; Parameters = Parameters.map (fun x -> 3.0 * x) p }
@@ -126,7 +129,7 @@ let ``at temperature 0 a window model picks the most likely symbol after the las
     let text = textFor s (s.T + 6)
     let m = modelOf s false text
     let start = text.[0 .. s.T + 2]
-    let generated = TextRuns.generate m start 5 0.0 (Rng.create 1L)
+    let generated = TextRuns.generate m start 5 0.0 (Rng.create 1L) |> Seq.toArray
     let all = Array.append start generated
     for k in 0 .. generated.Length - 1 do
         let window = all.[start.Length + k - s.T .. start.Length + k - 1]
@@ -137,7 +140,7 @@ let ``at temperature 0 a stream model's symbol at position p is the most likely 
     let text = textFor s (2 * s.T + 6)
     let m = modelOf s true text
     let start = text.[0 .. s.T - 1 + int (s.Seed % 4L)]
-    let generated = TextRuns.generate m start 7 0.0 (Rng.create 1L)
+    let generated = TextRuns.generate m start 7 0.0 (Rng.create 1L) |> Seq.toArray
     let all = Array.append start generated
     for k in 0 .. generated.Length - 1 do
         let p = start.Length + k
@@ -149,8 +152,8 @@ let ``sampling at a temperature is a function of the seed: the same seed gives t
     let text = textFor s (s.T + 6)
     let m = modelOf s stream text
     let start = text.[0 .. s.T - 1]
-    let a = TextRuns.generate m start 30 1.5 (Rng.create s.Seed)
-    let b = TextRuns.generate m start 30 1.5 (Rng.create s.Seed)
+    let a = TextRuns.generate m start 30 1.5 (Rng.create s.Seed) |> Seq.toArray
+    let b = TextRuns.generate m start 30 1.5 (Rng.create s.Seed) |> Seq.toArray
     Assert.Equal<string[]>(a, b)
 
 [<Fact>]
@@ -175,11 +178,11 @@ let ``generating refuses a symbol outside the vocabulary, a start shorter than t
     let s = { I = 1; H = 2; V = 4; B = 1; T = 3; Seed = 5L }
     let text = textFor s 10
     let m = modelOf s false text
-    let foreign = Assert.Throws<ArgumentException>(fun () -> TextRuns.generate m [| "a"; "β"; "Q"; "a" |] 3 0.0 (Rng.create 1L) |> ignore)
+    let foreign = Assert.Throws<ArgumentException>(fun () -> TextRuns.generate m [| "a"; "β"; "Q"; "a" |] 3 0.0 (Rng.create 1L) |> Seq.toArray |> ignore)
     Assert.Contains("\"Q\" (position 3 of the start text) is not in the model's vocabulary of 4 symbols", foreign.Message)
-    let short = Assert.Throws<ArgumentException>(fun () -> TextRuns.generate m [| "a"; "β" |] 3 0.0 (Rng.create 1L) |> ignore)
+    let short = Assert.Throws<ArgumentException>(fun () -> TextRuns.generate m [| "a"; "β" |] 3 0.0 (Rng.create 1L) |> Seq.toArray |> ignore)
     Assert.Contains("the start text has 2 symbols, the model reads windows of 3: give at least 3", short.Message)
-    let cold = Assert.Throws<ArgumentException>(fun () -> TextRuns.generate m [| "a"; "β"; "a" |] 3 -1.0 (Rng.create 1L) |> ignore)
+    let cold = Assert.Throws<ArgumentException>(fun () -> TextRuns.generate m [| "a"; "β"; "a" |] 3 -1.0 (Rng.create 1L) |> Seq.toArray |> ignore)
     Assert.Contains("the temperature must be a finite number ≥ 0, got -1", cold.Message)
 
 [<LstmProperty>]
@@ -196,9 +199,9 @@ let ``a stream model reads any number of symbols, one per step; a window model e
 let ``a stream run starts every epoch from the zero state, a window run shuffles`` (s: Shape) (stateful: bool) =
     let text = textFor s (s.B * (2 * s.T + 1) + 7)
     let run = RunSettings.ForText(textRun s stateful text, s.Seed, 2, s.H, 0.01, 1, "out.json")
-    let prepared = CheckpointFile.prepareText run text
+    let prepared = CheckpointFile.prepareText run (IndexedText.Create(run.Text.Value.Vocabulary, text))
     Assert.Equal(stateful, prepared.Config.Policy = StatePolicy.Stateful)
     Assert.Equal(not stateful, prepared.Config.Shuffle)
-    for stretch in TextRuns.fitEvery 1 prepared do
+    for stretch in TextRuns.fitQuietly prepared do
         Assert.True(stretch.State.Carried.H.Enumerate() |> Seq.forall ((=) 0.0), "the carried h is not zero after an epoch")
         Assert.True(stretch.State.Carried.C.Enumerate() |> Seq.forall ((=) 0.0), "the carried c is not zero after an epoch")
