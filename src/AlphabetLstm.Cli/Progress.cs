@@ -30,7 +30,6 @@ public sealed class ProgressLine
     private double? _validation;
     private TimeSpan? _lastBatchDraw;
     private TimeSpan _epochStart;
-    private bool _inBatches;
 
     /// <summary>The longest a live line goes without a redraw inside an epoch.</summary>
     public static readonly TimeSpan BatchInterval = TimeSpan.FromSeconds(0.5);
@@ -97,7 +96,6 @@ public sealed class ProgressLine
     public void ReportBatch(TextBatchReport b)
     {
         if (_quiet) return;
-        _inBatches = true;
         var now = _clock.Elapsed;
         if (b.Batch == 1) _epochStart = now;
         var since = _lastBatchDraw ?? _lastDraw ?? TimeSpan.Zero;
@@ -122,15 +120,6 @@ public sealed class ProgressLine
     {
         if (_quiet) return;
         var now = _clock.Elapsed;
-        if (_inBatches)
-        {
-            // A run with progress inside its epochs (a text run): epochs are long, so every one gets its own line.
-            _lastDraw = now;
-            var line = $"   {Describe(r, now)}";
-            _o.WriteLine(_live ? $"\r{line.PadRight(_drawnWidth)}" : line);
-            _drawnWidth = 0;
-            return;
-        }
         var last = r.Epoch == _epochs;
         if (_live)
         {

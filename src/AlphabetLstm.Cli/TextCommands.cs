@@ -171,10 +171,10 @@ public static class TextCommands
         var reading = t.Stateful
             ? $"{t.BatchSize} streams of {n / t.BatchSize} characters read in chunks of {t.Window}"
             : $"every window of {t.Window} characters";
-        var target = t.Targets == Targets.Every ? "a target after every character" : "one target after each sample";
+        var target = t.Targets == Targets.Every ? ", a target at every character" : " → the next one";
         var policy = t.Stateful ? "no shuffle, stateful (truncated BPTT), reset after every epoch" : "shuffle, stateless";
         var held = p.HeldOut.Length > 0 ? $"; the last {p.HeldOut.Length} characters ({t.Validation.ToString(Inv)}) held out" : "; nothing held out";
-        return $"{reading}, {target}; {p.Samples} samples{held}; LSTM({run.Units}) + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
+        return $"{reading}{target}; {p.Samples} samples{held}; LSTM({run.Units}) + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
              + $"{run.Epochs} epochs, batch {t.BatchSize}, {policy}, learning rate {run.LearningRate.ToString(Inv)}";
     }
 

@@ -31,7 +31,8 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
     public void A_repeated_sentence_is_learnt_with_the_defaults_and_generate_continues_it_exactly()
     {
         Assert.Contains("28 distinct; every window of 10 characters → the next one", fox.Training.Stdout);
-        Assert.Contains("accuracy 100.00% on the training data", fox.Training.Stdout);
+        Assert.Contains("accuracy 100.00% per position on the training part in epoch 50", fox.Training.Stdout);
+        Assert.Contains("the last 54 characters (0.1) held out", fox.Training.Stdout);
         var r = CliProcess.Run(fox.Folder.Path, "generate", "--model", "fox.json", "--start", "the lazy d", "--steps", "80");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var expected = Repeat(TrainedText.Sentence, 4);
@@ -45,7 +46,7 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
         var lines = fox.Training.Stdout.Split('\n').Where(l => l.TrimStart().StartsWith("epoch", StringComparison.Ordinal)).ToList();
         Assert.InRange(lines.Count, 5, 12);
         Assert.DoesNotContain('\r', fox.Training.Stdout);
-        Assert.All(lines, l => Assert.Matches(@"^   epoch +\d+/50  loss \d\.\d{4}  accuracy \d+\.\d\d%  [\d,]+ steps/s  .+ left$", l));
+        Assert.All(lines, l => Assert.Matches(@"^   epoch +\d+/50  loss \d\.\d{4}  accuracy \d+\.\d\d%  held-out \d\.\d{4} nats \(\d\.\d{4} bits/char\)  [\d,]+ steps/s  .+ left$", l));
     }
 
     [Fact]
@@ -103,9 +104,11 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
     [Theory]
     [InlineData("--text absent.txt", "--text 'absent.txt': no such file")]
     [InlineData("--text empty.txt", "--text 'empty.txt' is empty")]
-    [InlineData("--text same.txt", "--text 'same.txt' holds one distinct character ('a')")]
-    [InlineData("--text short.txt", "--text 'short.txt' has 6 characters; a window of 10 needs at least 11")]
-    [InlineData("--text short.txt --window 3 --stateful", "--stateful with 32 streams (--batch-size) of chunks of 3 (--window) needs at least 32 × 4 = 128")]
+    [InlineData("--text same.txt", "--text 'same.txt': the text holds 1 distinct character: a model needs at least two to choose between")]
+    [InlineData("--text short.txt", "--text 'short.txt': the training part has 6 characters; a window of 10 needs at least 11 (the window and the character after it): lower --window")]
+    [InlineData("--text short.txt --window 3 --stateful", "--text 'short.txt': the training part has 6 characters; 32 streams of chunks of 3 need at least 32 × 4 = 128: lower --batch-size or --window")]
+    [InlineData("--text long.txt --window 30 --stateful --batch-size 2", "--text 'long.txt': the held-out part (the last 0.1 of the text) has 20 characters; one chunk of 30 needs at least 31: lower --window or raise --validation (0 turns it off)")]
+    [InlineData("--text long.txt --stateful --batch-size 2 --encoding index --units 100000", "training on --text 'long.txt' (200 characters, 3 distinct, 100000 units, 1 features, batch 2, window 10) would need about")]
     [InlineData("--text latin1.txt", "--text 'latin1.txt' is not UTF-8 text: the bytes 0xE9 at byte 4")]
     [InlineData("--text short.txt --mask", "--mask goes with an experiment id")]
     public void Bad_text_input_is_one_line_and_nothing_is_written(string args, string expected)
@@ -148,6 +151,7 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
         File.WriteAllText(dir["empty.txt"], "");
         File.WriteAllText(dir["same.txt"], "aaaaaaaaaaaaaaaaaaaaaaaaaaaa");
         File.WriteAllText(dir["short.txt"], "abcabc");
+        File.WriteAllText(dir["long.txt"], string.Concat(Enumerable.Repeat("abcab", 40)));
         File.WriteAllBytes(dir["latin1.txt"], [.. "caf"u8, 0xE9, .. " au lait, caf"u8, 0xE9, .. " noir"u8]);
         return dir;
     }
@@ -170,18 +174,37 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
     }
 
     [Fact]
-    public void A_text_too_big_for_the_memory_limit_is_refused_up_front_naming_the_limit()
+    public void A_text_run_over_the_memory_limit_is_refused_up_front_naming_the_estimate_and_the_limit()
     {
         using var dir = new TempFolder();
-        // 20,000 characters at 72 bytes each is over 1 MB before any sample is counted.
         File.WriteAllText(dir["big.txt"], Repeat("abcdefghij", 2000));
-        var big = RunWith(dir.Path, "ALPHABET_LSTM_MAX_MEMORY", "1M", "train", "--text", "big.txt", "--save", "m.json");
-        CliProcess.AssertCleanError(big, 1, "over the limit of 1 MB (set ALPHABET_LSTM_MAX_MEMORY to change it)", "at least 1 MB of memory (72 bytes a character)");
-        // 5,000 characters pass that check; their 4,990 one-hot windows of 10 do not.
-        File.WriteAllText(dir["mid.txt"], Repeat("abcdefghij", 500));
-        var mid = RunWith(dir.Path, "ALPHABET_LSTM_MAX_MEMORY", "1M", "train", "--text", "mid.txt", "--save", "m.json");
-        CliProcess.AssertCleanError(mid, 1, "training would take about 9 MB of memory (4990 samples × 10 steps × 10 features), over the limit of 1 MB");
-        Assert.Equal(["big.txt", "mid.txt"], dir.Files());
+        // Reading a text takes a flag and an index per possible code point (5.6 MB) before its 2 bytes a character.
+        var big = RunWith(dir.Path, "ALPHABET_LSTM_MAX_MEMORY", "4M", "train", "--text", "big.txt", "--save", "m.json");
+        CliProcess.AssertCleanError(big, 1, "training on --text 'big.txt' (20000 characters, 10 distinct, 64 units, 10 features, batch 32, window 10) would need about",
+                                    "more than the limit of 4 MiB; set ALPHABET_LSTM_MAX_MEMORY");
+        var fits = RunWith(dir.Path, "ALPHABET_LSTM_MAX_MEMORY", "64M", "train", "--text", "big.txt", "--save", "m.json", "--epochs", "1", "--quiet");
+        Assert.True(fits.ExitCode == 0, fits.Stderr);
+        Assert.Equal(["big.txt", "m.json"], dir.Files());
+    }
+
+    /// <summary>Issue 18's three memory rows for <c>train --text</c>: each a one-line refusal at the default limit, nothing written.</summary>
+    [Theory]
+    [InlineData("--units 2000", "training on --text 'small.txt' (200 characters, 3 distinct, 2000 units, 3 features, batch 32, window 10) would need about 1.5 GiB of memory, more than the limit of 1 GiB")]
+    [InlineData("--units 100000", "training on --text 'small.txt' (200 characters, 3 distinct, 100000 units, 3 features, batch 32, window 10) would need about")]
+    [InlineData("--text wide.txt --stateful --encoding index --window 1000 --batch-size 1", "--text 'wide.txt': the text has 100000 distinct characters; a text is held as 2-byte symbol indices, which address at most 65536")]
+    public void The_memory_rows_of_text_training_are_one_line_refusals(string args, string expected)
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir["small.txt"], string.Concat(Enumerable.Repeat("abcab", 40)));
+        // 100,000 distinct characters from U+4E00 on (CJK and beyond, all in the Basic and Supplementary planes), each twice.
+        var wide = new StringBuilder();
+        for (var k = 0; k < 200_000; k++) wide.Append(char.ConvertFromUtf32(0x4E00 + k % 100_000 + (0x4E00 + k % 100_000 >= 0xD800 ? 0x800 : 0)));
+        File.WriteAllText(dir["wide.txt"], wide.ToString());
+        var before = dir.Files();
+        var all = args.StartsWith("--text", StringComparison.Ordinal) ? args : "--text small.txt " + args;
+        var r = CliProcess.Run(dir.Path, ["train", .. all.Split(' '), "--save", "m.json"]);
+        CliProcess.AssertCleanError(r, 1, expected);
+        Assert.Equal(before, dir.Files());
     }
 
     [Fact]
@@ -192,7 +215,7 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
         var t = CliProcess.Run(dir.Path, "train", "--text", "t.txt", "--stateful", "--batch-size", "4", "--window", "5",
                                "--epochs", "3", "--save", "m.json", "--checkpoint", "ck", "--quiet");
         Assert.True(t.ExitCode == 0, t.Stderr);
-        Assert.Contains("4 streams of 70 characters read in chunks of 5", t.Stdout);
+        Assert.Contains("4 streams of 63 characters read in chunks of 5, a target at every character", t.Stdout);
         using (var doc = JsonDocument.Parse(File.ReadAllText(dir["m.json"])))
             Assert.Equal("stream", doc.RootElement.GetProperty("input").GetProperty("reading").GetString());
         var checkpoint = File.ReadAllText(Path.Combine(dir["ck"], "checkpoint.json"));
@@ -227,7 +250,7 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, output + p.StandardError.ReadToEnd());
         Assert.Contains("\r   [##############################] epoch 12/12  loss ", output);
-        Assert.Matches(@"\r   \[[#.]{30}\] epoch +\d+/12  loss \d\.\d{4}  accuracy [\d.]+%  [\d,]+ steps/s  .+ left", output);
+        Assert.Matches(@"\r   \[[#.]{30}\] epoch +\d+/12  loss \d\.\d{4}  accuracy [\d.]+%  held-out \d\.\d{4} nats \(\d\.\d{4} bits/char\)  [\d,]+ steps/s  .+ left", output);
         Assert.DoesNotContain("\n   epoch", output.ReplaceLineEndings("\n"));
     }
 }
