@@ -103,7 +103,8 @@ public static class TextCommands
     }
 
     /// <summary>One epoch of a text run as the JSON's history holds it.</summary>
-    public sealed record EpochDto(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationBitsPerCharacter, double Seconds);
+    public sealed record EpochDto(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationBitsPerCharacter, double Seconds,
+                                  double TrainingSeconds, double ValidationSeconds);
 
     private static int Run(PreparedText prepared, RunSettings run, string? dir, bool quiet, string? json, TextWriter o)
     {
@@ -114,13 +115,22 @@ public static class TextCommands
         var history = new List<EpochDto>();
         TextEpoch? best = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var trained = TimeSpan.Zero;
         var validating = prepared.HeldOut.Length > 0;
-        var outcomes = TextTraining.Fit(prepared, progress.ReportBatch).Select(e =>
+        void OnBatch(TextBatchReport b)
+        {
+            progress.ReportBatch(b);
+            // The last batch of an epoch: its training steps are done, the held-out pass comes next.
+            if (b.Batch == b.Batches) trained = clock.Elapsed;
+        }
+        var outcomes = TextTraining.Fit(prepared, OnBatch).Select(e =>
         {
             var seconds = clock.Elapsed.TotalSeconds;
+            var validationSeconds = seconds - trained.TotalSeconds;
             clock.Restart();
             double? held = validating ? e.ValidationLoss : null;
-            history.Add(new EpochDto(e.Report.Epoch, e.Report.Loss, e.Report.Accuracy, held, validating ? e.ValidationBitsPerCharacter : null, seconds));
+            history.Add(new EpochDto(e.Report.Epoch, e.Report.Loss, e.Report.Accuracy, held, validating ? e.ValidationBitsPerCharacter : null, seconds,
+                                     trained.TotalSeconds, validationSeconds));
             // The best epoch: the lowest held-out loss (the last epoch when nothing is held out).
             if (best is null || !validating || e.ValidationLoss < best.ValidationLoss) best = e;
             progress.SetValidation(validating ? e.ValidationLoss : null);
@@ -157,6 +167,8 @@ public static class TextCommands
         o.WriteLine(validating && best is not null
             ? $"saved {run.Save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
             : $"saved {run.Save}");
+        if (history.Count > 0)
+            o.WriteLine($"time: training steps {history.Sum(h => h.TrainingSeconds).ToString("0.0", Inv)} s, held-out passes {history.Sum(h => h.ValidationSeconds).ToString("0.0", Inv)} s");
         return ExitCodes.Ok;
     }
 

@@ -28,9 +28,16 @@ over rounds (and each of those is a median of --repeats). OPENBLAS_CORETYPE / OP
 PyTorch workers' environment only (they make a current OpenBLAS pick a slower kernel); the kernel
 OpenBLAS then runs is printed.
 
+Text (`--text FILE`): char-rnn on a real text, a target at every position, the state carried between
+chunks (truncated BPTT), the last 10 % held out and read after every epoch, as `alphabet-lstm train
+--text FILE --stateful` trains: each run a whole fresh process (ours, PyTorch float32, PyTorch float64)
+timed from start to exit with its peak resident memory, training and held-out seconds per epoch, and
+the held-out bits per character after every epoch.
+
 Usage (from the repository root, after `apt-get install -y python3-torch libopenblas0-openmp`):
   dotnet build src/AlphabetLstm.Cli -c Release
   /usr/bin/python3 tests/bench/compare_pytorch.py [--rounds 2] [--repeats 3] [--seconds 0.5] [--quick] [--json FILE]
+  /usr/bin/python3 tests/bench/compare_pytorch.py --text FILE [--rounds 1] [--text-window 50 --text-units 128 --text-batch 32 --text-epochs 3]
 """
 
 import argparse
@@ -206,6 +213,132 @@ def torch_worker(dtype_name, repeats, seconds, experiments, grid, out, cell="lst
         json.dump(result, f, indent=2)
 
 
+def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out):
+    """char-rnn in PyTorch on a text, as `alphabet-lstm train --text FILE --stateful` trains: the last
+    `validation` of the text held out; B streams of S = n_train // B characters read in chunks of T,
+    one-hot inputs, a target at every position (mean cross-entropy over all T·B), the state carried
+    and detached between chunks (truncated BPTT), reset every epoch; after every epoch the held-out
+    text read as one stream from the zero state in chunks of T. Keras' initialisers, Adam(lr, eps=1e-7)."""
+    import resource
+    import torch
+    from torch import nn
+    torch.set_num_threads(1)
+    torch.manual_seed(1)
+    dtype = {"float64": torch.float64, "float32": torch.float32}[dtype_name]
+    t0 = time.perf_counter()
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    vocab = sorted(set(text))
+    V = len(vocab)
+    index = {c: k for k, c in enumerate(vocab)}
+    data = torch.tensor([index[c] for c in text], dtype=torch.long)
+    n = len(data)
+    held = int(math.floor(validation * n))
+    train, heldout = data[:n - held], data[n - held:]
+    S = len(train) // B
+    chunks = (S - 1) // T
+    streams = train[:B * S].view(B, S)
+    lstm, head = nn.LSTM(V, H, batch_first=True), nn.Linear(H, V)
+    with torch.no_grad():
+        w = torch.empty(V, 4 * H); nn.init.xavier_uniform_(w); lstm.weight_ih_l0.copy_(w.t())
+        u = torch.empty(H, 4 * H); nn.init.orthogonal_(u); lstm.weight_hh_l0.copy_(u.t())
+        lstm.bias_ih_l0.zero_(); lstm.bias_ih_l0[H:2 * H] = 1.0
+        lstm.bias_hh_l0.zero_()
+        k = torch.empty(H, V); nn.init.xavier_uniform_(k); head.weight.copy_(k.t()); head.bias.zero_()
+    lstm, head = lstm.to(dtype), head.to(dtype)
+    opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+    eye = torch.eye(V, dtype=dtype)
+    prepare = time.perf_counter() - t0
+    history = []
+    for epoch in range(1, epochs + 1):
+        t1 = time.perf_counter()
+        state, total = None, 0.0
+        for c in range(chunks):
+            x = eye[streams[:, c * T:(c + 1) * T]]
+            y = streams[:, c * T + 1:(c + 1) * T + 1]
+            opt.zero_grad()
+            o, (h, cc) = lstm(x, state)
+            loss = loss_fn(head(o).reshape(-1, V), y.reshape(-1))
+            loss.backward()
+            opt.step()
+            state = (h.detach(), cc.detach())
+            total += loss.item()
+        t2 = time.perf_counter()
+        with torch.no_grad():
+            state, lsum, m = None, 0.0, (len(heldout) - 1) // T
+            for c in range(m):
+                x = eye[heldout[c * T:(c + 1) * T]].unsqueeze(0)
+                o, state = lstm(x, state)
+                lsum += nn.functional.cross_entropy(head(o)[0], heldout[c * T + 1:(c + 1) * T + 1], reduction="sum").item()
+            vloss = lsum / (m * T) if m else float("nan")
+        t3 = time.perf_counter()
+        history.append({"epoch": epoch, "loss": total / chunks, "validationLoss": vloss,
+                        "validationBitsPerCharacter": vloss / math.log(2), "trainSeconds": t2 - t1, "validationSeconds": t3 - t2})
+        print(f"  pytorch {dtype_name} epoch {epoch}/{epochs}: loss {total / chunks:.4f}, held-out {vloss:.4f} nats "
+              f"({vloss / math.log(2):.4f} bits/char), train {t2 - t1:.1f} s, held-out pass {t3 - t2:.1f} s", flush=True)
+    result = {"dtype": dtype_name, "torch": torch.__version__, "characters": n, "vocabularySize": V, "prepareSeconds": prepare,
+              "history": history, "peakResidentMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+
+
+def run_text(args):
+    """The text workload side by side, each a whole fresh process timed from start to exit with its peak
+    resident memory: ours (`train --text … --stateful`, validation included), PyTorch float32 and float64."""
+    env, removed = torch_env()
+    T, H, B, epochs, validation, lr = args.text_window, args.text_units, args.text_batch, args.text_epochs, args.text_validation, args.text_lr
+
+    def timed(cmd, env=None):
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL if cmd[0] != sys.executable else None)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed with exit code {p.returncode}")
+        return time.perf_counter() - t0, usage.ru_maxrss / 1024
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}: ours", flush=True)
+            ours_json = os.path.join(tmp, f"ours{r}.json")
+            wall, rss = timed([APPHOST, "train", "--text", args.text, "--stateful", "--window", str(T), "--units", str(H),
+                               "--batch-size", str(B), "--epochs", str(epochs), "--validation", str(validation),
+                               "--learning-rate", str(lr), "--save", os.path.join(tmp, "m.json"), "--json", ours_json, "--quiet"])
+            with open(ours_json) as f:
+                ours = json.load(f)
+            rows.append(("ours (float64)", wall, rss, ours["history"], ours))
+            for dtype in ("float32", "float64"):
+                print(f"round {r + 1}/{args.rounds}: pytorch {dtype}", flush=True)
+                out = os.path.join(tmp, f"{dtype}{r}.json")
+                wall, rss = timed([sys.executable, os.path.abspath(__file__), "--text-worker", dtype, "--text", args.text,
+                                   "--text-window", str(T), "--text-units", str(H), "--text-batch", str(B), "--text-epochs", str(epochs),
+                                   "--text-validation", str(validation), "--text-lr", str(lr), "--json", out], env)
+                with open(out) as f:
+                    t = json.load(f)
+                rows.append((f"PyTorch nn.LSTM {dtype}", wall, rss, t["history"], t))
+    print()
+    print(f"text {args.text}: T = {T}, H = {H}, B = {B}, {epochs} epochs, the last {validation} held out, Adam {lr}, one thread; "
+          f"env removed for pytorch: {removed or 'none'}")
+    print()
+    print("| run | wall s (whole process) | peak resident MB | training s/epoch | held-out pass s/epoch | held-out bits/char by epoch |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, wall, rss, history, full in rows:
+        if "trainSeconds" in history[0]:
+            train_s = statistics.median([h["trainSeconds"] for h in history])
+            val_s = statistics.median([h["validationSeconds"] for h in history])
+        else:
+            train_s = statistics.median([h["seconds"] - h.get("validationSeconds", 0.0) for h in history])
+            val_s = statistics.median([h.get("validationSeconds", float("nan")) for h in history])
+        bits = ", ".join(f"{h['validationBitsPerCharacter']:.4f}" for h in history)
+        print(f"| {name} | {wall:.1f} | {rss:.0f} | {train_s:.2f} | {val_s:.2f} | {bits} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"run": n, "wallSeconds": w, "peakResidentMB": r, "result": full} for n, w, r, _, full in rows], f, indent=2)
+        print(f"wrote {args.json}")
+
+
 def blas_info():
     """Which BLAS library the process has loaded, and which kernel OpenBLAS picked."""
     import ctypes
@@ -298,7 +431,19 @@ def main():
     ap.add_argument("--worker", choices=["float64", "float32"], help=argparse.SUPPRESS)
     ap.add_argument("--cell", choices=["lstm", "hand"], default="lstm", help=argparse.SUPPRESS)
     ap.add_argument("--whole", choices=list(EXPERIMENTS), help=argparse.SUPPRESS)
+    ap.add_argument("--text", help="instead of the experiments and the grid: train char-rnn on this UTF-8 text, ours against PyTorch f32 and f64")
+    ap.add_argument("--text-window", type=int, default=50, help="with --text: T (default 50)")
+    ap.add_argument("--text-units", type=int, default=128, help="with --text: H (default 128)")
+    ap.add_argument("--text-batch", type=int, default=32, help="with --text: B, the streams (default 32)")
+    ap.add_argument("--text-epochs", type=int, default=3, help="with --text: epochs (default 3)")
+    ap.add_argument("--text-validation", type=float, default=0.1, help="with --text: the held-out fraction (default 0.1)")
+    ap.add_argument("--text-lr", type=float, default=0.01, help="with --text: Adam's learning rate (default 0.01, train --text's)")
+    ap.add_argument("--text-worker", choices=["float64", "float32"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.text_worker:
+        text_worker(args.text_worker, args.text, args.text_window, args.text_units, args.text_batch, args.text_epochs,
+                    args.text_validation, args.text_lr, args.json)
+        return
     # "none" (as the bench command spells it) or an empty list skips that part.
     experiments = [e for e in args.experiments.split(",") if e and e != "none"]
     unknown = [e for e in experiments if e not in EXPERIMENTS]
@@ -320,6 +465,11 @@ def main():
     except ImportError:
         sys.exit("torch is not importable by this Python: apt-get install -y python3-torch libopenblas0-openmp, "
                  "and run the script with Debian's /usr/bin/python3")
+    if args.text:
+        if not os.path.isfile(args.text):
+            ap.error(f"--text {args.text!r}: no such file")
+        run_text(args)
+        return
 
     whole = args.whole_experiment if args.whole_experiment != "none" else None
     if whole and whole not in EXPERIMENTS or whole == "variable-length":
