@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Encoding = AlphabetLstm.Core.Encoding;
 
 namespace AlphabetLstm.Cli;
 
@@ -79,7 +78,7 @@ public static class BenchText
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
         var indexed = IndexedTexts.OfString(text);
-        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, Encoding.OneHot, true, indexed.Vocabulary,
+        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, indexed.Vocabulary,
                               Targets.Every, TextRun.DefaultValidation);
         var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text;
-using Encoding = AlphabetLstm.Core.Encoding;
 
 namespace AlphabetLstm.Cli;
 
@@ -67,7 +66,7 @@ public static class TextCommands
         var window = parse.GetValue(t.Window) ?? DefaultWindow;
         var batch = parse.GetValue(t.BatchSize) ?? DefaultBatchSize;
         var stateful = parse.GetValue(t.Stateful);
-        var encoding = parse.GetValue(t.Encoding) == "index" ? Encoding.Index : Encoding.OneHot;
+        var encoding = parse.GetValue(t.Encoding) == "index" ? SymbolEncoding.Index : SymbolEncoding.OneHot;
         var targets = parse.GetValue(t.Targets) switch
         {
             "every" => Targets.Every,
@@ -84,9 +83,9 @@ public static class TextCommands
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
         if (json is not null) AtomicFile.EnsureWritableFileTarget(json, "--json");
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, units,
-                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, Path.GetFullPath(s.Save));
+                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery);
         var indexed = EncodeTextFile(path, scanned, "--text");
-        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, s.CheckpointDir, s.Quiet, json, o);
+        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
@@ -99,14 +98,14 @@ public static class TextCommands
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {scanned.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
         CheckFits(t, scanned.Scan, c.Run.Units, t.Path);
         o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-        return Run(CheckpointFile.ResumeText(c, EncodeTextFile(t.Path, scanned, "the run's text")), c.Run, folder, quiet, null, o);
+        return Run(CheckpointFile.ResumeText(c, EncodeTextFile(t.Path, scanned, "the run's text")), c.Run, c.Save, folder, quiet, null, o);
     }
 
     /// <summary>One epoch of a text run as the JSON's history holds it.</summary>
     public sealed record EpochDto(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationBitsPerCharacter, double Seconds,
                                   double TrainingSeconds, double ValidationSeconds);
 
-    private static int Run(PreparedText prepared, RunSettings run, string? dir, bool quiet, string? json, TextWriter o)
+    private static int Run(PreparedText prepared, RunSettings run, string save, string? dir, bool quiet, string? json, TextWriter o)
     {
         var t = prepared.Run;
         var length = prepared.Training.Length + prepared.HeldOut.Length;
@@ -136,9 +135,9 @@ public static class TextCommands
             progress.SetValidation(validating ? e.ValidationLoss : null);
             return new EpochOutcome(e.Report, e.State);
         });
-        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, dir, progress);
+        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, save, dir, progress);
         var kept = best?.State ?? state;
-        AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, kept.Parameters).Serialize());
+        AtomicFile.WriteAllText(save, new SavedModel(t.Vocabulary, prepared.Input, kept.Parameters).Serialize());
         if (history.Count > 0)
         {
             var last = history[^1];
@@ -165,8 +164,8 @@ public static class TextCommands
             AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(dto, ResultsJson.Options) + "\n");
         }
         o.WriteLine(validating && best is not null
-            ? $"saved {run.Save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
-            : $"saved {run.Save}");
+            ? $"saved {save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
+            : $"saved {save}");
         if (history.Count > 0)
             o.WriteLine($"time: training steps {history.Sum(h => h.TrainingSeconds).ToString("0.0", Inv)} s, held-out passes {history.Sum(h => h.ValidationSeconds).ToString("0.0", Inv)} s");
         return ExitCodes.Ok;
@@ -282,7 +281,7 @@ public static class TextCommands
             throw new FailureException($"--text '{path}': {reason}: {hint}");
         }
         var features = t.Vocabulary.FeaturesPerSymbol(t.Encoding);
-        var bytes = Memory.Text(n, features, units, t.Vocabulary.Count, t.BatchSize, t.Window, t.Encoding == Encoding.OneHot, t.Targets == Targets.Every);
+        var bytes = Memory.Text(n, features, units, t.Vocabulary.Count, t.BatchSize, t.Window, t.Encoding == SymbolEncoding.OneHot, t.Targets == Targets.Every);
         Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {units} units, {features} features, batch {t.BatchSize}, window {t.Window})", bytes);
     }
 

@@ -41,7 +41,7 @@ type TextRun =
       /// B, samples per batch (the number of streams when stateful).
       BatchSize: int
       /// How a character becomes features: OneHot or Index.
-      Encoding: Encoding
+      Encoding: SymbolEncoding
       /// Streams, state carried and reset each epoch (true), or shuffled windows (false).
       Stateful: bool
       /// The text's characters (Vocabulary.OfText).
@@ -201,7 +201,7 @@ module TextRuns =
     let private newLane (run: TextRun) (T: int) (B: int) (H: int) (threads: int) : TextLane =
         let V = run.Vocabulary.Count
         let every = run.Targets = Targets.Every
-        let ws = Model.newWorkspaceOf (run.Encoding = Encoding.OneHot) T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
+        let ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
         ws.Tape.Threads <- threads
         { Ws = ws
           Targets = (if every then Array.zeroCreate (T * B) else Array.empty)
@@ -446,7 +446,7 @@ module TextRuns =
     [<CompiledName("Generate")>]
     let generate (model: SavedModel) (start: IReadOnlyList<string>) (steps: int) (temperature: float) (rng: Rng) : seq<string> =
         let input, vocabulary = model.Input, model.Vocabulary
-        if input.Encoding = Encoding.Features then
+        if input.Encoding = SymbolEncoding.Features then
             invalidArg "model" "the model reads numbers the caller supplies (encoding \"features\"), not symbols"
         if steps < 0 then invalidArg "steps" (sprintf "steps must not be negative, got %d" steps)
         choose temperature [| 1.0 |] rng |> ignore

@@ -21,7 +21,7 @@ let private indexed (text: string[]) = IndexedText.Create(Vocabulary.Create(Arra
 
 let private runOf (s: Shape) (text: IndexedText) (stateful: bool) (oneHot: bool) (targets: Targets) (validation: float) =
     { Path = "/texts/t.txt"; Sha256 = String('a', 64); Window = s.T; BatchSize = s.B
-      Encoding = (if oneHot then Encoding.OneHot else Encoding.Index); Stateful = stateful
+      Encoding = (if oneHot then SymbolEncoding.OneHot else SymbolEncoding.Index); Stateful = stateful
       Vocabulary = text.Vocabulary; Targets = targets; Validation = validation }
 
 /// Random parameters in [-1, 1] and a random initial state for a run's shapes.
