@@ -129,6 +129,38 @@ public static class Plots
     }
 
     /// <summary>
+    /// A text run's training loss and held-out loss per epoch, in bits per character (nats / ln 2),
+    /// on one chart: what <c>train --text --plot FILE</c> draws.
+    /// </summary>
+    public static byte[] TextCurves(string title, IReadOnlyList<TextCommands.EpochDto> history)
+    {
+        UseSansFont();
+        var plot = new Plot();
+        var epochs = history.Select(h => (double)h.Epoch).ToArray();
+        var train = plot.Add.ScatterLine(epochs, history.Select(h => h.Loss / Math.Log(2)).ToArray());
+        train.LegendText = "training (mean over the epoch)";
+        train.LineWidth = 2;
+        train.MarkerSize = 7;
+        var held = history.Where(h => h.ValidationBitsPerCharacter is not null).ToList();
+        if (held.Count > 0)
+        {
+            var v = plot.Add.ScatterLine(held.Select(h => (double)h.Epoch).ToArray(), held.Select(h => h.ValidationBitsPerCharacter!.Value).ToArray());
+            v.LegendText = "held-out (after the epoch)";
+            v.LineWidth = 2;
+            v.MarkerSize = 7;
+        }
+        plot.Title(title);
+        plot.XLabel("epoch");
+        plot.YLabel("loss, bits per character");
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var e in epochs) ticks.AddMajor(e, e.ToString(Inv));
+        plot.Axes.Bottom.TickGenerator = ticks;
+        plot.Axes.SetLimitsX(0.8, Math.Max(1.2, epochs.DefaultIfEmpty(1).Max() + 0.2));
+        plot.ShowLegend(Alignment.UpperRight);
+        return plot.GetImageBytes(CurvesWidth * 3 / 4, CurvesHeight, ImageFormat.Png);
+    }
+
+    /// <summary>
     /// The hidden units sorted by their value after the first step of <paramref name="reference"/>
     /// (the state after 'A' from a reset). Both heatmaps use this one order, so a column that
     /// resembles the 'A' column shows as the same smooth ramp.

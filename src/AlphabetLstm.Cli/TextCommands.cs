@@ -31,8 +31,9 @@ public static class TextCommands
         public Option<string?> Targets { get; } = new Option<string?>("--targets") { Description = "With --text: every (a target after every character; the default with --stateful) or last (one target after each sample; the default for windows)." }.AcceptOnlyFromAmong("every", "last");
         public Option<double?> Validation { get; } = ValidationOption();
         public Option<string?> Json { get; } = new("--json") { Description = "With --text: write the run (settings, vocabulary size, loss and held-out loss per epoch, the best epoch) to this JSON file." };
+        public Option<string?> Plot { get; } = new("--plot") { Description = "With --text: draw the training and held-out loss per epoch (bits per character) into this PNG file." };
 
-        public IEnumerable<Option> All => [Text, Window, BatchSize, Encoding, Stateful, Targets, Validation, Json];
+        public IEnumerable<Option> All => [Text, Window, BatchSize, Encoding, Stateful, Targets, Validation, Json, Plot];
 
         /// <summary>Refuses the text-only options on an experiment run.</summary>
         public void RefuseWithExperiment(ParseResult parse)
@@ -77,15 +78,21 @@ public static class TextCommands
         var units = s.Units ?? DefaultUnits;
         var path = parse.GetValue(t.Text)!;
         var json = parse.GetValue(t.Json);
+        var plot = parse.GetValue(t.Plot);
         var scanned = ScanTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), scanned.Sha256, window, batch, encoding, stateful, scanned.Scan.Vocabulary, targets, validation);
         CheckFits(text, scanned.Scan, units, path);
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
         if (json is not null) AtomicFile.EnsureWritableFileTarget(json, "--json");
+        if (plot is not null)
+        {
+            AtomicFile.EnsureWritableFileTarget(plot, "--plot");
+            if (Plots.Preflight() is { } warning) o.WriteLine($"warning: {warning}");
+        }
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, units,
                                       s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery);
         var indexed = EncodeTextFile(path, scanned, "--text");
-        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, o);
+        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, plot, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
@@ -98,14 +105,14 @@ public static class TextCommands
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {scanned.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
         CheckFits(t, scanned.Scan, c.Run.Units, t.Path);
         o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-        return Run(CheckpointFile.ResumeText(c, EncodeTextFile(t.Path, scanned, "the run's text")), c.Run, c.Save, folder, quiet, null, o);
+        return Run(CheckpointFile.ResumeText(c, EncodeTextFile(t.Path, scanned, "the run's text")), c.Run, c.Save, folder, quiet, null, null, o);
     }
 
     /// <summary>One epoch of a text run as the JSON's history holds it.</summary>
     public sealed record EpochDto(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationBitsPerCharacter, double Seconds,
                                   double TrainingSeconds, double ValidationSeconds);
 
-    private static int Run(PreparedText prepared, RunSettings run, string save, string? dir, bool quiet, string? json, TextWriter o)
+    private static int Run(PreparedText prepared, RunSettings run, string save, string? dir, bool quiet, string? json, string? plot, TextWriter o)
     {
         var t = prepared.Run;
         var length = prepared.Training.Length + prepared.HeldOut.Length;
@@ -162,6 +169,11 @@ public static class TextCommands
                 best = best is null ? null : new { epoch = best.Report.Epoch, validationLoss = validating ? best.ValidationLoss : (double?)null },
             };
             AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(dto, ResultsJson.Options) + "\n");
+        }
+        if (plot is not null && history.Count > 0)
+        {
+            AtomicFile.WriteAllBytes(plot, Plots.TextCurves($"{Path.GetFileName(t.Path)}: LSTM({run.Units}), T = {t.Window}, B = {t.BatchSize}", history));
+            o.WriteLine($"wrote {plot}");
         }
         o.WriteLine(validating && best is not null
             ? $"saved {save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"

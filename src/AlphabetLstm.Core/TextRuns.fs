@@ -54,6 +54,19 @@ type TextRun =
     /// Where the targets are unless told: every step for streams, the last step for windows (as
     /// char-rnn and the Keras text-generation tutorial train).
     static member DefaultTargets(stateful: bool) = if stateful then Targets.Every else Targets.Last
+    /// A text run for C#: T symbols a sample, B a batch, streams or windows; one-hot unless told,
+    /// targets as `DefaultTargets` unless told, the last 10 % held out unless told; the path and
+    /// checksum only label the run (a checkpoint checks them).
+    static member Create(vocabulary: Vocabulary, window: int, batchSize: int, stateful: bool,
+                         [<Optional; DefaultParameterValue(SymbolEncoding.OneHot)>] encoding: SymbolEncoding,
+                         [<Optional; DefaultParameterValue(Nullable<Targets>())>] targets: Nullable<Targets>,
+                         [<Optional; DefaultParameterValue(0.1)>] validation: float,
+                         [<Optional; DefaultParameterValue("")>] path: string,
+                         [<Optional; DefaultParameterValue("")>] sha256: string) : TextRun =
+        { Path = path; Sha256 = sha256; Window = window; BatchSize = batchSize; Encoding = encoding; Stateful = stateful
+          Vocabulary = vocabulary
+          Targets = (if targets.HasValue then targets.Value else (if stateful then Targets.Every else Targets.Last))
+          Validation = validation }
     /// The held-out fraction unless told: 0.1.
     static member DefaultValidation = 0.1
     /// The largest held-out fraction: 0.5.

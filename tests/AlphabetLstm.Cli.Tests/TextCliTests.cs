@@ -208,6 +208,40 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
     }
 
     [Fact]
+    public void A_stream_run_records_every_epoch_with_its_held_out_loss_keeps_the_best_epoch_and_draws_the_curves()
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir["t.txt"], Repeat("one two three four five six seven. ", 12));
+        var r = CliProcess.Run(dir.Path, "train", "--text", "t.txt", "--stateful", "--batch-size", "4", "--window", "5", "--epochs", "4",
+                               "--units", "16", "--validation", "0.2", "--save", "m.json", "--json", "run.json", "--plot", "loss.png", "--quiet");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["run.json"]));
+        var root = doc.RootElement;
+        Assert.Equal("every", root.GetProperty("settings").GetProperty("targets").GetString());
+        Assert.Equal(0.2, root.GetProperty("settings").GetProperty("validation").GetDouble());
+        Assert.Equal(336, root.GetProperty("settings").GetProperty("trainingCharacters").GetInt32());
+        Assert.Equal(84, root.GetProperty("settings").GetProperty("heldOutCharacters").GetInt32());
+        Assert.Equal(15, root.GetProperty("vocabularySize").GetInt32());
+        var history = root.GetProperty("history").EnumerateArray().ToList();
+        Assert.Equal([1, 2, 3, 4], history.Select(h => h.GetProperty("epoch").GetInt32()));
+        foreach (var h in history)
+        {
+            Assert.Equal(h.GetProperty("validationLoss").GetDouble() / Math.Log(2), h.GetProperty("validationBitsPerCharacter").GetDouble(), 12);
+            Assert.True(h.GetProperty("seconds").GetDouble() >= h.GetProperty("trainingSeconds").GetDouble());
+            Assert.InRange(h.GetProperty("accuracy").GetDouble(), 0, 1);
+        }
+        var best = history.MinBy(h => h.GetProperty("validationLoss").GetDouble());
+        Assert.Equal(best.GetProperty("epoch").GetInt32(), root.GetProperty("best").GetProperty("epoch").GetInt32());
+        Assert.Contains($"saved {dir["m.json"]} (the model of epoch {best.GetProperty("epoch").GetInt32()}, the best held-out loss)", r.Stdout);
+        using (var model = JsonDocument.Parse(File.ReadAllText(dir["m.json"])))
+        {
+            Assert.Equal(3, model.RootElement.GetProperty("version").GetInt32());
+            Assert.Equal("every", model.RootElement.GetProperty("input").GetProperty("targets").GetString());
+        }
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(dir["loss.png"]).Take(4));
+    }
+
+    [Fact]
     public void A_stateful_text_run_resumes_from_its_checkpoint_and_refuses_a_changed_text()
     {
         using var dir = new TempFolder();
