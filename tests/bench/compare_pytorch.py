@@ -213,7 +213,32 @@ def torch_worker(dtype_name, repeats, seconds, experiments, grid, out, cell="lst
         json.dump(result, f, indent=2)
 
 
-def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out):
+class KerasAdam:
+    """Keras' Adam: lr_t = lr·sqrt(1 − β2^t) / (1 − β1^t); θ ← θ − lr_t·m / (sqrt(v) + ε). PyTorch's adds ε
+    to sqrt(v̂) instead, which is ε / sqrt(1 − β2^t) here: at the first steps, with the small gradients of a
+    loss averaged over T·B positions, that moves the weights visibly differently."""
+
+    def __init__(self, torch, params, lr, beta1=0.9, beta2=0.999, eps=1e-7):
+        self.torch, self.params, self.lr, self.b1, self.b2, self.eps, self.t = torch, list(params), lr, beta1, beta2, eps, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        self.t += 1
+        lr_t = self.lr * math.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+        with self.torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v):
+                g = p.grad
+                m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+                v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+                p.sub_(lr_t * m / (v.sqrt() + self.eps))
+
+
+def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out, keras=False):
     """char-rnn in PyTorch on a text, as `alphabet-lstm train --text FILE --stateful` trains: the last
     `validation` of the text held out; B streams of S = n_train // B characters read in chunks of T,
     one-hot inputs, a target at every position (mean cross-entropy over all T·B), the state carried
@@ -246,7 +271,13 @@ def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out):
         lstm.bias_hh_l0.zero_()
         k = torch.empty(H, V); nn.init.xavier_uniform_(k); head.weight.copy_(k.t()); head.bias.zero_()
     lstm, head = lstm.to(dtype), head.to(dtype)
-    opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    if keras:
+        # The model Keras (and ours) trains: one LSTM bias (nn.LSTM's second bias held at zero; with two
+        # trainable biases Adam moves the sum twice as fast) and Keras' Adam.
+        lstm.bias_hh_l0.requires_grad_(False)
+        opt = KerasAdam(torch, [p for p in list(lstm.parameters()) + list(head.parameters()) if p.requires_grad], lr)
+    else:
+        opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=lr, betas=(0.9, 0.999), eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
     eye = torch.eye(V, dtype=dtype)
     prepare = time.perf_counter() - t0
@@ -275,9 +306,9 @@ def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out):
         t3 = time.perf_counter()
         history.append({"epoch": epoch, "loss": total / chunks, "validationLoss": vloss,
                         "validationBitsPerCharacter": vloss / math.log(2), "trainSeconds": t2 - t1, "validationSeconds": t3 - t2})
-        print(f"  pytorch {dtype_name} epoch {epoch}/{epochs}: loss {total / chunks:.4f}, held-out {vloss:.4f} nats "
+        print(f"  pytorch {dtype_name}{' keras' if keras else ''} epoch {epoch}/{epochs}: loss {total / chunks:.4f}, held-out {vloss:.4f} nats "
               f"({vloss / math.log(2):.4f} bits/char), train {t2 - t1:.1f} s, held-out pass {t3 - t2:.1f} s", flush=True)
-    result = {"dtype": dtype_name, "torch": torch.__version__, "characters": n, "vocabularySize": V, "prepareSeconds": prepare,
+    result = {"dtype": dtype_name, "kerasAdam": keras, "torch": torch.__version__, "characters": n, "vocabularySize": V, "prepareSeconds": prepare,
               "history": history, "peakResidentMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
@@ -309,15 +340,18 @@ def run_text(args):
             with open(ours_json) as f:
                 ours = json.load(f)
             rows.append(("ours (float64)", wall, rss, ours["history"], ours))
-            for dtype in ("float32", "float64"):
-                print(f"round {r + 1}/{args.rounds}: pytorch {dtype}", flush=True)
-                out = os.path.join(tmp, f"{dtype}{r}.json")
+            runs = [("float32", False), ("float64", False)] + ([("float32", True), ("float64", True)] if args.text_keras else [])
+            for dtype, keras in runs:
+                label = f"PyTorch nn.LSTM {dtype}" + (", one bias + Keras' Adam" if keras else "")
+                print(f"round {r + 1}/{args.rounds}: {label}", flush=True)
+                out = os.path.join(tmp, f"{dtype}{'-keras' if keras else ''}{r}.json")
                 wall, rss = timed([sys.executable, os.path.abspath(__file__), "--text-worker", dtype, "--text", args.text,
                                    "--text-window", str(T), "--text-units", str(H), "--text-batch", str(B), "--text-epochs", str(epochs),
-                                   "--text-validation", str(validation), "--text-lr", str(lr), "--json", out], env)
+                                   "--text-validation", str(validation), "--text-lr", str(lr), "--json", out]
+                                  + (["--text-keras"] if keras else []), env)
                 with open(out) as f:
                     t = json.load(f)
-                rows.append((f"PyTorch nn.LSTM {dtype}", wall, rss, t["history"], t))
+                rows.append((label, wall, rss, t["history"], t))
     print()
     print(f"text {args.text}: T = {T}, H = {H}, B = {B}, {epochs} epochs, the last {validation} held out, Adam {lr}, one thread; "
           f"env removed for pytorch: {removed or 'none'}")
@@ -438,11 +472,13 @@ def main():
     ap.add_argument("--text-epochs", type=int, default=3, help="with --text: epochs (default 3)")
     ap.add_argument("--text-validation", type=float, default=0.1, help="with --text: the held-out fraction (default 0.1)")
     ap.add_argument("--text-lr", type=float, default=0.01, help="with --text: Adam's learning rate (default 0.01, train --text's)")
+    ap.add_argument("--text-keras", action="store_true",
+                    help="with --text: also run PyTorch with one LSTM bias and Keras' Adam (the model ours trains), float32 and float64")
     ap.add_argument("--text-worker", choices=["float64", "float32"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.text_worker:
         text_worker(args.text_worker, args.text, args.text_window, args.text_units, args.text_batch, args.text_epochs,
-                    args.text_validation, args.text_lr, args.json)
+                    args.text_validation, args.text_lr, args.json, args.text_keras)
         return
     # "none" (as the bench command spells it) or an empty list skips that part.
     experiments = [e for e in args.experiments.split(",") if e and e != "none"]
