@@ -197,12 +197,18 @@ public static class BenchCommand
         if (options.Text is { } textShape)
         {
             o.WriteLine();
-            o.WriteLine($"text: train --text --stateful on a generated text, one-hot, {options.Repeats} epochs (median):");
+            o.WriteLine($"text: train --text --stateful on a generated text, one-hot, a target at every character, the last 10 % held out, {options.Repeats} epochs (median, held-out pass included):");
             textTiming = BenchText.Time(textShape, options.Repeats, options.Seed, o);
             var t = textTiming;
             o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |");
             o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} | {F(t.CpuSecondsPerEpoch, "0.00")} |");
+            var ph = t.StepPhases;
+            o.WriteLine();
+            o.WriteLine("one step of it, each stage alone (µs, best of 7 rounds), and one held-out pass:");
+            o.WriteLine("| load batch | LSTM forward | head forward | head backward | BPTT | Adam | step | steps/epoch × step s | held-out pass s |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine($"| {F(ph.Load, "0")} | {F(ph.Forward, "0")} | {F(ph.HeadForward, "0")} | {F(ph.HeadBackward, "0")} | {F(ph.Bptt, "0")} | {F(ph.Adam, "0")} | {F(ph.Step, "0")} | {F(ph.Step * t.StepsPerEpoch / 1e6, "0.00")} | {F(ph.HeldOutSeconds, "0.00")} |");
         }
 
         if (jsonFile is not null)

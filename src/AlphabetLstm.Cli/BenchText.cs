@@ -5,9 +5,10 @@ namespace AlphabetLstm.Cli;
 
 /// <summary>
 /// The bench's text workload: <c>train --text --stateful</c> on a generated text (1 MB of words by
-/// default, H = 128, T = 50, B = 32, one-hot), so the cost of real text is measured: seconds to
-/// build the streams, seconds per epoch and characters per second (every character read once per
-/// epoch). Beside the wall time, the process's CPU time per epoch: on a shared machine the wall
+/// default, H = 128, T = 50, B = 32, one-hot, a target at every character, the last 10 % held out),
+/// so the cost of real text is measured: seconds to index the text, seconds per epoch with its
+/// held-out pass, characters per second (every training character read once per epoch), and where
+/// one step goes. Beside the wall time, the process's CPU time per epoch: on a shared machine the wall
 /// time grows with the other work, the CPU time much less.
 /// </summary>
 public static class BenchText
@@ -21,7 +22,17 @@ public static class BenchText
     public sealed record Timing(
         int Characters, int Distinct, int Units, int Batch, int Window, int Samples, int StepsPerEpoch,
         double PrepareSeconds, double SecondsPerEpoch, double CharactersPerSecond, IReadOnlyList<double> EpochSeconds,
-        double CpuSecondsPerEpoch);
+        double CpuSecondsPerEpoch, Phases StepPhases);
+
+    /// <summary>
+    /// Where one training step goes (µs per call, each stage alone, the best of several rounds: see
+    /// <see cref="BenchPhases"/>): building the batch from the indices, the LSTM forward (gather),
+    /// the every-step head forward and backward, BPTT (scatter-add), Adam; and one held-out pass (seconds).
+    /// </summary>
+    public sealed record Phases(double Load, double Forward, double HeadForward, double HeadBackward, double Bptt, double Adam, double HeldOutSeconds)
+    {
+        public double Step => Load + Forward + HeadForward + HeadBackward + Bptt + Adam;
+    }
 
     /// <summary>none, 1mb (the standard workload) or CHARSxHxBxT.</summary>
     public static Shape? Parse(string text)
@@ -78,6 +89,8 @@ public static class BenchText
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
         var indexed = IndexedTexts.OfString(text);
+        Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
+                           Memory.Text(shape.Characters, indexed.Vocabulary.Count, shape.Units, indexed.Vocabulary.Count, shape.Batch, shape.Window, true, true));
         var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, indexed.Vocabulary,
                               Targets.Every, TextRun.DefaultValidation);
         var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
@@ -102,7 +115,19 @@ public static class BenchText
         }
         progress.Done(0);
         var median = Stats.Median(seconds.Order().ToList());
+        var stages = new TextStepStages(run, indexed, seed, shape.Units);
+        // The better of two held-out passes: the first includes compiling it.
+        var heldOutSeconds = double.MaxValue;
+        for (var k = 0; k < 2; k++)
+        {
+            var heldOut = Stopwatch.StartNew();
+            stages.HeldOut();
+            heldOutSeconds = Math.Min(heldOutSeconds, heldOut.Elapsed.TotalSeconds);
+        }
+        var phases = new Phases(BenchPhases.Best(stages.Load), BenchPhases.Best(stages.Forward), BenchPhases.Best(stages.HeadForward),
+                                BenchPhases.Best(stages.HeadBackward), BenchPhases.Best(stages.Bptt), BenchPhases.Best(stages.Adam),
+                                heldOutSeconds);
         return new Timing(shape.Characters, run.Vocabulary.Count, shape.Units, shape.Batch, shape.Window, prepared.Samples, steps,
-                          prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()));
+                          prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()), phases);
     }
 }

@@ -211,7 +211,7 @@ module TextRuns =
 
     // ---- batches built from the indices -------------------------------------------------------
 
-    let private newLane (run: TextRun) (T: int) (B: int) (H: int) (threads: int) : TextLane =
+    let internal newLane (run: TextRun) (T: int) (B: int) (H: int) (threads: int) : TextLane =
         let V = run.Vocabulary.Count
         let every = run.Targets = Targets.Every
         let ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
@@ -224,7 +224,7 @@ module TextRuns =
     /// Loads the lane's B samples, whose first symbols are at `first` (positions in `text`): inputs
     /// (symbol indices, or k / V for the index encoding) and targets (every step's next symbol, or the
     /// one after the window, one-hot).
-    let private load (run: TextRun) (text: IndexedText) (lane: TextLane) (first: int -> int) =
+    let internal load (run: TextRun) (text: IndexedText) (lane: TextLane) (first: int -> int) =
         let tape = lane.Ws.Tape
         let T, B, V = tape.T, tape.B, run.Vocabulary.Count
         let a, o = text.Array, text.Start
@@ -242,14 +242,14 @@ module TextRuns =
                 lane.Ws.Targets.[b * V + int a.[f + T]] <- 1.0
 
     /// Forward and the loss of a loaded lane; returns (sum of the targets' losses, targets right).
-    let private forward (p: Parameters) (lane: TextLane) : struct (float * int) =
+    let internal forward (p: Parameters) (lane: TextLane) : struct (float * int) =
         Lstm.forwardTape p lane.Ws.Tape
         if lane.Targets.Length > 0 then Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs
         else Model.headForward p lane.Ws
 
     /// Forward, loss and BPTT of a loaded lane, the gradients added into `grads`. h_0 is a constant
     /// (the carried state, or zeros): no gradient flows into it, so none crosses a chunk boundary.
-    let private trainPass (p: Parameters) (lane: TextLane) (grads: float[][]) : struct (float * int) =
+    let internal trainPass (p: Parameters) (lane: TextLane) (grads: float[][]) : struct (float * int) =
         let ws = lane.Ws
         let result = forward p lane
         if lane.Targets.Length > 0 then

@@ -117,3 +117,58 @@ type StepStages(spec: ExperimentSpec, seed: int64) =
         Lstm.backwardTape p ws.Tape ws.DH ws.DC false grads
     /// One Adam update of every parameter (as the tenth step of a run).
     member _.Adam() = Adam.updateInPlace config.Optimizer 10 theta grads m v false
+
+/// The stages of one training step of a text run (streams, a target at every step unless the run says
+/// otherwise), one at a time on the run's first batch, for `bench --text` to time each alone; and the
+/// held-out pass. The weights are the run's initial ones; the stages write only this object's buffers.
+[<Sealed>]
+type TextStepStages(run: TextRun, text: IndexedText, seed: int64, units: int) =
+    let prepared = TextRuns.prepare run text seed units 1 0.01
+    let p = prepared.Start.Parameters
+    let T, B, H = run.Window, min run.BatchSize prepared.Samples, p.Units
+    let lane = TextRuns.newLane run T B H 1
+    let grads = Parameters.storage (Parameters.zerosLike p)
+    let theta = Parameters.storage (Parameters.copy p)
+    let m, v = Parameters.storage (Parameters.zerosLike p), Parameters.storage (Parameters.zerosLike p)
+    let every = run.Targets = Targets.Every
+    let S = prepared.Training.Length / run.BatchSize
+    // d loss / d h_T as the last-step head leaves it, for every BPTT call to start from.
+    let dH = Array.zeroCreate (B * H)
+    do
+        TextRuns.load run prepared.Training lane (fun b -> if run.Stateful then b * S else b)
+        Lstm.forwardTape p lane.Ws.Tape
+        if not every then
+            Model.headForward p lane.Ws |> ignore
+            Model.headBackward p lane.Ws grads.[3] grads.[4]
+            Array.blit lane.Ws.DH 0 dH 0 dH.Length
+        else
+            Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs |> ignore
+            Model.everyHeadBackward p lane.Ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
+
+    /// T·B, the characters one step reads.
+    member _.Characters = T * B
+    /// How many numbers the model has (what Adam updates).
+    member _.ParameterCount = grads |> Array.sumBy Array.length
+    /// Building the batch's inputs and targets from the symbol indices.
+    member _.Load() = TextRuns.load run prepared.Training lane (fun b -> if run.Stateful then b * S else b)
+    /// The LSTM over the T steps (x·W as a row gather for one-hot inputs), recording the tape.
+    member _.Forward() = Lstm.forwardTape p lane.Ws.Tape
+    /// The head, softmax and cross-entropy on every step's h (or the last).
+    member _.HeadForward() =
+        if every then Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs |> ignore
+        else Model.headForward p lane.Ws |> ignore
+    /// The head backwards: the Dense gradients and d loss / d h of every step (or the last).
+    member _.HeadBackward() =
+        if every then Model.everyHeadBackward p lane.Ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
+        else Model.headBackward p lane.Ws grads.[3] grads.[4]
+    /// BPTT through the T steps into the LSTM's gradients (d W as a scatter-add for one-hot inputs).
+    member _.Bptt() =
+        Array.blit dH 0 lane.Ws.DH 0 dH.Length
+        Array.Clear lane.Ws.DC
+        Lstm.backwardTapeWith p lane.Ws.Tape (if every then lane.DOutputs else Array.empty) lane.Ws.DH lane.Ws.DC false grads
+    /// One Adam update of every parameter (as the tenth step of a run).
+    member _.Adam() = Adam.updateInPlace prepared.Config.Optimizer 10 theta grads m v false
+    /// The held-out pass after an epoch (nothing when nothing is held out).
+    member _.HeldOut() = TextRuns.validate prepared p |> ignore
+    /// Optimizer steps in one epoch.
+    member _.StepsPerEpoch = prepared.StepsPerEpoch
