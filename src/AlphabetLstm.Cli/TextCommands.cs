@@ -79,6 +79,7 @@ public static class TextCommands
         var path = parse.GetValue(t.Text)!;
         var json = parse.GetValue(t.Json);
         var plot = parse.GetValue(t.Plot);
+        var reading = System.Diagnostics.Stopwatch.StartNew();
         var scanned = ScanTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), scanned.Sha256, window, batch, encoding, stateful, scanned.Scan.Vocabulary, targets, validation);
         CheckFits(text, scanned.Scan, units, path);
@@ -92,27 +93,30 @@ public static class TextCommands
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, units,
                                       s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery);
         var indexed = EncodeTextFile(path, scanned, "--text");
-        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, plot, o);
+        var readSeconds = reading.Elapsed.TotalSeconds;
+        int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, plot, readSeconds, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
     public static int Resume(Checkpoint c, string folder, bool quiet, TextWriter o)
     {
         var t = c.Run.TextOrNull!;
+        var reading = System.Diagnostics.Stopwatch.StartNew();
         var scanned = ScanTextFile(t.Path, "the run's text");
         if (scanned.Sha256 != t.Sha256)
             throw new FailureException(
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {scanned.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
         CheckFits(t, scanned.Scan, c.Run.Units, t.Path);
         o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-        return Run(CheckpointFile.ResumeText(c, EncodeTextFile(t.Path, scanned, "the run's text")), c.Run, c.Save, folder, quiet, null, null, o);
+        var indexed = EncodeTextFile(t.Path, scanned, "the run's text");
+        return Run(CheckpointFile.ResumeText(c, indexed), c.Run, c.Save, folder, quiet, null, null, reading.Elapsed.TotalSeconds, o);
     }
 
     /// <summary>One epoch of a text run as the JSON's history holds it.</summary>
     public sealed record EpochDto(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationBitsPerCharacter, double Seconds,
                                   double TrainingSeconds, double ValidationSeconds);
 
-    private static int Run(PreparedText prepared, RunSettings run, string save, string? dir, bool quiet, string? json, string? plot, TextWriter o)
+    private static int Run(PreparedText prepared, RunSettings run, string save, string? dir, bool quiet, string? json, string? plot, double readSeconds, TextWriter o)
     {
         var t = prepared.Run;
         var length = prepared.Training.Length + prepared.HeldOut.Length;
@@ -179,7 +183,7 @@ public static class TextCommands
             ? $"saved {save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
             : $"saved {save}");
         if (history.Count > 0)
-            o.WriteLine($"time: training steps {history.Sum(h => h.TrainingSeconds).ToString("0.0", Inv)} s, held-out passes {history.Sum(h => h.ValidationSeconds).ToString("0.0", Inv)} s");
+            o.WriteLine($"time: reading the text {readSeconds.ToString("0.0", Inv)} s, training steps {history.Sum(h => h.TrainingSeconds).ToString("0.0", Inv)} s, held-out passes {history.Sum(h => h.ValidationSeconds).ToString("0.0", Inv)} s");
         return ExitCodes.Ok;
     }
 
