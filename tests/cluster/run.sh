@@ -236,6 +236,36 @@ elif [ ! -s "$slurm_dir/shards.sh" ]; then
   fail "slurm: README.md has no block after <!-- cluster-test: slurm-script -->"
 fi
 
+# Failure handling: one part lost, the README's rerun block brings back exactly that shard.
+if [ -f "$slurm_dir/report/results.json" ] && [ -f "$slurm_dir/parts/part-2.json" ]; then
+  rm -f "$slurm_dir/parts/part-2.json"
+  mv "$slurm_dir/report/results.json" "$slurm_dir/first-results.json"
+  if readme_block slurm-rerun >"$slurm_dir/slurm-rerun.sh" && [ -s "$slurm_dir/slurm-rerun.sh" ]; then
+    if ( cd "$slurm_dir" && timeout "$job_timeout" bash -euo pipefail slurm-rerun.sh </dev/null >rerun.txt 2>&1 ); then
+      if [ -f "$slurm_dir/parts/part-2.json" ] && same_but_timings "$slurm_dir/report/results.json" "$slurm_dir/first-results.json"; then
+        pass "slurm: the rerun block ran the missing shard 2 again and the merge is the same"
+      else
+        fail "slurm: after the rerun block, part-2.json is missing or the merge differs"
+      fi
+    else
+      fail "slurm: the rerun block failed"; tail -n 20 "$slurm_dir/rerun.txt"
+    fi
+  else
+    fail "slurm: README.md has no block after <!-- cluster-test: slurm-rerun -->"
+  fi
+fi
+
+# A 2 x 2 sweep through the same array: the job script is saved as sweep.sh.
+sweep_dir="$scratch/work/sweep"
+mkdir -p "$sweep_dir"
+readme_block sweep-script >"$sweep_dir/sweep.sh"
+if [ -s "$sweep_dir/sweep.sh" ] && run_example sweep sweep-submit; then
+  compare_with_unsharded sweep sweep/sweep.json sweep.sh
+  [ -f "$sweep_dir/sweep/sweep.md" ] && cat "$sweep_dir/sweep/sweep.md"
+elif [ ! -s "$sweep_dir/sweep.sh" ]; then
+  fail "sweep: README.md has no block after <!-- cluster-test: sweep-script -->"
+fi
+
 if run_example parallel parallel; then
   compare_with_unsharded parallel report/results.json parallel.sh
 fi
