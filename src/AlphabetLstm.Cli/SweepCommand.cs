@@ -322,7 +322,7 @@ public static class SweepTable
         var md = new StringBuilder();
         md.AppendLine($"# Sweep of {plan.Settings.Experiment}");
         md.AppendLine();
-        md.AppendLine($"Seeds {string.Join(", ", plan.Settings.Seeds)}; every other setting as the tutorial has it. {SweepJson.MetricNote}");
+        md.AppendLine($"Seeds {string.Join(", ", plan.Settings.Seeds)}; every other setting as the tutorial has it. In {JsonFile}, {SweepJson.MetricNote}");
         md.Append(SweepTable.Markdown(plan, runs, wallSeconds, wallNote));
         md.AppendLine();
         foreach (var axis in Pictured(plan))
