@@ -309,6 +309,27 @@ type SavedModel with
             false
     /// The model file's text (version 2).
     member m.Serialize() : string = ModelFile.serialize m
+    /// A model from its vocabulary, how it reads its input and its weights, every shape checked here
+    /// rather than later: ArgumentException with one line naming the mismatch (the classes against the
+    /// vocabulary, the features against the kernel's rows or the encoding, a non-finite weight, …).
+    static member Create(vocabulary: Vocabulary, input: InputSpec, parameters: Parameters) : SavedModel =
+        if isNull (box vocabulary) then nullArg "vocabulary"
+        if isNull (box input) then nullArg "input"
+        if isNull (box parameters) then nullArg "parameters"
+        if input.TimeSteps < 1 then invalidArg "input" (sprintf "input.TimeSteps: expected at least 1, found %d" input.TimeSteps)
+        Parameters.validate parameters |> ignore
+        let model = { Vocabulary = vocabulary; Input = input; Parameters = parameters }
+        match ModelFile.mismatch model with
+        | Some reason -> invalidArg "parameters" reason
+        | None -> model
+    /// A model of what `data` holds, read with `encoding`: its vocabulary, its time steps and features,
+    /// pre-padded when its samples are; masked when asked, a window model unless told. Every shape is
+    /// checked as in Create(vocabulary, input, parameters).
+    static member Create(data: Dataset, parameters: Parameters, encoding: SymbolEncoding,
+                         [<Optional; DefaultParameterValue(false)>] masked: bool,
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : SavedModel =
+        if isNull (box data) then nullArg "data"
+        SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters)
     /// The zero state for `batch` sequences: what "reset" means.
     member m.ZeroState([<Runtime.InteropServices.Optional; Runtime.InteropServices.DefaultParameterValue(1)>] batch: int) =
         LstmState.Zeros(batch, m.Parameters.Units)
