@@ -23,7 +23,7 @@ public static class ExperimentCommand
             if (value != "all" && !Experiments.Ids.Contains(value))
                 result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}, all");
         });
-        var seed = new Option<long?>("--seed") { Description = "The first seed (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");
         var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
         var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.", Limits.MaxEpochs);
         var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.", Limits.MaxUnits);

@@ -32,6 +32,9 @@ public static class MergeCommand
         // The parts first: a refused merge leaves nothing on disk, not even an empty --out folder.
         var files = paths.Select(p => (Path: p, Results: ResultsJson.Read(p))).ToList();
         var merged = Merge(files);
+        OutputRule.Guard(
+            [new("--json", jsonFile), .. outDir is null ? [] : Report.Files(outDir, merged.Runs).Select(f => new OutputRule.Named("--out", f))],
+            paths.Select((p, k) => new OutputRule.Named($"part {k + 1}", p)));
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
         if (outDir is not null)
         {

@@ -19,8 +19,9 @@ public static class OnnxCommands
         var command = new Command("export", "Write a model as ONNX (float32, one LSTM node; the state h, c as graph inputs and outputs).") { model, onnx };
         command.SetAction(parse =>
         {
-            var m = ModelCommands.LoadModel(parse.GetValue(model)!);
             var path = parse.GetValue(onnx)!;
+            OutputRule.Guard([new("--onnx", path)], [new("--model", parse.GetValue(model))]);
+            var m = ModelCommands.LoadModel(parse.GetValue(model)!);
             AtomicFile.EnsureWritableFileTarget(path, "--onnx");
             byte[] bytes;
             try { bytes = OnnxModel.Export(m); }
@@ -62,9 +63,10 @@ public static class OnnxCommands
             };
             var input = parse.GetValue(onnx)!;
             var output = parse.GetValue(save)!;
+            OutputRule.Guard([new("--save", output)], [new("--onnx", input)]);
             AtomicFile.EnsureWritableFileTarget(output, "--save");
             SavedModel m;
-            try { m = OnnxModel.Import(ReadBytes(input), options); }
+            try { m = OnnxModel.Import(InputFile.ReadBytes(input, "--onnx"), options); }
             catch (OnnxConversionException ex) { throw new FailureException($"--onnx '{input}': {ex.Message}"); }
             AtomicFile.WriteAllText(output, m.Serialize());
             var p = m.Parameters;
@@ -86,9 +88,7 @@ public static class OnnxCommands
         }
         catch (ArgumentException e)
         {
-            var message = e.Message;
-            var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-            throw new UsageException($"--vocabulary: {(cut > 0 ? message[..cut] : message)}");
+            throw new UsageException($"--vocabulary: {Display.WithoutParameter(e.Message)}");
         }
     }
 
@@ -97,16 +97,5 @@ public static class OnnxCommands
         foreach (var e in Enum.GetValues<Encoding>())
             if (ModelFile.EncodingName(e) == text) return e;
         throw new UsageException($"--encoding expects index, one-hot or features, got '{text}'");
-    }
-
-    private static byte[] ReadBytes(string path)
-    {
-        if (Directory.Exists(path)) throw new FailureException($"--onnx '{path}' is a folder, expected a file");
-        if (!File.Exists(path)) throw new FailureException($"--onnx '{path}': no such file");
-        try { return File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"--onnx '{path}' cannot be read: {e.Message}");
-        }
     }
 }

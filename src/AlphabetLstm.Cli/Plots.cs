@@ -27,6 +27,14 @@ public static class Plots
     public static ResultsJson.RunDto? TracedRun(IReadOnlyList<ResultsJson.RunDto> runs) =>
         runs.Where(r => r.Traces is not null).OrderBy(r => r.Seed).FirstOrDefault();
 
+    /// <summary>The names of the pictures <see cref="Write"/> draws for <paramref name="runs"/>.</summary>
+    public static IReadOnlyList<string> FileNames(IReadOnlyList<ResultsJson.RunDto> runs)
+    {
+        var names = runs.Select(r => r.Experiment).Distinct().Select(CurvesFile).ToList();
+        if (TracedRun(runs) is { } traced) names.AddRange([HiddenFromAFile(traced.Seed), HiddenFromKFile(traced.Seed)]);
+        return names;
+    }
+
     /// <summary>Draws every picture for <paramref name="runs"/> into <paramref name="dir"/>; returns the full paths written.</summary>
     public static IReadOnlyList<string> Write(string dir, IReadOnlyList<ResultsJson.RunDto> runs)
     {

@@ -32,6 +32,10 @@ public static class Report
         return written;
     }
 
+    /// <summary>Every file <see cref="Write"/> puts in <paramref name="dir"/> for <paramref name="runs"/>.</summary>
+    public static IEnumerable<string> Files(string dir, IReadOnlyList<ResultsJson.RunDto> runs) =>
+        Plots.FileNames(runs).Append(ResultsFile).Append(MarkdownFile).Select(name => Path.Combine(dir, name));
+
     public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
         var md = new StringBuilder();

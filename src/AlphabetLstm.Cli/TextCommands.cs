@@ -61,6 +61,8 @@ public static class TextCommands
         var stateful = parse.GetValue(t.Stateful);
         var encoding = parse.GetValue(t.Encoding) == "index" ? Encoding.Index : Encoding.OneHot;
         var path = parse.GetValue(t.Text)!;
+        OutputRule.Guard([new("--save", s.Save), new("--checkpoint", s.CheckpointDir is { } d ? Path.Combine(d, ModelCommands.CheckpointFileName) : null)],
+                         [new("--text", path)]);
         var file = ReadTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), file.Sha256, window, batch, encoding, stateful, file.Vocabulary);
         CheckFits(text, file, path);
@@ -122,20 +124,10 @@ public static class TextCommands
     /// <summary>Reads a text file strictly (UTF-8, at least two distinct characters), or fails with one line.</summary>
     public static TextFile ReadTextFile(string path, string what)
     {
-        if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a text file");
-        if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
         var limit = MemoryLimitBytes();
-        var length = new FileInfo(path).Length;
-        if (length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
-        if (length * BytesPerCharacter > limit)
-            throw new FailureException(
-                $"{what} '{path}' holds {Megabytes(length)}; training on it would take at least {Megabytes((double)length * BytesPerCharacter)} of memory ({BytesPerCharacter} bytes a character), over {LimitNamed(limit)}");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
-        }
+        var bytes = InputFile.ReadBytes(path, what, new InputFile.Cap(limit / BytesPerCharacter,
+            $"for a text to train on ({BytesPerCharacter} bytes of memory a character, {Safety.MaxMemoryVariable} = {Memory.Describe(limit)})"));
+        if (bytes.Length == 0) throw new FailureException($"{what} '{Display.Escape(path)}' is empty: expected a text to learn from");
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         var bom = bytes.AsSpan().StartsWith(new byte[] { 0xEF, 0xBB, 0xBF }) ? 3 : 0;
         string text;
@@ -188,28 +180,16 @@ public static class TextCommands
         try { generated = TextRuns.Generate(model, Vocabulary.Split(start), steps, temperature, Rng.Create(seed)); }
         catch (ArgumentException e) when (e.ParamName is "start" or "text")
         {
-            throw new FailureException($"--start: {OneLine(e.Message)}");
+            throw new FailureException($"--start: {Display.WithoutParameter(e.Message)}");
         }
         o.WriteLine(start + string.Concat(generated));
         return ExitCodes.Ok;
     }
 
-    private static string OneLine(string message)
-    {
-        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
-    }
-
     /// <summary>An option for a temperature: a finite number ≥ 0, or a one-line error naming the value.</summary>
     public static Option<double?> TemperatureOption()
     {
-        var option = new Option<double?>("--temperature") { Description = "0 (default): the most likely character each step; τ > 0: sample from the softmax at temperature τ (with --seed)." };
-        option.Validators.Add(result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!double.TryParse(token, NumberStyles.Float, Inv, out var tau) || !double.IsFinite(tau) || tau < 0)
-                result.AddError($"--temperature expects a number ≥ 0, got '{token}'");
-        });
-        return option;
+        return Cli.Number("--temperature", "0 (default): the most likely character each step; τ > 0: sample from the softmax at temperature τ (with --seed).",
+                          "a number ≥ 0", tau => tau >= 0);
     }
 }
