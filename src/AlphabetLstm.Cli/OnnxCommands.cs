@@ -60,6 +60,7 @@ public static class OnnxCommands
                 Vocabulary = parse.GetValue(vocabulary) is { } v ? ParseVocabulary(v) : null,
                 TimeSteps = parse.GetValue(steps),
                 Encoding = parse.GetValue(encoding) is { } e ? ParseEncoding(e) : null,
+                MemoryLimit = Safety.MaxMemory,
             };
             var input = parse.GetValue(onnx)!;
             var output = parse.GetValue(save)!;
@@ -67,8 +68,13 @@ public static class OnnxCommands
             AtomicFile.EnsureWritableFileTarget(output, "--save");
             SavedModel m;
             try { m = OnnxModel.Import(InputFile.ReadBytes(input, "--onnx"), options); }
+            catch (OnnxConversionException ex) when (ex.RequiredBytes is { } needed)
+            {
+                Safety.CheckMemory($"import --onnx '{input}' (the sizes its tensors declare)", needed);
+                throw new FailureException($"--onnx '{input}': {ex.Message}");
+            }
             catch (OnnxConversionException ex) { throw new FailureException($"--onnx '{input}': {ex.Message}"); }
-            AtomicFile.WriteAllText(output, m.Serialize());
+            AtomicFile.WriteAllText(output, Loadable(m, input));
             var p = m.Parameters;
             string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
             stdout.WriteLine($"imported {input}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
@@ -77,6 +83,25 @@ public static class OnnxCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The model file's text, only when the program's own loader (the one predict uses: the same size cap,
+    /// the same parser) will read it back; else a one-line refusal and nothing is written.
+    /// </summary>
+    private static string Loadable(SavedModel m, string input)
+    {
+        string text;
+        try { text = m.Serialize(); }
+        catch (ArgumentException e) { throw new FailureException($"--onnx '{input}': the model it holds cannot be written: {Display.WithoutParameter(e.Message)}"); }
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > Safety.MaxFileBytes)
+            throw new FailureException(
+                $"--onnx '{input}': the model file would be {Memory.Describe(bytes)}, more than the {Memory.Describe(Safety.MaxFileBytes)} predict and generate read "
+                + $"(a sixty-fourth of {Safety.MaxMemoryVariable}); nothing was written");
+        if (!SavedModel.TryParse(text, out _, out var error))
+            throw new FailureException($"--onnx '{input}': the model it holds would not load: {error}; nothing was written");
+        return text;
     }
 
     /// <summary>"do,re,mi" (comma-separated, when the text holds a comma) or "ABCDE" (one symbol per character).</summary>
