@@ -209,7 +209,7 @@ public static class BenchCommand
         {
             var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
-            o.WriteLine($"wrote {jsonFile}");
+            o.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         return ExitCodes.Ok;
     }

@@ -104,12 +104,12 @@ public static class ExperimentCommand
         {
             var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
             AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(plan.Settings, runs, shard));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
         {
             foreach (var written in Report.Write(outDir, plan.Settings, runs, seconds))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
         }
         return ExitCodes.Ok;
     }

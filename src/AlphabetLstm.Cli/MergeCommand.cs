@@ -49,12 +49,12 @@ public static class MergeCommand
         if (jsonFile is not null)
         {
             AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(merged.Settings, merged.Runs));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
         {
             foreach (var written in Report.Write(outDir, merged.Settings, merged.Runs, wall, note))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
         }
         return ExitCodes.Ok;
     }

@@ -203,7 +203,7 @@ public static class ModelCommands
         AtomicFile.WriteAllText(run.Save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {run.Save}");
+        o.WriteLine($"saved {Display.Escape(run.Save)}");
         return ExitCodes.Ok;
     }
 
@@ -310,7 +310,7 @@ public static class ModelCommands
             if (jsonFile is not null)
             {
                 AtomicFile.WriteAllText(jsonFile, text);
-                stdout.WriteLine($"wrote {jsonFile}");
+                stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
             }
             if (letters is not null) PrintTopThree(m.Vocabulary, letters, prediction, stdout);
             else if (jsonFile is null) stdout.Write(text);
@@ -336,9 +336,9 @@ public static class ModelCommands
     {
         var row = p.Probabilities.Row(0);
         var top = Enumerable.Range(0, row.Count).OrderByDescending(v => row[v]).ThenBy(v => v).Take(3).ToList();
-        o.WriteLine($"{letters} -> {vocabulary[top[0]]}");
+        o.WriteLine($"{Display.Escape(letters)} -> {Display.Escape(vocabulary[top[0]])}");
         foreach (var v in top)
-            o.WriteLine($"  {vocabulary[v]}  {row[v].ToString("0.0000", Inv)}");
+            o.WriteLine($"  {Display.Escape(vocabulary[v])}  {row[v].ToString("0.0000", Inv)}");
     }
 
     // ---- generate -----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ public static class OnnxCommands
             catch (OnnxConversionException e) { throw new FailureException($"--model '{parse.GetValue(model)}': {e.Message}"); }
             AtomicFile.WriteAllBytes(path, bytes);
             var p = m.Parameters;
-            stdout.WriteLine($"wrote {path}: LSTM({p.Units}) + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
+            stdout.WriteLine($"wrote {Display.Escape(path)}: LSTM({p.Units}) + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
                              + $"inputs x [batch, time, {p.Inputs}], h0, c0 [batch, {p.Units}]; outputs probabilities [batch, {p.Classes}], h, c");
             return ExitCodes.Ok;
         });
@@ -77,9 +77,9 @@ public static class OnnxCommands
             AtomicFile.WriteAllText(output, Loadable(m, input));
             var p = m.Parameters;
             string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
-            stdout.WriteLine($"imported {input}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
+            stdout.WriteLine($"imported {Display.Escape(input)}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
                              + $"encoding {ModelFile.EncodingName(m.Input.Encoding)}, {m.Vocabulary.Describe()}");
-            stdout.WriteLine($"saved {output}");
+            stdout.WriteLine($"saved {Display.Escape(output)}");
             return ExitCodes.Ok;
         });
         return command;

@@ -80,21 +80,21 @@ public static class TextCommands
         if (file.Sha256 != t.Sha256)
             throw new FailureException(
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {file.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
-        o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
+        o.WriteLine($"resuming the text run on '{Display.Escape(t.Path)}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
         return Run(CheckpointFile.ResumeText(c, file.Symbols), c.Run, file, folder, quiet, o);
     }
 
     private static int Run(PreparedText prepared, RunSettings run, TextFile file, string? dir, bool quiet, TextWriter o)
     {
         var t = prepared.Run;
-        o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
+        o.WriteLine($"train on '{Display.Escape(t.Path)}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
         var outcomes = TextRuns.FitEvery(1, prepared).Select(s => new EpochOutcome(s.Reports[0], s.State));
         var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, dir, progress);
         AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());
         var evaluation = TextRuns.Evaluate(prepared, state.Parameters);
         o.WriteLine($"accuracy {RunPrinter.Percent(evaluation.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {run.Save}");
+        o.WriteLine($"saved {Display.Escape(run.Save)}");
         return ExitCodes.Ok;
     }
 
@@ -153,8 +153,8 @@ public static class TextCommands
         var samples = TextRuns.SampleCount(t, n);
         if (samples == 0)
             throw new FailureException(t.Stateful
-                ? $"--text '{path}' has {n} characters; --stateful with {t.BatchSize} streams (--batch-size) of chunks of {t.Window} (--window) needs at least {t.BatchSize} × {t.Window + 1} = {t.BatchSize * (t.Window + 1)}: lower --batch-size or --window"
-                : $"--text '{path}' has {n} characters; a window of {t.Window} needs at least {t.Window + 1} (the window and the character after it): lower --window");
+                ? $"--text '{path}' has {n} characters; --stateful with {t.BatchSize} streams (--batch-size) of chunks of {t.Window} (--window) needs at least {t.BatchSize} × {t.Window + 1L} = {t.BatchSize * (t.Window + 1L)}: lower --batch-size or --window"
+                : $"--text '{path}' has {n} characters; a window of {t.Window} needs at least {t.Window + 1L} (the window and the character after it): lower --window");
         var features = t.Vocabulary.FeaturesPerSymbol(t.Encoding);
         // Inputs and targets are held twice (the dataset and training's copy), plus each sample's pattern.
         var bytes = (double)n * BytesPerCharacter
