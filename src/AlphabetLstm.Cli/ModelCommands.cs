@@ -140,7 +140,7 @@ public static class ModelCommands
                 throw new FailureException($"checkpoint '{file}': {error}");
             var r = c.Run;
             var target = Path.GetFullPath(ResumeTarget(r.Save, parse.GetValue(save), folder));
-            OutputRule.Guard([new(parse.GetValue(save) is null ? "the checkpoint's recorded model file" : "--save", target)],
+            OutputRule.Guard([parse.GetValue(save) is { } given ? new("--save", given) : new("the checkpoint's recorded model file", target)],
                              [new("the checkpoint", file), new("the run's text", r.TextOrNull?.Path)]);
             var run = r.Kind == RunKind.Text
                 ? RunSettings.ForText(r.TextOrNull!, r.Seed, r.Epochs, r.Units, r.LearningRate, r.CheckpointEvery, target)
