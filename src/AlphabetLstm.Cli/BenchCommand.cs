@@ -54,7 +54,7 @@ public static class BenchCommand
     {
         var experiments = new Option<string>("--experiments")
         {
-            Description = $"Which experiments to time: all, none, or a comma-separated list of {string.Join(", ", AlphabetLstm.Core.Experiments.Ids)}.",
+            Description = $"Which experiments to time: all, none, or a comma-separated list of {string.Join(", ", Experiments.Ids)}.",
             DefaultValueFactory = _ => "all",
         };
         var grid = new Option<string>("--grid")
@@ -98,11 +98,11 @@ public static class BenchCommand
 
     public static IReadOnlyList<ExperimentSpec> ParseExperiments(string text) => text.Trim() switch
     {
-        "all" => AlphabetLstm.Core.Experiments.All,
+        "all" => Experiments.All,
         "none" => [],
         var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(id => (AlphabetLstm.Core.Experiments.Ids.Contains(id) ? AlphabetLstm.Core.Experiments.Find(id) : null)
-                ?? throw new UsageException($"unknown experiment '{id}' in --experiments; valid ids: {string.Join(", ", AlphabetLstm.Core.Experiments.Ids)}, or all, none"))
+            .Select(id => (Experiments.Ids.Contains(id) ? Experiments.Find(id) : null)
+                ?? throw new UsageException($"unknown experiment '{id}' in --experiments; valid ids: {string.Join(", ", Experiments.Ids)}, or all, none"))
             .ToList(),
     };
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Encoding = AlphabetLstm.Core.Encoding;
 
 namespace AlphabetLstm.Cli;
 
@@ -89,7 +88,7 @@ public static class BenchText
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
         var symbols = Vocabulary.Split(text);
-        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, Encoding.OneHot, true, Vocabulary.OfText(text));
+        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, Vocabulary.OfText(text));
         var prepared = TextRuns.Prepare(run, symbols, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
         var steps = prepared.Data.Count / shape.Batch;

@@ -66,12 +66,13 @@ public static class ModelCommands
                 spec.Id, parse.GetValue(seed) ?? 1,
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
-                parse.GetValue(every) ?? 10, Path.GetFullPath(savePath));
+                parse.GetValue(every) ?? 10);
             Safety.CheckTraining(spec.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked), $"train {spec.Id} with {run.Units} units");
-            if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, null, parse.GetValue(quiet), stdout);
+            var target = Path.GetFullPath(savePath);
+            if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, null, parse.GetValue(quiet), stdout);
 
             return InCheckpointFolder(dir, savePath, "train",
-                () => RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout));
+                () => RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, dir, parse.GetValue(quiet), stdout));
         });
         return command;
     }
@@ -138,21 +139,18 @@ public static class ModelCommands
             using var folderLock = CheckpointLock.Acquire(folder, "resume");
             if (!Checkpoint.TryParse(InputFile.ReadText(file, "checkpoint"), out var c, out var error))
                 throw new FailureException($"checkpoint '{file}': {error}");
-            var r = c.Run;
-            var target = Path.GetFullPath(ResumeTarget(r.Save, parse.GetValue(save), folder));
+            var run = c.Run;
+            var target = Path.GetFullPath(ResumeTarget(c.Save, parse.GetValue(save), folder));
             OutputRule.Guard([parse.GetValue(save) is { } given ? new("--save", given) : new("the checkpoint's recorded model file", target)],
-                             [new("the checkpoint", file), new("the run's text", r.TextOrNull?.Path)]);
-            var run = r.Kind == RunKind.Text
-                ? RunSettings.ForText(r.TextOrNull!, r.Seed, r.Epochs, r.Units, r.LearningRate, r.CheckpointEvery, target)
-                : RunSettings.ForExperiment(r.Experiment, r.Seed, r.Epochs, r.Units, r.Masked, r.LearningRate, r.CheckpointEvery, target);
+                             [new("the checkpoint", file), new("the run's text", run.TextOrNull?.Path)]);
             if (run.Kind == RunKind.Experiment)
                 Safety.CheckTraining(Experiments.Find(run.Experiment).WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked),
                                      $"resume {folder} ({run.Experiment} with {run.Units} units)");
-            var resumed = new Checkpoint(run, c.Input, c.State);
+            var resumed = new Checkpoint(run, c.Input, c.State, target);
             RemoveStaleTemporaries(folder);
             if (run.Kind == RunKind.Text) return TextCommands.Resume(resumed, folder, parse.GetValue(quiet), stdout);
             stdout.WriteLine($"resuming {run.Experiment} (seed {run.Seed}) after epoch {c.State.Epoch} of {run.Epochs}");
-            return RunTraining(CheckpointFile.Resume(resumed), run, folder, parse.GetValue(quiet), stdout);
+            return RunTraining(CheckpointFile.Resume(resumed), run, target, folder, parse.GetValue(quiet), stdout);
         });
         return command;
     }
@@ -193,17 +191,17 @@ public static class ModelCommands
     /// then writes the model. A non-finite loss or weight stops the run before anything of that epoch
     /// is written, so the last checkpoint on disk is the last good one.
     /// </summary>
-    private static int RunTraining(PreparedExperiment prepared, RunSettings run, string? dir, bool quiet, TextWriter o)
+    private static int RunTraining(PreparedExperiment prepared, RunSettings run, string save, string? dir, bool quiet, TextWriter o)
     {
         var spec = prepared.Spec;
         o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, ProgressLine.StepsPerEpoch(spec), prepared.Start.Epoch);
-        var input = ModelFile.InputOf(spec);
-        var state = RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, dir, progress);
-        AtomicFile.WriteAllText(run.Save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
+        var input = Experiments.InputOf(spec);
+        var state = RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, save, dir, progress);
+        AtomicFile.WriteAllText(save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {Display.Escape(run.Save)}");
+        o.WriteLine($"saved {Display.Escape(save)}");
         return ExitCodes.Ok;
     }
 
@@ -212,7 +210,7 @@ public static class ModelCommands
     /// checkpointed into <paramref name="dir"/>; returns the state after the last. A non-finite loss
     /// or weight stops the run with a one-line error before anything of that epoch is written.
     /// </summary>
-    public static TrainingState RunEpochs(IEnumerable<EpochOutcome> outcomes, TrainingState start, RunSettings run, InputSpec input, string? dir, ProgressLine progress)
+    public static TrainingState RunEpochs(IEnumerable<EpochOutcome> outcomes, TrainingState start, RunSettings run, InputSpec input, string save, string? dir, ProgressLine progress)
     {
         var state = start;
         var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
@@ -234,7 +232,7 @@ public static class ModelCommands
             state = outcome.State;
             if (dir is not null && (epoch % run.CheckpointEvery == 0 || epoch == run.Epochs))
             {
-                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), new Checkpoint(run, input, state).Serialize());
+                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), new Checkpoint(run, input, state, save).Serialize());
                 lastCheckpoint = epoch;
             }
         }
@@ -394,8 +392,8 @@ public static class ModelCommands
     /// </summary>
     private static bool IsTextModel(SavedModel m)
     {
-        if (m.Input.Encoding == Encoding.Features) return false;
-        if (!m.Vocabulary.IsAlphabet || m.Input.Encoding != Encoding.Index || m.Input.Reading == Reading.Stream) return true;
+        if (m.Input.Encoding == SymbolEncoding.Features) return false;
+        if (!m.Vocabulary.IsAlphabet || m.Input.Encoding != SymbolEncoding.Index || m.Input.Reading == Reading.Stream) return true;
         return m.Input is { PrePadded: false, TimeSteps: > 1 } && m.SymbolsPerStep == 1;
     }
 

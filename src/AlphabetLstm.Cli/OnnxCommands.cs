@@ -117,9 +117,9 @@ public static class OnnxCommands
         }
     }
 
-    private static Encoding ParseEncoding(string text)
+    private static SymbolEncoding ParseEncoding(string text)
     {
-        foreach (var e in Enum.GetValues<Encoding>())
+        foreach (var e in Enum.GetValues<SymbolEncoding>())
             if (ModelFile.EncodingName(e) == text) return e;
         throw new UsageException($"--encoding expects index, one-hot or features, got '{text}'");
     }

@@ -57,7 +57,7 @@ public static class Safety
     /// <summary>Refuses an experiment's training run (with its overrides) whose estimated memory exceeds the limit.</summary>
     public static void CheckTraining(ExperimentSpec spec, string what)
     {
-        var input = ModelFile.InputOf(spec);
+        var input = Experiments.InputOf(spec);
         var samples = spec.Data switch
         {
             DataSpec.VariableLength v => v.Count,

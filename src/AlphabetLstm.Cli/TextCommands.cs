@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text;
-using Encoding = AlphabetLstm.Core.Encoding;
 
 namespace AlphabetLstm.Cli;
 
@@ -59,7 +58,7 @@ public static class TextCommands
         var window = parse.GetValue(t.Window) ?? DefaultWindow;
         var batch = parse.GetValue(t.BatchSize) ?? DefaultBatchSize;
         var stateful = parse.GetValue(t.Stateful);
-        var encoding = parse.GetValue(t.Encoding) == "index" ? Encoding.Index : Encoding.OneHot;
+        var encoding = parse.GetValue(t.Encoding) == "index" ? SymbolEncoding.Index : SymbolEncoding.OneHot;
         var path = parse.GetValue(t.Text)!;
         OutputRule.Guard([new("--save", s.Save), new("--checkpoint", s.CheckpointDir is { } d ? Path.Combine(d, ModelCommands.CheckpointFileName) : null)],
                          [new("--text", path)]);
@@ -68,8 +67,8 @@ public static class TextCommands
         CheckFits(text, file, path);
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, s.Units ?? DefaultUnits,
-                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, Path.GetFullPath(s.Save));
-        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols).WithThreads(s.Threads), run, file, s.CheckpointDir, s.Quiet, o);
+                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery);
+        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), file, s.CheckpointDir, s.Quiet, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
@@ -81,20 +80,20 @@ public static class TextCommands
             throw new FailureException(
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {file.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
         o.WriteLine($"resuming the text run on '{Display.Escape(t.Path)}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-        return Run(CheckpointFile.ResumeText(c, file.Symbols), c.Run, file, folder, quiet, o);
+        return Run(CheckpointFile.ResumeText(c, file.Symbols), c.Run, c.Save, file, folder, quiet, o);
     }
 
-    private static int Run(PreparedText prepared, RunSettings run, TextFile file, string? dir, bool quiet, TextWriter o)
+    private static int Run(PreparedText prepared, RunSettings run, string save, TextFile file, string? dir, bool quiet, TextWriter o)
     {
         var t = prepared.Run;
         o.WriteLine($"train on '{Display.Escape(t.Path)}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
         var outcomes = TextRuns.FitEvery(1, prepared).Select(s => new EpochOutcome(s.Reports[0], s.State));
-        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, dir, progress);
-        AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());
+        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, save, dir, progress);
+        AtomicFile.WriteAllText(save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());
         var evaluation = TextRuns.Evaluate(prepared, state.Parameters);
         o.WriteLine($"accuracy {RunPrinter.Percent(evaluation.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {Display.Escape(run.Save)}");
+        o.WriteLine($"saved {Display.Escape(save)}");
         return ExitCodes.Ok;
     }
 

@@ -71,7 +71,7 @@ internal static class OnnxImport
             throw Fail($"metadata \"features\": {f}, but the LSTM's W has {I} inputs");
         var vocabulary = ChooseVocabulary(meta.Vocabulary, options.Vocabulary, V);
         var steps = ChooseTimeSteps(meta.TimeSteps, StaticTimeSteps(g, lstm, layout), options.TimeSteps);
-        var encoding = meta.Encoding ?? options.Encoding ?? (I % V == 0 ? Encoding.OneHot : Encoding.Index);
+        var encoding = meta.Encoding ?? options.Encoding ?? (I % V == 0 ? SymbolEncoding.OneHot : SymbolEncoding.Index);
         if (meta.Encoding is { } me && options.Encoding is { } oe && me != oe)
             throw Fail($"the file's metadata says encoding \"{ModelFile.EncodingName(me)}\", not \"{ModelFile.EncodingName(oe)}\"");
 

@@ -42,7 +42,7 @@ public sealed record ImportOptions
     /// <summary>T, when neither the metadata nor the graph's input shape fixes it.</summary>
     public int? TimeSteps { get; init; }
     /// <summary>How symbols become features (default: one-hot when I is a multiple of V, else index).</summary>
-    public Encoding? Encoding { get; init; }
+    public SymbolEncoding? Encoding { get; init; }
     /// <summary>
     /// The most memory, in bytes, the import may plan to use: checked from the tensors' declared shapes
     /// before any is decoded (<see cref="OnnxConversionException.RequiredBytes"/> says how much it needed). No limit when null.

@@ -82,7 +82,7 @@ public class HostileInputTests
     {
         using var dir = new TempFolder();
         Hostile.MakeFifo(dir["fifo"]);
-        var r = CliProcess.Run(dir.Path, args);
+        var r = CliProcess.RunProcess(dir.Path, args);   // a process: were the open to block, the wait would end it
         var line = Hostile.OneLine(r, 1, expected);
         Assert.DoesNotContain("empty", line);
         Assert.Equal(["fifo"], dir.Files());
@@ -96,7 +96,7 @@ public class HostileInputTests
         Hostile.MakeFifo(dir["fifo"]);
         File.WriteAllText(dir["m.json"], Hostile.ModelText());
         using var writer = Process.Start(new ProcessStartInfo("sh", ["-c", $"cat '{dir["m.json"]}' > '{dir["fifo"]}'"]) { UseShellExecute = false })!;
-        var r = CliProcess.Run(dir.Path, "predict", "--model", "fifo", "--inputs", "in.json");
+        var r = CliProcess.RunProcess(dir.Path, "predict", "--model", "fifo", "--inputs", "in.json");
         writer.WaitForExit();
         // The model was read whole through the FIFO: the next complaint is about --inputs.
         Hostile.OneLine(r, 1, "--inputs 'in.json': no such file");

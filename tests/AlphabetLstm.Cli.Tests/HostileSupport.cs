@@ -8,14 +8,8 @@ namespace AlphabetLstm.Cli.Tests;
 /// <summary>What the hostile-input tests share: the CLI run in-process, one-line checks, and small valid files to damage.</summary>
 public static class Hostile
 {
-    /// <summary>The CLI run inside the test process (<see cref="Cli.Run"/>); paths should be absolute.</summary>
-    public static CliResult Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = Cli.Run(args, stdout, stderr);
-        return new CliResult(exit, stdout.ToString(), stderr.ToString());
-    }
+    /// <summary>The CLI run inside the test process (<see cref="CliProcess.InProcess"/>, taking turns with the other in-process runs); paths should be absolute.</summary>
+    public static CliResult Run(params string[] args) => CliProcess.InProcess(Path.GetTempPath(), args);
 
     /// <summary>The one error line, after checking the exit code, that it is the only line on stderr, and that it holds every fragment.</summary>
     public static string OneLine(CliResult r, int exit, params string[] fragments)
@@ -29,7 +23,7 @@ public static class Hostile
 
     /// <summary>A small alphabet model that reads one letter a step (generate's alphabet path).</summary>
     public static string AlphabetModelText() =>
-        new SavedModel(Vocabulary.Alphabet, InputSpec.Create(1, 1, Encoding.Index, false, false), new RandomModels(seed: 6).Parameters(1, 3, 26)).Serialize();
+        new SavedModel(Vocabulary.Alphabet, InputSpec.Create(1, 1, SymbolEncoding.Index, false, false), new RandomModels(seed: 6).Parameters(1, 3, 26)).Serialize();
 
     /// <summary>Our own export of a small model, as ONNX bytes.</summary>
     public static byte[] OnnxBytes() => OnnxModel.Export(new RandomModels(seed: 9).Model(I: 2, H: 3, V: 4, T: 2));
