@@ -9,10 +9,9 @@ public class CliInProcessTests
 {
     private static (int Exit, string Out, string Err) Run(params string[] args)
     {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = Cli.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
+        using var dir = new TempFolder();
+        var r = CliProcess.InProcess(dir.Path, args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     private static void OneLineError(string[] args, int exit, string fragment)

@@ -5,9 +5,43 @@ namespace AlphabetLstm.Cli.Tests;
 /// <summary>What a run of the real CLI process printed and returned.</summary>
 public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
 
-/// <summary>Runs the built <c>alphabet-lstm</c> program as a separate process, as a user would.</summary>
+/// <summary>
+/// Runs the <c>alphabet-lstm</c> command line for a test. <see cref="Run(string, string[])"/> runs it
+/// inside the test process (<see cref="Cli.Run"/>, the same code <c>Program.cs</c> calls, with the
+/// working folder set for the call): the same exit codes, output and files, without a process start
+/// and a cold JIT for each call. Runs that need a real process (an environment of their own, a heap
+/// limit, a kill, a terminal, another process holding a lock) use <see cref="Start(string, string[])"/>,
+/// <see cref="RunProcess(string, string[])"/> or the overload with an environment.
+/// </summary>
 public static class CliProcess
 {
+    /// <summary>
+    /// In-process runs change the process's working folder, so they take turns. A test calling
+    /// <see cref="Cli.Run"/> directly with relative paths must go through <see cref="InProcess"/> too.
+    /// </summary>
+    private static readonly Lock OneAtATime = new();
+
+    /// <summary>Runs the command line inside this process, in <paramref name="workingDirectory"/>, and returns what it printed.</summary>
+    public static CliResult InProcess(string workingDirectory, params string[] args)
+    {
+        lock (OneAtATime)
+        {
+            var previous = Environment.CurrentDirectory;
+            Environment.CurrentDirectory = workingDirectory;
+            try
+            {
+                using var stdout = new StringWriter();
+                using var stderr = new StringWriter();
+                var exit = Cli.Run(args, stdout, stderr);
+                return new CliResult(exit, stdout.ToString(), stderr.ToString());
+            }
+            finally
+            {
+                Environment.CurrentDirectory = previous;
+            }
+        }
+    }
+
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "alphabet-lstm.dll");
 
     public static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
@@ -33,10 +67,15 @@ public static class CliProcess
         return Process.Start(info)!;
     }
 
-    public static CliResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, null, args);
+    /// <summary>Runs the command line in <paramref name="workingDirectory"/>, inside this process (see <see cref="InProcess"/>).</summary>
+    public static CliResult Run(string workingDirectory, params string[] args) => InProcess(workingDirectory, args);
 
+    /// <summary>Runs the built program as a separate process with extra environment variables (none when null), as a user would.</summary>
     public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         Wait(Start(workingDirectory, environment, args), $"alphabet-lstm {string.Join(' ', args)}");
+
+    /// <summary>Runs the built program as a separate process, as a user would.</summary>
+    public static CliResult RunProcess(string workingDirectory, params string[] args) => Run(workingDirectory, null, args);
 
     /// <summary>Waits up to 5 minutes for a started process, kills it past that, and returns what it printed.</summary>
     public static CliResult Wait(Process started, string what)

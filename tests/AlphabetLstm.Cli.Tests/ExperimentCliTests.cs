@@ -9,7 +9,7 @@ public class ExperimentCliTests
     public void An_unknown_experiment_id_is_a_usage_error_that_lists_the_valid_ids()
     {
         using var dir = new TempFolder();
-        var r = CliProcess.Run(dir.Path, "experiment", "alphabet-soup");
+        var r = CliProcess.RunProcess(dir.Path, "experiment", "alphabet-soup");
         CliProcess.AssertCleanError(r, 2, "alphabet-soup", "one-char", "variable-length", "all");
     }
 
@@ -72,8 +72,8 @@ public class ExperimentCliTests
     public void The_same_seed_gives_the_same_numbers_in_two_processes()
     {
         using var dir = new TempFolder();
-        var a = CliProcess.Run(dir.Path, "experiment", "timestep-window", "--epochs", "3", "--json", "a.json", "--quiet");
-        var b = CliProcess.Run(dir.Path, "experiment", "timestep-window", "--epochs", "3", "--json", "b.json", "--quiet");
+        var a = CliProcess.RunProcess(dir.Path, "experiment", "timestep-window", "--epochs", "3", "--json", "a.json", "--quiet");
+        var b = CliProcess.RunProcess(dir.Path, "experiment", "timestep-window", "--epochs", "3", "--json", "b.json", "--quiet");
         Assert.Equal(0, a.ExitCode);
         Assert.Equal(0, b.ExitCode);
         static string Numbers(string path)

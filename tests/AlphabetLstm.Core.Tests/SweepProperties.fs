@@ -6,6 +6,7 @@ open Xunit
 open FsCheck
 open FsCheck.Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
 
 /// Up to three axes (units, learning rate, epochs) of 1..4 values each, from bounded draws.
 let private axesOf (counts: int list) : SweepAxis[] =

@@ -6,10 +6,11 @@
 /// order within a point; run k belongs to shard k mod N, as an experiment plan's runs do, so a
 /// sharded sweep trains exactly the runs of the whole one. Pure: values in, specs and lists out;
 /// nothing here trains, prints or reads a file (the grid file's text is parsed, not read).
-namespace AlphabetLstm.Core
+namespace AlphabetLstm.Tutorial
 
 open System
 open System.Globalization
+open AlphabetLstm.Core
 
 /// A training setting a sweep can vary.
 type SweepSetting =
