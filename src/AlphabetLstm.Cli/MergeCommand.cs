@@ -35,10 +35,12 @@ public static class MergeCommand
     {
         if (missingShards && (jsonFile is not null || outDir is not null))
             throw new UsageException("--missing-shards only lists the shards to run again; drop --json and --out");
-        if (SweepJson.FormatOf(paths[0]) == SweepJson.Format)
-            return SweepCommand.Merge(paths, jsonFile, outDir, missingShards, stdout);
         // The parts first: a refused merge leaves nothing on disk, not even an empty --out folder.
-        var files = ReadParts(paths);
+        // Each is read once, within one budget; the first one's format says whether they are a sweep's.
+        var texts = ReadParts(paths, (_, text) => text);
+        if (SweepJson.FormatOf(texts[0].Results) == SweepJson.Format)
+            return SweepCommand.Merge(texts, jsonFile, outDir, missingShards, stdout);
+        var files = texts.Select(t => (t.Path, Results: ParseChecked(t.Path, t.Results))).ToList();
         if (missingShards)
         {
             stdout.WriteLine(string.Join(",", MissingShards(files)));
@@ -77,19 +79,25 @@ public static class MergeCommand
     /// of the memory limit): each is read against what the earlier ones left, so many parts cannot
     /// add up past it. A part whose figures are out of range is refused naming the part and the field.
     /// </summary>
-    public static IReadOnlyList<(string Path, ResultsJson.ResultsDto Results)> ReadParts(IReadOnlyList<string> paths)
+    private static ResultsJson.ResultsDto ParseChecked(string path, string text)
+    {
+        var results = ResultsJson.Parse(path, text);
+        Validate(path, results);
+        return results;
+    }
+
+    /// <summary>The parts' files read within one budget for all of them together, each parsed (and checked) by <paramref name="parse"/>.</summary>
+    public static IReadOnlyList<(string Path, T Results)> ReadParts<T>(IReadOnlyList<string> paths, Func<string, string, T> parse)
     {
         var budget = Safety.MaxFileBytes;
-        var files = new List<(string, ResultsJson.ResultsDto)>();
+        var files = new List<(string, T)>();
         foreach (var path in paths)
         {
             var reason = paths.Count == 1 ? InputFile.Default.Reason
                 : $"for the parts together (a sixty-fourth of {Safety.MaxMemoryVariable}, {Memory.Describe(Safety.MaxMemory)}; the earlier parts used {Memory.Describe(Safety.MaxFileBytes - budget)})";
             var bytes = InputFile.ReadBytes(path, "part", new InputFile.Cap(budget, reason));
             budget -= bytes.Length;
-            var results = ResultsJson.Parse(path, InputFile.Decode(bytes));
-            Validate(path, results);
-            files.Add((path, results));
+            files.Add((path, parse(path, InputFile.Decode(bytes))));
         }
         return files;
     }

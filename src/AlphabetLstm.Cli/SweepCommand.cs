@@ -46,7 +46,7 @@ public static class SweepCommand
         command.SetAction(parse =>
         {
             var list = new List<SweepAxis>();
-            if (parse.GetValue(grid) is { } file) list.AddRange(Usage(() => Sweep.ParseGrid(ReadGrid(file)), $"--grid '{file}': "));
+            if (parse.GetValue(grid) is { } file) list.AddRange(Usage(() => Sweep.ParseGrid(InputFile.ReadText(file, "--grid")), $"--grid '{Display.Escape(file)}': "));
             foreach (var (setting, option) in axes)
                 if (parse.GetValue(option) is { } text) list.Add(Usage(() => Sweep.ParseAxis(setting, text), ""));
             var settings = new SweepJson.SettingsDto(
@@ -62,24 +62,17 @@ public static class SweepCommand
             foreach (var spec in plan.Specs.DistinctBy(x => (x.Units, x.BatchSize, x.Data)))
                 Safety.CheckTraining(spec, $"sweep {spec.Id} with {spec.Units} units");
             var options = new ExperimentCommand.RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
+            OutputRule.Guard(
+                [new("--json", parse.GetValue(json)), .. Outputs(parse.GetValue(outDir), plan)],
+                [new("--grid", parse.GetValue(grid))]);
             return Execute(plan, options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
         });
         return command;
     }
 
-    private static string ReadGrid(string file)
-    {
-        try
-        {
-            if (new FileInfo(file) is { Exists: true, Length: > 1 << 20 } big)
-                throw new FailureException($"--grid '{file}' is {big.Length} bytes; a grid file is a few lines (at most 1 MiB)");
-            return File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"--grid '{file}': cannot read it: {e.Message}");
-        }
-    }
+    /// <summary>The files <c>--out DIR</c> will hold, for the check that no output is an input.</summary>
+    private static IEnumerable<OutputRule.Named> Outputs(string? outDir, SweepPlan plan) =>
+        outDir is null ? [] : SweepTable.Files(outDir, plan).Select(f => new OutputRule.Named("--out", f));
 
     /// <summary>The core's ArgumentException for a bad value, as a usage error (exit 2) with the option it came from.</summary>
     private static T Usage<T>(Func<T> f, string prefix)
@@ -110,20 +103,21 @@ public static class SweepCommand
         {
             var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
             AtomicFile.WriteAllText(jsonFile, SweepJson.Serialize(plan.Settings, runs, shard));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
             foreach (var written in SweepTable.Write(outDir, plan, runs, seconds))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
         return ExitCodes.Ok;
     }
 
     /// <summary><c>merge</c> of sweep parts: the same checks as for experiments, then the same table, JSON and pictures as one unsharded sweep.</summary>
-    public static int Merge(IReadOnlyList<string> paths, string? jsonFile, string? outDir, bool missingShards, TextWriter stdout)
+    public static int Merge(IReadOnlyList<(string Path, string Results)> texts, string? jsonFile, string? outDir, bool missingShards, TextWriter stdout)
     {
-        var files = paths.Select(p => (Path: p, Sweep: SweepJson.Read(p))).ToList();
+        var files = texts.Select(t => (t.Path, Sweep: SweepJson.Parse(t.Path, t.Results).Dto)).ToList();
+        var paths = files.Select(f => f.Path).ToList();
         var first = files[0].Sweep;
-        var plan = new SweepPlan(first.Settings);
+        var plan = SweepJson.PlanOf(files[0].Path, first);
         var parts = files.Select(f => new ShardPart<SweepJson.RunDto>(f.Path, f.Sweep.Program, f.Sweep.Shard, f.Sweep.Runs)).ToList();
         var keys = plan.Runs.Select(plan.KeyOf).ToList();
         var planned = $"sweep of {first.Settings.Experiment} over {string.Join("; ", first.Settings.Axes.Select(a => $"{a.Setting} {string.Join(", ", a.Values.Select(Sweep.Format))}"))}; seeds {string.Join(", ", first.Settings.Seeds)}";
@@ -134,6 +128,9 @@ public static class SweepCommand
             return ExitCodes.Ok;
         }
         var runs = ShardJoin.Join(parts, Difference, keys, r => r.Key, planned);
+        OutputRule.Guard(
+            [new("--json", jsonFile), .. Outputs(outDir, plan)],
+            paths.Select((p, k) => new OutputRule.Named($"part {k + 1}", p)));
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
         if (outDir is not null)
         {
@@ -146,11 +143,11 @@ public static class SweepCommand
         if (jsonFile is not null)
         {
             AtomicFile.WriteAllText(jsonFile, SweepJson.Serialize(plan.Settings, runs));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
             foreach (var written in SweepTable.Write(outDir, plan, runs, wall, note))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
         return ExitCodes.Ok;
     }
 }
@@ -240,40 +237,83 @@ public static class SweepJson
         return null;
     }
 
-    /// <summary>The format a results file says it is ("alphabet-lstm-results", "alphabet-lstm-sweep"), or null when it says none or cannot be read as JSON.</summary>
-    public static string? FormatOf(string path)
+    /// <summary>The format a part's text says it is ("alphabet-lstm-results", "alphabet-lstm-sweep"), or null when it says none or is not JSON.</summary>
+    public static string? FormatOf(string text)
     {
         try
         {
-            using var stream = File.OpenRead(path);
-            using var doc = JsonDocument.Parse(stream);
+            using var doc = JsonDocument.Parse(text);
             return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String
                 ? f.GetString() : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return null; }
+        catch (JsonException) { return null; }
     }
 
-    /// <summary>Reads a sweep file or shard; fails with one line naming the file and what is wrong.</summary>
-    public static SweepDto Read(string path)
+    /// <summary>A parsed sweep file or shard, with its plan checked against its runs.</summary>
+    public sealed record Part(SweepDto Dto);
+
+    /// <summary>Parses a sweep file or shard and checks every figure; fails with one line naming the file and what is wrong.</summary>
+    public static Part Parse(string path, string text)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new FailureException($"'{path}': no such file"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new FailureException($"'{path}': cannot read it: {e.Message}"); }
+        var shown = Display.Escape(path);
+        SweepDto dto;
         try
         {
             using var doc = JsonDocument.Parse(text);
             var root = doc.RootElement;
             var format = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
             if (format != Format)
-                throw new FailureException($"'{path}': format: expected \"{Format}\" (the JSON sweep --json writes), found {(format is null ? "none" : $"\"{format}\"")}");
+                throw new FailureException($"'{shown}': format: expected \"{Format}\" (the JSON sweep --json writes), found {(format is null ? "none" : $"\"{Display.Clip(format)}\"")}");
             if (!root.TryGetProperty("version", out var v) || !v.TryGetInt32(out var version) || version != FormatVersion)
-                throw new FailureException($"'{path}': version: expected {FormatVersion}, found {(root.TryGetProperty("version", out var vv) ? vv.GetRawText() : "none")}");
-            return root.Deserialize<SweepDto>(ResultsJson.Options) ?? throw new FailureException($"'{path}': expected a JSON object");
+                throw new FailureException($"'{shown}': version: expected {FormatVersion}, found {(root.TryGetProperty("version", out var vv) ? Display.Clip(vv.GetRawText()) : "none")}");
+            dto = root.Deserialize<SweepDto>(ResultsJson.Options) ?? throw new FailureException($"'{shown}': expected a JSON object");
         }
         catch (JsonException e)
         {
-            throw new FailureException($"'{path}': not a whole sweep file: {(e.Path is { Length: > 0 } p ? p + ": " : "")}{e.Message}");
+            throw new FailureException($"'{shown}': not a whole sweep file: {(e.Path is { Length: > 0 } p ? p + ": " : "")}{e.Message}");
+        }
+        var plan = PlanOf(path, dto);
+        var seeds = dto.Settings.Seeds.ToHashSet();
+        for (var k = 0; k < dto.Runs.Count; k++)
+        {
+            var run = dto.Runs[k];
+            void Check(bool ok, string field, string problem)
+            {
+                if (!ok) throw new FailureException($"'{shown}': runs[{k}].{field}: {problem}");
+            }
+            static bool Fraction(double x) => x >= 0 && x <= 1;
+            Check(run.Point >= 0 && run.Point < plan.Points.Length, "point", $"{run.Point}, expected 0 to {plan.Points.Length - 1} (the grid's points)");
+            Check(seeds.Contains(run.Seed), "seed", $"{run.Seed}, which the sweep's seeds do not hold");
+            var point = plan.Points[run.Point];
+            var expected = plan.Settings.Axes.Select((a, i) => (a.Setting, Value: point.Values[i])).ToList();
+            Check(run.Settings.Count == expected.Count && expected.All(x => run.Settings.TryGetValue(x.Setting, out var got) && got == x.Value), "settings",
+                  $"expected point {run.Point}'s values: {Sweep.Describe(plan.Axes, point)}");
+            Check(Fraction(run.Accuracy), "accuracy", $"{run.Accuracy.ToString("R", Inv)}, expected a fraction from 0 to 1");
+            Check(Fraction(run.BestAccuracy), "bestAccuracy", $"{run.BestAccuracy.ToString("R", Inv)}, expected a fraction from 0 to 1");
+            Check(run.BestEpoch >= 1 && run.BestEpoch <= plan.Specs[run.Point].Epochs, "bestEpoch", $"{run.BestEpoch}, expected 1 to {plan.Specs[run.Point].Epochs} (the point's epochs)");
+            Check(double.IsFinite(run.Loss) && run.Loss >= 0, "loss", $"{run.Loss.ToString("R", Inv)}, expected a finite number ≥ 0");
+            Check(double.IsFinite(run.TrainSeconds) && run.TrainSeconds >= 0, "trainSeconds", $"{run.TrainSeconds.ToString("R", Inv)}, expected a finite number ≥ 0");
+        }
+        return new Part(dto);
+    }
+
+    /// <summary>The plan a file's settings describe, every value checked as on the command line; one line naming the file when it is not a plan.</summary>
+    public static SweepPlan PlanOf(string path, SweepDto dto)
+    {
+        try
+        {
+            foreach (var axis in dto.Settings.Axes)
+            {
+                var setting = Sweep.Settings.FirstOrDefault(s => Sweep.NameOf(s) == axis.Setting, (SweepSetting)(-1));
+                if ((int)setting < 0) throw new FailureException($"unknown sweep setting '{Display.Clip(axis.Setting)}'");
+                Sweep.ParseAxis(setting, string.Join(",", axis.Values.Select(Sweep.Format)));
+            }
+            if (dto.Settings.Seeds.Count < 1 || dto.Settings.Seeds.Count > Limits.MaxSeeds) throw new FailureException($"{dto.Settings.Seeds.Count} seeds, expected 1 to {Limits.MaxSeeds}");
+            return new SweepPlan(dto.Settings);
+        }
+        catch (Exception e) when (e is ArgumentException or FailureException)
+        {
+            throw new FailureException($"'{Display.Escape(path)}': settings: {Display.WithoutParameter(e.Message)}");
         }
     }
 }
@@ -305,6 +345,10 @@ public static class SweepTable
         md.AppendLine($"total wall time {wallSeconds.ToString("0.0", Inv)} s{wallNote}");
         return md.ToString();
     }
+
+    /// <summary>Every file <see cref="Write"/> writes into <paramref name="dir"/>.</summary>
+    public static IEnumerable<string> Files(string dir, SweepPlan plan) =>
+        Pictured(plan).Select(a => Path.Combine(dir, PictureFile(a.Setting))).Append(Path.Combine(dir, JsonFile)).Append(Path.Combine(dir, MarkdownFile));
 
     /// <summary>Writes the pictures, sweep.json and, last, sweep.md into <paramref name="dir"/>; returns the paths written.</summary>
     public static IReadOnlyList<string> Write(string dir, SweepPlan plan, IReadOnlyList<SweepJson.RunDto> runs, double wallSeconds, string wallNote = "")

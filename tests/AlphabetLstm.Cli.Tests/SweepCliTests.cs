@@ -75,6 +75,17 @@ public partial class SweepCliTests
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "merge", "s0.json", "other.json", "s2.json"), 1,
             "'other.json' and 's0.json' come from different runs: grid units 4, 16; learning-rate 0.01, 0.003; epochs 3 vs units 4, 8; learning-rate 0.01, 0.003; epochs 3");
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "merge", "--missing-shards", "s0.json", "--out", "m"), 2, "--missing-shards only lists");
+
+        // A part whose run does not match its point, or names a point the grid lacks, is refused by name.
+        var s1 = JsonNode.Parse(File.ReadAllText(dir["s1.json"]))!;
+        s1["runs"]![0]!["settings"]!["units"] = 5;
+        File.WriteAllText(dir["bad1.json"], s1.ToJsonString());
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "merge", "s0.json", "bad1.json", "s2.json"), 1,
+            "'bad1.json': runs[0].settings: expected point 0's values: units 4, learning-rate 0.01, epochs 3");
+        s1["runs"]![0]!["point"] = 4;
+        File.WriteAllText(dir["bad1.json"], s1.ToJsonString());
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "merge", "s0.json", "bad1.json", "s2.json"), 1, "'bad1.json': runs[0].point: 4, expected 0 to 3");
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "merge", "s0.json", "s1.json", "s2.json", "--json", "s1.json"), 1, "--json 's1.json' is the file part 2 reads");
     }
 
     [Theory]
@@ -102,6 +113,8 @@ public partial class SweepCliTests
 
         File.WriteAllText(dir["bad.txt"], "units = 4\nlayers = 2\n");
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "sweep", "one-char", "--grid", "bad.txt"), 2, "--grid 'bad.txt': line 2: unknown setting 'layers'");
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "sweep", "one-char", "--grid", "grid.txt", "--json", "grid.txt"), 1, "--json 'grid.txt' is the file --grid reads");
+        Assert.StartsWith("# two by two", File.ReadAllText(dir["grid.txt"]));
     }
 }
 
