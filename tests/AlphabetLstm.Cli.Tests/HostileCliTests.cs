@@ -83,7 +83,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         using var dir = new TempFolder();
         foreach (var device in new[] { "/dev/zero", "/dev/urandom" })
             CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", device, "--sequence", "B"), 1,
-                $"--model '{device}' is not a regular file (a device, FIFO or socket)");
+                $"--model '{device}' is a character device, not a regular file");
         // A 200 MB model (sparse: no disk is used) is refused by its size, before a byte is read.
         using (var big = new FileStream(dir["big.json"], FileMode.Create)) big.SetLength(200L << 20);
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", "big.json", "--sequence", "B"), 1,
