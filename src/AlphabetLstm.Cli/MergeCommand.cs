@@ -51,6 +51,7 @@ public static class MergeCommand
         {
             foreach (var written in Report.Write(outDir, merged.Settings, merged.Runs, wall, note))
                 stdout.WriteLine($"wrote {written}");
+            stdout.WriteLine(Report.WhereLine(outDir));
         }
         return ExitCodes.Ok;
     }

@@ -289,7 +289,11 @@ public static class ModelCommands
             if (letters is not null)
             {
                 try { encoded = m.Encode(m.Vocabulary.SplitText(letters)); }
-                catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}"); }
+                catch (ArgumentException e)
+                {
+                    var words = m.Vocabulary.IsOneCharacter ? "" : $" (the model's symbols are words: separate them with commas, as in {m.Vocabulary.Join(m.Vocabulary.Symbols.Take(3))})";
+                    throw new FailureException($"--sequence: {e.Message}{words}");
+                }
                 initial = m.ZeroState();
             }
             else

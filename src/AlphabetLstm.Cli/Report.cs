@@ -32,6 +32,9 @@ public static class Report
         return written;
     }
 
+    /// <summary>The last line a command that wrote a report prints: the folder, and the file to open first.</summary>
+    public static string WhereLine(string dir) => $"the report is in {dir}: open {Path.Combine(dir, MarkdownFile)}";
+
     public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
         var md = new StringBuilder();
@@ -146,7 +149,8 @@ public static class Report
         md.AppendLine();
         md.AppendLine("Each column is h, the LSTM's hidden state (one value per unit, between −1 and 1), after the letter under it. "
                     + "The units are sorted by their value after 'A', so the first column of the top picture is a smooth ramp; "
-                    + "both pictures use the same order and colour scale.");
+                    + "both pictures use the same order and colour scale (white at 0, blue below, red above). "
+                    + "Compare the outlined first columns: the state after the first letter of each run.");
         md.AppendLine();
         md.AppendLine($"![h along the alphabet from a reset]({Plots.HiddenFromAFile(traced.Seed)})");
         md.AppendLine();
