@@ -24,7 +24,7 @@ public static class ExperimentCommand
             if (value != "all" && !Experiments.Ids.Contains(value))
                 result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}, all");
         });
-        var seed = new Option<long?>("--seed") { Description = "The first seed (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");
         var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
         var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.", Limits.MaxEpochs);
         var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.", Limits.MaxUnits);
@@ -131,12 +131,12 @@ public static class ExperimentCommand
         {
             var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
             AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(plan.Settings, runs, shard));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
         {
             foreach (var written in Report.Write(outDir, plan.Settings, runs, seconds))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
             stdout.WriteLine(Report.WhereLine(outDir));
         }
         return ExitCodes.Ok;

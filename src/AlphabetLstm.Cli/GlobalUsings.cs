@@ -2,6 +2,8 @@
 // (numbers in output and files never depend on the machine's culture).
 global using System.Globalization;
 global using AlphabetLstm.Core;
+global using AlphabetLstm.Tutorial;
+global using AlphabetLstm.Bench;
 global using static AlphabetLstm.Cli.Invariant;
 
 namespace AlphabetLstm.Cli;

@@ -30,11 +30,15 @@ public static class MergeCommand
     public static int Execute(IReadOnlyList<string> paths, string? jsonFile, string? outDir, TextWriter stdout)
     {
         // The parts first: a refused merge leaves nothing on disk, not even an empty --out folder.
-        var files = paths.Select(p => (Path: p, Results: ResultsJson.Read(p))).ToList();
+        var files = ReadParts(paths);
         var merged = Merge(files);
+        OutputRule.Guard(
+            [new("--json", jsonFile), .. outDir is null ? [] : Report.Files(outDir, merged.Runs).Select(f => new OutputRule.Named("--out", f))],
+            paths.Select((p, k) => new OutputRule.Named($"part {k + 1}", p)));
         if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
         if (outDir is not null)
         {
+            Safety.CheckMemory($"merge --out (the pictures of {merged.Runs.Sum(r => r.LossHistory.Count):N0} epochs of history)", Plots.EstimateBytes(merged.Runs));
             AtomicFile.EnsureWritableFolder(outDir, "--out");
             if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
         }
@@ -45,15 +49,95 @@ public static class MergeCommand
         if (jsonFile is not null)
         {
             AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(merged.Settings, merged.Runs));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
         {
             foreach (var written in Report.Write(outDir, merged.Settings, merged.Runs, wall, note))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
             stdout.WriteLine(Report.WhereLine(outDir));
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Reads and checks every part. The parts share one budget, the cap of one file (a sixty-fourth
+    /// of the memory limit): each is read against what the earlier ones left, so many parts cannot
+    /// add up past it. A part whose figures are out of range is refused naming the part and the field.
+    /// </summary>
+    public static IReadOnlyList<(string Path, ResultsJson.ResultsDto Results)> ReadParts(IReadOnlyList<string> paths)
+    {
+        var budget = Safety.MaxFileBytes;
+        var files = new List<(string, ResultsJson.ResultsDto)>();
+        foreach (var path in paths)
+        {
+            var reason = paths.Count == 1 ? InputFile.Default.Reason
+                : $"for the parts together (a sixty-fourth of {Safety.MaxMemoryVariable}, {Memory.Describe(Safety.MaxMemory)}; the earlier parts used {Memory.Describe(Safety.MaxFileBytes - budget)})";
+            var bytes = InputFile.ReadBytes(path, "part", new InputFile.Cap(budget, reason));
+            budget -= bytes.Length;
+            var results = ResultsJson.Parse(path, InputFile.Decode(bytes));
+            Validate(path, results);
+            files.Add((path, results));
+        }
+        return files;
+    }
+
+    /// <summary>Refuses, naming the part and the field, any count or figure out of its range, before anything indexes with it.</summary>
+    public static void Validate(string path, ResultsJson.ResultsDto r)
+    {
+        var part = Display.Escape(path);
+        void Check(bool ok, string field, string problem)
+        {
+            if (!ok) throw new FailureException($"'{part}': {field}: {problem}");
+        }
+        static bool Fraction(double x) => x is >= 0 and <= 1;
+        static string N(double x) => x.ToString("R", Inv);
+        if (r.Shard is { } s)
+        {
+            Check(s.Count >= 1 && s.Index >= 0 && s.Index < s.Count, "shard",
+                  $"{s.Index}/{s.Count} is no shard; expected K/N with N ≥ 1 and 0 ≤ K < N");
+            Check(double.IsFinite(s.WallSeconds) && s.WallSeconds >= 0, "shard.wallSeconds", $"{N(s.WallSeconds)}, expected a finite number ≥ 0");
+        }
+        for (var k = 0; k < r.Runs.Count; k++)
+        {
+            var run = r.Runs[k];
+            var at = $"runs[{k}]";
+            Check(Experiments.Ids.Contains(run.Experiment), $"{at}.experiment",
+                  $"unknown experiment '{Display.Clip(run.Experiment)}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+            Check(run.Epochs >= 1 && run.Epochs <= Limits.MaxEpochs, $"{at}.epochs", $"{run.Epochs}, expected 1 to {Limits.MaxEpochs}");
+            Check(run.Units >= 1 && run.Units <= Limits.MaxUnits, $"{at}.units", $"{run.Units}, expected 1 to {Limits.MaxUnits}");
+            Check(run.BatchSize >= 1 && run.BatchSize <= Limits.MaxBatch, $"{at}.batchSize", $"{run.BatchSize}, expected 1 to {Limits.MaxBatch}");
+            Check(Fraction(run.Accuracy), $"{at}.accuracy", $"{N(run.Accuracy)}, expected a fraction from 0 to 1");
+            Check(Fraction(run.TutorialAccuracy), $"{at}.tutorialAccuracy", $"{N(run.TutorialAccuracy)}, expected a fraction from 0 to 1");
+            Check(double.IsFinite(run.Loss) && run.Loss >= 0, $"{at}.loss", $"{N(run.Loss)}, expected a finite number ≥ 0");
+            Check(double.IsFinite(run.TrainSeconds) && run.TrainSeconds >= 0, $"{at}.trainSeconds", $"{N(run.TrainSeconds)}, expected a finite number ≥ 0");
+            var most = Math.Min(run.Epochs, EpochHistory.Limit + 1);
+            Check(run.LossHistory.Count is >= 1 && run.LossHistory.Count <= most, $"{at}.lossHistory",
+                  $"{run.LossHistory.Count:N0} entries, expected 1 to {most:N0} (one per epoch kept, at most {EpochHistory.Limit + 1:N0})");
+            Check(run.AccuracyHistory.Count == run.LossHistory.Count, $"{at}.accuracyHistory",
+                  $"{run.AccuracyHistory.Count:N0} entries, but lossHistory has {run.LossHistory.Count:N0}: expected one of each per epoch kept");
+            for (var e = 0; e < run.LossHistory.Count; e++)
+            {
+                Check(double.IsFinite(run.LossHistory[e]) && run.LossHistory[e] >= 0, $"{at}.lossHistory[{e}]", $"{N(run.LossHistory[e])}, expected a finite number ≥ 0");
+                Check(Fraction(run.AccuracyHistory[e]), $"{at}.accuracyHistory[{e}]", $"{N(run.AccuracyHistory[e])}, expected a fraction from 0 to 1");
+            }
+            if (run.ShuffledAccuracy is { } sa) Check(Fraction(sa), $"{at}.shuffledAccuracy", $"{N(sa)}, expected a fraction from 0 to 1");
+            if (run.BatchMaxDifference is { } bd) Check(double.IsFinite(bd) && bd >= 0, $"{at}.batchMaxDifference", $"{N(bd)}, expected a finite number ≥ 0");
+            if (run.PaddingCollision is { } pc) Check(double.IsFinite(pc.MaxDifference) && pc.MaxDifference >= 0, $"{at}.paddingCollision.maxDifference", $"{N(pc.MaxDifference)}, expected a finite number ≥ 0");
+            if (run.Traces is { } t)
+                foreach (var (name, trace) in new[] { ("fromA", t.FromA), ("fromK", t.FromK) })
+                {
+                    var field = $"{at}.traces.{name}.hidden";
+                    Check(trace.Hidden.Count >= 1 && trace.Hidden.Count <= Limits.MaxSteps, field, $"{trace.Hidden.Count:N0} rows, expected at least 1 (one per step)");
+                    for (var row = 0; row < trace.Hidden.Count; row++)
+                    {
+                        Check(trace.Hidden[row].Count == run.Units, $"{field}[{row}]",
+                              $"{trace.Hidden[row].Count:N0} numbers, expected {run.Units} (the run's units): the trace must be rectangular");
+                        foreach (var v in trace.Hidden[row])
+                            Check(double.IsFinite(v), $"{field}[{row}]", $"holds {N(v)}, expected finite numbers");
+                    }
+                }
+        }
     }
 
     /// <summary>The merged plan and its runs in plan order; one-line errors when the parts do not belong together.</summary>

@@ -30,19 +30,14 @@ public static class ModelCommands
                 result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}");
         });
         var save = new Option<string>("--save") { Description = "The model file to write when training ends.", Required = true };
-        var seed = new Option<long?>("--seed") { Description = "The seed (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "The seed (default 1).");
         var epochs = Cli.PositiveInt("--epochs", "Override the experiment's number of epochs.", Limits.MaxEpochs);
         var units = Cli.PositiveInt("--units", "Override the experiment's number of LSTM units.", Limits.MaxUnits);
         var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Write checkpoints to DIR, so `resume DIR` can continue the run." };
         var every = Cli.PositiveInt("--checkpoint-every", "Epochs between checkpoints (default 10; the last epoch is always checkpointed).", Limits.MaxEpochs);
-        var learningRate = new Option<double?>("--learning-rate") { Description = "Adam's learning rate (default 0.001).", Hidden = true };
-        learningRate.Validators.Add(result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!double.TryParse(token, NumberStyles.Float, Inv, out var lr) || !double.IsFinite(lr) || lr <= 0)
-                result.AddError($"--learning-rate expects a positive number, got '{token}'");
-        });
+        var learningRate = Cli.LearningRate("Adam's learning rate (default 0.001).");
+        learningRate.Hidden = true;
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1); the model is the same.");
 
@@ -71,12 +66,13 @@ public static class ModelCommands
                 spec.Id, parse.GetValue(seed) ?? 1,
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
-                parse.GetValue(every) ?? 10, Path.GetFullPath(savePath));
+                parse.GetValue(every) ?? 10);
             Safety.CheckTraining(spec.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked), $"train {spec.Id} with {run.Units} units");
-            if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, null, parse.GetValue(quiet), stdout);
+            var target = Path.GetFullPath(savePath);
+            if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, null, parse.GetValue(quiet), stdout);
 
             return InCheckpointFolder(dir, savePath, "train",
-                () => RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, dir, parse.GetValue(quiet), stdout));
+                () => RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, dir, parse.GetValue(quiet), stdout));
         });
         return command;
     }
@@ -141,21 +137,20 @@ public static class ModelCommands
             if (!File.Exists(file))
                 throw new FailureException($"'{folder}' holds no {CheckpointFileName}: nothing to resume");
             using var folderLock = CheckpointLock.Acquire(folder, "resume");
-            if (!Checkpoint.TryParse(Safety.ReadText(file, "checkpoint"), out var c, out var error))
+            if (!Checkpoint.TryParse(InputFile.ReadText(file, "checkpoint"), out var c, out var error))
                 throw new FailureException($"checkpoint '{file}': {error}");
-            var r = c.Run;
-            var target = Path.GetFullPath(ResumeTarget(r.Save, parse.GetValue(save), folder));
-            var run = r.Kind == RunKind.Text
-                ? RunSettings.ForText(r.TextOrNull!, r.Seed, r.Epochs, r.Units, r.LearningRate, r.CheckpointEvery, target)
-                : RunSettings.ForExperiment(r.Experiment, r.Seed, r.Epochs, r.Units, r.Masked, r.LearningRate, r.CheckpointEvery, target);
+            var run = c.Run;
+            var target = Path.GetFullPath(ResumeTarget(c.Save, parse.GetValue(save), folder));
+            OutputRule.Guard([parse.GetValue(save) is { } given ? new("--save", given) : new("the checkpoint's recorded model file", target)],
+                             [new("the checkpoint", file), new("the run's text", run.TextOrNull?.Path)]);
             if (run.Kind == RunKind.Experiment)
                 Safety.CheckTraining(Experiments.Find(run.Experiment).WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked),
                                      $"resume {folder} ({run.Experiment} with {run.Units} units)");
-            var resumed = new Checkpoint(run, c.Input, c.State);
+            var resumed = new Checkpoint(run, c.Input, c.State, target);
             RemoveStaleTemporaries(folder);
             if (run.Kind == RunKind.Text) return TextCommands.Resume(resumed, folder, parse.GetValue(quiet), stdout);
             stdout.WriteLine($"resuming {run.Experiment} (seed {run.Seed}) after epoch {c.State.Epoch} of {run.Epochs}");
-            return RunTraining(CheckpointFile.Resume(resumed), run, folder, parse.GetValue(quiet), stdout);
+            return RunTraining(CheckpointFile.Resume(resumed), run, target, folder, parse.GetValue(quiet), stdout);
         });
         return command;
     }
@@ -181,7 +176,7 @@ public static class ModelCommands
         if (File.Exists(recorded))
         {
             string text;
-            try { text = Safety.ReadText(recorded, "the recorded model file"); }
+            try { text = InputFile.ReadText(recorded, "the recorded model file"); }
             catch (FailureException e) { throw new FailureException($"{e.Message}{ask}"); }
             if (!SavedModel.TryParse(text, out _, out _))
                 throw new FailureException($"the checkpoint's recorded model file '{recorded}' exists and is not an alphabet-lstm model file, so resume will not overwrite it{ask}");
@@ -196,17 +191,17 @@ public static class ModelCommands
     /// then writes the model. A non-finite loss or weight stops the run before anything of that epoch
     /// is written, so the last checkpoint on disk is the last good one.
     /// </summary>
-    private static int RunTraining(PreparedExperiment prepared, RunSettings run, string? dir, bool quiet, TextWriter o)
+    private static int RunTraining(PreparedExperiment prepared, RunSettings run, string save, string? dir, bool quiet, TextWriter o)
     {
         var spec = prepared.Spec;
         o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, ProgressLine.StepsPerEpoch(spec), prepared.Start.Epoch);
-        var input = ModelFile.InputOf(spec);
-        var state = RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, dir, progress);
-        AtomicFile.WriteAllText(run.Save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
+        var input = Experiments.InputOf(spec);
+        var state = RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, save, dir, progress);
+        AtomicFile.WriteAllText(save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {run.Save}");
+        o.WriteLine($"saved {Display.Escape(save)}");
         return ExitCodes.Ok;
     }
 
@@ -215,7 +210,7 @@ public static class ModelCommands
     /// checkpointed into <paramref name="dir"/>; returns the state after the last. A non-finite loss
     /// or weight stops the run with a one-line error before anything of that epoch is written.
     /// </summary>
-    public static TrainingState RunEpochs(IEnumerable<EpochOutcome> outcomes, TrainingState start, RunSettings run, InputSpec input, string? dir, ProgressLine progress)
+    public static TrainingState RunEpochs(IEnumerable<EpochOutcome> outcomes, TrainingState start, RunSettings run, InputSpec input, string save, string? dir, ProgressLine progress)
     {
         var state = start;
         var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
@@ -237,7 +232,7 @@ public static class ModelCommands
             state = outcome.State;
             if (dir is not null && (epoch % run.CheckpointEvery == 0 || epoch == run.Epochs))
             {
-                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), new Checkpoint(run, input, state).Serialize());
+                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), new Checkpoint(run, input, state, save).Serialize());
                 lastCheckpoint = epoch;
             }
         }
@@ -280,7 +275,7 @@ public static class ModelCommands
             if (stateFile is not null && inputsFile is null)
                 throw new UsageException("--state goes with --inputs (a --sequence always starts from the zero state)");
             var modelFile = parse.GetValue(model)!;
-            Safety.RefuseClobber("--json", jsonFile, ("--model", modelFile), ("--inputs", inputsFile), ("--state", stateFile));
+            OutputRule.Guard([new("--json", jsonFile)], [new("--model", modelFile), new("--inputs", inputsFile), new("--state", stateFile)]);
             if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
             var m = LoadModel(modelFile);
 
@@ -298,13 +293,13 @@ public static class ModelCommands
             }
             else
             {
-                try { encoded = PredictionFiles.ParseInputs(m.Input, Safety.ReadText(inputsFile!, "--inputs")); }
+                try { encoded = PredictionFiles.ParseInputs(m.Input, InputFile.ReadText(inputsFile!, "--inputs")); }
                 catch (FileFormatException e) { throw new FailureException($"--inputs '{inputsFile}': {e.Message}"); }
                 var batch = encoded.Inputs[0].RowCount;
                 if (stateFile is null) initial = m.ZeroState(batch);
                 else
                 {
-                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, Safety.ReadText(stateFile, "--state")); }
+                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, InputFile.ReadText(stateFile, "--state")); }
                     catch (FileFormatException e) { throw new FailureException($"--state '{stateFile}': {e.Message}"); }
                 }
             }
@@ -317,7 +312,7 @@ public static class ModelCommands
             if (jsonFile is not null)
             {
                 AtomicFile.WriteAllText(jsonFile, text);
-                stdout.WriteLine($"wrote {jsonFile}");
+                stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
             }
             if (letters is not null) PrintTopThree(m.Vocabulary, letters, prediction, stdout);
             else if (jsonFile is null) stdout.Write(text);
@@ -343,9 +338,9 @@ public static class ModelCommands
     {
         var row = p.Probabilities.Row(0);
         var top = Enumerable.Range(0, row.Count).OrderByDescending(v => row[v]).ThenBy(v => v).Take(3).ToList();
-        o.WriteLine($"{letters} -> {vocabulary[top[0]]}");
+        o.WriteLine($"{Display.Escape(letters)} -> {Display.Escape(vocabulary[top[0]])}");
         foreach (var v in top)
-            o.WriteLine($"  {vocabulary[v]}  {row[v].ToString("0.0000", Inv)}");
+            o.WriteLine($"  {Display.Escape(vocabulary[v])}  {row[v].ToString("0.0000", Inv)}");
     }
 
     // ---- generate -----------------------------------------------------------------------------
@@ -358,7 +353,7 @@ public static class ModelCommands
         steps.Required = true;
         var warmup = new Option<bool>("--warmup") { Description = "Alphabet models: first run the state over the letters before the start letter (A..J for K)." };
         var temperature = TextCommands.TemperatureOption();
-        var seed = new Option<long?>("--seed") { Description = "Text models: the seed for sampling at a temperature > 0 (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "Text models: the seed for sampling at a temperature > 0 (default 1).");
         var command = new Command("generate", "Continue a text with a text model, or feed each predicted letter back in from a start letter with an alphabet model.")
         {
             model, start, steps, warmup, temperature, seed,
@@ -401,8 +396,8 @@ public static class ModelCommands
     /// </summary>
     private static bool IsTextModel(SavedModel m)
     {
-        if (m.Input.Encoding == Encoding.Features) return false;
-        if (!m.Vocabulary.IsAlphabet || m.Input.Encoding != Encoding.Index || m.Input.Reading == Reading.Stream) return true;
+        if (m.Input.Encoding == SymbolEncoding.Features) return false;
+        if (!m.Vocabulary.IsAlphabet || m.Input.Encoding != SymbolEncoding.Index || m.Input.Reading == Reading.Stream) return true;
         return m.Input is { PrePadded: false, TimeSteps: > 1 } && m.SymbolsPerStep == 1;
     }
 
@@ -411,7 +406,7 @@ public static class ModelCommands
     /// <summary>Reads and checks a model file, or fails with one line naming the file and the problem.</summary>
     public static SavedModel LoadModel(string path)
     {
-        if (!SavedModel.TryParse(Safety.ReadText(path, "--model"), out var model, out var error))
+        if (!SavedModel.TryParse(InputFile.ReadText(path, "--model"), out var model, out var error))
             throw new FailureException($"--model '{path}': {error}");
         return model;
     }

@@ -27,6 +27,27 @@ public static class Plots
     public static ResultsJson.RunDto? TracedRun(IReadOnlyList<ResultsJson.RunDto> runs) =>
         runs.Where(r => r.Traces is not null).OrderBy(r => r.Seed).FirstOrDefault();
 
+    /// <summary>The names of the pictures <see cref="Write"/> draws for <paramref name="runs"/>.</summary>
+    public static IReadOnlyList<string> FileNames(IReadOnlyList<ResultsJson.RunDto> runs)
+    {
+        var names = runs.Select(r => r.Experiment).Distinct().Select(CurvesFile).ToList();
+        if (TracedRun(runs) is { } traced) names.AddRange([HiddenFromAFile(traced.Seed), HiddenFromKFile(traced.Seed)]);
+        return names;
+    }
+
+    /// <summary>
+    /// The memory drawing the pictures plans to use: the curves' points (x and y of loss and accuracy,
+    /// copied by the plot: 64 bytes an epoch kept) and the heatmaps' cells (as many), plus the pictures'
+    /// pixels (four layers of 4 bytes a pixel each).
+    /// </summary>
+    public static double EstimateBytes(IReadOnlyList<ResultsJson.RunDto> runs)
+    {
+        double points = runs.Sum(r => (double)r.LossHistory.Count);
+        double cells = TracedRun(runs) is { Traces: { } t } ? t.FromA.Hidden.Sum(r => (double)r.Count) + t.FromK.Hidden.Sum(r => (double)r.Count) : 0;
+        double pixels = runs.Select(r => r.Experiment).Distinct().Count() * (double)CurvesWidth * CurvesHeight + 2.0 * HeatmapWidth * HeatmapHeight;
+        return 64 * (points + cells) + 16 * pixels;
+    }
+
     /// <summary>Draws every picture for <paramref name="runs"/> into <paramref name="dir"/>; returns the full paths written.</summary>
     public static IReadOnlyList<string> Write(string dir, IReadOnlyList<ResultsJson.RunDto> runs)
     {
@@ -180,7 +201,7 @@ public static class Plots
 
         var letters = new ScottPlot.TickGenerators.NumericManual();
         for (var t = 0; t < steps && t < trace.Inputs.Length; t++)
-            letters.AddMajor(t, trace.Inputs[t].ToString());
+            letters.AddMajor(t, Display.Escape(trace.Inputs[t].ToString()));
         plot.Axes.Bottom.TickGenerator = letters;
         plot.Axes.SetLimits(-0.5, steps - 0.5, -0.5, units - 0.5);
         plot.Title(title);

@@ -11,6 +11,9 @@ public static class Report
 {
 
     public const string MarkdownFile = "report.md";
+
+    /// <summary>A string a results file gave (a merge reads other people's files): its control characters escaped.</summary>
+    private static string E(string text) => Display.Escape(text);
     public const string ResultsFile = "results.json";
 
     /// <summary>
@@ -33,7 +36,11 @@ public static class Report
     }
 
     /// <summary>The last line a command that wrote a report prints: the folder, and the file to open first.</summary>
-    public static string WhereLine(string dir) => $"the report is in {dir}: open {Path.Combine(dir, MarkdownFile)}";
+    public static string WhereLine(string dir) => $"the report is in {Display.Escape(dir)}: open {Display.Escape(Path.Combine(dir, MarkdownFile))}";
+
+    /// <summary>Every file <see cref="Write"/> puts in <paramref name="dir"/> for <paramref name="runs"/>.</summary>
+    public static IEnumerable<string> Files(string dir, IReadOnlyList<ResultsJson.RunDto> runs) =>
+        Plots.FileNames(runs).Append(ResultsFile).Append(MarkdownFile).Select(name => Path.Combine(dir, name));
 
     public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
@@ -93,7 +100,7 @@ public static class Report
                 md.AppendLine(wrong.Count == 0
                     ? $"- seed {run.Seed}: none, all {run.Predictions.Count} right"
                     : $"- seed {run.Seed}: {wrong.Count} of {run.Predictions.Count}: "
-                      + string.Join(", ", wrong.Select(p => $"`{p.Input} -> {p.Predicted}` (expected {p.Expected})")));
+                      + string.Join(", ", wrong.Select(p => $"`{E(p.Input)} -> {E(p.Predicted)}` (expected {E(p.Expected)})")));
             }
             md.AppendLine();
         }
@@ -135,7 +142,7 @@ public static class Report
         md.AppendLine("|---|---|---|---|");
         foreach (var run in runs)
             if (run.Generation is { } g)
-                md.AppendLine($"| {run.Seed} | `{g.FromA}` | `{Arrows(g.FromKAfterReset)}` | `{Arrows(g.FromKAfterWarmup)}` |");
+                md.AppendLine($"| {run.Seed} | `{E(g.FromA)}` | `{E(Arrows(g.FromKAfterReset))}` | `{E(Arrows(g.FromKAfterWarmup))}` |");
         md.AppendLine();
         md.AppendLine("The tutorial reports the whole alphabet from 'A', K -> B after a reset and K -> L after the warm-up. "
                     + "Why: the model was trained on the alphabet always starting from a reset, so a fresh (zero) state means "
@@ -194,7 +201,7 @@ public static class Report
         md.AppendLine("| input | predicted | expected |");
         md.AppendLine("|---|---|---|");
         foreach (var p in first.Predictions)
-            md.AppendLine($"| `{p.Input}` | {p.Predicted}{(p.Correct ? "" : " (wrong)")} | {p.Expected} |");
+            md.AppendLine($"| `{E(p.Input)}` | {E(p.Predicted)}{(p.Correct ? "" : " (wrong)")} | {E(p.Expected)} |");
         md.AppendLine();
 
         md.AppendLine("### The padding collision");
@@ -203,8 +210,8 @@ public static class Report
         md.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs)
             if (run.PaddingCollision is { } pc)
-                md.AppendLine($"| {run.Seed} | {(pc.Masked ? "yes" : "no")} | `{pc.First}`, `{pc.Second}` | {(pc.SameEncoding ? "yes" : "no")} | "
-                            + $"{pc.First} -> {pc.FirstPredicted}, {pc.Second} -> {pc.SecondPredicted} | {pc.MaxDifference.ToString("G3", Inv)} |");
+                md.AppendLine($"| {run.Seed} | {(pc.Masked ? "yes" : "no")} | `{E(pc.First)}`, `{E(pc.Second)}` | {(pc.SameEncoding ? "yes" : "no")} | "
+                            + $"{E(pc.First)} -> {E(pc.FirstPredicted)}, {E(pc.Second)} -> {E(pc.SecondPredicted)} | {pc.MaxDifference.ToString("G3", Inv)} |");
         md.AppendLine();
         var masked = runs.Any(r => r.PaddingCollision?.Masked == true);
         md.AppendLine("Inputs are letter / 26, so 'A' is 0.0, and short runs are padded in front with 0.0: "

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text;
-using Encoding = AlphabetLstm.Core.Encoding;
 
 namespace AlphabetLstm.Cli;
 
@@ -59,15 +58,17 @@ public static class TextCommands
         var window = parse.GetValue(t.Window) ?? DefaultWindow;
         var batch = parse.GetValue(t.BatchSize) ?? DefaultBatchSize;
         var stateful = parse.GetValue(t.Stateful);
-        var encoding = parse.GetValue(t.Encoding) == "index" ? Encoding.Index : Encoding.OneHot;
+        var encoding = parse.GetValue(t.Encoding) == "index" ? SymbolEncoding.Index : SymbolEncoding.OneHot;
         var path = parse.GetValue(t.Text)!;
+        OutputRule.Guard([new("--save", s.Save), new("--checkpoint", s.CheckpointDir is { } d ? Path.Combine(d, ModelCommands.CheckpointFileName) : null)],
+                         [new("--text", path)]);
         var file = ReadTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), file.Sha256, window, batch, encoding, stateful, file.Vocabulary);
         CheckFits(text, file, path);
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, s.Units ?? DefaultUnits,
-                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, Path.GetFullPath(s.Save));
-        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols).WithThreads(s.Threads), run, file, s.CheckpointDir, s.Quiet, o);
+                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery);
+        int Train() => Run(CheckpointFile.PrepareText(run, file.Symbols).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), file, s.CheckpointDir, s.Quiet, o);
         return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
@@ -78,21 +79,21 @@ public static class TextCommands
         if (file.Sha256 != t.Sha256)
             throw new FailureException(
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {file.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
-        o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
-        return Run(CheckpointFile.ResumeText(c, file.Symbols), c.Run, file, folder, quiet, o);
+        o.WriteLine($"resuming the text run on '{Display.Escape(t.Path)}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
+        return Run(CheckpointFile.ResumeText(c, file.Symbols), c.Run, c.Save, file, folder, quiet, o);
     }
 
-    private static int Run(PreparedText prepared, RunSettings run, TextFile file, string? dir, bool quiet, TextWriter o)
+    private static int Run(PreparedText prepared, RunSettings run, string save, TextFile file, string? dir, bool quiet, TextWriter o)
     {
         var t = prepared.Run;
-        o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
+        o.WriteLine($"train on '{Display.Escape(t.Path)}' (seed {run.Seed}): {file.Symbols.Length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, file.Symbols.Length, run)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
         var outcomes = TextRuns.FitEvery(1, prepared).Select(s => new EpochOutcome(s.Reports[0], s.State));
-        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, dir, progress);
-        AtomicFile.WriteAllText(run.Save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());
+        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, save, dir, progress);
+        AtomicFile.WriteAllText(save, new SavedModel(t.Vocabulary, prepared.Input, state.Parameters).Serialize());
         var evaluation = TextRuns.Evaluate(prepared, state.Parameters);
         o.WriteLine($"accuracy {RunPrinter.Percent(evaluation.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {run.Save}");
+        o.WriteLine($"saved {Display.Escape(save)}");
         return ExitCodes.Ok;
     }
 
@@ -122,20 +123,10 @@ public static class TextCommands
     /// <summary>Reads a text file strictly (UTF-8, at least two distinct characters), or fails with one line.</summary>
     public static TextFile ReadTextFile(string path, string what)
     {
-        if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a text file");
-        if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
         var limit = MemoryLimitBytes();
-        var length = new FileInfo(path).Length;
-        if (length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
-        if (length * BytesPerCharacter > limit)
-            throw new FailureException(
-                $"{what} '{path}' holds {Megabytes(length)}; training on it would take at least {Megabytes((double)length * BytesPerCharacter)} of memory ({BytesPerCharacter} bytes a character), over {LimitNamed(limit)}");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
-        }
+        var bytes = InputFile.ReadBytes(path, what, new InputFile.Cap(limit / BytesPerCharacter,
+            $"for a text to train on ({BytesPerCharacter} bytes of memory a character, {Safety.MaxMemoryVariable} = {Memory.Describe(limit)})"));
+        if (bytes.Length == 0) throw new FailureException($"{what} '{Display.Escape(path)}' is empty: expected a text to learn from");
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         var bom = bytes.AsSpan().StartsWith(new byte[] { 0xEF, 0xBB, 0xBF }) ? 3 : 0;
         string text;
@@ -161,8 +152,8 @@ public static class TextCommands
         var samples = TextRuns.SampleCount(t, n);
         if (samples == 0)
             throw new FailureException(t.Stateful
-                ? $"--text '{path}' has {n} characters; --stateful with {t.BatchSize} streams (--batch-size) of chunks of {t.Window} (--window) needs at least {t.BatchSize} × {t.Window + 1} = {t.BatchSize * (t.Window + 1)}: lower --batch-size or --window"
-                : $"--text '{path}' has {n} characters; a window of {t.Window} needs at least {t.Window + 1} (the window and the character after it): lower --window");
+                ? $"--text '{path}' has {n} characters; --stateful with {t.BatchSize} streams (--batch-size) of chunks of {t.Window} (--window) needs at least {t.BatchSize} × {t.Window + 1L} = {t.BatchSize * (t.Window + 1L)}: lower --batch-size or --window"
+                : $"--text '{path}' has {n} characters; a window of {t.Window} needs at least {t.Window + 1L} (the window and the character after it): lower --window");
         var features = t.Vocabulary.FeaturesPerSymbol(t.Encoding);
         // Inputs and targets are held twice (the dataset and training's copy), plus each sample's pattern.
         var bytes = (double)n * BytesPerCharacter
@@ -188,28 +179,16 @@ public static class TextCommands
         try { generated = TextRuns.Generate(model, Vocabulary.Split(start), steps, temperature, Rng.Create(seed)); }
         catch (ArgumentException e) when (e.ParamName is "start" or "text")
         {
-            throw new FailureException($"--start: {OneLine(e.Message)}");
+            throw new FailureException($"--start: {Display.WithoutParameter(e.Message)}");
         }
         o.WriteLine(start + string.Concat(generated));
         return ExitCodes.Ok;
     }
 
-    private static string OneLine(string message)
-    {
-        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
-    }
-
     /// <summary>An option for a temperature: a finite number ≥ 0, or a one-line error naming the value.</summary>
     public static Option<double?> TemperatureOption()
     {
-        var option = new Option<double?>("--temperature") { Description = "0 (default): the most likely character each step; τ > 0: sample from the softmax at temperature τ (with --seed)." };
-        option.Validators.Add(result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!double.TryParse(token, NumberStyles.Float, Inv, out var tau) || !double.IsFinite(tau) || tau < 0)
-                result.AddError($"--temperature expects a number ≥ 0, got '{token}'");
-        });
-        return option;
+        return Cli.Number("--temperature", "0 (default): the most likely character each step; τ > 0: sample from the softmax at temperature τ (with --seed).",
+                          "a number ≥ 0", tau => tau >= 0);
     }
 }

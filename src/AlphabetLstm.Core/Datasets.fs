@@ -55,20 +55,20 @@ module Datasets =
         Array.init T (fun t -> Matrix<float>.Build.Dense(N, I, fun n k -> value n t k))
 
     /// The features of symbol index `s`, feature k (of the encoding's per-symbol count).
-    let private feature (vocabulary: Vocabulary) (encoding: Encoding) (s: int) (k: int) : float =
+    let private feature (vocabulary: Vocabulary) (encoding: SymbolEncoding) (s: int) (k: int) : float =
         match encoding with
-        | Encoding.Index -> float s / float vocabulary.Count
+        | SymbolEncoding.Index -> float s / float vocabulary.Count
         | _ -> if k = s then 1.0 else 0.0
 
-    let private checkEncoding (vocabulary: Vocabulary) (encoding: Encoding) : int =
+    let private checkEncoding (vocabulary: Vocabulary) (encoding: SymbolEncoding) : int =
         if isNull (box vocabulary) then nullArg "vocabulary"
         match encoding with
-        | Encoding.Index | Encoding.OneHot -> vocabulary.FeaturesPerSymbol encoding
+        | SymbolEncoding.Index | SymbolEncoding.OneHot -> vocabulary.FeaturesPerSymbol encoding
         | other -> invalidArg "encoding" (sprintf "symbols can be encoded as Index or OneHot, not %A (Features: use Datasets.ofFeatures)" other)
 
     /// Windows of n symbols encoded as one sample each, time-major, in the given layout: window j
     /// holds indices.[j] … indices.[j + n − 1].
-    let private windowInputs (vocabulary: Vocabulary) (encoding: Encoding) (layout: Layout) (n: int) (windows: int -> int -> int) (count: int) =
+    let private windowInputs (vocabulary: Vocabulary) (encoding: SymbolEncoding) (layout: Layout) (n: int) (windows: int -> int -> int) (count: int) =
         let per = checkEncoding vocabulary encoding
         match layout with
         | Layout.Features -> timeMajor count 1 (n * per) (fun j _ f -> feature vocabulary encoding (windows j (f / per)) (f % per))
@@ -76,7 +76,7 @@ module Datasets =
 
     /// Encodes one window of symbols as one sample: T matrices of shape (1, I).
     [<CompiledName("EncodeWindow")>]
-    let encodeWindow (vocabulary: Vocabulary) (encoding: Encoding) (layout: Layout) (symbols: IReadOnlyList<string>) : Matrix<float>[] =
+    let encodeWindow (vocabulary: Vocabulary) (encoding: SymbolEncoding) (layout: Layout) (symbols: IReadOnlyList<string>) : Matrix<float>[] =
         if symbols.Count = 0 then invalidArg "symbols" "the window is empty: expected at least one symbol"
         let ix = indices vocabulary "symbols" symbols
         windowInputs vocabulary encoding layout ix.Length (fun _ t -> ix.[t]) 1
@@ -84,7 +84,7 @@ module Datasets =
     /// Every window of n symbols of `sequence`, each labelled with the symbol that follows it:
     /// sequence[j .. j+n−1] → sequence[j+n] for j = 0 .. length − n − 1.
     [<CompiledName("Windows")>]
-    let windows (vocabulary: Vocabulary) (encoding: Encoding) (layout: Layout) (n: int) (sequence: IReadOnlyList<string>) : Dataset =
+    let windows (vocabulary: Vocabulary) (encoding: SymbolEncoding) (layout: Layout) (n: int) (sequence: IReadOnlyList<string>) : Dataset =
         if n < 1 then invalidArg "n" (sprintf "the window length must be positive, got %d" n)
         let ix = indices vocabulary "sequence" sequence
         if ix.Length < n + 1 then
@@ -110,7 +110,7 @@ module Datasets =
     /// batch size and no shuffle carries each stream's state from one chunk to the next. One symbol
     /// per step (n time steps).
     [<CompiledName("Streams")>]
-    let streams (vocabulary: Vocabulary) (encoding: Encoding) (batch: int) (n: int) (sequence: IReadOnlyList<string>) : Dataset =
+    let streams (vocabulary: Vocabulary) (encoding: SymbolEncoding) (batch: int) (n: int) (sequence: IReadOnlyList<string>) : Dataset =
         if batch < 1 then invalidArg "batch" (sprintf "the number of streams (batch size) must be positive, got %d" batch)
         if n < 1 then invalidArg "n" (sprintf "the chunk length must be positive, got %d" n)
         let ix = indices vocabulary "sequence" sequence
@@ -129,7 +129,7 @@ module Datasets =
 
     /// Inputs of 1 .. maxLength symbols each, one symbol per step, pre-padded with zero steps to
     /// `maxLength`: T = maxLength matrices (N, I), and each sample's true length.
-    let private prePaddedInputs (vocabulary: Vocabulary) (encoding: Encoding) (maxLength: int) (inputs: IReadOnlyList<IReadOnlyList<string>>) =
+    let private prePaddedInputs (vocabulary: Vocabulary) (encoding: SymbolEncoding) (maxLength: int) (inputs: IReadOnlyList<IReadOnlyList<string>>) =
         let per = checkEncoding vocabulary encoding
         if maxLength < 1 then invalidArg "maxLength" (sprintf "maxLength must be positive, got %d" maxLength)
         if inputs.Count = 0 then invalidArg "inputs" "expected at least one sample, found none"
@@ -148,13 +148,13 @@ module Datasets =
     /// One sample of 1 .. maxLength symbols, one per step, pre-padded with zero steps: T = maxLength
     /// matrices (1, I). (Without masking, a symbol that encodes as zeros looks like padding.)
     [<CompiledName("EncodePrePadded")>]
-    let encodePrePadded (vocabulary: Vocabulary) (encoding: Encoding) (maxLength: int) (symbols: IReadOnlyList<string>) : Matrix<float>[] =
+    let encodePrePadded (vocabulary: Vocabulary) (encoding: SymbolEncoding) (maxLength: int) (symbols: IReadOnlyList<string>) : Matrix<float>[] =
         fst (prePaddedInputs vocabulary encoding maxLength [| symbols |])
 
     /// Variable-length samples, one symbol per step, pre-padded with zero steps to `maxLength`:
     /// sample j reads inputs.[j] (1 .. maxLength symbols) and should predict targets.[j].
     [<CompiledName("PrePadded")>]
-    let prePadded (vocabulary: Vocabulary) (encoding: Encoding) (maxLength: int) (inputs: IReadOnlyList<IReadOnlyList<string>>) (targets: IReadOnlyList<string>) : Dataset =
+    let prePadded (vocabulary: Vocabulary) (encoding: SymbolEncoding) (maxLength: int) (inputs: IReadOnlyList<IReadOnlyList<string>>) (targets: IReadOnlyList<string>) : Dataset =
         let x, lengths = prePaddedInputs vocabulary encoding maxLength inputs
         if targets.Count <> inputs.Count then
             invalidArg "targets" (sprintf "expected one target per sample (%d), found %d" inputs.Count targets.Count)
@@ -198,7 +198,7 @@ module Datasets =
     let window (n: int) (layout: Layout) : Dataset =
         if n < 1 || n > Alphabet.Size - 1 then
             invalidArg "n" (sprintf "window length must be in 1..25, got %d" n)
-        windows Vocabulary.Alphabet Encoding.Index layout n letters
+        windows Vocabulary.Alphabet SymbolEncoding.Index layout n letters
 
     /// The tutorial's variable-length dataset: `count` samples; start uniform in [0, 24), end uniform in
     /// [start, min(start + maxLen, 25)); input alphabet[start..end], target alphabet[end + 1];
@@ -217,7 +217,7 @@ module Datasets =
             runs.[k] <- Seq.init (e.Value - s.Value + 1) (fun j -> letters.[s.Value + j]) |> Seq.toArray :> IReadOnlyList<string>
             targets.[k] <- letters.[e.Value + 1]
             r <- e.Next
-        { Value = prePadded Vocabulary.Alphabet Encoding.Index maxLen runs targets; Next = r }
+        { Value = prePadded Vocabulary.Alphabet SymbolEncoding.Index maxLen runs targets; Next = r }
 
     // ---- selecting samples and reading masks ------------------------------------------------------
 

@@ -36,7 +36,7 @@ type InputSpec =
       /// I, the number of features per step.
       Features: int
       /// How a symbol becomes features (Features: the caller gives numbers).
-      Encoding: Encoding
+      Encoding: SymbolEncoding
       /// Whether leading padded steps leave the state unchanged.
       Masked: bool
       /// Whether shorter sequences are pre-padded with zeros to T steps (the variable-length model);
@@ -46,7 +46,7 @@ type InputSpec =
       Reading: Reading }
 
     /// How a model reads T steps of I features: not masked, not pre-padded, a window model unless told.
-    static member Create(timeSteps: int, features: int, encoding: Encoding,
+    static member Create(timeSteps: int, features: int, encoding: SymbolEncoding,
                          [<Optional; DefaultParameterValue(false)>] masked: bool,
                          [<Optional; DefaultParameterValue(false)>] prePadded: bool,
                          [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : InputSpec =
@@ -61,7 +61,7 @@ type SavedModel =
 
     /// How many symbols one input step holds: I / (features per symbol); 0 for the Features encoding.
     member m.SymbolsPerStep =
-        if m.Input.Encoding = Encoding.Features then 0 else m.Input.Features / m.Vocabulary.FeaturesPerSymbol m.Input.Encoding
+        if m.Input.Encoding = SymbolEncoding.Features then 0 else m.Input.Features / m.Vocabulary.FeaturesPerSymbol m.Input.Encoding
     /// The number of symbols a full window holds (T × symbols per step); 0 for the Features encoding.
     member m.WindowLength = m.Input.TimeSteps * m.SymbolsPerStep
 
@@ -87,19 +87,11 @@ module ModelFile =
     let format = { Name = "alphabet-lstm-model"; Version = 2 }
 
     /// The encodings' names in the file.
-    let private encodingNames = [ Encoding.Index, "index"; Encoding.OneHot, "one-hot"; Encoding.Features, "features" ]
+    let private encodingNames = [ SymbolEncoding.Index, "index"; SymbolEncoding.OneHot, "one-hot"; SymbolEncoding.Features, "features" ]
 
     /// The name of an encoding in the file: "index", "one-hot" or "features".
     [<CompiledName("EncodingName")>]
-    let encodingName (e: Encoding) = encodingNames |> List.find (fst >> (=) e) |> snd
-
-    /// How a tutorial experiment's model reads its input (window layout, padding and masking).
-    [<CompiledName("InputOf")>]
-    let inputOf (spec: ExperimentSpec) : InputSpec =
-        match spec.Data with
-        | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
-        | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
-        | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = Encoding.Index; Masked = spec.Masked; PrePadded = true; Reading = Reading.Window }
+    let encodingName (e: SymbolEncoding) = encodingNames |> List.find (fst >> (=) e) |> snd
 
     /// The name of a reading in the file: "window" or "stream".
     [<CompiledName("ReadingName")>]
@@ -108,14 +100,14 @@ module ModelFile =
     /// Checks that input, vocabulary and weights fit together; returns the one-line reason they do not.
     let internal mismatch (m: SavedModel) : string option =
         let input, p, V = m.Input, m.Parameters, m.Vocabulary.Count
-        let per = if input.Encoding = Encoding.Features then 1 else m.Vocabulary.FeaturesPerSymbol input.Encoding
+        let per = if input.Encoding = SymbolEncoding.Features then 1 else m.Vocabulary.FeaturesPerSymbol input.Encoding
         if p.Classes <> V then Some(sprintf "dense.units: expected %d (one class per symbol of the vocabulary), found %d" V p.Classes)
         elif input.Features <> p.Inputs then Some(sprintf "input.features: expected %d (the rows of lstm.kernel), found %d" p.Inputs input.Features)
         elif input.Features % per <> 0 then
             Some(sprintf "input.features: expected a multiple of %d (one-hot over %d symbols), found %d" per V input.Features)
-        elif input.PrePadded && input.Encoding <> Encoding.Features && input.Features <> per then
+        elif input.PrePadded && input.Encoding <> SymbolEncoding.Features && input.Features <> per then
             Some(sprintf "input.features: expected %d with \"padding\": \"pre\" (one symbol per step), found %d" per input.Features)
-        elif input.Reading = Reading.Stream && (input.Encoding = Encoding.Features || input.PrePadded || input.Features <> per) then
+        elif input.Reading = Reading.Stream && (input.Encoding = SymbolEncoding.Features || input.PrePadded || input.Features <> per) then
             Some(sprintf "input.reading: a stream model reads one symbol per step (encoding index or one-hot, %d features, no padding), found encoding %s, %d features, padding %s"
                          per (encodingName input.Encoding) input.Features (if input.PrePadded then "pre" else "none"))
         else None
@@ -178,8 +170,8 @@ module ModelFile =
         let shown () = quote (vocabulary.Join symbols)
         let bad = Seq.init symbols.Count id |> Seq.tryFind (fun k -> not (vocabulary.Contains symbols.[k]))
         match bad with
-        | _ when input.Encoding = Encoding.Features ->
-            Error "the model reads numbers the caller supplies (encoding \"features\"), not symbols; give raw numbers with --inputs"
+        | _ when input.Encoding = SymbolEncoding.Features ->
+            Error "the model reads numbers the caller supplies (encoding \"features\"), not symbols: give it the numbers themselves"
         | Some k ->
             let what = if vocabulary.IsAlphabet then "a letter of the alphabet A..Z" else sprintf "in %s" (vocabulary.Describe())
             Error(sprintf "%s (position %d of %s) is not %s" (Vocabulary.Quote symbols.[k]) (k + 1) (shown ()) what)
@@ -194,7 +186,7 @@ module ModelFile =
             if symbols.Count < 1 then Error "the model reads a stream of symbols, found none"
             else Ok { Inputs = Datasets.encodeWindow vocabulary input.Encoding Layout.TimeSteps symbols; Masking = Unmasked }
         | None when input.TimeSteps > 1 && model.SymbolsPerStep > 1 ->
-            Error(sprintf "the model reads %d steps of %d symbols, which is no window of symbols; give raw numbers with --inputs"
+            Error(sprintf "the model reads %d steps of %d symbols, which is no window of symbols: give it the numbers themselves"
                       input.TimeSteps model.SymbolsPerStep)
         | None when symbols.Count <> model.WindowLength ->
             Error(sprintf "the model reads windows of %d symbols (%d time steps × %d per step), found %d in %s"
@@ -221,7 +213,7 @@ module ModelFile =
         let ts = integer (p "timeSteps") (field path d "timeSteps" "a whole number of time steps") 1L 100000L
         let fs = integer (p "features") (field path d "features" "a whole number of features") 1L 100000L
         let encoding =
-            let names = if fileVersion = 1 then [ Encoding.Index, "index/26" ] else encodingNames
+            let names = if fileVersion = 1 then [ SymbolEncoding.Index, "index/26" ] else encodingNames
             let expected = names |> List.map (snd >> str) |> String.concat " or "
             let enc = text (p "encoding") (field path d "encoding" expected)
             match names |> List.tryFind (snd >> (=) enc) with
@@ -317,6 +309,27 @@ type SavedModel with
             false
     /// The model file's text (version 2).
     member m.Serialize() : string = ModelFile.serialize m
+    /// A model from its vocabulary, how it reads its input and its weights, every shape checked here
+    /// rather than later: ArgumentException with one line naming the mismatch (the classes against the
+    /// vocabulary, the features against the kernel's rows or the encoding, a non-finite weight, …).
+    static member Create(vocabulary: Vocabulary, input: InputSpec, parameters: Parameters) : SavedModel =
+        if isNull (box vocabulary) then nullArg "vocabulary"
+        if isNull (box input) then nullArg "input"
+        if isNull (box parameters) then nullArg "parameters"
+        if input.TimeSteps < 1 then invalidArg "input" (sprintf "input.TimeSteps: expected at least 1, found %d" input.TimeSteps)
+        Parameters.validate parameters |> ignore
+        let model = { Vocabulary = vocabulary; Input = input; Parameters = parameters }
+        match ModelFile.mismatch model with
+        | Some reason -> invalidArg "parameters" reason
+        | None -> model
+    /// A model of what `data` holds, read with `encoding`: its vocabulary, its time steps and features,
+    /// pre-padded when its samples are; masked when asked, a window model unless told. Every shape is
+    /// checked as in Create(vocabulary, input, parameters).
+    static member Create(data: Dataset, parameters: Parameters, encoding: SymbolEncoding,
+                         [<Optional; DefaultParameterValue(false)>] masked: bool,
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : SavedModel =
+        if isNull (box data) then nullArg "data"
+        SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters)
     /// The zero state for `batch` sequences: what "reset" means.
     member m.ZeroState([<Runtime.InteropServices.Optional; Runtime.InteropServices.DefaultParameterValue(1)>] batch: int) =
         LstmState.Zeros(batch, m.Parameters.Units)

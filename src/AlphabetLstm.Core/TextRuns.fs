@@ -27,7 +27,7 @@ type TextRun =
       /// B, samples per batch (the number of streams when stateful).
       BatchSize: int
       /// How a character becomes features: OneHot or Index.
-      Encoding: Encoding
+      Encoding: SymbolEncoding
       /// Streams, state carried and reset each epoch (true), or shuffled windows (false).
       Stateful: bool
       /// The text's characters (Vocabulary.OfText).
@@ -143,7 +143,7 @@ module TextRuns =
     [<CompiledName("Generate")>]
     let generate (model: SavedModel) (start: IReadOnlyList<string>) (steps: int) (temperature: float) (rng: Rng) : string[] =
         let input, vocabulary = model.Input, model.Vocabulary
-        if input.Encoding = Encoding.Features then
+        if input.Encoding = SymbolEncoding.Features then
             invalidArg "model" "the model reads numbers the caller supplies (encoding \"features\"), not symbols"
         if steps < 0 then invalidArg "steps" (sprintf "steps must not be negative, got %d" steps)
         choose temperature [| 1.0 |] rng |> ignore

@@ -25,12 +25,18 @@ type StatePolicy =
 
 /// How to train.
 type FitConfig =
-    { Epochs: int
+    { /// The epoch to train up to, a total counted from the first: a state already at it trains no
+      /// more (for a number of further epochs, Training.Continue).
+      Epochs: int
+      /// B, samples per batch (the last batch of an epoch may be smaller).
       BatchSize: int
+      /// Whether each epoch visits the samples in a fresh order drawn from the generator.
       Shuffle: bool
+      /// Whether the state is carried from batch to batch.
       Policy: StatePolicy
       /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
+      /// Adam's settings.
       Optimizer: AdamConfig
       /// Threads one training step may use; the result is the same bits for every count. Only
       /// large steps are split (see Lstm.partsOf); 1 runs everything on the calling thread.
@@ -88,6 +94,9 @@ type Evaluation =
       Probabilities: Matrix<float>
       /// The argmax class of each sample.
       Predicted: int[] }
+
+    /// The softmax output as arrays, one per sample (N arrays of V numbers): a copy, for callers without MathNet.
+    member e.ProbabilityRows : float[][] = e.Probabilities.ToRowArrays()
 
 /// A stateful evaluation, and the state after its last batch.
 type StatefulEvaluation = { Evaluation: Evaluation; Final: LstmState }
@@ -369,6 +378,15 @@ type Training =
     static member Train(config: FitConfig, data: Dataset, state: TrainingState,
                         [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) =
         Training.trainWith (Training.Between betweenEpochs) config data state
+    /// Continues training: `epochs` more epochs from `state` (its epoch count, weights, Adam's
+    /// moments and step, generator and carried state), whatever `config.Epochs` says; returns the
+    /// state after the last of them. ArgumentException when `epochs` is not positive.
+    static member Continue(config: FitConfig, data: Dataset, state: TrainingState, epochs: int,
+                           [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) : TrainingState =
+        if epochs < 1 then invalidArg "epochs" (sprintf "expected a positive number of further epochs, got %d" epochs)
+        if epochs > Int32.MaxValue - state.Epoch then
+            invalidArg "epochs" (sprintf "%d further epochs after epoch %d pass the largest epoch count, %d" epochs state.Epoch Int32.MaxValue)
+        Training.trainWith (Training.Between betweenEpochs) (config.WithEpochs(state.Epoch + epochs)) data state
     /// Stateless evaluation in batches of `batchSize` (default 32).
     static member Evaluate(parameters: Parameters, data: Dataset,
                            [<Optional; DefaultParameterValue(32)>] batchSize: int,

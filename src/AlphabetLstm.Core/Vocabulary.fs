@@ -18,7 +18,7 @@ open System.Collections.Generic
 open System.Text
 
 /// How a symbol becomes input features.
-type Encoding =
+type SymbolEncoding =
     /// One feature: symbol k of V encodes as k / V.
     | Index = 0
     /// V features: 1 at the symbol's index, 0 elsewhere.
@@ -111,16 +111,16 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
 
     /// How many features one symbol takes under an encoding: 1 (Index) or V (OneHot).
     /// Raises ArgumentException for Features, which encodes no symbol.
-    member _.FeaturesPerSymbol(encoding: Encoding) : int =
+    member _.FeaturesPerSymbol(encoding: SymbolEncoding) : int =
         match encoding with
-        | Encoding.Index -> 1
-        | Encoding.OneHot -> symbols.Length
+        | SymbolEncoding.Index -> 1
+        | SymbolEncoding.OneHot -> symbols.Length
         | other -> invalidArg "encoding" (sprintf "the %A encoding takes numbers from the caller and encodes no symbol" other)
 
     /// Writes the features of symbol k under an encoding into dest[offset ..]: k / V, or one-hot.
-    member v.EncodeIndex(encoding: Encoding, k: int, dest: float[], offset: int) =
+    member v.EncodeIndex(encoding: SymbolEncoding, k: int, dest: float[], offset: int) =
         match encoding with
-        | Encoding.Index -> dest.[offset] <- float k / float symbols.Length
+        | SymbolEncoding.Index -> dest.[offset] <- float k / float symbols.Length
         | _ ->
             let n = v.FeaturesPerSymbol encoding
             Array.Clear(dest, offset, n)

@@ -30,7 +30,7 @@ internal static class OnnxMetadata
     }
 
     /// <summary>What the metadata says; null fields where it says nothing.</summary>
-    public sealed record Read(Vocabulary? Vocabulary, Encoding? Encoding, int? TimeSteps, int? Features, bool Masked, bool PrePadded, Core.Reading Reading);
+    public sealed record Read(Vocabulary? Vocabulary, SymbolEncoding? Encoding, int? TimeSteps, int? Features, bool Masked, bool PrePadded, Core.Reading Reading);
 
     public static Read Parse(ModelProto model)
     {
@@ -49,11 +49,11 @@ internal static class OnnxMetadata
             try { vocabulary = Core.Vocabulary.Create(symbols); }
             catch (ArgumentException e) { throw Fail($"metadata \"{Vocabulary}\": {OneLine(e.Message)}"); }
         }
-        Encoding? encoding = null;
+        SymbolEncoding? encoding = null;
         if (Get(Encoding) is { } enc)
         {
-            var all = Enum.GetValues<Encoding>();
-            encoding = all.Where(e => ModelFile.EncodingName(e) == enc).Select(e => (Encoding?)e).FirstOrDefault()
+            var all = Enum.GetValues<SymbolEncoding>();
+            encoding = all.Where(e => ModelFile.EncodingName(e) == enc).Select(e => (SymbolEncoding?)e).FirstOrDefault()
                 ?? throw Fail($"metadata \"{Encoding}\": expected {string.Join(" or ", all.Select(e => $"\"{ModelFile.EncodingName(e)}\""))}, found {Shown(enc)}");
         }
         return new Read(vocabulary, encoding, Count(TimeSteps, Get(TimeSteps)), Count(Features, Get(Features)),

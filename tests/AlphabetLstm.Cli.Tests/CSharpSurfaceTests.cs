@@ -1,5 +1,6 @@
 using System.Reflection;
 using AlphabetLstm.Core;
+using AlphabetLstm.Tutorial;
 
 namespace AlphabetLstm.Cli.Tests;
 

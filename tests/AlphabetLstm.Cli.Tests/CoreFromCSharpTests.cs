@@ -1,4 +1,5 @@
 using AlphabetLstm.Core;
+using AlphabetLstm.Tutorial;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace AlphabetLstm.Cli.Tests;
@@ -15,7 +16,7 @@ public class CoreFromCSharpTests
         var trained = Training.Train(fit, data, Training.Start(fit, init.Value, init.Next), betweenEpochs: Training.Reset);
 
         // The state is a value: pass zeros to reset, pass the returned state to carry on.
-        var model = new SavedModel(Vocabulary.Alphabet, ModelFile.InputOf(Experiments.Find("stateful")), trained.Parameters);
+        var model = new SavedModel(Vocabulary.Alphabet, Experiments.InputOf(Experiments.Find("stateful")), trained.Parameters);
         var state = model.ZeroState();
         var letter = "A";
         var text = "A";

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using AlphabetLstm.Core;
+using AlphabetLstm.Tutorial;
 
 namespace AlphabetLstm.Cli.Tests;
 
@@ -58,7 +59,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         // A valid model reading 100000 features (H = 1 keeps it at 1 MB).
         var model = new SavedModel(
             Vocabulary.Alphabet,
-            InputSpec.Create(1, 100000, AlphabetLstm.Core.Encoding.Features, false, false),
+            InputSpec.Create(1, 100000, AlphabetLstm.Core.SymbolEncoding.Features, false, false),
             Parameters.Init(100000, 1, 26, Rng.Create(1)).Value);
         File.WriteAllText(dir["m.json"], model.Serialize());
         File.WriteAllText(dir["x.json"], Repeat("[" + Zeros(100000) + "]", "[]", 50000));
@@ -82,7 +83,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         using var dir = new TempFolder();
         foreach (var device in new[] { "/dev/zero", "/dev/urandom" })
             CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", device, "--sequence", "B"), 1,
-                $"--model '{device}' is not a regular file (a device, FIFO or socket)");
+                $"--model '{device}' is a character device, not a regular file");
         // A 200 MB model (sparse: no disk is used) is refused by its size, before a byte is read.
         using (var big = new FileStream(dir["big.json"], FileMode.Create)) big.SetLength(200L << 20);
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", "big.json", "--sequence", "B"), 1,

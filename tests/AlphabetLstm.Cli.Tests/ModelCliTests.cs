@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AlphabetLstm.Core;
+using AlphabetLstm.Tutorial;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace AlphabetLstm.Cli.Tests;

@@ -124,8 +124,8 @@ public class OnnxCliTests
     public void Exporting_a_masked_model_exits_1_with_the_reason_and_writes_nothing()
     {
         using var dir = new TempFolder();
-        var m = new RandomModels(seed: 8).Model(I: 1, H: 2, V: 26, T: 5, Encoding.Index, prePadded: true);
-        var masked = new SavedModel(Vocabulary.Alphabet, InputSpec.Create(5, 1, Encoding.Index, true, true), m.Parameters);
+        var m = new RandomModels(seed: 8).Model(I: 1, H: 2, V: 26, T: 5, SymbolEncoding.Index, prePadded: true);
+        var masked = new SavedModel(Vocabulary.Alphabet, InputSpec.Create(5, 1, SymbolEncoding.Index, true, true), m.Parameters);
         File.WriteAllText(dir["masked.json"], masked.Serialize());
         var r = CliProcess.Run(dir.Path, "export", "--model", "masked.json", "--onnx", "masked.onnx");
         CliProcess.AssertCleanError(r, 1, "--model 'masked.json'", "masked", "sequence_lens");

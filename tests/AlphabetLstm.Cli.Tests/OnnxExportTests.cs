@@ -58,9 +58,9 @@ public class OnnxExportTests(ITestOutputHelper output)
         for (var n = 0; n < Cases; n++)
         {
             int H = random.Next(1, 5), V = random.Next(2, 6), B = random.Next(1, 3), T = random.Next(1, 5);
-            var encoding = (Encoding)(n % 3);
-            var I = encoding == Encoding.OneHot ? V : random.Next(1, 4);
-            var model = random.Model(I, H, V, T, encoding, prePadded: encoding != Encoding.OneHot && I == 1 && n % 2 == 0);
+            var encoding = (SymbolEncoding)(n % 3);
+            var I = encoding == SymbolEncoding.OneHot ? V : random.Next(1, 4);
+            var model = random.Model(I, H, V, T, encoding, prePadded: encoding != SymbolEncoding.OneHot && I == 1 && n % 2 == 0);
             var back = OnnxModel.Import(OnnxModel.Export(model), new ImportOptions());
             Assert.Equal(model.Vocabulary, back.Vocabulary);
             Assert.Equal(model.Input, back.Input);
@@ -78,7 +78,7 @@ public class OnnxExportTests(ITestOutputHelper output)
     [Fact]
     public void The_metadata_holds_the_vocabulary_and_the_model_files_input()
     {
-        var model = new RandomModels(seed: 404).Model(I: 1, H: 3, V: 4, T: 5, Encoding.Index, prePadded: true);
+        var model = new RandomModels(seed: 404).Model(I: 1, H: 3, V: 4, T: 5, SymbolEncoding.Index, prePadded: true);
         using var ort = new OrtModel(OnnxModel.Export(model));
         Assert.Equal("[\"s0\",\"s1\",\"s2\",\"s3\"]", ort.Metadata["vocabulary"]);
         Assert.Equal("index", ort.Metadata["encoding"]);
@@ -91,8 +91,8 @@ public class OnnxExportTests(ITestOutputHelper output)
     [Fact]
     public void A_masked_pre_padded_model_is_refused_with_the_reason()
     {
-        var m = new RandomModels(seed: 505).Model(I: 1, H: 2, V: 26, T: 5, Encoding.Index, prePadded: true);
-        var masked = new SavedModel(m.Vocabulary, InputSpec.Create(5, 1, Encoding.Index, true, true), m.Parameters);
+        var m = new RandomModels(seed: 505).Model(I: 1, H: 2, V: 26, T: 5, SymbolEncoding.Index, prePadded: true);
+        var masked = new SavedModel(m.Vocabulary, InputSpec.Create(5, 1, SymbolEncoding.Index, true, true), m.Parameters);
         var e = Assert.Throws<OnnxConversionException>(() => OnnxModel.Export(masked));
         Assert.Contains("masked", e.Message);
         Assert.Contains("sequence_lens", e.Message);

@@ -65,7 +65,7 @@ public sealed class RandomModels(int seed)
     }
 
     /// <summary>A model reading T steps of I features over V symbols "s0", "s1", … (the features encoding: any I).</summary>
-    public SavedModel Model(int I, int H, int V, int T, Encoding encoding = Encoding.Features, bool prePadded = false)
+    public SavedModel Model(int I, int H, int V, int T, SymbolEncoding encoding = SymbolEncoding.Features, bool prePadded = false)
     {
         var vocabulary = Vocabulary.Create(Enumerable.Range(0, V).Select(k => $"s{k}"));
         return new SavedModel(vocabulary, InputSpec.Create(T, I, encoding, false, prePadded), Parameters(I, H, V));

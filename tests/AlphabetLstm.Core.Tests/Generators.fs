@@ -36,7 +36,7 @@ let private seed = Gen.choose (0, Int32.MaxValue) |> Gen.map int64
 /// A sequence over a small vocabulary: V 2..6 symbols (letters of several scripts, an emoji, a word),
 /// 2..30 symbols drawn from it, a window 1..4 shorter than the sequence, any symbol encoding and layout.
 type SequenceCase =
-    { Symbols: string[]; Sequence: string[]; N: int; Encoding: Encoding; Layout: Layout }
+    { Symbols: string[]; Sequence: string[]; N: int; Encoding: SymbolEncoding; Layout: Layout }
     override c.ToString() =
         sprintf "Sequence(symbols=[%s], sequence=[%s], n=%d, %A, %A)" (String.Join(" ", c.Symbols)) (String.Join(" ", c.Sequence)) c.N c.Encoding c.Layout
 
@@ -50,7 +50,7 @@ let sequenceGen =
         let! length = Gen.choose (2, 30)
         let! sequence = Gen.arrayOfLength length (Gen.elements symbols)
         let! n = Gen.choose (1, min 4 (length - 1))
-        let! encoding = Gen.elements [ Encoding.Index; Encoding.OneHot ]
+        let! encoding = Gen.elements [ SymbolEncoding.Index; SymbolEncoding.OneHot ]
         let! layout = Gen.elements [ Layout.Features; Layout.TimeSteps ]
         return { Symbols = symbols; Sequence = sequence; N = n; Encoding = encoding; Layout = layout }
     }

@@ -5,6 +5,7 @@ module AlphabetLstm.Core.Tests.GoldenTests
 open MathNet.Numerics.LinearAlgebra
 open Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
 
 /// I = 1, H = 1, V = 2. Gates in the order i, f, c, o.
 let private tiny =

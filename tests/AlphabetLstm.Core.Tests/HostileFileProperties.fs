@@ -9,6 +9,7 @@ open FsCheck
 open FsCheck.FSharp
 open global.Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
 
 /// Claimed sizes at the edges: ordinary, large, at and past the limits, and at the int edge.
 let private claimed = [| 1; 2; 3; 1000; 4096; 65536; 100000; 100001; 1073741823; Int32.MaxValue; 0; -1; Int32.MinValue |]
@@ -69,8 +70,8 @@ let private goodModel extra = modelText alphabet "\"alphabet-lstm-model\"" input
 
 let private checkpointText (units: int) (epochs: int) =
     let spec = (Experiments.tryFind "one-char").Value
-    let run = { Experiment = spec.Id; Seed = 1L; Epochs = 3; Units = 2; Masked = false; LearningRate = 0.001; CheckpointEvery = 1; Save = "m.json"; Text = None }
-    let text = CheckpointFile.serialize { Run = run; Input = ModelFile.inputOf spec; State = (CheckpointFile.prepare run).Start }
+    let run = { Experiment = spec.Id; Seed = 1L; Epochs = 3; Units = 2; Masked = false; LearningRate = 0.001; CheckpointEvery = 1; Text = None }
+    let text = CheckpointFile.serialize { Run = run; Input = Experiments.inputOf spec; State = (CheckpointFile.prepare run).Start; Save = "m.json" }
     CheckpointFile.seal (text.Replace("\"units\": 2, \"masked\"", sprintf "\"units\": %d, \"masked\"" units)
                              .Replace("\"epochs\": 3,", sprintf "\"epochs\": %d," epochs))
 
@@ -89,7 +90,7 @@ let private build (h: Hostile) : string * (string -> Result<unit, string>) =
         let inputs =
             let first = if t > 0 && i > 0 && int64 t * int64 i <= 20000L then "[" + String.Join(",", Array.create t (row i)) + "]" else "[]"
             "[" + String.Join(",", Array.init b (fun k -> if k = 0 then first else "[]")) + "]"
-        let spec = { TimeSteps = t; Features = i; Encoding = Encoding.Features; Masked = t % 2 = 0; PrePadded = false; Reading = Reading.Window }
+        let spec = { TimeSteps = t; Features = i; Encoding = SymbolEncoding.Features; Masked = t % 2 = 0; PrePadded = false; Reading = Reading.Window }
         inputs, (fun text -> PredictionFiles.parseInputs spec text |> Result.map ignore)
     | ClaimedState(b, u, r) ->
         let m = rows b r u
@@ -146,7 +147,7 @@ let ``a model claiming 100000 units with one full row and then empty rows is ref
 
 [<Fact>]
 let ``inputs of 50000 samples of 100000 features whose first is full are refused at the first short sample`` () =
-    let spec = { TimeSteps = 1; Features = 100000; Encoding = Encoding.Features; Masked = false; PrePadded = false; Reading = Reading.Window }
+    let spec = { TimeSteps = 1; Features = 100000; Encoding = SymbolEncoding.Features; Masked = false; PrePadded = false; Reading = Reading.Window }
     match PredictionFiles.parseInputs spec ("[[" + row 100000 + "]" + String.replicate 49999 ",[]" + "]") with
     | Ok _ -> failwith "accepted"
     | Error e -> Assert.Equal("inputs[1]: expected 1 time steps (the model's input.timeSteps), found 0", e)

@@ -55,7 +55,7 @@ let private rows (e: JsonElement) = e.EnumerateArray() |> Seq.map (fun r -> r.En
 [<Fact>]
 let ``a model exported from PyTorch predicts PyTorch's probabilities and final states`` () =
     let m = ok "torch_model.json" (ModelFile.parse (reference "torch_model.json"))
-    Assert.Equal({ TimeSteps = 4; Features = 2; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }, m.Input)
+    Assert.Equal({ TimeSteps = 4; Features = 2; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }, m.Input)
     let x = ok "torch_inputs.json" (PredictionFiles.parseInputs m.Input (reference "torch_inputs.json"))
     let state = ok "torch_state.json" (PredictionFiles.parseState 2 3 (reference "torch_state.json"))
     let p = Model.predict m.Parameters state x.Inputs x.Masking
@@ -75,7 +75,7 @@ let ``a model exported from PyTorch predicts PyTorch's probabilities and final s
 let ``a version 1 file reads as the alphabet with the index encoding, and is written back as version 2 with the same weights`` () =
     let m = ok "the tiny version 1 model" (ModelFile.parse tinyModel)
     Assert.True(m.Vocabulary.IsAlphabet)
-    Assert.Equal(Encoding.Index, m.Input.Encoding)
+    Assert.Equal(SymbolEncoding.Index, m.Input.Encoding)
     let text = ModelFile.serialize m
     Assert.Contains("\"version\": 2", text)
     Assert.Contains("\"vocabulary\": [\"A\", \"B\"", text)

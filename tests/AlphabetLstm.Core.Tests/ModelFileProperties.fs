@@ -10,6 +10,7 @@ open FsCheck.FSharp
 open MathNet.Numerics.LinearAlgebra
 open global.Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
 open AlphabetLstm.Core.Tests.Generators
 
 let private V = Alphabet.Size
@@ -52,14 +53,14 @@ let private vocabularyFor (s: Shape) : Vocabulary =
 /// number of symbols; pre-padded models read one symbol per step; stream models (one model in five
 /// that encodes symbols and is not padded) read one symbol per step too.
 let private inputFor (s: Shape) (vocabulary: Vocabulary) : InputSpec =
-    let encoding = enum<Encoding> (int (s.Seed % 3L))
+    let encoding = enum<SymbolEncoding> (int (s.Seed % 3L))
     let padded = s.Seed % 4L = 0L
-    let stream = not padded && encoding <> Encoding.Features && s.Seed % 5L = 1L
+    let stream = not padded && encoding <> SymbolEncoding.Features && s.Seed % 5L = 1L
     let oneSymbol = padded || stream
     let features =
         match encoding with
-        | Encoding.OneHot -> vocabulary.Count * (if oneSymbol then 1 else s.I)
-        | _ -> if oneSymbol && encoding = Encoding.Index then 1 else s.I
+        | SymbolEncoding.OneHot -> vocabulary.Count * (if oneSymbol then 1 else s.I)
+        | _ -> if oneSymbol && encoding = SymbolEncoding.Index then 1 else s.I
     { TimeSteps = s.T; Features = features; Encoding = encoding; Masked = padded && s.Seed % 2L = 0L; PrePadded = padded
       Reading = if stream then Reading.Stream else Reading.Window }
 
@@ -92,7 +93,7 @@ let ``negative zero, the smallest subnormal and the largest double survive the r
     special.[0].Values.[2] <- Double.MaxValue
     special.[0].Values.[3] <- -Double.MaxValue
     let p = Parameters.create (Matrix<float>.Build.Dense(1, 4, special.[0].Values)) p.RecurrentKernel p.Bias p.DenseKernel p.DenseBias
-    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }; Parameters = p }
+    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }; Parameters = p }
     let back = ok (ModelFile.parse (ModelFile.serialize m))
     sameParameters p back.Parameters
     Assert.True(Double.IsNegative back.Parameters.Kernel.[0, 0], "-0.0 came back as +0.0")
@@ -215,9 +216,9 @@ let private applyDamage (text: string) (d: Damage) : string =
 let private validCheckpoint (s: Shape) : Checkpoint =
     let spec = (Experiments.tryFind "timestep-window").Value
     let run = { Experiment = spec.Id; Seed = s.Seed; Epochs = 5; Units = min s.H 2; Masked = false
-                LearningRate = 0.001; CheckpointEvery = 1; Save = "m.json"; Text = None }
+                LearningRate = 0.001; CheckpointEvery = 1; Text = None }
     let prepared = CheckpointFile.prepare run
-    { Run = run; Input = ModelFile.inputOf spec; State = prepared.Start }
+    { Run = run; Input = Experiments.inputOf spec; State = prepared.Start; Save = "m.json" }
 
 /// An outcome is clean: a model that validates and writes again, or one short line.
 let private clean (r: Result<'T, string>) (check: 'T -> unit) =
@@ -260,7 +261,7 @@ let ``a file that is not a model names what is wrong`` (text: string) (expected:
 
 let private tinyText () =
     let p = (build { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 3L }).Parameters
-    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }; Parameters = p }
+    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }; Parameters = p }
 
 let private refusedWith (expected: string) (text: string) =
     match ModelFile.parse text with
@@ -313,7 +314,7 @@ let ``a huge string in the file gives a short error that still names the field``
     check (t.Replace("\"index\"", "\"index/" + huge + "\"")) "input.encoding"
     check (t.Replace("\"A\", \"B\"", "\"" + huge + "\", \"" + huge + "\"")) "vocabulary"
     check (t.Replace("\"alphabet-lstm-model\"", "\"" + huge + "\"")) "format"
-    let window = { ok (ModelFile.parse t) with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window } }
+    let window = { ok (ModelFile.parse t) with Input = { TimeSteps = 3; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window } }
     let err = match ModelFile.encodeSymbols window (Array.create 400 "A") with
               | Error e -> e | Ok _ -> failwith "accepted"
     Assert.True(err.Length < 160, err)
@@ -327,7 +328,7 @@ let ``a dense layer with other than one class per symbol of the vocabulary is re
 [<Fact>]
 let ``letters outside the alphabet and windows of the wrong length are refused`` () =
     let tiny = ok (ModelFile.parse (tinyText ()))
-    let window = { tiny with Input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window } }
+    let window = { tiny with Input = { TimeSteps = 3; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window } }
     let err r = match r with Error (e: string) -> e | Ok _ -> failwith "accepted"
     let encode m (text: string) = ModelFile.encodeSymbols m (Vocabulary.Split text)
     Assert.Equal("\"b\" (position 2 of \"AbC\") is not a letter of the alphabet A..Z", err (encode window "AbC"))
@@ -342,7 +343,7 @@ let ``letters outside the alphabet and windows of the wrong length are refused``
 
 [<Fact>]
 let ``raw inputs of the wrong shape name the sample, the step and the expected count`` () =
-    let input = { TimeSteps = 2; Features = 1; Encoding = Encoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
+    let input = { TimeSteps = 2; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
     let err text = match PredictionFiles.parseInputs input text with Error e -> e | Ok _ -> failwith "accepted"
     Assert.Equal("inputs[1]: expected 2 time steps (the model's input.timeSteps), found 1", err "[[[0.1],[0.2]], [[0.3]]]")
     Assert.Equal("inputs[0][1]: expected 1 features (the model's input.features), found 2", err "[[[0.1],[0.2, 0.3]]]")
@@ -352,7 +353,7 @@ let ``raw inputs of the wrong shape name the sample, the step and the expected c
 
 [<Fact>]
 let ``a masked model treats leading all-zero steps of raw inputs as padding`` () =
-    let input = { TimeSteps = 3; Features = 1; Encoding = Encoding.Index; Masked = true; PrePadded = true; Reading = Reading.Window }
+    let input = { TimeSteps = 3; Features = 1; Encoding = SymbolEncoding.Index; Masked = true; PrePadded = true; Reading = Reading.Window }
     match PredictionFiles.parseInputs input "[[[0],[0],[0.5]], [[0.1],[0],[0.2]], [[0],[0],[0]]]" with
     | Ok { Masking = PrePadded lengths } -> Assert.Equal<int>([| 1; 3; 0 |], lengths)
     | other -> failwithf "unexpected %A" other
@@ -374,8 +375,8 @@ let ``a checkpoint reads back bit for bit: parameters, moments, step, generator,
     let id = Experiments.ids.[int (s.Seed % int64 Experiments.ids.Length)]
     let spec = (Experiments.tryFind id).Value
     let run = { Experiment = id; Seed = s.Seed; Epochs = 10; Units = s.H; Masked = s.Seed % 2L = 0L
-                LearningRate = 0.01; CheckpointEvery = s.T; Save = "/some/where/model \"1\".json"; Text = None }
-    let input = ModelFile.inputOf (spec.WithMasked run.Masked)
+                LearningRate = 0.01; CheckpointEvery = s.T; Text = None }
+    let input = Experiments.inputOf (spec.WithMasked run.Masked)
     let p = awkwardParameters input.Features s.H s.Seed
     let positive = Parameters.map abs (awkwardParameters input.Features s.H (s.Seed + 1L))
     let state =
@@ -386,10 +387,11 @@ let ``a checkpoint reads back bit for bit: parameters, moments, step, generator,
           Carried =
             if carry then { H = (build { s with B = spec.BatchSize }).Initial.H; C = (build { s with B = spec.BatchSize; Seed = s.Seed + 1L }).Initial.C }
             else LstmState.Zeros(spec.BatchSize, s.H) }
-    let c = { Run = run; Input = input; State = state }
+    let c = { Run = run; Input = input; State = state; Save = "/some/where/model \"1\".json" }
     let text = CheckpointFile.serialize c
     let back = ok (CheckpointFile.parse text)
     Assert.Equal(run, back.Run)
+    Assert.Equal(c.Save, back.Save)
     Assert.Equal(input, back.Input)
     sameState state back.State
     Assert.Equal(text, CheckpointFile.serialize back)
@@ -397,13 +399,13 @@ let ``a checkpoint reads back bit for bit: parameters, moments, step, generator,
 [<Fact>]
 let ``training resumed from a checkpoint text ends bit-identical to the unbroken run`` () =
     let run = { Experiment = "variable-length"; Seed = 5L; Epochs = 3; Units = 4; Masked = true
-                LearningRate = 0.001; CheckpointEvery = 1; Save = "m.json"; Text = None }
+                LearningRate = 0.001; CheckpointEvery = 1; Text = None }
     let prepared = CheckpointFile.prepare run
     let data = { prepared.Data with Inputs = prepared.Data.Inputs |> Array.map (fun m -> m.SubMatrix(0, 60, 0, 1)) }
     let data = { data with Targets = data.Targets.SubMatrix(0, 60, 0, V); Lengths = data.Lengths.[0..59]; Patterns = data.Patterns.[0..59] }
     let unbroken = Training.train prepared.Config data prepared.Start
     let afterOne = Training.train { prepared.Config with Epochs = 1 } data prepared.Start
-    let text = CheckpointFile.serialize { Run = run; Input = ModelFile.inputOf prepared.Spec; State = afterOne }
+    let text = CheckpointFile.serialize { Run = run; Input = Experiments.inputOf prepared.Spec; State = afterOne; Save = "m.json" }
     let resumed = CheckpointFile.resume (ok (CheckpointFile.parse text))
     Assert.Equal(1, resumed.Start.Epoch)
     let finished = Training.train resumed.Config data resumed.Start

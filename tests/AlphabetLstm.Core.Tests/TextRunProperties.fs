@@ -4,6 +4,7 @@ module AlphabetLstm.Core.Tests.TextRunProperties
 open System
 open Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
 open AlphabetLstm.Core.Tests.Generators
 
 /// A text of 2..200 symbols drawn (from the shape's seed) from a pool of V symbols that mixes
@@ -15,16 +16,16 @@ let private textFor (s: Shape) (length: int) : string[] =
     // The first V symbols are the pool itself, so the vocabulary holds all V.
     Array.init length (fun k -> if k < symbols.Length then symbols.[k] else symbols.[d.Value.[k]])
 
-let private decode (v: Vocabulary) (encoding: Encoding) (d: Dataset) (n: int) (t: int) : string =
+let private decode (v: Vocabulary) (encoding: SymbolEncoding) (d: Dataset) (n: int) (t: int) : string =
     let row = d.Inputs.[t].Row(n)
-    if encoding = Encoding.Index then v.[int (Math.Round(row.[0] * float v.Count))] else v.[row.MaximumIndex()]
+    if encoding = SymbolEncoding.Index then v.[int (Math.Round(row.[0] * float v.Count))] else v.[row.MaximumIndex()]
 
 [<LstmProperty>]
 let ``stream sample k·B + b reads the T symbols of stream b's k-th chunk and targets the symbol after them`` (s: Shape) (extra: int) (oneHot: bool) =
     let length = s.B * (s.T + 1) + abs extra % 60
     let text = textFor s length
     let v = Vocabulary.Create(Array.distinct text)
-    let encoding = if oneHot then Encoding.OneHot else Encoding.Index
+    let encoding = if oneHot then SymbolEncoding.OneHot else SymbolEncoding.Index
     let d = Datasets.streams v encoding s.B s.T text
     let S = length / s.B
     Assert.Equal(s.B * ((S - 1) / s.T), d.Count)
@@ -43,14 +44,14 @@ let ``stream sample k·B + b reads the T symbols of stream b's k-th chunk and ta
 let ``in a stream dataset, row b of batch k starts with the symbol row b of batch k − 1 was to predict`` (s: Shape) (extra: int) =
     let text = textFor s (s.B * (2 * s.T + 1) + abs extra % 60)
     let v = Vocabulary.Create(Array.distinct text)
-    let d = Datasets.streams v Encoding.OneHot s.B s.T text
+    let d = Datasets.streams v SymbolEncoding.OneHot s.B s.T text
     for n in s.B .. d.Count - 1 do
-        Assert.Equal(d.Expected.[n - s.B], decode v Encoding.OneHot d n 0)
+        Assert.Equal(d.Expected.[n - s.B], decode v SymbolEncoding.OneHot d n 0)
 
 [<Fact>]
 let ``a text too short for the streams is refused with the length it needs`` () =
     let text = Vocabulary.Split "abcabcabc"
-    let e = Assert.Throws<ArgumentException>(fun () -> Datasets.streams (Vocabulary.OfText "abc") Encoding.OneHot 3 3 text |> ignore)
+    let e = Assert.Throws<ArgumentException>(fun () -> Datasets.streams (Vocabulary.OfText "abc") SymbolEncoding.OneHot 3 3 text |> ignore)
     Assert.Contains("the sequence has 9 symbols; 3 streams of chunks of 3 need at least 12", e.Message)
 
 let private textRun (s: Shape) (stateful: bool) (text: string[]) =
@@ -58,7 +59,7 @@ let private textRun (s: Shape) (stateful: bool) (text: string[]) =
       Sha256 = String('a', 63) + "0"
       Window = s.T
       BatchSize = s.B
-      Encoding = (if s.Seed % 2L = 0L then Encoding.OneHot else Encoding.Index)
+      Encoding = (if s.Seed % 2L = 0L then SymbolEncoding.OneHot else SymbolEncoding.Index)
       Stateful = stateful
       Vocabulary = Vocabulary.Create(Array.distinct text) }
 
@@ -71,10 +72,10 @@ let private ok (r: Result<'T, string>) =
 let ``a text run's checkpoint reads back with its settings, vocabulary, input and state`` (s: Shape) (stateful: bool) =
     let text = textFor s (s.B * (s.T + 1) + 5)
     let t = textRun s stateful text
-    let run = RunSettings.ForText(t, s.Seed, 4, s.H, 0.002, 2, "out.json")
+    let run = RunSettings.ForText(t, s.Seed, 4, s.H, 0.002, 2)
     let prepared = CheckpointFile.prepareText run text
     let trained = Training.train { prepared.Config with Epochs = 1 } prepared.Data prepared.Start
-    let c = { Run = run; Input = prepared.Input; State = trained }
+    let c = { Run = run; Input = prepared.Input; State = trained; Save = "m.json" }
     let written = CheckpointFile.serialize c
     let back = ok (CheckpointFile.parse written)
     Assert.Equal(RunKind.Text, back.Run.Kind)
@@ -89,11 +90,11 @@ let ``a text run's checkpoint reads back with its settings, vocabulary, input an
 let ``a stateful text run resumed from its checkpoint text ends bit-identical to the unbroken run`` () =
     let s = { I = 1; H = 3; V = 5; B = 2; T = 4; Seed = 11L }
     let text = textFor s 70
-    let run = RunSettings.ForText(textRun s true text, 3L, 3, 3, 0.01, 1, "out.json")
+    let run = RunSettings.ForText(textRun s true text, 3L, 3, 3, 0.01, 1)
     let prepared = CheckpointFile.prepareText run text
     let unbroken = TextRuns.fitEvery 3 prepared |> Seq.last
     let first = TextRuns.fitEvery 1 prepared |> Seq.head
-    let c = ok (CheckpointFile.parse (CheckpointFile.serialize { Run = run; Input = prepared.Input; State = first.State }))
+    let c = ok (CheckpointFile.parse (CheckpointFile.serialize { Run = run; Input = prepared.Input; State = first.State; Save = "m.json" }))
     let resumed = CheckpointFile.resumeText c text
     let finished = TextRuns.fitEvery 2 resumed |> Seq.last
     sameParameters unbroken.State.Parameters finished.State.Parameters
@@ -102,9 +103,9 @@ let ``a stateful text run resumed from its checkpoint text ends bit-identical to
 [<Fact>]
 let ``a checkpoint written before text runs (no kind, no reading) still loads as the experiment it was`` () =
     let spec = (Experiments.tryFind "stateful").Value
-    let run = RunSettings.ForExperiment("stateful", 2L, 5, 3, false, 0.001, 1, "m.json")
+    let run = RunSettings.ForExperiment("stateful", 2L, 5, 3, false, 0.001, 1)
     let prepared = CheckpointFile.prepare run
-    let text = CheckpointFile.serialize { Run = run; Input = ModelFile.inputOf spec; State = prepared.Start }
+    let text = CheckpointFile.serialize { Run = run; Input = Experiments.inputOf spec; State = prepared.Start; Save = "m.json" }
     // Sealed again: the checksum covers the content, and this is the content an older writer made.
     let old = CheckpointFile.seal (text.Replace(", \"reading\": \"window\"", ""))
     Assert.DoesNotContain("\"reading\"", old)
@@ -195,7 +196,7 @@ let ``a stream model reads any number of symbols, one per step; a window model e
 [<LstmProperty>]
 let ``a stream run starts every epoch from the zero state, a window run shuffles`` (s: Shape) (stateful: bool) =
     let text = textFor s (s.B * (2 * s.T + 1) + 7)
-    let run = RunSettings.ForText(textRun s stateful text, s.Seed, 2, s.H, 0.01, 1, "out.json")
+    let run = RunSettings.ForText(textRun s stateful text, s.Seed, 2, s.H, 0.01, 1)
     let prepared = CheckpointFile.prepareText run text
     Assert.Equal(stateful, prepared.Config.Policy = StatePolicy.Stateful)
     Assert.Equal(not stateful, prepared.Config.Shuffle)

@@ -7,6 +7,8 @@ open FsCheck.FSharp
 open FsCheck.Xunit
 open global.Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
+open AlphabetLstm.Bench
 open AlphabetLstm.Core.Tests.Generators
 
 /// A step large enough to be split: B 8..21 rows (not always a multiple of the parts' 4-row cut),

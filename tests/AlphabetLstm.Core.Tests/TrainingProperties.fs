@@ -5,6 +5,8 @@ open System
 open MathNet.Numerics.LinearAlgebra
 open Xunit
 open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
+open AlphabetLstm.Bench
 open AlphabetLstm.Core.Tests.Generators
 
 /// A dataset of N = B × batches samples and a starting state, all from the case's seed.

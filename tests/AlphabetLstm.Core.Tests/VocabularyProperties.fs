@@ -9,7 +9,7 @@ open AlphabetLstm.Core.Tests.Generators
 /// The symbol index a step's features encode, for symbol j of the step (index: k / V; one-hot: argmax).
 let private decode (c: SequenceCase) (v: Vocabulary) (features: float[]) (j: int) =
     match c.Encoding with
-    | Encoding.Index -> int (Math.Round(features.[j] * float v.Count))
+    | SymbolEncoding.Index -> int (Math.Round(features.[j] * float v.Count))
     | _ ->
         let block = features.[j * v.Count .. (j + 1) * v.Count - 1]
         Assert.Equal(1.0, Array.sum block)
@@ -75,7 +75,7 @@ let ``a vocabulary refuses fewer than two symbols, an empty one and a repeated o
 [<Fact>]
 let ``a symbol outside the vocabulary is refused with its position`` () =
     let v = Vocabulary.Create [| "Mon"; "Tue" |]
-    let e = Assert.Throws<ArgumentException>(fun () -> Datasets.windows v Encoding.OneHot Layout.TimeSteps 1 [| "Mon"; "Tue"; "Wed" |] |> ignore)
+    let e = Assert.Throws<ArgumentException>(fun () -> Datasets.windows v SymbolEncoding.OneHot Layout.TimeSteps 1 [| "Mon"; "Tue"; "Wed" |] |> ignore)
     Assert.Contains("\"Wed\" (position 3 of sequence) is not in the vocabulary of 2 symbols", e.Message)
 
 [<Fact>]

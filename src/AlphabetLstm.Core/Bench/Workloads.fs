@@ -3,9 +3,11 @@
 /// experiment's training step, to be run one at a time.
 ///
 /// Pure and seeded like the rest of the core; it builds the work, the shell times it.
-namespace AlphabetLstm.Core
+namespace AlphabetLstm.Bench
 
 open System
+open AlphabetLstm.Core
+open AlphabetLstm.Tutorial
 open MathNet.Numerics.LinearAlgebra
 
 /// A shape to train: I inputs, H units, B samples per batch, T time steps (V = 26 classes).

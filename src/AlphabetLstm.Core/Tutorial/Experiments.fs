@@ -4,9 +4,10 @@
 /// weights, then the shuffles during training, then anything drawn for the analysis.
 /// Nothing here prints or times anything: the shell runs `fit`, reports progress, and calls
 /// `analyse` with the final training state.
-namespace AlphabetLstm.Core
+namespace AlphabetLstm.Tutorial
 
 open System
+open AlphabetLstm.Core
 open System.Runtime.InteropServices
 open MathNet.Numerics.LinearAlgebra
 
@@ -191,6 +192,14 @@ module Experiments =
         | Some s -> s
         | None -> invalidArg "id" (sprintf "unknown experiment %s; valid ids: %s" (Vocabulary.Quote id) (String.Join(", ", ids)))
 
+    /// How a tutorial experiment's model reads its input (window layout, padding and masking).
+    [<CompiledName("InputOf")>]
+    let inputOf (spec: ExperimentSpec) : InputSpec =
+        match spec.Data with
+        | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
+        | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window }
+        | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = SymbolEncoding.Index; Masked = spec.Masked; PrePadded = true; Reading = Reading.Window }
+
     /// Settles the data, the initial weights and the training state for one seed.
     [<CompiledName("Prepare")>]
     let prepare (spec: ExperimentSpec) (seed: int64) : PreparedExperiment =
@@ -239,7 +248,7 @@ module Experiments =
               Confidence = e.Probabilities.[n, e.Predicted.[n]] })
 
     let private oneStep (p: Parameters) (state: LstmState) (letter: char) : Prediction =
-        Model.predict p state (Datasets.encodeWindow Vocabulary.Alphabet Encoding.Index Layout.Features [| string letter |]) Unmasked
+        Model.predict p state (Datasets.encodeWindow Vocabulary.Alphabet SymbolEncoding.Index Layout.Features [| string letter |]) Unmasked
 
     let private argmaxLetter (pr: Prediction) = Alphabet.Letter(pr.Probabilities.Row(0).MaximumIndex())
 
@@ -319,7 +328,7 @@ module Experiments =
             let fresh = Datasets.variableLength 20 maxLen final.Rng
             let freshEval = Training.evaluate p fresh.Value 1 spec.Masked
             // "AB" and "B" pre-pad to the same numbers: the leading 'A' is 0.0, like the padding.
-            let encode (text: string) = Datasets.encodePrePadded data.Vocabulary Encoding.Index maxLen (Vocabulary.Split text)
+            let encode (text: string) = Datasets.encodePrePadded data.Vocabulary SymbolEncoding.Index maxLen (Vocabulary.Split text)
             let run (text: string) =
                 let masking = if spec.Masked then PrePadded [| text.Length |] else Unmasked
                 Model.predict p zeros (encode text) masking

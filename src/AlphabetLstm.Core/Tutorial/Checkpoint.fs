@@ -16,9 +16,10 @@
 /// and the TrainingState is restored bit for bit, so a resumed run computes exactly what the unbroken
 /// run would have. The "sha256" line makes an edited checkpoint (a changed seed, generator or epoch
 /// would silently give another model) a refused one. Pure: strings in, values out.
-namespace AlphabetLstm.Core
+namespace AlphabetLstm.Tutorial
 
 open System
+open AlphabetLstm.Core
 open System.Globalization
 open System.Text
 open System.Text.Json
@@ -27,7 +28,7 @@ open System.Text.RegularExpressions
 /// What a run trains on: one of the tutorial's experiments, or a text file (`train --text`).
 type RunKind = | Experiment = 0 | Text = 1
 
-/// What a training run was asked to do: the experiment or the text, the seed, the overrides, and where to save.
+/// What a training run was asked to do: the experiment or the text, the seed and the overrides.
 type RunSettings =
     { /// The experiment id, e.g. "stateful" ("" for a text run).
       Experiment: string
@@ -42,8 +43,6 @@ type RunSettings =
       LearningRate: float
       /// A checkpoint every this many epochs (and after the last).
       CheckpointEvery: int
-      /// The model file to write when the run ends.
-      Save: string
       /// The text and how it is cut, for a text run; None for an experiment.
       Text: TextRun option }
 
@@ -52,13 +51,13 @@ type RunSettings =
     /// The text run's settings, or null for an experiment (C#'s view of `Text`).
     member r.TextOrNull : TextRun | null = match r.Text with Some t -> t | None -> null
     /// An experiment's run settings.
-    static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int, save: string) =
+    static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int) =
         { Experiment = experiment; Seed = seed; Epochs = epochs; Units = units; Masked = masked; LearningRate = learningRate
-          CheckpointEvery = checkpointEvery; Save = save; Text = None }
+          CheckpointEvery = checkpointEvery; Text = None }
     /// A text run's settings.
-    static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int, save: string) =
+    static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int) =
         { Experiment = ""; Seed = seed; Epochs = epochs; Units = units; Masked = false; LearningRate = learningRate
-          CheckpointEvery = checkpointEvery; Save = save; Text = Some text }
+          CheckpointEvery = checkpointEvery; Text = Some text }
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
@@ -66,7 +65,10 @@ type Checkpoint =
       /// How the model reads its input (as the model file will say).
       Input: InputSpec
       /// Parameters, Adam's moments and step, the generator, the epoch and the carried state.
-      State: TrainingState }
+      State: TrainingState
+      /// The model file the run writes when it ends ("save" in the file's "run"): the shell's
+      /// choice, kept with the checkpoint so that a resumed run writes the same file.
+      Save: string }
 
 module CheckpointFile =
     open JsonText
@@ -115,37 +117,12 @@ module CheckpointFile =
         let vocabulary = match c.Run.Text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
         { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters }
 
-    // ---- the checksum -----------------------------------------------------------------------
-
-    let private shaLine = Regex("^  \"sha256\": \"([^\"\\n]*)\",\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
-    let private versionLine = Regex("^  \"version\": [^\\n]*\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
-
-    /// The SHA-256 of the text's UTF-8 bytes, in lower-case hex.
-    let private sha256 (text: string) =
-        Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes text))
-
-    /// The text without its "sha256" line: what the checksum covers.
-    let private unsealed (text: string) = shaLine.Replace(text, "", 1)
+    // ---- the checksum (the training checkpoint's) -----------------------------------------------
 
     /// The checkpoint text with its "sha256" line (re)computed, right after the "version" line:
     /// for tools (and tests) that edit a checkpoint on purpose.
     [<CompiledName("Seal")>]
-    let seal (text: string) : string =
-        let body = unsealed text
-        let m = versionLine.Match body
-        if not m.Success then invalidArg "text" "the text has no \"version\" line at the start of a line: not a checkpoint this program wrote"
-        body.Insert(m.Index + m.Length, sprintf "  \"sha256\": \"%s\",\n" (sha256 body))
-
-    /// Fails unless the text carries a "sha256" line that matches the rest of it.
-    let private verify (text: string) =
-        let m = shaLine.Match text
-        if not m.Success then
-            fail "sha256: missing: expected the checkpoint's checksum on its own line (\"sha256\": \"...\"), as this program writes it"
-        let claimed = m.Groups.[1].Value
-        let actual = sha256 (unsealed text)
-        if not (String.Equals(claimed, actual, StringComparison.Ordinal)) then
-            fail (sprintf "sha256: the checkpoint's content does not match its checksum (found %s, the content hashes to %s...): the file was edited or damaged; it is refused so a changed seed, generator or epoch cannot silently give a different model"
-                      (quote claimed) (actual.Substring(0, 12)))
+    let seal (text: string) : string = TrainingFile.seal text
 
     // ---- writing ------------------------------------------------------------------------------
 
@@ -153,8 +130,6 @@ module CheckpointFile =
     [<CompiledName("Serialize")>]
     let serialize (c: Checkpoint) : string =
         let r, s = c.Run, c.State
-        Parameters.validate s.Optimizer.M |> ignore
-        Parameters.validate s.Optimizer.V |> ignore
         let sb = StringBuilder("{\n")
         writeHeader sb "  " format
         let what =
@@ -166,19 +141,8 @@ module CheckpointFile =
         sb.AppendFormat(CultureInfo.InvariantCulture,
                         "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
-                        num r.LearningRate, r.CheckpointEvery, str r.Save) |> ignore
-        sb.AppendFormat(CultureInfo.InvariantCulture, "  \"epoch\": {0},\n  \"rng\": \"{1}\",\n  \"model\": ", s.Epoch, s.Rng.State) |> ignore
-        ModelFile.writeModel sb "  " (model c)
-        sb.AppendFormat(CultureInfo.InvariantCulture, ",\n  \"optimizer\": {{\n    \"step\": {0},\n    \"m\": {{\n", s.Optimizer.Step) |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.M
-        sb.Append("\n    },\n    \"v\": {\n") |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.V
-        sb.Append("\n    }\n  },\n  \"carried\": ") |> ignore
-        sb.Append("{\n    \"h\": ") |> ignore
-        writeMatrix sb "    " s.Carried.H
-        sb.Append(",\n    \"c\": ") |> ignore
-        writeMatrix sb "    " s.Carried.C
-        sb.Append("\n  }") |> ignore
+                        num r.LearningRate, r.CheckpointEvery, str c.Save) |> ignore
+        TrainingFile.writeState sb (model c) s
         seal (sb.Append("\n}\n").ToString())
 
     // ---- reading ------------------------------------------------------------------------------
@@ -193,8 +157,8 @@ module CheckpointFile =
             fail (sprintf "%s: expected 64 lowercase hex digits, found %s" (p "sha256") (quote sha))
         let encoding =
             match text (p "encoding") (get "encoding" "\"one-hot\" or \"index\"") with
-            | "one-hot" -> Encoding.OneHot
-            | "index" -> Encoding.Index
+            | "one-hot" -> SymbolEncoding.OneHot
+            | "index" -> SymbolEncoding.Index
             | other -> fail (sprintf "%s: expected \"one-hot\" or \"index\", found %s" (p "encoding") (quote other))
         let path' = text (p "path") (get "path" "the text file")
         if path'.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "path"))
@@ -206,7 +170,7 @@ module CheckpointFile =
           Stateful = boolean (p "stateful") (get "stateful" "true or false")
           Vocabulary = Vocabulary.Alphabet }
 
-    let private readRun (e: JsonElement) : RunSettings =
+    let private readRun (e: JsonElement) : RunSettings * string =
         let path = "run"
         let d = fields path e
         let get name expected = field path d name expected
@@ -223,21 +187,21 @@ module CheckpointFile =
               Masked = boolean (p "masked") (get "masked" "true or false")
               LearningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
               CheckpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
-              Save = text (p "save") (get "save" "the model file to write")
               Text = textRun }
         match specOf run with
         | Error e when textRun.IsNone -> fail (sprintf "%s: %s" (p "experiment") e)
         | _ -> ()
         if run.LearningRate <= 0.0 then
             fail (sprintf "%s: expected a positive number, found %s" (p "learningRate") (num run.LearningRate))
-        if run.Save.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "save"))
-        run
+        let save = text (p "save") (get "save" "the model file to write")
+        if save.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "save"))
+        run, save
 
     let private readCheckpoint (textOf: string) (root: JsonElement) : Checkpoint =
         let d = fields "" root
         readHeader "" d format |> ignore
-        verify textOf
-        let run = readRun (field "" d "run" "an object describing the run")
+        TrainingFile.verify textOf
+        let run, save = readRun (field "" d "run" "an object describing the run")
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
         let rng =
             let e = field "" d "rng" "the generator's state as a decimal string"
@@ -258,7 +222,7 @@ module CheckpointFile =
                 let spec = match specOf run with Ok s -> s | Error e -> fail e
                 if not m.Vocabulary.IsAlphabet then
                     fail (sprintf "model.vocabulary: expected the alphabet A..Z for experiment %s, found %s" run.Experiment (m.Vocabulary.Describe()))
-                run, spec.BatchSize, ModelFile.inputOf spec, sprintf "experiment %s" run.Experiment
+                run, spec.BatchSize, Experiments.inputOf spec, sprintf "experiment %s" run.Experiment
         if m.Input <> expectedInput then
             let show (i: InputSpec) =
                 sprintf "%d time steps × %d features (masked %b, padding %s, reading %s)" i.TimeSteps i.Features i.Masked
@@ -283,7 +247,8 @@ module CheckpointFile =
                 { H = read "h"; C = read "c" }
         { Run = run
           Input = m.Input
-          State = { Parameters = m.Parameters; Optimizer = { Step = step; M = mM; V = mV }; Rng = rng; Epoch = epoch; Carried = carried } }
+          State = { Parameters = m.Parameters; Optimizer = { Step = step; M = mM; V = mV }; Rng = rng; Epoch = epoch; Carried = carried }
+          Save = save }
 
     /// Reads a checkpoint. Never throws: Error holds one line naming the field, what was expected
     /// and what was found.
