@@ -70,6 +70,7 @@ public static class MergeCommand
         {
             foreach (var written in Report.Write(outDir, merged.Settings, merged.Runs, wall, note))
                 stdout.WriteLine($"wrote {Display.Escape(written)}");
+            stdout.WriteLine(Report.WhereLine(outDir));
         }
         return ExitCodes.Ok;
     }

@@ -25,8 +25,11 @@ type DataSpec =
 
 /// Which of the tutorial's experiments a spec is: it decides what the analysis shows beyond accuracy.
 type ExperimentKind =
+    /// One letter to the next.
     | OneChar = 0
+    /// Three letters as three features of one step.
     | FeatureWindow = 1
+    /// Three letters as three time steps.
     | TimestepWindow = 2
     /// Also shows that samples in one batch never share state.
     | BatchState = 3
@@ -39,18 +42,26 @@ type ExperimentKind =
 type ExperimentSpec =
     { /// The command-line id, e.g. "one-char".
       Id: string
+      /// Which experiment it is: decides what the analysis shows beyond accuracy.
       Kind: ExperimentKind
+      /// The report's heading.
       Title: string
+      /// Where the data comes from.
       Data: DataSpec
       /// H.
       Units: int
+      /// The epochs to train.
       Epochs: int
+      /// B, samples per batch.
       BatchSize: int
+      /// Whether each epoch visits the samples in a fresh order.
       Shuffle: bool
+      /// Stateless, or stateful (the state carried from batch to batch).
       Policy: StatePolicy
       /// Whether the carried state is reset (zeros) after every epoch, as the tutorial's stateful
       /// loop calls reset_states() after each fit(epochs=1).
       ResetEachEpoch: bool
+      /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
       /// Adam's learning rate (the tutorial's, Keras' default: 0.001).
       LearningRate: float
@@ -83,27 +94,39 @@ type ExperimentSpec =
 
 /// An experiment ready to train: its data, its training configuration and the starting state.
 type PreparedExperiment =
-    { Spec: ExperimentSpec
+    { /// The experiment's settings.
+      Spec: ExperimentSpec
+      /// The seed everything was drawn from.
       Seed: int64
+      /// The training data.
       Data: Dataset
+      /// How to train.
       Config: FitConfig
+      /// The state before the first epoch (or the checkpoint's, when resumed).
       Start: TrainingState }
 
 /// One pattern's prediction.
 type PatternPrediction =
-    { Input: string
+    { /// The letters fed, e.g. "ABC".
+      Input: string
+      /// The letter that follows them.
       Expected: string
+      /// The letter the model predicts.
       Predicted: string
       /// The probability the model gives its prediction.
       Confidence: float }
 
+    /// Whether the prediction is the expected letter.
     member p.Correct = p.Expected = p.Predicted
 
 /// The stateful model's generation demos: each string is the start letter and the letters predicted
 /// by feeding each prediction back in.
 type Generation =
-    { FromA: string
+    { /// From 'A' after a reset: the alphabet, when the model learnt it.
+      FromA: string
+      /// From 'K' after a reset: the state, not the letter, drives it.
       FromKAfterReset: string
+      /// From 'K' after warming the state with A..J.
       FromKAfterWarmup: string }
 
 /// Hidden state h after every step of two runs of the stateful model.
@@ -114,7 +137,11 @@ type StateTrace =
       Hidden: Matrix<float> }
 
 /// The stateful model's hidden state along the alphabet from a reset, and along a run from 'K' after a reset.
-type StateTraces = { FromA: StateTrace; FromK: StateTrace }
+type StateTraces =
+    { /// Along the alphabet from a reset.
+      FromA: StateTrace
+      /// Along the run the model generates from 'K' after a reset.
+      FromK: StateTrace }
 
 /// Evidence that samples in one batch do not share state.
 type BatchIndependence =
@@ -125,12 +152,17 @@ type BatchIndependence =
 
 /// Two inputs that are the same numbers once padded (a leading 'A' encodes as the padding value).
 type PaddingCollision =
-    { First: string
+    { /// The first input, "AB".
+      First: string
+      /// The second input, "B".
       Second: string
       /// Whether their padded encodings are identical, number for number.
       SameEncoding: bool
+      /// Whether the model masks padded steps.
       Masked: bool
+      /// The letter predicted after the first input.
       FirstPredicted: string
+      /// The letter predicted after the second input.
       SecondPredicted: string
       /// Max |p(first) − p(second)|: 0 means the model cannot tell them apart.
       MaxDifference: float }
@@ -147,17 +179,27 @@ module internal OptionOut =
 
 /// A trained experiment and everything the report shows about it.
 type ExperimentResult =
-    { Spec: ExperimentSpec
+    { /// The experiment's settings.
+      Spec: ExperimentSpec
+      /// The seed it was trained from.
       Seed: int64
+      /// How it was trained.
       Config: FitConfig
+      /// The trained weights.
       Parameters: Parameters
       /// Loss and accuracy on the training data, evaluated after training (the tutorial's "Model Accuracy").
       Loss: float
+      /// Accuracy on the training data, evaluated after training.
       Accuracy: float
+      /// Each pattern's prediction (20 fresh samples for the variable-length experiment).
       Predictions: PatternPrediction[]
+      /// The batch-state evidence (that experiment only; C#: TryGetBatchIndependence).
       BatchIndependence: BatchIndependence option
+      /// The stateful experiment's generation demos (C#: TryGetGeneration).
       Generation: Generation option
+      /// The stateful experiment's hidden-state traces (C#: TryGetTraces).
       Traces: StateTraces option
+      /// The variable-length experiment's padding collision (C#: TryGetPaddingCollision).
       PaddingCollision: PaddingCollision option }
 
     /// The batch-state evidence, when this is that experiment (for C#: BatchIndependence is an F# option).
@@ -169,6 +211,7 @@ type ExperimentResult =
     /// The variable-length experiment's padding collision, when this is that experiment.
     member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.PaddingCollision &value
 
+/// The six experiments: their settings, preparing and training them, and the analysis of a trained one.
 module Experiments =
     let private V = Alphabet.Size
 
