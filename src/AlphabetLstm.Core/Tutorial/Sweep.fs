@@ -20,27 +20,35 @@ type SweepSetting =
     | LearningRate = 1
     /// The sample length: a window's n, or the variable-length runs' longest.
     | Window = 2
+    /// Samples per batch.
     | BatchSize = 3
+    /// Passes over the data.
     | Epochs = 4
 
 /// One swept setting and its values, in the order given.
 type SweepAxis =
-    { Setting: SweepSetting
+    { /// The setting this axis varies.
+      Setting: SweepSetting
+      /// Its values, whole numbers for every setting but the learning rate.
       Values: float[] }
 
 /// One combination of the axes' values: Values.[a] is axis a's value.
 type SweepPoint =
     { /// The point's place in the grid, from 0.
       Index: int
+      /// One value per axis, in the axes' order.
       Values: float[] }
 
 /// One run of a sweep: a point of the grid with one seed.
 type SweepRun =
     { /// The run's place in the sweep's run list, from 0 (it decides the run's shard).
       Index: int
+      /// The settings it trains with.
       Point: SweepPoint
+      /// The seed it trains with.
       Seed: int64 }
 
+/// The grid of a sweep, its run list and shards, and a point applied to an experiment.
 module Sweep =
     /// The most runs (points × seeds) one sweep may list.
     [<CompiledName("MaxRuns")>]
