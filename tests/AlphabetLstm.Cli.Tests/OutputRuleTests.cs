@@ -20,6 +20,7 @@ public class OutputRuleTests
         ("export", "--onnx", false),
         ("import", "--save", false),
         ("bench", "--json", false),
+        ("sweep", "--json", false), ("sweep", "--out", true),
     ];
 
     private static readonly string[] ReadNothing = ["experiment", "bench"];
@@ -31,8 +32,13 @@ public class OutputRuleTests
     private static string Inputs(TempFolder d) { Model(d); File.WriteAllText(d["inputs.json"], "[[[0.5]]]"); File.WriteAllText(d["state.json"], "{\"h\": [[0, 0, 0]], \"c\": [[0, 0, 0]]}"); return d["inputs.json"]; }
     private static string Text(TempFolder d) { File.WriteAllText(d["t.txt"], Hostile.Text); return d["t.txt"]; }
 
+    private static string Grid(TempFolder d) { File.WriteAllText(d["grid.txt"], "units = 2\n"); return d["grid.txt"]; }
+
     public static readonly Case[] Cases =
     [
+        new("sweep", "--json", "--grid", Grid, ["sweep", "one-char", "--grid", "{dir}/grid.txt", "--epochs", "1", "--quiet", "--json", "{out}"]),
+        new("sweep", "--out", "--grid", d => { Directory.CreateDirectory(d["report"]); File.WriteAllText(d["report/sweep.json"], "units = 2\n"); return d["report/sweep.json"]; },
+            ["sweep", "one-char", "--grid", "{dir}/report/sweep.json", "--epochs", "1", "--quiet", "--out", "{out}"], Folder: true),
         new("predict", "--json", "--model", Model, ["predict", "--model", "{dir}/model.json", "--inputs", "{dir}/inputs.json", "--json", "{out}"]),
         new("predict", "--json", "--inputs", Inputs, ["predict", "--model", "{dir}/model.json", "--inputs", "{dir}/inputs.json", "--json", "{out}"]),
         new("predict", "--json", "--state", d => { Inputs(d); return d["state.json"]; }, ["predict", "--model", "{dir}/model.json", "--inputs", "{dir}/inputs.json", "--state", "{dir}/state.json", "--json", "{out}"]),
