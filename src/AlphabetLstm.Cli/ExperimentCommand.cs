@@ -159,7 +159,8 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
             _ => "",
         };
         return $"LSTM({s.Units}) + Dense(26, softmax), data {data}, {s.Epochs} epochs, batch {s.BatchSize}, "
-             + $"{(s.Shuffle ? "shuffle" : "no shuffle")}, {policy}{(s.Masked ? ", masked padding" : "")}";
+             + $"{(s.Shuffle ? "shuffle" : "no shuffle")}, {policy}{(s.Masked ? ", masked padding" : "")}"
+             + (s.LearningRate != AdamConfig.Keras.LearningRate ? $", learning rate {s.LearningRate.ToString("R", Inv)}" : "");
     }
 
     public void Header(ExperimentSpec spec, long seed)

@@ -102,7 +102,7 @@ public static class Plots
     /// (NoDependencies: no libfontconfig needed) reads fonts straight from /usr/share/fonts and
     /// would otherwise pick whatever family it meets first.
     /// </summary>
-    private static void UseSansFont()
+    internal static void UseSansFont()
     {
         var installed = SkiaSharp.SKFontManager.Default.GetFontFamilies().ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (SansFamilies.FirstOrDefault(installed.Contains) is { } family)

@@ -147,6 +147,7 @@ type SequenceGradients =
       /// d loss / d h_0 and d loss / d c_0, each (B, H).
       Initial: LstmState }
 
+/// The LSTM over a sequence: run (forward), step, and backward (BPTT) through the recorded cache.
 module Lstm =
     // ---- tape ---------------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ type internal Workspace =
       /// Four rows of the head at once, one per vector lane, transposed: (V, 4).
       Lanes: float[] }
 
+/// The whole model on a batch: predict, loss, and loss with every gradient.
 module Model =
     let internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
         { Tape = Lstm.newTape T B I H

@@ -27,7 +27,11 @@ open MathNet.Numerics.LinearAlgebra
 /// How a model was trained to read a text: `Window`, one window of symbols per prediction, each read
 /// from the zero state (the default); `Stream`, a stream of symbols, one per step, the state carried
 /// on (trained statefully on chunks of T).
-type Reading = | Window = 0 | Stream = 1
+type Reading =
+    /// One window of symbols per prediction, read from the zero state.
+    | Window = 0
+    /// A stream of symbols, one per step, the state carried on.
+    | Stream = 1
 
 /// How a model reads its input: T steps of I features each, symbols encoded as `Encoding` says.
 type InputSpec =
@@ -55,8 +59,11 @@ type InputSpec =
 /// A model as a file holds it: its vocabulary (the classes it predicts, and the symbols it reads),
 /// how it reads its input, and its weights.
 type SavedModel =
-    { Vocabulary: Vocabulary
+    { /// The symbols the model reads and predicts, one class per symbol.
+      Vocabulary: Vocabulary
+      /// How the model reads its input.
       Input: InputSpec
+      /// The weights, in Keras' layout.
       Parameters: Parameters }
 
     /// How many symbols one input step holds: I / (features per symbol); 0 for the Features encoding.
@@ -66,7 +73,11 @@ type SavedModel =
     member m.WindowLength = m.Input.TimeSteps * m.SymbolsPerStep
 
 /// A sequence encoded for a model: T matrices (B, I), and which steps are padding.
-type EncodedInput = { Inputs: Matrix<float>[]; Masking: Masking }
+type EncodedInput =
+    { /// T matrices of shape (B, I).
+      Inputs: Matrix<float>[]
+      /// Which steps are padding.
+      Masking: Masking }
 
 /// The most likely next symbol after a sequence, with the probabilities and the state it ends in.
 type NextSymbol =
@@ -79,6 +90,7 @@ type NextSymbol =
       /// The state after the sequence: pass it to the next call to carry on.
       Final: LstmState }
 
+/// The model file for F#: serialize, and parse returning Result (C#: SavedModel's members).
 module ModelFile =
     open JsonText
 

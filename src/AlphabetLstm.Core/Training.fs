@@ -65,7 +65,9 @@ type FitConfig =
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
-    { Parameters: Parameters
+    { /// The current weights.
+      Parameters: Parameters
+      /// Adam's moments and step count.
       Optimizer: AdamState
       /// The generator for the next shuffle.
       Rng: Rng
@@ -77,18 +79,34 @@ type TrainingState =
 
 /// What one epoch measured: the sample-weighted mean loss and accuracy over its batches, with the
 /// weights as they were for each batch (Keras' progress-bar numbers).
-type EpochReport = { Epoch: int; Loss: float; Accuracy: float }
+type EpochReport =
+    { /// The epoch's number, counted from 1.
+      Epoch: int
+      /// The sample-weighted mean cross-entropy over the epoch's batches.
+      Loss: float
+      /// The fraction of samples whose argmax prediction was the target, over the epoch's batches.
+      Accuracy: float }
 
 /// An epoch's report and the state after it.
-type EpochOutcome = { Report: EpochReport; State: TrainingState }
+type EpochOutcome =
+    { /// What the epoch measured.
+      Report: EpochReport
+      /// The state after the epoch.
+      State: TrainingState }
 
 /// Consecutive epochs trained on one working copy of the weights: each epoch's report, in order,
 /// and the state after the last of them.
-type EpochStretch = { Reports: EpochReport[]; State: TrainingState }
+type EpochStretch =
+    { /// Each epoch's report, in order.
+      Reports: EpochReport[]
+      /// The state after the last of them.
+      State: TrainingState }
 
 /// Loss and accuracy of a model on a dataset, with its predictions.
 type Evaluation =
-    { Loss: float
+    { /// The mean cross-entropy over the samples.
+      Loss: float
+      /// The fraction of samples whose argmax prediction is the target.
       Accuracy: float
       /// Softmax output, (N, V).
       Probabilities: Matrix<float>
@@ -99,8 +117,13 @@ type Evaluation =
     member e.ProbabilityRows : float[][] = e.Probabilities.ToRowArrays()
 
 /// A stateful evaluation, and the state after its last batch.
-type StatefulEvaluation = { Evaluation: Evaluation; Final: LstmState }
+type StatefulEvaluation =
+    { /// Loss, accuracy and predictions.
+      Evaluation: Evaluation
+      /// The state after the last batch: pass it on to carry on.
+      Final: LstmState }
 
+/// Training for F#: the epoch loop, fit and evaluate as curried functions (C#: the Training class).
 module Training =
     /// The state before the first epoch: the parameters, fresh Adam moments, the generator, and a
     /// zero carried state of (BatchSize, H).

@@ -146,6 +146,7 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
     /// What separates the symbols of a vocabulary of words in a text: a comma.
     static member WordSeparator = ","
 
+    /// Equal when the other is a vocabulary with the same symbols in the same order (ordinal comparison).
     override _.Equals(other: obj) =
         match other with
         | :? Vocabulary as o ->
@@ -153,10 +154,12 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
             obj.ReferenceEquals(symbols, other)
             || (symbols.Length = other.Length && Array.forall2 (fun (a: string) b -> String.Equals(a, b, StringComparison.Ordinal)) symbols other)
         | _ -> false
+    /// A hash of the symbols in order, consistent with Equals.
     override _.GetHashCode() =
         let mutable h = HashCode()
         for s in symbols do h.Add(s, StringComparer.Ordinal)
         h.ToHashCode()
+    /// "Vocabulary(V: …)" with the first twelve symbols, for messages and debugging.
     override v.ToString() = sprintf "Vocabulary(%d: %s)" symbols.Length (Vocabulary.Quote(v.Join(Seq.truncate 12 symbols)))
 
     interface IEquatable<Vocabulary> with

@@ -26,12 +26,17 @@ open System.Text.Json
 open System.Text.RegularExpressions
 
 /// What a run trains on: one of the tutorial's experiments, or a text file (`train --text`).
-type RunKind = | Experiment = 0 | Text = 1
+type RunKind =
+    /// One of the tutorial's experiments.
+    | Experiment = 0
+    /// A text file.
+    | Text = 1
 
 /// What a training run was asked to do: the experiment or the text, the seed and the overrides.
 type RunSettings =
     { /// The experiment id, e.g. "stateful" ("" for a text run).
       Experiment: string
+      /// The seed the run's randomness comes from.
       Seed: int64
       /// The total number of epochs (the experiment's, or the override).
       Epochs: int
@@ -61,7 +66,8 @@ type RunSettings =
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
-    { Run: RunSettings
+    { /// What the run was asked to do.
+      Run: RunSettings
       /// How the model reads its input (as the model file will say).
       Input: InputSpec
       /// Parameters, Adam's moments and step, the generator, the epoch and the carried state.
@@ -70,6 +76,7 @@ type Checkpoint =
       /// choice, kept with the checkpoint so that a resumed run writes the same file.
       Save: string }
 
+/// The run checkpoint for F#: serialize, parse returning Result, and preparing or resuming its run.
 module CheckpointFile =
     open JsonText
 
