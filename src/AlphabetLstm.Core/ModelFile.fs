@@ -27,7 +27,11 @@ open MathNet.Numerics.LinearAlgebra
 /// How a model was trained to read a text: `Window`, one window of symbols per prediction, each read
 /// from the zero state (the default); `Stream`, a stream of symbols, one per step, the state carried
 /// on (trained statefully on chunks of T).
-type Reading = | Window = 0 | Stream = 1
+type Reading =
+    /// One window of symbols per prediction, read from the zero state.
+    | Window = 0
+    /// A stream of symbols, one per step, the state carried on.
+    | Stream = 1
 
 /// How a model reads its input: T steps of I features each, symbols encoded as `Encoding` says.
 type InputSpec =
@@ -55,8 +59,11 @@ type InputSpec =
 /// A model as a file holds it: its vocabulary (the classes it predicts, and the symbols it reads),
 /// how it reads its input, and its weights.
 type SavedModel =
-    { Vocabulary: Vocabulary
+    { /// The symbols the model reads and predicts, one class per symbol.
+      Vocabulary: Vocabulary
+      /// How the model reads its input.
       Input: InputSpec
+      /// The weights, in Keras' layout.
       Parameters: Parameters }
 
     /// How many symbols one input step holds: I / (features per symbol); 0 for the Features encoding.
@@ -66,7 +73,11 @@ type SavedModel =
     member m.WindowLength = m.Input.TimeSteps * m.SymbolsPerStep
 
 /// A sequence encoded for a model: T matrices (B, I), and which steps are padding.
-type EncodedInput = { Inputs: Matrix<float>[]; Masking: Masking }
+type EncodedInput =
+    { /// T matrices of shape (B, I).
+      Inputs: Matrix<float>[]
+      /// Which steps are padding.
+      Masking: Masking }
 
 /// The most likely next symbol after a sequence, with the probabilities and the state it ends in.
 type NextSymbol =
@@ -79,6 +90,7 @@ type NextSymbol =
       /// The state after the sequence: pass it to the next call to carry on.
       Final: LstmState }
 
+/// The model file for F#: serialize, and parse returning Result (C#: SavedModel's members).
 module ModelFile =
     open JsonText
 
@@ -307,6 +319,27 @@ type SavedModel with
             false
     /// The model file's text (version 2).
     member m.Serialize() : string = ModelFile.serialize m
+    /// A model from its vocabulary, how it reads its input and its weights, every shape checked here
+    /// rather than later: ArgumentException with one line naming the mismatch (the classes against the
+    /// vocabulary, the features against the kernel's rows or the encoding, a non-finite weight, …).
+    static member Create(vocabulary: Vocabulary, input: InputSpec, parameters: Parameters) : SavedModel =
+        if isNull (box vocabulary) then nullArg "vocabulary"
+        if isNull (box input) then nullArg "input"
+        if isNull (box parameters) then nullArg "parameters"
+        if input.TimeSteps < 1 then invalidArg "input" (sprintf "input.TimeSteps: expected at least 1, found %d" input.TimeSteps)
+        Parameters.validate parameters |> ignore
+        let model = { Vocabulary = vocabulary; Input = input; Parameters = parameters }
+        match ModelFile.mismatch model with
+        | Some reason -> invalidArg "parameters" reason
+        | None -> model
+    /// A model of what `data` holds, read with `encoding`: its vocabulary, its time steps and features,
+    /// pre-padded when its samples are; masked when asked, a window model unless told. Every shape is
+    /// checked as in Create(vocabulary, input, parameters).
+    static member Create(data: Dataset, parameters: Parameters, encoding: SymbolEncoding,
+                         [<Optional; DefaultParameterValue(false)>] masked: bool,
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : SavedModel =
+        if isNull (box data) then nullArg "data"
+        SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters)
     /// The zero state for `batch` sequences: what "reset" means.
     member m.ZeroState([<Runtime.InteropServices.Optional; Runtime.InteropServices.DefaultParameterValue(1)>] batch: int) =
         LstmState.Zeros(batch, m.Parameters.Units)

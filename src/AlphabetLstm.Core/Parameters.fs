@@ -40,8 +40,13 @@ type Parameters =
                      + p.Bias.Count + p.DenseKernel.RowCount * p.DenseKernel.ColumnCount + p.DenseBias.Count
 
 /// One named block of a Parameters record and its raw storage (column-major for matrices).
-type Block = { Name: string; Values: float[] }
+type Block =
+    { /// The block's name: "kernel", "recurrentKernel", "bias", "denseKernel" or "denseBias".
+      Name: string
+      /// Its numbers, column-major for a matrix (the storage itself, not a copy).
+      Values: float[] }
 
+/// Functions over Parameters records: Keras' initialisers, validation, and maps over every block.
 module Parameters =
     /// The names of the blocks, in the order `blocks` returns them.
     [<CompiledName("BlockNames")>]

@@ -14,6 +14,7 @@ open System.Collections.Generic
 open System.Text.Json
 open MathNet.Numerics.LinearAlgebra
 
+/// Files of numbers for a model: the inputs a caller gives it, and a state to start from.
 module PredictionFiles =
     open JsonText
 

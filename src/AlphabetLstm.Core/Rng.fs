@@ -10,15 +10,21 @@ open System
 /// The generator's state: a 64-bit counter. Copy it freely; it never changes in place.
 [<Struct>]
 type Rng =
-    { State: uint64 }
+    { /// The counter: the whole state, what a checkpoint saves.
+      State: uint64 }
 
     /// A generator started from `seed`.
     static member Create(seed: int64) : Rng = { State = uint64 seed }
 
 /// A value drawn from a generator together with the generator to draw from next.
 [<Struct>]
-type Draw<'T> = { Value: 'T; Next: Rng }
+type Draw<'T> =
+    { /// The value drawn.
+      Value: 'T
+      /// The generator to draw from next.
+      Next: Rng }
 
+/// The generator's functions for F#: each takes the generator last and returns a Draw.
 module Rng =
     let private golden = 0x9E3779B97F4A7C15UL
 

@@ -49,6 +49,7 @@ type PreparedText =
     /// Optimizer steps in one epoch: one per batch, the last batch possibly smaller.
     member p.StepsPerEpoch = (p.Data.Count + p.Config.BatchSize - 1) / p.Config.BatchSize
 
+/// Text runs: a text's windows or streams prepared for training, trained, evaluated, and continued.
 module TextRuns =
     /// How a text run's model reads: T steps of one symbol each, a window or a stream model.
     [<CompiledName("InputOf")>]

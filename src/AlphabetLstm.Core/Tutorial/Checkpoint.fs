@@ -26,12 +26,17 @@ open System.Text.Json
 open System.Text.RegularExpressions
 
 /// What a run trains on: one of the tutorial's experiments, or a text file (`train --text`).
-type RunKind = | Experiment = 0 | Text = 1
+type RunKind =
+    /// One of the tutorial's experiments.
+    | Experiment = 0
+    /// A text file.
+    | Text = 1
 
 /// What a training run was asked to do: the experiment or the text, the seed and the overrides.
 type RunSettings =
     { /// The experiment id, e.g. "stateful" ("" for a text run).
       Experiment: string
+      /// The seed the run's randomness comes from.
       Seed: int64
       /// The total number of epochs (the experiment's, or the override).
       Epochs: int
@@ -61,7 +66,8 @@ type RunSettings =
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
-    { Run: RunSettings
+    { /// What the run was asked to do.
+      Run: RunSettings
       /// How the model reads its input (as the model file will say).
       Input: InputSpec
       /// Parameters, Adam's moments and step, the generator, the epoch and the carried state.
@@ -70,6 +76,7 @@ type Checkpoint =
       /// choice, kept with the checkpoint so that a resumed run writes the same file.
       Save: string }
 
+/// The run checkpoint for F#: serialize, parse returning Result, and preparing or resuming its run.
 module CheckpointFile =
     open JsonText
 
@@ -117,37 +124,12 @@ module CheckpointFile =
         let vocabulary = match c.Run.Text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
         { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters }
 
-    // ---- the checksum -----------------------------------------------------------------------
-
-    let private shaLine = Regex("^  \"sha256\": \"([^\"\\n]*)\",\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
-    let private versionLine = Regex("^  \"version\": [^\\n]*\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
-
-    /// The SHA-256 of the text's UTF-8 bytes, in lower-case hex.
-    let private sha256 (text: string) =
-        Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes text))
-
-    /// The text without its "sha256" line: what the checksum covers.
-    let private unsealed (text: string) = shaLine.Replace(text, "", 1)
+    // ---- the checksum (the training checkpoint's) -----------------------------------------------
 
     /// The checkpoint text with its "sha256" line (re)computed, right after the "version" line:
     /// for tools (and tests) that edit a checkpoint on purpose.
     [<CompiledName("Seal")>]
-    let seal (text: string) : string =
-        let body = unsealed text
-        let m = versionLine.Match body
-        if not m.Success then invalidArg "text" "the text has no \"version\" line at the start of a line: not a checkpoint this program wrote"
-        body.Insert(m.Index + m.Length, sprintf "  \"sha256\": \"%s\",\n" (sha256 body))
-
-    /// Fails unless the text carries a "sha256" line that matches the rest of it.
-    let private verify (text: string) =
-        let m = shaLine.Match text
-        if not m.Success then
-            fail "sha256: missing: expected the checkpoint's checksum on its own line (\"sha256\": \"...\"), as this program writes it"
-        let claimed = m.Groups.[1].Value
-        let actual = sha256 (unsealed text)
-        if not (String.Equals(claimed, actual, StringComparison.Ordinal)) then
-            fail (sprintf "sha256: the checkpoint's content does not match its checksum (found %s, the content hashes to %s...): the file was edited or damaged; it is refused so a changed seed, generator or epoch cannot silently give a different model"
-                      (quote claimed) (actual.Substring(0, 12)))
+    let seal (text: string) : string = TrainingFile.seal text
 
     // ---- writing ------------------------------------------------------------------------------
 
@@ -155,8 +137,6 @@ module CheckpointFile =
     [<CompiledName("Serialize")>]
     let serialize (c: Checkpoint) : string =
         let r, s = c.Run, c.State
-        Parameters.validate s.Optimizer.M |> ignore
-        Parameters.validate s.Optimizer.V |> ignore
         let sb = StringBuilder("{\n")
         writeHeader sb "  " format
         let what =
@@ -169,18 +149,7 @@ module CheckpointFile =
                         "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
                         num r.LearningRate, r.CheckpointEvery, str c.Save) |> ignore
-        sb.AppendFormat(CultureInfo.InvariantCulture, "  \"epoch\": {0},\n  \"rng\": \"{1}\",\n  \"model\": ", s.Epoch, s.Rng.State) |> ignore
-        ModelFile.writeModel sb "  " (model c)
-        sb.AppendFormat(CultureInfo.InvariantCulture, ",\n  \"optimizer\": {{\n    \"step\": {0},\n    \"m\": {{\n", s.Optimizer.Step) |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.M
-        sb.Append("\n    },\n    \"v\": {\n") |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.V
-        sb.Append("\n    }\n  },\n  \"carried\": ") |> ignore
-        sb.Append("{\n    \"h\": ") |> ignore
-        writeMatrix sb "    " s.Carried.H
-        sb.Append(",\n    \"c\": ") |> ignore
-        writeMatrix sb "    " s.Carried.C
-        sb.Append("\n  }") |> ignore
+        TrainingFile.writeState sb (model c) s
         seal (sb.Append("\n}\n").ToString())
 
     // ---- reading ------------------------------------------------------------------------------
@@ -238,7 +207,7 @@ module CheckpointFile =
     let private readCheckpoint (textOf: string) (root: JsonElement) : Checkpoint =
         let d = fields "" root
         readHeader "" d format |> ignore
-        verify textOf
+        TrainingFile.verify textOf
         let run, save = readRun (field "" d "run" "an object describing the run")
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
         let rng =

@@ -25,8 +25,11 @@ type DataSpec =
 
 /// Which of the tutorial's experiments a spec is: it decides what the analysis shows beyond accuracy.
 type ExperimentKind =
+    /// One letter to the next.
     | OneChar = 0
+    /// Three letters as three features of one step.
     | FeatureWindow = 1
+    /// Three letters as three time steps.
     | TimestepWindow = 2
     /// Also shows that samples in one batch never share state.
     | BatchState = 3
@@ -39,19 +42,29 @@ type ExperimentKind =
 type ExperimentSpec =
     { /// The command-line id, e.g. "one-char".
       Id: string
+      /// Which experiment it is: decides what the analysis shows beyond accuracy.
       Kind: ExperimentKind
+      /// The report's heading.
       Title: string
+      /// Where the data comes from.
       Data: DataSpec
       /// H.
       Units: int
+      /// The epochs to train.
       Epochs: int
+      /// B, samples per batch.
       BatchSize: int
+      /// Whether each epoch visits the samples in a fresh order.
       Shuffle: bool
+      /// Stateless, or stateful (the state carried from batch to batch).
       Policy: StatePolicy
       /// Whether the carried state is reset (zeros) after every epoch, as the tutorial's stateful
       /// loop calls reset_states() after each fit(epochs=1).
       ResetEachEpoch: bool
+      /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
+      /// Adam's learning rate (the tutorial's, Keras' default: 0.001).
+      LearningRate: float
       /// The accuracy the tutorial reports.
       TutorialAccuracy: float
       /// What the experiment shows about LSTM state, in a sentence.
@@ -63,30 +76,57 @@ type ExperimentSpec =
     member s.WithUnits(units: int) = { s with Units = units }
     /// The same experiment with masking of padded steps switched on or off.
     member s.WithMasked(masked: bool) = { s with Masked = masked }
+    /// The same experiment with another learning rate for Adam.
+    member s.WithLearningRate(learningRate: float) = { s with LearningRate = learningRate }
+    /// The same experiment with another batch size.
+    member s.WithBatchSize(batchSize: int) = { s with BatchSize = batchSize }
+    /// The same experiment with another sample length: the window's n, or the variable-length runs' longest.
+    member s.WithWindow(length: int) =
+        match s.Data with
+        | Window(_, layout) -> { s with Data = Window(length, layout) }
+        | VariableLength(count, _) -> { s with Data = VariableLength(count, length) }
+
+    /// How many samples the experiment trains on: 26 − n windows, or the variable-length count.
+    member s.SampleCount =
+        match s.Data with
+        | Window(n, _) -> Alphabet.Size - n
+        | VariableLength(count, _) -> count
 
 /// An experiment ready to train: its data, its training configuration and the starting state.
 type PreparedExperiment =
-    { Spec: ExperimentSpec
+    { /// The experiment's settings.
+      Spec: ExperimentSpec
+      /// The seed everything was drawn from.
       Seed: int64
+      /// The training data.
       Data: Dataset
+      /// How to train.
       Config: FitConfig
+      /// The state before the first epoch (or the checkpoint's, when resumed).
       Start: TrainingState }
 
 /// One pattern's prediction.
 type PatternPrediction =
-    { Input: string
+    { /// The letters fed, e.g. "ABC".
+      Input: string
+      /// The letter that follows them.
       Expected: string
+      /// The letter the model predicts.
       Predicted: string
       /// The probability the model gives its prediction.
       Confidence: float }
 
+    /// Whether the prediction is the expected letter.
     member p.Correct = p.Expected = p.Predicted
 
 /// The stateful model's generation demos: each string is the start letter and the letters predicted
 /// by feeding each prediction back in.
 type Generation =
-    { FromA: string
+    { /// From 'A' after a reset: the alphabet, when the model learnt it.
+      FromA: string
+      /// From 'K' after a reset: the state, not the letter, drives it.
       FromKAfterReset: string
+      /// From 'K' after warming the state with A..J.
       FromKAfterWarmup: string }
 
 /// Hidden state h after every step of two runs of the stateful model.
@@ -97,7 +137,11 @@ type StateTrace =
       Hidden: Matrix<float> }
 
 /// The stateful model's hidden state along the alphabet from a reset, and along a run from 'K' after a reset.
-type StateTraces = { FromA: StateTrace; FromK: StateTrace }
+type StateTraces =
+    { /// Along the alphabet from a reset.
+      FromA: StateTrace
+      /// Along the run the model generates from 'K' after a reset.
+      FromK: StateTrace }
 
 /// Evidence that samples in one batch do not share state.
 type BatchIndependence =
@@ -108,12 +152,17 @@ type BatchIndependence =
 
 /// Two inputs that are the same numbers once padded (a leading 'A' encodes as the padding value).
 type PaddingCollision =
-    { First: string
+    { /// The first input, "AB".
+      First: string
+      /// The second input, "B".
       Second: string
       /// Whether their padded encodings are identical, number for number.
       SameEncoding: bool
+      /// Whether the model masks padded steps.
       Masked: bool
+      /// The letter predicted after the first input.
       FirstPredicted: string
+      /// The letter predicted after the second input.
       SecondPredicted: string
       /// Max |p(first) − p(second)|: 0 means the model cannot tell them apart.
       MaxDifference: float }
@@ -130,17 +179,27 @@ module internal OptionOut =
 
 /// A trained experiment and everything the report shows about it.
 type ExperimentResult =
-    { Spec: ExperimentSpec
+    { /// The experiment's settings.
+      Spec: ExperimentSpec
+      /// The seed it was trained from.
       Seed: int64
+      /// How it was trained.
       Config: FitConfig
+      /// The trained weights.
       Parameters: Parameters
       /// Loss and accuracy on the training data, evaluated after training (the tutorial's "Model Accuracy").
       Loss: float
+      /// Accuracy on the training data, evaluated after training.
       Accuracy: float
+      /// Each pattern's prediction (20 fresh samples for the variable-length experiment).
       Predictions: PatternPrediction[]
+      /// The batch-state evidence (that experiment only; C#: TryGetBatchIndependence).
       BatchIndependence: BatchIndependence option
+      /// The stateful experiment's generation demos (C#: TryGetGeneration).
       Generation: Generation option
+      /// The stateful experiment's hidden-state traces (C#: TryGetTraces).
       Traces: StateTraces option
+      /// The variable-length experiment's padding collision (C#: TryGetPaddingCollision).
       PaddingCollision: PaddingCollision option }
 
     /// The batch-state evidence, when this is that experiment (for C#: BatchIndependence is an F# option).
@@ -152,13 +211,14 @@ type ExperimentResult =
     /// The variable-length experiment's padding collision, when this is that experiment.
     member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.PaddingCollision &value
 
+/// The six experiments: their settings, preparing and training them, and the analysis of a trained one.
 module Experiments =
     let private V = Alphabet.Size
 
     let private make id kind title data units epochs batch shuffle policy tutorial lesson =
         { Id = id; Kind = kind; Title = title; Data = data; Units = units; Epochs = epochs; BatchSize = batch
           Shuffle = shuffle; Policy = policy; ResetEachEpoch = (policy = StatePolicy.Stateful); Masked = false
-          TutorialAccuracy = tutorial; Lesson = lesson }
+          LearningRate = AdamConfig.Keras.LearningRate; TutorialAccuracy = tutorial; Lesson = lesson }
     let private stateless = StatePolicy.Stateless
 
     /// The six experiments at the tutorial's settings, in the tutorial's order.
@@ -220,7 +280,7 @@ module Experiments =
         let p = Parameters.init data.Features spec.Units V rng
         let config =
             { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = AdamConfig.Keras; Threads = 1 }
+              Masked = spec.Masked; Optimizer = { AdamConfig.Keras with LearningRate = spec.LearningRate }; Threads = 1 }
         { Spec = spec
           Seed = seed
           Data = data
