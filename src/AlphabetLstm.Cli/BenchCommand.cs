@@ -102,7 +102,7 @@ public static class BenchCommand
         "none" => [],
         var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(id => (Experiments.Ids.Contains(id) ? Experiments.Find(id) : null)
-                ?? throw new UsageException($"unknown experiment '{id}' in --experiments; valid ids: {string.Join(", ", Experiments.Ids)}, or all, none"))
+                ?? throw new UsageException($"--experiments: {Experiments.UnknownMessage(id)}, or all, none"))
             .ToList(),
     };
 

@@ -9,9 +9,6 @@ namespace AlphabetLstm.Cli;
 /// </summary>
 public static class Display
 {
-    /// <summary>The longest user value a message quotes whole; longer ones are cut with "...".</summary>
-    public const int MaxQuoted = 40;
-
     /// <summary><paramref name="text"/> with every control and bidirectional-override character escaped.</summary>
     public static string Escape(string text)
     {
@@ -35,19 +32,11 @@ public static class Display
         return sb.ToString();
     }
 
-    /// <summary>A user's value for a message: escaped, and cut to <see cref="MaxQuoted"/> characters.</summary>
-    public static string Clip(string text)
-    {
-        var s = Escape(text);
-        return s.Length <= MaxQuoted ? s : s[..(MaxQuoted - 3)] + "...";
-    }
+    /// <summary>A user's value for a message: escaped, and cut to <see cref="Messages.MaxQuoted"/> characters.</summary>
+    public static string Clip(string text) => Messages.Clip(Escape(text));
 
     /// <summary>An exception's message without the " (Parameter 'x')" .NET appends: the message already names the value.</summary>
-    public static string WithoutParameter(string message)
-    {
-        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
-    }
+    public static string WithoutParameter(string message) => Messages.WithoutParameter(message);
 
     // C0 and C1 controls, DEL, and the Unicode characters that reorder or hide text on a terminal.
     // A backslash is left as typed (paths and regular expressions keep their look).

@@ -22,7 +22,7 @@ public static class ExperimentCommand
         {
             var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (value != "all" && !Experiments.Ids.Contains(value))
-                result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}, all");
+                result.AddError($"{Experiments.UnknownMessage(value)}, all");
         });
         var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");
         var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).", Limits.MaxSeeds);

@@ -74,7 +74,7 @@ public static class ResultsJson
         [JsonIgnore]
         public ExperimentSpec Spec => Experiments.Ids.Contains(Experiment)
             ? Experiments.Find(Experiment).WithEpochs(Epochs).WithUnits(Units).WithMasked(Masked)
-            : throw new FailureException($"unknown experiment '{Experiment}'");
+            : throw new FailureException(Experiments.UnknownMessage(Experiment));
 
         [JsonIgnore] public string Key => $"{Experiment} seed {Seed}";
     }

@@ -123,8 +123,7 @@ public static class MergeCommand
         {
             var run = r.Runs[k];
             var at = $"runs[{k}]";
-            Check(Experiments.Ids.Contains(run.Experiment), $"{at}.experiment",
-                  $"unknown experiment '{Display.Clip(run.Experiment)}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+            Check(Experiments.Ids.Contains(run.Experiment), $"{at}.experiment", Experiments.UnknownMessage(run.Experiment));
             Check(run.Epochs >= 1 && run.Epochs <= Limits.MaxEpochs, $"{at}.epochs", $"{run.Epochs}, expected 1 to {Limits.MaxEpochs}");
             Check(run.Units >= 1 && run.Units <= Limits.MaxUnits, $"{at}.units", $"{run.Units}, expected 1 to {Limits.MaxUnits}");
             Check(run.BatchSize >= 1 && run.BatchSize <= Limits.MaxBatch, $"{at}.batchSize", $"{run.BatchSize}, expected 1 to {Limits.MaxBatch}");

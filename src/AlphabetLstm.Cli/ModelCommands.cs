@@ -27,7 +27,7 @@ public static class ModelCommands
         {
             var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (result.Tokens.Count > 0 && !Experiments.Ids.Contains(value))
-                result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+                result.AddError(Experiments.UnknownMessage(value));
         });
         var save = new Option<string>("--save") { Description = "The model file to write when training ends.", Required = true };
         var seed = Cli.WholeNumber("--seed", "The seed (default 1).");

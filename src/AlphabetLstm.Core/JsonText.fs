@@ -35,7 +35,7 @@ module internal JsonText =
 
     let join (path: string) (name: string) = if path = "" then name else path + "." + name
 
-    let clip (s: string) = if s.Length <= 40 then s else s.Substring(0, 37) + "..."
+    let clip (s: string) = Messages.Clip s
 
     /// A string from the file, quoted for an error and cut to 40 characters, so a huge value
     /// still gives a short one-line message.

@@ -222,8 +222,8 @@ module ModelFile =
     let private readInput (path: string) (fileVersion: int) (e: JsonElement) : InputSpec =
         let d = fields path e
         let p name = join path name
-        let ts = integer (p "timeSteps") (field path d "timeSteps" "a whole number of time steps") 1L 100000L
-        let fs = integer (p "features") (field path d "features" "a whole number of features") 1L 100000L
+        let ts = integer (p "timeSteps") (field path d "timeSteps" "a whole number of time steps") 1L (int64 Limits.maxTimeSteps)
+        let fs = integer (p "features") (field path d "features" "a whole number of features") 1L (int64 Limits.maxFeatures)
         let encoding =
             let names = if fileVersion = 1 then [ SymbolEncoding.Index, "index/26" ] else encodingNames
             let expected = names |> List.map (snd >> str) |> String.concat " or "
@@ -243,7 +243,7 @@ module ModelFile =
         let lstm = fields lstmPath (field path d "lstm" "an object with units, kernel, recurrentKernel and bias")
         let unitsPath = join lstmPath "units"
         let H =
-            let h = int (integer unitsPath (field lstmPath lstm "units" "the number of LSTM units H") 1L 100000L)
+            let h = int (integer unitsPath (field lstmPath lstm "units" "the number of LSTM units H") 1L (int64 Limits.maxUnits))
             match like with
             | Some p when p.Units <> h -> fail (sprintf "%s: expected %d (the model's units), found %d" unitsPath p.Units h)
             | _ -> h
@@ -283,9 +283,7 @@ module ModelFile =
             let symbols = xs |> Array.mapi (fun k x -> text (sprintf "%s[%d]" vPath k) x)
             try Vocabulary.Create symbols
             with :? ArgumentException as e ->
-                let m = e.Message
-                let cut = m.IndexOf(" (Parameter '", StringComparison.Ordinal)
-                fail (sprintf "%s: %s" vPath (if cut > 0 then m.Substring(0, cut) else m))
+                fail (sprintf "%s: %s" vPath (Messages.WithoutParameter e.Message))
 
     let internal readModel (path: string) (e: JsonElement) : SavedModel =
         let d = fields path e

@@ -54,7 +54,7 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
     /// A symbol quoted for a message, cut to 40 characters.
     static member internal Quote(s: string) =
         let q = "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
-        if q.Length <= 40 then q else q.Substring(0, 37) + "..."
+        Messages.Clip q
 
     /// A vocabulary of these symbols, in this order. Raises ArgumentException, naming the symbol, when
     /// there are fewer than 2, one is empty, or one appears twice.

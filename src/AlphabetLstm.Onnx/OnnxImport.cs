@@ -365,7 +365,7 @@ internal static class OnnxImport
         if (fromGraph is { } s)
         {
             if (fromOption is { } o && o != s) throw Fail($"--time-steps {o} disagrees with the graph's input, which has {s} time steps");
-            if (s > 100000) throw Fail($"the graph's input has {s} time steps, more than 100000");
+            if (s > Limits.MaxTimeSteps) throw Fail($"the graph's input has {s} time steps, more than {Limits.MaxTimeSteps}");
             return (int)s;
         }
         return fromOption ?? throw Fail("the file does not say how many time steps the model reads (no metadata, no fixed length in the graph's input): give --time-steps T");
@@ -393,7 +393,7 @@ internal static class OnnxImport
         new(string.Concat(message.Select(ch => char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString())));
 
     /// <summary>A name from the file, cut to 40 characters for a message.</summary>
-    private static string Cut(string name) => name.Length <= 40 ? name : name[..37] + "...";
+    private static string Cut(string name) => Messages.Clip(name);
 
     // ---- the graph's tensors ------------------------------------------------------------------
 

@@ -88,7 +88,7 @@ module CheckpointFile =
     let internal specOf (run: RunSettings) : Result<ExperimentSpec, string> =
         match Experiments.tryFind run.Experiment with
         | _ when run.Text.IsSome -> Error "a text run trains no experiment: prepare it with CheckpointFile.PrepareText"
-        | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (quote run.Experiment) (String.Join(", ", Experiments.ids)))
+        | None -> Error(Experiments.unknownMessage run.Experiment)
         | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
 
     /// The run's data, configuration and fresh starting state (epoch 0) for its seed.
@@ -171,8 +171,8 @@ module CheckpointFile =
         if path'.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "path"))
         { Path = path'
           Sha256 = sha
-          Window = int (integer (p "window") (get "window" "the symbols of one sample") 1L 100000L)
-          BatchSize = int (integer (p "batchSize") (get "batchSize" "the batch size") 1L 100000L)
+          Window = int (integer (p "window") (get "window" "the symbols of one sample") 1L (int64 Limits.maxTimeSteps))
+          BatchSize = int (integer (p "batchSize") (get "batchSize" "the batch size") 1L (int64 Limits.maxBatch))
           Encoding = encoding
           Stateful = boolean (p "stateful") (get "stateful" "true or false")
           Vocabulary = Vocabulary.Alphabet }

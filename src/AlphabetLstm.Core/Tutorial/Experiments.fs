@@ -245,12 +245,17 @@ module Experiments =
     [<CompiledName("TryFindOption")>]
     let tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
 
+    /// The one message for an id that names no experiment: the id (quoted, cut) and the valid ids.
+    [<CompiledName("UnknownMessage")>]
+    let unknownMessage (id: string) : string =
+        sprintf "unknown experiment %s; valid ids: %s" (Vocabulary.Quote id) (String.Join(", ", ids))
+
     /// The experiment with this id; ArgumentException naming the valid ids when there is none.
     [<CompiledName("Find")>]
     let find (id: string) : ExperimentSpec =
         match tryFind id with
         | Some s -> s
-        | None -> invalidArg "id" (sprintf "unknown experiment %s; valid ids: %s" (Vocabulary.Quote id) (String.Join(", ", ids)))
+        | None -> invalidArg "id" (unknownMessage id)
 
     /// How a tutorial experiment's model reads its input (window layout, padding and masking).
     [<CompiledName("InputOf")>]
