@@ -58,7 +58,7 @@ public static class BenchText
         var rng = Rng.Create(seed);
         int Next(int high)
         {
-            var d = RngModule.NextInt(0, high, rng);
+            var d = rng.NextInt(0, high);
             rng = d.Next;
             return d.Value;
         }

@@ -240,7 +240,7 @@ public static class ModelCommands
         return state;
     }
 
-    private static bool AllFinite(Parameters p) => ParametersModule.Blocks(p).All(b => b.Values.All(double.IsFinite));
+    private static bool AllFinite(Parameters p) => p.Blocks().All(b => b.Values.All(double.IsFinite));
 
     /// <summary>Temporary files a killed writer left beside the checkpoint (the checkpoint itself is always whole).</summary>
     private static void RemoveStaleTemporaries(string dir)

@@ -62,8 +62,6 @@ type Masking =
     /// Padded steps leave the state unchanged; `Lengths.[b]` real steps per sample.
     | PrePadded of Lengths: int[]
 
-    /// Pre-padded masking with `lengths.[b]` real steps per sample (the PrePadded case, for C#).
-    static member ForLengths(lengths: int[]) : Masking = PrePadded lengths
 
 /// Private buffers of one tape, written in place by forward and backward; never handed out.
 type internal LstmScratch =

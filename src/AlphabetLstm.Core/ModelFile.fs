@@ -166,8 +166,7 @@ module ModelFile =
     /// The model as JSON text (one matrix row per line). Raises ArgumentException if the weights
     /// are not finite or the shapes, vocabulary and input disagree: a file that cannot be read back
     /// is never written.
-    [<CompiledName("Serialize")>]
-    let serialize (model: SavedModel) : string =
+    let internal serialize (model: SavedModel) : string =
         let sb = Text.StringBuilder()
         writeModel sb "" model
         sb.Append('\n').ToString()
@@ -176,8 +175,7 @@ module ModelFile =
 
     /// Encodes symbols for this model (batch 1). A window model needs exactly its window; a
     /// pre-padded model takes 1 .. T symbols and pads the front with zero steps.
-    [<CompiledName("EncodeSymbolsResult")>]
-    let encodeSymbols (model: SavedModel) (symbols: IReadOnlyList<string>) : Result<EncodedInput, string> =
+    let internal encodeSymbols (model: SavedModel) (symbols: IReadOnlyList<string>) : Result<EncodedInput, string> =
         let input, vocabulary = model.Input, model.Vocabulary
         let shown () = quote (vocabulary.Join symbols)
         let bad = Seq.init symbols.Count id |> Seq.tryFind (fun k -> not (vocabulary.Contains symbols.[k]))
@@ -208,8 +206,7 @@ module ModelFile =
             Ok { Inputs = Datasets.encodeWindow vocabulary input.Encoding layout symbols; Masking = Unmasked }
 
     /// The most likely next symbol after `symbols`, from `state` (batch 1), and the state after them.
-    [<CompiledName("PredictNextResult")>]
-    let predictNext (model: SavedModel) (state: LstmState) (symbols: IReadOnlyList<string>) : Result<NextSymbol, string> =
+    let internal predictNext (model: SavedModel) (state: LstmState) (symbols: IReadOnlyList<string>) : Result<NextSymbol, string> =
         encodeSymbols model symbols
         |> Result.map (fun e ->
             let p = Model.predict model.Parameters state e.Inputs e.Masking
@@ -298,8 +295,7 @@ module ModelFile =
 
     /// Reads a model file (version 1 or 2). Never throws: Error holds one line naming the field,
     /// what was expected and what was found.
-    [<CompiledName("ParseResult")>]
-    let parse (text: string) : Result<SavedModel, string> =
+    let internal parse (text: string) : Result<SavedModel, string> =
         run text (sprintf "\"format\": %s" (str format.Name)) (readModel "")
 
 /// The model file from C#: `SavedModel.Parse(text)`, `SavedModel.TryParse(text, out model, out error)`,

@@ -123,8 +123,8 @@ type StatefulEvaluation =
       /// The state after the last batch: pass it on to carry on.
       Final: LstmState }
 
-/// Training for F#: the epoch loop, fit and evaluate as curried functions (C#: the Training class).
-module Training =
+/// Training's functions, curried (the Training class and AlphabetLstm.FSharp.Training call them).
+module internal Training =
     /// The state before the first epoch: the parameters, fresh Adam moments, the generator, and a
     /// zero carried state of (BatchSize, H).
     [<CompiledName("Start")>]
@@ -305,8 +305,7 @@ module Training =
     /// states are those `fitWith` hands out at the same epochs, bit for bit; only the ones in between
     /// are never made, which saves copying the weights and Adam's moments every epoch. Enumerating it
     /// again recomputes the same stretches.
-    [<CompiledName("FitEveryWith")>]
-    let fitEvery (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
+    let internal fitEvery (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
         if every < 1 then invalidArg "every" (sprintf "epochs per stretch must be positive, got %d" every)
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
@@ -322,8 +321,7 @@ module Training =
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each; a stateful
     /// run's carried state goes through `betweenEpochs` after every epoch.
-    [<CompiledName("FitWith")>]
-    let fitWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
+    let internal fitWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
         fitEvery 1 betweenEpochs config data state |> Seq.map (fun s -> { Report = s.Reports.[0]; State = s.State })
 
     /// `fitWith id`: Keras' `fit(epochs=…)`, which carries a stateful model's state across epochs.
@@ -332,8 +330,7 @@ module Training =
 
     /// The last state of `fitWith` (the state itself when no epoch remains). Trains on one working
     /// copy from start to end.
-    [<CompiledName("TrainWith")>]
-    let trainWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
+    let internal trainWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
         fitEvery (max 1 (config.Epochs - state.Epoch)) betweenEpochs config data state |> Seq.fold (fun _ o -> o.State) state
 
     /// `trainWith id`: the state after Keras' `fit(epochs=…)`.

@@ -18,7 +18,7 @@ public class LibraryFromCSharpTests
         return Datasets.Windows(vocabulary, SymbolEncoding.OneHot, Layout.TimeSteps, 2, sequence);
     }
 
-    private static double[] Flat(Parameters p) => ParametersModule.Blocks(p).SelectMany(b => b.Values).ToArray();
+    private static double[] Flat(Parameters p) => p.Blocks().SelectMany(b => b.Values).ToArray();
 
     [Fact]
     public void SavedModel_Create_takes_the_shapes_from_the_data_and_refuses_weights_that_do_not_fit_naming_the_field()
@@ -89,7 +89,7 @@ public class LibraryFromCSharpTests
         Assert.DoesNotContain('\n', error);
 
         var otherShape = Parameters.Init(data.Features, 4, data.Vocabulary.Count, Rng.Create(2)).Value;
-        var moments = new AdamState(state.Optimizer.Step, ParametersModule.ZerosLike(otherShape), ParametersModule.ZerosLike(otherShape));
+        var moments = new AdamState(state.Optimizer.Step, otherShape.ZerosLike(), otherShape.ZerosLike());
         var bad = new TrainingState(state.Parameters, moments, state.Rng, state.Epoch, state.Carried);
         var e = Assert.Throws<ArgumentException>(() => TrainingCheckpoint.Create(model, bad));
         Assert.StartsWith("state.Optimizer.M: expected the weights' shape (I 7, H 3, V 7), found (I 7, H 4, V 7)", e.Message);

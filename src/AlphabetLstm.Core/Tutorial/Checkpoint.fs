@@ -33,36 +33,45 @@ type RunKind =
     | Text = 1
 
 /// What a training run was asked to do: the experiment or the text, the seed and the overrides.
+/// Made by ForExperiment or ForText; equal when every setting is (the record's fields are the
+/// core's own: the text is an option inside, TextOrNull outside).
 type RunSettings =
-    { /// The experiment id, e.g. "stateful" ("" for a text run).
-      Experiment: string
-      /// The seed the run's randomness comes from.
-      Seed: int64
-      /// The total number of epochs (the experiment's, or the override).
-      Epochs: int
-      /// H (the experiment's, or the override).
-      Units: int
-      /// Whether padded steps are masked.
-      Masked: bool
-      /// Adam's learning rate (Keras' 0.001 unless overridden).
-      LearningRate: float
-      /// A checkpoint every this many epochs (and after the last).
-      CheckpointEvery: int
-      /// The text and how it is cut, for a text run; None for an experiment.
-      Text: TextRun option }
+    internal
+        { experiment: string
+          seed: int64
+          epochs: int
+          units: int
+          masked: bool
+          learningRate: float
+          checkpointEvery: int
+          text: TextRun option }
 
+    /// The experiment id, e.g. "stateful" ("" for a text run).
+    member r.Experiment = r.experiment
+    /// The seed the run's randomness comes from.
+    member r.Seed = r.seed
+    /// The total number of epochs (the experiment's, or the override).
+    member r.Epochs = r.epochs
+    /// H (the experiment's, or the override).
+    member r.Units = r.units
+    /// Whether padded steps are masked.
+    member r.Masked = r.masked
+    /// Adam's learning rate (Keras' 0.001 unless overridden).
+    member r.LearningRate = r.learningRate
+    /// A checkpoint every this many epochs (and after the last).
+    member r.CheckpointEvery = r.checkpointEvery
     /// An experiment or a text run.
-    member r.Kind = if r.Text.IsSome then RunKind.Text else RunKind.Experiment
-    /// The text run's settings, or null for an experiment (C#'s view of `Text`).
-    member r.TextOrNull : TextRun | null = match r.Text with Some t -> t | None -> null
+    member r.Kind = if r.text.IsSome then RunKind.Text else RunKind.Experiment
+    /// The text and how it is cut, for a text run; null for an experiment.
+    member r.TextOrNull : TextRun | null = match r.text with Some t -> t | None -> null
     /// An experiment's run settings.
     static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int) =
-        { Experiment = experiment; Seed = seed; Epochs = epochs; Units = units; Masked = masked; LearningRate = learningRate
-          CheckpointEvery = checkpointEvery; Text = None }
+        { experiment = experiment; seed = seed; epochs = epochs; units = units; masked = masked; learningRate = learningRate
+          checkpointEvery = checkpointEvery; text = None }
     /// A text run's settings.
     static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int) =
-        { Experiment = ""; Seed = seed; Epochs = epochs; Units = units; Masked = false; LearningRate = learningRate
-          CheckpointEvery = checkpointEvery; Text = Some text }
+        { experiment = ""; seed = seed; epochs = epochs; units = units; masked = false; learningRate = learningRate
+          checkpointEvery = checkpointEvery; text = Some text }
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
@@ -87,7 +96,7 @@ module CheckpointFile =
     /// The experiment a run trains, with its overrides applied; Error when the id is unknown.
     let internal specOf (run: RunSettings) : Result<ExperimentSpec, string> =
         match Experiments.tryFind run.Experiment with
-        | _ when run.Text.IsSome -> Error "a text run trains no experiment: prepare it with CheckpointFile.PrepareText"
+        | _ when run.text.IsSome -> Error "a text run trains no experiment: prepare it with CheckpointFile.PrepareText"
         | None -> Error(Experiments.unknownMessage run.Experiment)
         | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
 
@@ -109,7 +118,7 @@ module CheckpointFile =
     /// A text run's data, configuration and fresh starting state, from the text's symbols.
     [<CompiledName("PrepareText")>]
     let prepareText (run: RunSettings) (symbols: Collections.Generic.IReadOnlyList<string>) : PreparedText =
-        match run.Text with
+        match run.text with
         | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
         | Some t -> TextRuns.prepare t symbols run.Seed run.Units run.Epochs run.LearningRate
 
@@ -121,7 +130,7 @@ module CheckpointFile =
     /// The model the checkpoint's current weights make.
     [<CompiledName("Model")>]
     let model (c: Checkpoint) : SavedModel =
-        let vocabulary = match c.Run.Text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
+        let vocabulary = match c.Run.text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
         { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters }
 
     // ---- the checksum (the training checkpoint's) -----------------------------------------------
@@ -134,13 +143,12 @@ module CheckpointFile =
     // ---- writing ------------------------------------------------------------------------------
 
     /// The checkpoint as JSON text. Raises ArgumentException for non-finite weights or moments.
-    [<CompiledName("Serialize")>]
-    let serialize (c: Checkpoint) : string =
+    let internal serialize (c: Checkpoint) : string =
         let r, s = c.Run, c.State
         let sb = StringBuilder("{\n")
         writeHeader sb "  " format
         let what =
-            match r.Text with
+            match r.text with
             | None -> sprintf "\"experiment\": %s" (str r.Experiment)
             | Some t ->
                 sprintf "\"kind\": \"text\", \"text\": { \"path\": %s, \"sha256\": %s, \"window\": %d, \"batchSize\": %d, \"encoding\": %s, \"stateful\": %s }"
@@ -187,14 +195,14 @@ module CheckpointFile =
             | RunKind.Text -> Some(readText (p "text") (get "text" "an object describing the text"))
             | _ -> None
         let run =
-            { Experiment = (if textRun.IsSome then "" else text (p "experiment") (get "experiment" "an experiment id"))
-              Seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
-              Epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
-              Units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
-              Masked = boolean (p "masked") (get "masked" "true or false")
-              LearningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
-              CheckpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
-              Text = textRun }
+            { experiment = (if textRun.IsSome then "" else text (p "experiment") (get "experiment" "an experiment id"))
+              seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
+              epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
+              units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
+              masked = boolean (p "masked") (get "masked" "true or false")
+              learningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
+              checkpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
+              text = textRun }
         match specOf run with
         | Error e when textRun.IsNone -> fail (sprintf "%s: %s" (p "experiment") e)
         | _ -> ()
@@ -221,10 +229,10 @@ module CheckpointFile =
         let m = ModelFile.readModel "model" (field "" d "model" "a model file object")
         // The run with the text's vocabulary (the model's), its batch size, the input it expects.
         let run, batchSize, expectedInput, what =
-            match run.Text with
+            match run.text with
             | Some t ->
                 let t = { t with Vocabulary = m.Vocabulary }
-                { run with Text = Some t }, t.BatchSize, TextRuns.inputOf t, sprintf "the text run on %s" (quote t.Path)
+                { run with text = Some t }, t.BatchSize, TextRuns.inputOf t, sprintf "the text run on %s" (quote t.Path)
             | None ->
                 let spec = match specOf run with Ok s -> s | Error e -> fail e
                 if not m.Vocabulary.IsAlphabet then
@@ -259,8 +267,7 @@ module CheckpointFile =
 
     /// Reads a checkpoint. Never throws: Error holds one line naming the field, what was expected
     /// and what was found.
-    [<CompiledName("ParseResult")>]
-    let parse (text: string) : Result<Checkpoint, string> =
+    let internal parse (text: string) : Result<Checkpoint, string> =
         run text (sprintf "\"format\": %s" (str format.Name)) (readCheckpoint text)
 
 /// The checkpoint from C#: `Checkpoint.Parse`/`TryParse` and `checkpoint.Serialize()`, over CheckpointFile.

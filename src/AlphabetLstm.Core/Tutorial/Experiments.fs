@@ -18,10 +18,6 @@ type DataSpec =
     /// `Count` random runs of 1..MaxLength letters, pre-padded.
     | VariableLength of Count: int * MaxLength: int
 
-    /// The alphabet windows of length n in the given layout (the Window case, for C#).
-    static member Windows(length: int, layout: Layout) : DataSpec = Window(length, layout)
-    /// `count` random runs of 1..maxLength letters, pre-padded (the VariableLength case, for C#).
-    static member VariableRuns(count: int, maxLength: int) : DataSpec = VariableLength(count, maxLength)
 
 /// Which of the tutorial's experiments a spec is: it decides what the analysis shows beyond accuracy.
 type ExperimentKind =
@@ -178,38 +174,44 @@ module internal OptionOut =
         | None -> false
 
 /// A trained experiment and everything the report shows about it.
+/// Made by Experiments.Analyse; equal when every part is (the extras of one experiment are options
+/// inside, TryGet… outside).
 type ExperimentResult =
-    { /// The experiment's settings.
-      Spec: ExperimentSpec
-      /// The seed it was trained from.
-      Seed: int64
-      /// How it was trained.
-      Config: FitConfig
-      /// The trained weights.
-      Parameters: Parameters
-      /// Loss and accuracy on the training data, evaluated after training (the tutorial's "Model Accuracy").
-      Loss: float
-      /// Accuracy on the training data, evaluated after training.
-      Accuracy: float
-      /// Each pattern's prediction (20 fresh samples for the variable-length experiment).
-      Predictions: PatternPrediction[]
-      /// The batch-state evidence (that experiment only; C#: TryGetBatchIndependence).
-      BatchIndependence: BatchIndependence option
-      /// The stateful experiment's generation demos (C#: TryGetGeneration).
-      Generation: Generation option
-      /// The stateful experiment's hidden-state traces (C#: TryGetTraces).
-      Traces: StateTraces option
-      /// The variable-length experiment's padding collision (C#: TryGetPaddingCollision).
-      PaddingCollision: PaddingCollision option }
+    internal
+        { spec: ExperimentSpec
+          seed: int64
+          config: FitConfig
+          parameters: Parameters
+          loss: float
+          accuracy: float
+          predictions: PatternPrediction[]
+          batchIndependence: BatchIndependence option
+          generation: Generation option
+          traces: StateTraces option
+          paddingCollision: PaddingCollision option }
 
-    /// The batch-state evidence, when this is that experiment (for C#: BatchIndependence is an F# option).
-    member r.TryGetBatchIndependence([<Out>] value: byref<BatchIndependence>) = tryGet r.BatchIndependence &value
+    /// The experiment's settings.
+    member r.Spec = r.spec
+    /// The seed it was trained from.
+    member r.Seed = r.seed
+    /// How it was trained.
+    member r.Config = r.config
+    /// The trained weights.
+    member r.Parameters = r.parameters
+    /// The loss on the training data, evaluated after training (the tutorial's "Model Accuracy" run).
+    member r.Loss = r.loss
+    /// The accuracy on the training data, evaluated after training.
+    member r.Accuracy = r.accuracy
+    /// Each pattern's prediction (20 fresh samples for the variable-length experiment).
+    member r.Predictions = r.predictions
+    /// The batch-state evidence, when this is that experiment.
+    member r.TryGetBatchIndependence([<Out>] value: byref<BatchIndependence>) = tryGet r.batchIndependence &value
     /// The stateful experiment's generation demos, when this is that experiment.
-    member r.TryGetGeneration([<Out>] value: byref<Generation>) = tryGet r.Generation &value
+    member r.TryGetGeneration([<Out>] value: byref<Generation>) = tryGet r.generation &value
     /// The stateful experiment's hidden-state traces, when this is that experiment.
-    member r.TryGetTraces([<Out>] value: byref<StateTraces>) = tryGet r.Traces &value
+    member r.TryGetTraces([<Out>] value: byref<StateTraces>) = tryGet r.traces &value
     /// The variable-length experiment's padding collision, when this is that experiment.
-    member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.PaddingCollision &value
+    member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.paddingCollision &value
 
 /// The six experiments: their settings, preparing and training them, and the analysis of a trained one.
 module Experiments =
@@ -242,8 +244,11 @@ module Experiments =
     let ids = all |> Array.map (fun s -> s.Id)
 
     /// The experiment with this id, or None.
-    [<CompiledName("TryFindOption")>]
-    let tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
+    let internal tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
+
+    /// The experiment with this id: true and its settings, or false when there is none.
+    [<CompiledName("TryFind")>]
+    let tryFindOut (id: string, [<Out>] spec: byref<ExperimentSpec>) : bool = tryGet (tryFind id) &spec
 
     /// The one message for an id that names no experiment: the id (quoted, cut) and the valid ids.
     [<CompiledName("UnknownMessage")>]
@@ -367,10 +372,10 @@ module Experiments =
             if spec.Policy = StatePolicy.Stateful then (Training.evaluateStateful p data zeros spec.Masked).Evaluation
             else Training.evaluate p data spec.BatchSize spec.Masked
         let baseResult =
-            { Spec = spec; Seed = prepared.Seed; Config = prepared.Config; Parameters = p
-              Loss = evaluation.Loss; Accuracy = evaluation.Accuracy
-              Predictions = predictions data evaluation
-              BatchIndependence = None; Generation = None; Traces = None; PaddingCollision = None }
+            ({ spec = spec; seed = prepared.Seed; config = prepared.Config; parameters = p
+               loss = evaluation.Loss; accuracy = evaluation.Accuracy
+               predictions = predictions data evaluation
+               batchIndependence = None; generation = None; traces = None; paddingCollision = None } : ExperimentResult)
         match spec.Kind with
         | ExperimentKind.BatchState ->
             let perm = Rng.permutation data.Count final.Rng
@@ -378,7 +383,7 @@ module Experiments =
             let alone = Training.evaluate p data 1 spec.Masked
             let inBatch = Training.evaluate p data data.Count spec.Masked
             { baseResult with
-                BatchIndependence =
+                batchIndependence =
                     Some { ShuffledAccuracy = shuffled.Accuracy
                            MaxDifference = (alone.Probabilities - inBatch.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
         | ExperimentKind.Stateful ->
@@ -386,8 +391,8 @@ module Experiments =
             let fromK = generate p zeros 'K' 5
             let warm = generate p (warmUp p zeros "ABCDEFGHIJ") 'K' 5
             { baseResult with
-                Generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
-                Traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
+                generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
+                traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
         | ExperimentKind.VariableLength ->
             let maxLen = data.TimeSteps
             let fresh = Datasets.variableLength 20 maxLen final.Rng
@@ -400,8 +405,8 @@ module Experiments =
             let a, b = run "AB", run "B"
             let same = Array.forall2 (fun (x: Matrix<float>) (y: Matrix<float>) -> x.Equals y) (encode "AB") (encode "B")
             { baseResult with
-                Predictions = predictions fresh.Value freshEval
-                PaddingCollision =
+                predictions = predictions fresh.Value freshEval
+                paddingCollision =
                     Some { First = "AB"; Second = "B"; SameEncoding = same; Masked = spec.Masked
                            FirstPredicted = string (argmaxLetter a); SecondPredicted = string (argmaxLetter b)
                            MaxDifference = (a.Probabilities - b.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
