@@ -5,6 +5,7 @@ namespace AlphabetLstm.Core
 
 open System
 
+/// How a message quotes a value the user gave: cut to MaxQuoted characters, without .NET's parameter suffix.
 [<AbstractClass; Sealed>]
 type Messages =
     /// The longest value a message quotes whole; a longer one is cut to 37 characters and "...".
