@@ -15,6 +15,7 @@ public static class Cli
         var root = new RootCommand(
             "AlphabetLstm: the Keras stateful-LSTM alphabet tutorial, with the LSTM state as a value.");
         root.Subcommands.Add(ExperimentCommand.Create(stdout));
+        root.Subcommands.Add(SweepCommand.Create(stdout));
         root.Subcommands.Add(MergeCommand.Create(stdout));
         foreach (var command in ModelCommands.Create(stdout)) root.Subcommands.Add(command);
         foreach (var command in OnnxCommands.Create(stdout)) root.Subcommands.Add(command);

@@ -18,19 +18,34 @@ public static class MergeCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var json = new Option<string?>("--json") { Description = "Write the merged results as JSON to FILE." };
-        var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
-        var command = new Command("merge", "Join the JSON of sharded experiment runs into one report and one JSON.")
+        var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR (for a sweep: sweep.md, sweep.json and its pictures)." };
+        var missing = new Option<bool>("--missing-shards")
         {
-            parts, json, outDir,
+            Description = "Write nothing; print the shards (K of K/N) that hold a run no part has, comma-separated (Slurm's --array form), or an empty line when none is missing.",
         };
-        command.SetAction(parse => Execute(parse.GetValue(parts)!, parse.GetValue(json), parse.GetValue(outDir), stdout));
+        var command = new Command("merge", "Join the JSON of sharded experiment or sweep runs into one report and one JSON.")
+        {
+            parts, json, outDir, missing,
+        };
+        command.SetAction(parse => Execute(parse.GetValue(parts)!, parse.GetValue(json), parse.GetValue(outDir), stdout, parse.GetValue(missing)));
         return command;
     }
 
-    public static int Execute(IReadOnlyList<string> paths, string? jsonFile, string? outDir, TextWriter stdout)
+    public static int Execute(IReadOnlyList<string> paths, string? jsonFile, string? outDir, TextWriter stdout, bool missingShards = false)
     {
+        if (missingShards && (jsonFile is not null || outDir is not null))
+            throw new UsageException("--missing-shards only lists the shards to run again; drop --json and --out");
         // The parts first: a refused merge leaves nothing on disk, not even an empty --out folder.
-        var files = ReadParts(paths);
+        // Each is read once, within one budget; the first one's format says whether they are a sweep's.
+        var texts = ReadParts(paths, (_, text) => text);
+        if (SweepJson.FormatOf(texts[0].Results) == SweepJson.Format)
+            return SweepCommand.Merge(texts, jsonFile, outDir, missingShards, stdout);
+        var files = texts.Select(t => (t.Path, Results: ParseChecked(t.Path, t.Results))).ToList();
+        if (missingShards)
+        {
+            stdout.WriteLine(string.Join(",", MissingShards(files)));
+            return ExitCodes.Ok;
+        }
         var merged = Merge(files);
         OutputRule.Guard(
             [new("--json", jsonFile), .. outDir is null ? [] : Report.Files(outDir, merged.Runs).Select(f => new OutputRule.Named("--out", f))],
@@ -55,6 +70,7 @@ public static class MergeCommand
         {
             foreach (var written in Report.Write(outDir, merged.Settings, merged.Runs, wall, note))
                 stdout.WriteLine($"wrote {Display.Escape(written)}");
+            stdout.WriteLine(Report.WhereLine(outDir));
         }
         return ExitCodes.Ok;
     }
@@ -64,19 +80,25 @@ public static class MergeCommand
     /// of the memory limit): each is read against what the earlier ones left, so many parts cannot
     /// add up past it. A part whose figures are out of range is refused naming the part and the field.
     /// </summary>
-    public static IReadOnlyList<(string Path, ResultsJson.ResultsDto Results)> ReadParts(IReadOnlyList<string> paths)
+    private static ResultsJson.ResultsDto ParseChecked(string path, string text)
+    {
+        var results = ResultsJson.Parse(path, text);
+        Validate(path, results);
+        return results;
+    }
+
+    /// <summary>The parts' files read within one budget for all of them together, each parsed (and checked) by <paramref name="parse"/>.</summary>
+    public static IReadOnlyList<(string Path, T Results)> ReadParts<T>(IReadOnlyList<string> paths, Func<string, string, T> parse)
     {
         var budget = Safety.MaxFileBytes;
-        var files = new List<(string, ResultsJson.ResultsDto)>();
+        var files = new List<(string, T)>();
         foreach (var path in paths)
         {
             var reason = paths.Count == 1 ? InputFile.Default.Reason
                 : $"for the parts together (a sixty-fourth of {Safety.MaxMemoryVariable}, {Memory.Describe(Safety.MaxMemory)}; the earlier parts used {Memory.Describe(Safety.MaxFileBytes - budget)})";
             var bytes = InputFile.ReadBytes(path, "part", new InputFile.Cap(budget, reason));
             budget -= bytes.Length;
-            var results = ResultsJson.Parse(path, InputFile.Decode(bytes));
-            Validate(path, results);
-            files.Add((path, results));
+            files.Add((path, parse(path, InputFile.Decode(bytes))));
         }
         return files;
     }
@@ -143,57 +165,26 @@ public static class MergeCommand
     public static (ResultsJson.SettingsDto Settings, IReadOnlyList<ResultsJson.RunDto> Runs) Merge(
         IReadOnlyList<(string Path, ResultsJson.ResultsDto Results)> files)
     {
-        var (firstPath, first) = files[0];
-        foreach (var (path, r) in files.Skip(1))
-        {
-            if (r.Program != first.Program)
-                throw new FailureException($"'{path}' was written by {r.Program}, but '{firstPath}' by {first.Program}: run every shard with one build");
-            if (SettingsDifference(first.Settings, r.Settings) is { } difference)
-                throw new FailureException($"'{path}' and '{firstPath}' come from different runs: {difference}");
-            var (n, n0) = (r.Shard?.Count ?? 1, first.Shard?.Count ?? 1);
-            if (n != n0)
-                throw new FailureException($"'{path}' is {ShardName(r.Shard)} but '{firstPath}' is {ShardName(first.Shard)}: the parts were split into different numbers of shards");
-        }
-        var count = first.Shard?.Count ?? 1;
-        var byShard = new Dictionary<int, string>();
-        foreach (var (path, r) in files)
-        {
-            var index = r.Shard?.Index ?? 0;
-            if (byShard.TryGetValue(index, out var other))
-                throw new FailureException($"shard {index}/{count} is given twice: '{other}' and '{path}'");
-            byShard[index] = path;
-        }
-
-        var plan = new ExperimentPlan(first.Settings);
-        var planned = plan.Runs;
-        var found = new Dictionary<string, (string Path, ResultsJson.RunDto Run)>();
-        foreach (var (path, r) in files)
-            foreach (var run in r.Runs)
-            {
-                var k = planned.ToList().FindIndex(p => p.Key == run.Key);
-                if (k < 0)
-                    throw new FailureException($"'{path}' holds run {run.Key}, which its settings do not plan (experiments {string.Join(", ", first.Settings.Experiments)}; seeds {string.Join(", ", first.Settings.Seeds)})");
-                if (found.TryGetValue(run.Key, out var seen))
-                    throw new FailureException($"run {run.Key} is doubled: it is in '{seen.Path}' and in '{path}'");
-                var shardIndex = r.Shard?.Index ?? 0;
-                if (ExperimentPlan.ShardOf(k, count) != shardIndex)
-                    throw new FailureException($"'{path}' ({ShardName(r.Shard)}) holds run {run.Key}, which belongs to shard {ExperimentPlan.ShardOf(k, count)}/{count}");
-                found[run.Key] = (path, run);
-            }
-        var missing = planned.Select((p, k) => (p, k)).Where(x => !found.ContainsKey(x.p.Key)).ToList();
-        if (missing.Count > 0)
-        {
-            var shards = missing.Select(m => ExperimentPlan.ShardOf(m.k, count)).Distinct().Order().ToList();
-            var absent = shards.Where(s => !byShard.ContainsKey(s)).ToList();
-            var where = absent.Count > 0
-                ? $"no part is shard {string.Join(", ", absent.Select(s => $"{s}/{count}"))}"
-                : $"shard {string.Join(", ", shards.Select(s => $"{s}/{count}"))} lacks it";
-            throw new FailureException($"run {missing[0].p.Key}{(missing.Count > 1 ? $" (and {missing.Count - 1} more)" : "")} is missing: {where}");
-        }
-        return (first.Settings, planned.Select(p => found[p.Key].Run).ToList());
+        var (parts, difference, keys, planned) = Parts(files);
+        return (files[0].Results.Settings, ShardJoin.Join(parts, difference, keys, r => r.Key, planned));
     }
 
-    private static string ShardName(ResultsJson.ShardDto? s) => s is null ? "a whole (unsharded) run" : $"shard {s.Index}/{s.Count}";
+    /// <summary>The shards (0-based) that hold a run none of <paramref name="files"/> has.</summary>
+    public static IReadOnlyList<int> MissingShards(IReadOnlyList<(string Path, ResultsJson.ResultsDto Results)> files)
+    {
+        var (parts, difference, keys, planned) = Parts(files);
+        return ShardJoin.MissingShards(parts, difference, keys, r => r.Key, planned);
+    }
+
+    private static (IReadOnlyList<ShardPart<ResultsJson.RunDto>> Parts, Func<int, string?> Difference, IReadOnlyList<string> Keys, string Planned) Parts(
+        IReadOnlyList<(string Path, ResultsJson.ResultsDto Results)> files)
+    {
+        var first = files[0].Results;
+        var parts = files.Select(f => new ShardPart<ResultsJson.RunDto>(f.Path, f.Results.Program, f.Results.Shard, f.Results.Runs)).ToList();
+        var keys = new ExperimentPlan(first.Settings).Runs.Select(p => p.Key).ToList();
+        var planned = $"experiments {string.Join(", ", first.Settings.Experiments)}; seeds {string.Join(", ", first.Settings.Seeds)}";
+        return (parts, i => SettingsDifference(first.Settings, files[i].Results.Settings), keys, planned);
+    }
 
     /// <summary>The first setting in which two files differ, in words, or null.</summary>
     public static string? SettingsDifference(ResultsJson.SettingsDto a, ResultsJson.SettingsDto b)

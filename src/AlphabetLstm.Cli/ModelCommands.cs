@@ -256,7 +256,7 @@ public static class ModelCommands
     private static Command Predict(TextWriter stdout)
     {
         var model = new Option<string>("--model") { Description = "A model file written by train (or exported from Keras or PyTorch).", Required = true };
-        var sequence = new Option<string?>("--sequence") { Description = "Letters to read, e.g. ABC: prints the next letter and the top three probabilities." };
+        var sequence = new Option<string?>("--sequence") { Description = "The symbols to read: characters as written (ABC), or for a vocabulary of words the words separated by commas (do,re,mi), as import --vocabulary takes them. Prints the next symbol and the top three probabilities." };
         var inputs = new Option<string?>("--inputs") { Description = "Raw inputs: a JSON file holding [batch][time step][feature] numbers." };
         var state = new Option<string?>("--state") { Description = "With --inputs: the initial state, a JSON file { \"h\": [batch][units], \"c\": [batch][units] } (zeros when absent)." };
         var json = new Option<string?>("--json") { Description = "Write { probabilities, state } as JSON to FILE instead of printing it." };
@@ -284,7 +284,11 @@ public static class ModelCommands
             if (letters is not null)
             {
                 try { encoded = m.Encode(m.Vocabulary.SplitText(letters)); }
-                catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}"); }
+                catch (ArgumentException e)
+                {
+                    var words = m.Vocabulary.IsOneCharacter ? "" : $" (the model's symbols are words: separate them with commas, as in {m.Vocabulary.Join(m.Vocabulary.Symbols.Take(3))})";
+                    throw new FailureException($"--sequence: {e.Message}{words}");
+                }
                 initial = m.ZeroState();
             }
             else

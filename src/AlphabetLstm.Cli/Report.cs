@@ -35,6 +35,9 @@ public static class Report
         return written;
     }
 
+    /// <summary>The last line a command that wrote a report prints: the folder, and the file to open first.</summary>
+    public static string WhereLine(string dir) => $"the report is in {Display.Escape(dir)}: open {Display.Escape(Path.Combine(dir, MarkdownFile))}";
+
     /// <summary>Every file <see cref="Write"/> puts in <paramref name="dir"/> for <paramref name="runs"/>.</summary>
     public static IEnumerable<string> Files(string dir, IReadOnlyList<ResultsJson.RunDto> runs) =>
         Plots.FileNames(runs).Append(ResultsFile).Append(MarkdownFile).Select(name => Path.Combine(dir, name));
@@ -153,7 +156,8 @@ public static class Report
         md.AppendLine();
         md.AppendLine("Each column is h, the LSTM's hidden state (one value per unit, between −1 and 1), after the letter under it. "
                     + "The units are sorted by their value after 'A', so the first column of the top picture is a smooth ramp; "
-                    + "both pictures use the same order and colour scale.");
+                    + "both pictures use the same order and colour scale (white at 0, blue below, red above). "
+                    + "Compare the outlined first columns: the state after the first letter of each run.");
         md.AppendLine();
         md.AppendLine($"![h along the alphabet from a reset]({Plots.HiddenFromAFile(traced.Seed)})");
         md.AppendLine();

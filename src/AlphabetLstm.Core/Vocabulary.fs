@@ -127,8 +127,9 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
             dest.[offset + k] <- 1.0
 
     /// Symbols joined for display: concatenated when every symbol is one character (as "ABC"),
-    /// separated by spaces otherwise (as "Mon Tue Wed").
-    member v.Join(items: IEnumerable<string>) : string = String.Join((if v.IsOneCharacter then "" else " "), items)
+    /// separated by commas otherwise (as "Mon,Tue,Wed"), the one separator of words everywhere:
+    /// in SplitText, in a command's --sequence and in import's --vocabulary.
+    member v.Join(items: IEnumerable<string>) : string = String.Join((if v.IsOneCharacter then "" else Vocabulary.WordSeparator), items)
 
     /// Whether every symbol is one character (one Unicode scalar value).
     member _.IsOneCharacter = symbols |> Array.forall (fun s -> s.Length = 1 || (s.Length = 2 && Char.IsSurrogatePair(s, 0)))
@@ -136,10 +137,14 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
     member internal _.SymbolArray : string[] = symbols
 
     /// The symbols of a text for this vocabulary, the inverse of Join: its characters (Unicode scalar
-    /// values) when every symbol is one character, else its words separated by white space.
+    /// values) when every symbol is one character, else its words separated by commas ("do,re,mi"),
+    /// kept exactly as written (a symbol holding a comma cannot be given this way).
     member v.SplitText(text: string) : string[] =
         if v.IsOneCharacter then Vocabulary.Split text
-        else text.Split((null: char[] | null), StringSplitOptions.RemoveEmptyEntries)
+        else text.Split(Vocabulary.WordSeparator)
+
+    /// What separates the symbols of a vocabulary of words in a text: a comma.
+    static member WordSeparator = ","
 
     /// Equal when the other is a vocabulary with the same symbols in the same order (ordinal comparison).
     override _.Equals(other: obj) =

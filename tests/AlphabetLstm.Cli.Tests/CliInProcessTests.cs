@@ -25,7 +25,7 @@ public class CliInProcessTests
     }
 
     [Theory]
-    [InlineData(new[] { "frobnicate" }, 2, "unknown command 'frobnicate'; the commands are experiment, merge, train, resume, predict, generate, export, import, bench (see --help)")]
+    [InlineData(new[] { "frobnicate" }, 2, "unknown command 'frobnicate'; the commands are experiment, sweep, merge, train, resume, predict, generate, export, import, bench (see --help)")]
     [InlineData(new[] { "a-command-name-much-longer-than-forty-characters-in-all" }, 2, "unknown command 'a-command-name-much-longer-than-forty...'")]
     [InlineData(new[] { "--frobnicate" }, 2, "Unrecognized command or argument '--frobnicate'")]
     [InlineData(new string[0], 2, "Required command was not provided.")]

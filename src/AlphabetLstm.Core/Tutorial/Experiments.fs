@@ -59,6 +59,8 @@ type ExperimentSpec =
       ResetEachEpoch: bool
       /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
+      /// Adam's learning rate (the tutorial's, Keras' default: 0.001).
+      LearningRate: float
       /// The accuracy the tutorial reports.
       TutorialAccuracy: float
       /// What the experiment shows about LSTM state, in a sentence.
@@ -70,6 +72,21 @@ type ExperimentSpec =
     member s.WithUnits(units: int) = { s with Units = units }
     /// The same experiment with masking of padded steps switched on or off.
     member s.WithMasked(masked: bool) = { s with Masked = masked }
+    /// The same experiment with another learning rate for Adam.
+    member s.WithLearningRate(learningRate: float) = { s with LearningRate = learningRate }
+    /// The same experiment with another batch size.
+    member s.WithBatchSize(batchSize: int) = { s with BatchSize = batchSize }
+    /// The same experiment with another sample length: the window's n, or the variable-length runs' longest.
+    member s.WithWindow(length: int) =
+        match s.Data with
+        | Window(_, layout) -> { s with Data = Window(length, layout) }
+        | VariableLength(count, _) -> { s with Data = VariableLength(count, length) }
+
+    /// How many samples the experiment trains on: 26 − n windows, or the variable-length count.
+    member s.SampleCount =
+        match s.Data with
+        | Window(n, _) -> Alphabet.Size - n
+        | VariableLength(count, _) -> count
 
 /// An experiment ready to train: its data, its training configuration and the starting state.
 type PreparedExperiment =
@@ -203,7 +220,7 @@ module Experiments =
     let private make id kind title data units epochs batch shuffle policy tutorial lesson =
         { Id = id; Kind = kind; Title = title; Data = data; Units = units; Epochs = epochs; BatchSize = batch
           Shuffle = shuffle; Policy = policy; ResetEachEpoch = (policy = StatePolicy.Stateful); Masked = false
-          TutorialAccuracy = tutorial; Lesson = lesson }
+          LearningRate = AdamConfig.Keras.LearningRate; TutorialAccuracy = tutorial; Lesson = lesson }
     let private stateless = StatePolicy.Stateless
 
     /// The six experiments at the tutorial's settings, in the tutorial's order.
@@ -263,7 +280,7 @@ module Experiments =
         let p = Parameters.init data.Features spec.Units V rng
         let config =
             { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = AdamConfig.Keras; Threads = 1 }
+              Masked = spec.Masked; Optimizer = { AdamConfig.Keras with LearningRate = spec.LearningRate }; Threads = 1 }
         { Spec = spec
           Seed = seed
           Data = data
