@@ -22,14 +22,14 @@ public static class SweepCommand
         {
             var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (!Experiments.Ids.Contains(value))
-                result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+                result.AddError(Experiments.UnknownMessage(value));
         });
         var axes = Sweep.Settings.ToDictionary(s => s, s => new Option<string?>("--" + Sweep.NameOf(s))
         {
             Description = $"Values of {Sweep.NameOf(s)} to sweep, comma-separated{(s == SweepSetting.Window ? " (the window's n; the variable-length runs' longest)" : "")}.",
         });
         var grid = new Option<string?>("--grid") { Description = "A file of 'setting = v1, v2' lines (units, learning-rate, window, batch-size, epochs); # starts a comment." };
-        var seed = new Option<long?>("--seed") { Description = "The first seed (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");
         var seeds = Cli.PositiveInt("--seeds", "Run every point with seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
         var json = new Option<string?>("--json") { Description = "Write the sweep's runs as JSON to FILE." };
         var outDir = new Option<string?>("--out") { Description = "Write sweep.md, sweep.json and a picture per swept setting to DIR." };
@@ -78,7 +78,7 @@ public static class SweepCommand
     private static T Usage<T>(Func<T> f, string prefix)
     {
         try { return f(); }
-        catch (ArgumentException e) { throw new UsageException(prefix + e.Message.Split(" (Parameter '")[0]); }
+        catch (ArgumentException e) { throw new UsageException(prefix + Display.WithoutParameter(e.Message)); }
     }
 
     public static int Execute(SweepPlan plan, ExperimentCommand.RunOptions options, string? jsonFile, string? outDir, bool quiet, TextWriter stdout)
@@ -159,7 +159,7 @@ public sealed class SweepPlan
     {
         Settings = settings;
         if (!Experiments.Ids.Contains(settings.Experiment))
-            throw new FailureException($"unknown experiment '{settings.Experiment}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+            throw new FailureException(Experiments.UnknownMessage(settings.Experiment));
         Base = Experiments.Find(settings.Experiment);
         Axes = settings.Axes.Select(a => new SweepAxis(
             Sweep.Settings.FirstOrDefault(s => Sweep.NameOf(s) == a.Setting, (SweepSetting)(-1)) is var s && (int)s >= 0

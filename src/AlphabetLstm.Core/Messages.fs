@@ -5,7 +5,8 @@ namespace AlphabetLstm.Core
 
 open System
 
-/// How a message quotes a value the user gave: cut to MaxQuoted characters, without .NET's parameter suffix.
+/// The rules a message follows for a value the user gave: Clip (at most 40 characters) and
+/// WithoutParameter (no " (Parameter 'x')" suffix).
 [<AbstractClass; Sealed>]
 type Messages =
     /// The longest value a message quotes whole; a longer one is cut to 37 characters and "...".

@@ -93,7 +93,7 @@ public partial class SweepCliTests
     [InlineData(new[] { "sweep", "one-char", "--learning-rate", "fast", "--json", "s.json" }, "learning-rate expects a positive number for each value, got 'fast'")]
     [InlineData(new[] { "sweep", "one-char", "--seeds", "2", "--json", "s.json" }, "a sweep needs at least one setting with values")]
     [InlineData(new[] { "sweep", "stateful", "--batch-size", "1,2", "--json", "s.json" }, "stateful is stateful: its 25 samples must be a multiple of the batch size")]
-    [InlineData(new[] { "sweep", "all", "--units", "4", "--json", "s.json" }, "unknown experiment 'all'")]
+    [InlineData(new[] { "sweep", "all", "--units", "4", "--json", "s.json" }, "unknown experiment \"all\"")]
     [InlineData(new[] { "sweep", "one-char", "--units", "4", "--shard", "0/2" }, "--shard needs --json")]
     public void A_bad_sweep_is_one_usage_error_line_and_writes_nothing(string[] args, string fragment)
     {
