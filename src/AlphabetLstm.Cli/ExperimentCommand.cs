@@ -34,7 +34,7 @@ public static class ExperimentCommand
         {
             Description = $"Write report.md, results.json and plots to DIR (default: a new folder {DefaultReportFolder}, or {DefaultReportFolder}-2, -3, ... when that exists).",
         };
-        var noReport = new Option<bool>("--no-report") { Description = "No report: print to the console, and write --json FILE if given." };
+        var noReport = new Option<bool>("--no-report") { Description = "Skip the report (the console and --json only)." };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the results, no progress or patterns." };
         var jobs = Cli.PositiveInt("--jobs", "Train N runs at a time (default: the number of cores). Results do not depend on N.");
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1). Results do not depend on N.");

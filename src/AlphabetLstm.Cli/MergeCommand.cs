@@ -21,7 +21,7 @@ public static class MergeCommand
         var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR (for a sweep: sweep.md, sweep.json and its pictures)." };
         var missing = new Option<bool>("--missing-shards")
         {
-            Description = "Only print the shards (K of K/N) that hold a run no part has, comma-separated (Slurm's --array form), or an empty line when none is missing; nothing is written.",
+            Description = "Print the shards (K of K/N) that hold a run no part has, comma-separated (Slurm's --array form), or an empty line when none is missing; no file is written.",
         };
         var command = new Command("merge", "Join the JSON of sharded experiment or sweep runs into one report and one JSON.")
         {

@@ -14,6 +14,7 @@ public class OutputRuleTests
     [
         ("experiment", "--json", false), ("experiment", "--out", true),
         ("merge", "--json", false), ("merge", "--out", true),
+        ("sweep", "--json", false), ("sweep", "--out", true),
         ("train", "--save", false), ("train", "--checkpoint", true),
         ("resume", "--save", false),
         ("predict", "--json", false),
@@ -52,6 +53,10 @@ public class OutputRuleTests
             File.Delete(d["m.json"]);
             return d["t.txt"];
         }, ["resume", "{dir}/run", "--save", "{out}", "--quiet"]),
+        new("sweep", "--json", "--grid", d => { File.WriteAllText(d["g.txt"], "units = 2\nepochs = 1\n"); return d["g.txt"]; },
+            ["sweep", "one-char", "--grid", "{dir}/g.txt", "--json", "{out}", "--quiet"]),
+        new("sweep", "--out", "--grid", d => { Directory.CreateDirectory(d["report"]); File.WriteAllText(d["report/sweep.md"], "units = 2\nepochs = 1\n"); return d["report/sweep.md"]; },
+            ["sweep", "one-char", "--grid", "{dir}/report/sweep.md", "--out", "{out}", "--quiet"], Folder: true),
         new("merge", "--json", "part 2", d => Hostile.Parts(d, 2)[1], ["merge", "{dir}/p0.json", "{dir}/p1.json", "--json", "{out}"]),
         new("merge", "--out", "part 1", d =>
         {

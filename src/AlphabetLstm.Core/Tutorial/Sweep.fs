@@ -139,7 +139,7 @@ module Sweep =
     /// Checks that no setting appears on two axes, and that the grid times the seeds stays within MaxRuns.
     [<CompiledName("Check")>]
     let check (axes: SweepAxis[]) (seedCount: int) : unit =
-        if axes.Length = 0 then invalidArg "axes" "a sweep needs at least one setting with values (e.g. units 16 and 32)"
+        if axes.Length = 0 then invalidArg "axes" "a sweep needs at least one setting with values (units, learning-rate, window, batch-size or epochs)"
         match axes |> Array.countBy (fun a -> a.Setting) |> Array.tryFind (fun (_, n) -> n > 1) with
         | Some(s, _) -> invalidArg "axes" (sprintf "%s is given twice (once is enough: list its values together)" (nameOf s))
         | None -> ()
