@@ -21,7 +21,6 @@ public class OutputRuleTests
         ("export", "--onnx", false),
         ("import", "--save", false),
         ("bench", "--json", false),
-        ("sweep", "--json", false), ("sweep", "--out", true),
     ];
 
     private static readonly string[] ReadNothing = ["experiment", "bench"];
