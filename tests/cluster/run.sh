@@ -118,7 +118,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The packages' own services are not ours: none is started here (no systemd in CI), and none is stopped.
 
-scratch=$(mktemp -d /tmp/alphabet-lstm-cluster.XXXXXX)
+scratch=$(mktemp -d -t alphabet-lstm-cluster.XXXXXX)
 chmod 0755 "$scratch"
 mkdir -p "$scratch"/{bin,log,run,state,spool,work}
 
@@ -196,7 +196,7 @@ say "slurm up: slurmctld (pid ${pids[-2]}, port $ctld_port), slurmd (pid ${pids[
 # block is saved as the file named in the second block's sbatch line when there is one.
 run_example() { # name, block...
   local name=$1; shift
-  local dir="$scratch/work/$name" t0=$SECONDS
+  local dir="$scratch/examples/$name" t0=$SECONDS
   mkdir -p "$dir"
   for block in "$@"; do
     readme_block "$block" >"$dir/$block.sh"
@@ -208,7 +208,7 @@ run_example() { # name, block...
 }
 
 compare_with_unsharded() { # name, merged results, file holding the sharded command
-  local name=$1 merged=$2 dir="$scratch/work/$1"
+  local name=$1 merged=$2 dir="$scratch/examples/$1"
   local command
   command=$(unsharded_command <"$dir/$3")
   if [ -z "$command" ]; then fail "$name: no alphabet-lstm command in $3"; return 1; fi
@@ -225,7 +225,7 @@ compare_with_unsharded() { # name, merged results, file holding the sharded comm
 
 # 5. The examples.
 # Slurm: the job script is saved as shards.sh, which the submit block names.
-slurm_dir="$scratch/work/slurm"
+slurm_dir="$scratch/examples/slurm"
 mkdir -p "$slurm_dir"
 readme_block slurm-script >"$slurm_dir/shards.sh"
 if [ -s "$slurm_dir/shards.sh" ] && run_example slurm slurm-submit; then
@@ -256,7 +256,7 @@ if [ -f "$slurm_dir/report/results.json" ] && [ -f "$slurm_dir/parts/part-2.json
 fi
 
 # A 2 x 2 sweep through the same array: the job script is saved as sweep.sh.
-sweep_dir="$scratch/work/sweep"
+sweep_dir="$scratch/examples/sweep"
 mkdir -p "$sweep_dir"
 readme_block sweep-script >"$sweep_dir/sweep.sh"
 if [ -s "$sweep_dir/sweep.sh" ] && run_example sweep sweep-submit; then
