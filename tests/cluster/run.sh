@@ -120,7 +120,7 @@ fi
 
 scratch=$(mktemp -d -t alphabet-lstm-cluster.XXXXXX)
 chmod 0755 "$scratch"
-mkdir -p "$scratch"/{bin,log,run,state,spool,work}
+mkdir -p "$scratch"/{bin,log,run,state,spool,examples}
 
 # 2. The program, built once, on PATH as `alphabet-lstm` (jobs inherit PATH from sbatch).
 say "building alphabet-lstm (Release)"
