@@ -63,9 +63,9 @@ public static class BenchCommand
             DefaultValueFactory = _ => "all",
         };
         var repeats = Cli.PositiveInt("--repeats", "Timed runs per item; the median is reported (default 3).", 1000);
-        var seconds = new Option<double?>("--seconds") { Description = "Target duration of one timed grid run, in seconds (default 0.5)." };
+        var seconds = Cli.Number("--seconds", "Target duration of one timed grid run, in seconds (default 0.5).", "a number", _ => true);
         var epochs = Cli.PositiveInt("--epochs", "Override the experiments' numbers of epochs (for a quick run).", Limits.MaxEpochs);
-        var seed = new Option<long?>("--seed") { Description = "Seed for data and weights (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "Seed for data and weights (default 1).");
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
         var threads = Cli.PositiveInt("--threads", "Also time the grid with N threads per step (default: the number of cores; 1: one thread only).");
         var phases = new Option<bool>("--phases")
@@ -102,7 +102,7 @@ public static class BenchCommand
         "none" => [],
         var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(id => (Experiments.Ids.Contains(id) ? Experiments.Find(id) : null)
-                ?? throw new UsageException($"unknown experiment '{id}' in --experiments; valid ids: {string.Join(", ", Experiments.Ids)}, or all, none"))
+                ?? throw new UsageException($"--experiments: {Experiments.UnknownMessage(id)}, or all, none"))
             .ToList(),
     };
 
@@ -215,7 +215,7 @@ public static class BenchCommand
         {
             var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
-            o.WriteLine($"wrote {jsonFile}");
+            o.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         return ExitCodes.Ok;
     }

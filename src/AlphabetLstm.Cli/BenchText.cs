@@ -19,6 +19,9 @@ public static class BenchText
 
     public static readonly Shape Standard = new(1 << 20, 128, 32, 50);
 
+    /// <summary>The longest generated text: 100,000,000 characters (a text file read for training holds far fewer).</summary>
+    public const int MaxCharacters = 100_000_000;
+
     public sealed record Timing(
         int Characters, int Distinct, int Units, int Batch, int Window, int Samples, int StepsPerEpoch,
         double PrepareSeconds, double SecondsPerEpoch, double CharactersPerSecond, IReadOnlyList<double> EpochSeconds,
@@ -44,8 +47,15 @@ public static class BenchText
         }
         var d = text.Split('x');
         if (d.Length == 4 && d.All(p => int.TryParse(p, NumberStyles.None, Inv, out var v) && v > 0))
-            return new Shape(int.Parse(d[0], Inv), int.Parse(d[1], Inv), int.Parse(d[2], Inv), int.Parse(d[3], Inv));
-        throw new UsageException($"--text expects none, 1mb or CHARSxHxBxT with positive numbers, got '{text}'");
+        {
+            var shape = new Shape(int.Parse(d[0], Inv), int.Parse(d[1], Inv), int.Parse(d[2], Inv), int.Parse(d[3], Inv));
+            // Checked here, with the user's numbers, before any size is computed from them.
+            if (shape.Characters > MaxCharacters || shape.Units > Limits.MaxUnits || shape.Batch > Limits.MaxBatch || shape.Window > Limits.MaxTimeSteps)
+                throw new UsageException(
+                    $"--text '{Display.Clip(text)}': CHARS must be 1..{MaxCharacters:N0}, H 1..{Limits.MaxUnits:N0}, B 1..{Limits.MaxBatch:N0}, T 1..{Limits.MaxTimeSteps:N0}");
+            return shape;
+        }
+        throw new UsageException($"--text expects none, 1mb or CHARSxHxBxT with positive numbers, got '{Display.Clip(text)}'");
     }
 
     /// <summary>
@@ -59,7 +69,7 @@ public static class BenchText
         var rng = Rng.Create(seed);
         int Next(int high)
         {
-            var d = RngModule.NextInt(0, high, rng);
+            var d = rng.NextInt(0, high);
             rng = d.Next;
             return d.Value;
         }

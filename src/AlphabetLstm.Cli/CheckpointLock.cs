@@ -74,10 +74,10 @@ public sealed class CheckpointLock : IDisposable
     {
         try
         {
-            var text = File.ReadAllText(Path.Combine(dir, OwnerFileName)).Trim();
-            return text.Length is > 0 and < 200 && text.StartsWith("process ", StringComparison.Ordinal) ? text : null;
+            var text = InputFile.ReadText(Path.Combine(dir, OwnerFileName), "the lock's owner file", new InputFile.Cap(200, "for a lock's owner file")).Trim();
+            return text.Length is > 0 and < 200 && text.StartsWith("process ", StringComparison.Ordinal) ? Display.Escape(text) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (FailureException)
         {
             return null;
         }

@@ -15,6 +15,7 @@ public static class Cli
         var root = new RootCommand(
             "AlphabetLstm: the Keras stateful-LSTM alphabet tutorial, with the LSTM state as a value.");
         root.Subcommands.Add(ExperimentCommand.Create(stdout));
+        root.Subcommands.Add(SweepCommand.Create(stdout));
         root.Subcommands.Add(MergeCommand.Create(stdout));
         foreach (var command in ModelCommands.Create(stdout)) root.Subcommands.Add(command);
         foreach (var command in OnnxCommands.Create(stdout)) root.Subcommands.Add(command);
@@ -103,15 +104,10 @@ public static class Cli
         return errors.FirstOrDefault(e => e.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? errors[0];
     }
 
-    private static string Clip(string s) => s.Length <= 40 ? s : s[..37] + "...";
+    private static string Clip(string s) => Display.Clip(s);
 
-    private static string OneLine(string message)
-    {
-        // ArgumentException appends " (Parameter 'x')": the message already names the value.
-        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-        if (cut > 0) message = message[..cut];
-        return message.ReplaceLineEndings(" ").Trim();
-    }
+    /// <summary>The one line an error prints: without .NET's parameter suffix, every control character escaped (a file's text never drives the terminal).</summary>
+    private static string OneLine(string message) => Display.Escape(Display.WithoutParameter(message).Trim());
 
     /// <summary>An option that must be a whole number from 1 to <paramref name="max"/>, with a one-line error naming the bad value and the range.</summary>
     public static Option<int?> PositiveInt(string name, string description, int max = int.MaxValue)
@@ -127,6 +123,46 @@ public static class Cli
         {
             var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             return int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) ? v : null;
+        };
+        return option;
+    }
+
+    // ---- numbers: always the invariant parser, whatever the process culture ---------------------
+    // The command-line library would convert with the current culture (with LANG=de_DE "0.02" reads
+    // as 2), so every number option has its own parser here.
+
+    /// <summary>A number from the command line or the environment: the invariant format (1.5, 2e-3), finite, or null.</summary>
+    public static double? ParseNumber(string token) =>
+        double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v : null;
+
+    /// <summary>An option holding a number that <paramref name="accept"/> allows, or a one-line error "NAME expects EXPECTED, got 'TOKEN'".</summary>
+    public static Option<double?> Number(string name, string description, string expected, Func<double, bool> accept)
+    {
+        var option = new Option<double?>(name) { Description = description };
+        option.CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ParseNumber(token) is { } v && accept(v)) return v;
+            result.AddError($"{name} expects {expected}, got '{Clip(token)}'");
+            return null;
+        };
+        return option;
+    }
+
+    /// <summary>Adam's learning rate: a positive number (the one check every command that trains uses).</summary>
+    public static Option<double?> LearningRate(string description) =>
+        Number("--learning-rate", description, "a positive number", lr => lr > 0);
+
+    /// <summary>An option holding a whole 64-bit number, parsed invariantly, or a one-line error with the range.</summary>
+    public static Option<long?> WholeNumber(string name, string description)
+    {
+        var option = new Option<long?>(name) { Description = description };
+        option.CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) return v;
+            result.AddError($"{name} expects a whole number from {long.MinValue} to {long.MaxValue}, got '{Clip(token)}'");
+            return null;
         };
         return option;
     }

@@ -4,9 +4,10 @@ using System.Diagnostics;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR] [--quiet] [--jobs N] [--shard K/N] [--threads N]</c>:
+/// <c>experiment &lt;id&gt;|all [--seed S] [--seeds N] [--epochs E] [--units U] [--mask] [--json FILE] [--out DIR | --no-report] [--quiet] [--jobs N] [--shard K/N] [--threads N]</c>:
 /// trains the tutorial's experiments, prints what the tutorial prints (and what it leaves out),
-/// and optionally writes JSON and a report. <c>--jobs</c> trains several runs at a time;
+/// writes a report (to a fresh <see cref="DefaultReportFolder"/> unless <c>--out</c> names one) and
+/// optionally JSON. <c>--jobs</c> trains several runs at a time;
 /// <c>--shard</c> trains a share of them for <c>merge</c> to join.
 /// </summary>
 public static class ExperimentCommand
@@ -21,15 +22,19 @@ public static class ExperimentCommand
         {
             var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (value != "all" && !Experiments.Ids.Contains(value))
-                result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}, all");
+                result.AddError($"{Experiments.UnknownMessage(value)}, all");
         });
-        var seed = new Option<long?>("--seed") { Description = "The first seed (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");
         var seeds = Cli.PositiveInt("--seeds", "Run seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
         var epochs = Cli.PositiveInt("--epochs", "Override the tutorial's number of epochs.", Limits.MaxEpochs);
         var units = Cli.PositiveInt("--units", "Override the tutorial's number of LSTM units.", Limits.MaxUnits);
         var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to FILE." };
-        var outDir = new Option<string?>("--out") { Description = "Write report.md, results.json and plots to DIR." };
+        var outDir = new Option<string?>("--out")
+        {
+            Description = $"Write report.md, results.json and plots to DIR (default: a new folder {DefaultReportFolder}, or {DefaultReportFolder}-2, -3, ... when that exists).",
+        };
+        var noReport = new Option<bool>("--no-report") { Description = "Skip the report (the console and --json only)." };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the results, no progress or patterns." };
         var jobs = Cli.PositiveInt("--jobs", "Train N runs at a time (default: the number of cores). Results do not depend on N.");
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1). Results do not depend on N.");
@@ -40,7 +45,7 @@ public static class ExperimentCommand
 
         var command = new Command("experiment", "Train and explain the tutorial's experiments.")
         {
-            id, seed, seeds, epochs, units, mask, json, outDir, quiet, jobs, shard, threads,
+            id, seed, seeds, epochs, units, mask, json, outDir, noReport, quiet, jobs, shard, threads,
         };
         command.SetAction(parse =>
         {
@@ -56,12 +61,34 @@ public static class ExperimentCommand
                 throw new UsageException("--shard needs --json FILE: a shard writes its runs there for `merge`");
             if (share is not null && parse.GetValue(outDir) is not null)
                 throw new UsageException("--shard writes only its JSON; drop --out and run `merge SHARD.json... --out DIR` on all the shards");
+            if (parse.GetValue(noReport) && parse.GetValue(outDir) is not null)
+                throw new UsageException("--no-report and --out ask for opposite things; give one of them");
             var options = new RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
             var plan = new ExperimentPlan(settings);
             foreach (var s in plan.Specs) Safety.CheckTraining(s, $"experiment {s.Id} with {s.Units} units");
-            return Execute(plan, options, parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
+            // A shard is a part of a report, not one: merge writes the report from all the parts.
+            var report = parse.GetValue(outDir) ?? (share is null && !parse.GetValue(noReport) ? FreshReportFolder(".") : null);
+            return Execute(plan, options, parse.GetValue(json), report, parse.GetValue(quiet), stdout);
         });
         return command;
+    }
+
+    /// <summary>The report folder of a run without <c>--out</c>, made in the working folder.</summary>
+    public const string DefaultReportFolder = "alphabet-lstm-report";
+
+    /// <summary>
+    /// <see cref="DefaultReportFolder"/>, or the first of its names with -2, -3, ... that nothing in
+    /// <paramref name="parent"/> uses yet: a run without <c>--out</c> never writes into an earlier
+    /// run's report, or over anything else.
+    /// </summary>
+    public static string FreshReportFolder(string parent)
+    {
+        for (var k = 1; ; k++)
+        {
+            var name = k == 1 ? DefaultReportFolder : $"{DefaultReportFolder}-{k.ToString(Inv)}";
+            var path = Path.Combine(parent, name);
+            if (!Directory.Exists(path) && !File.Exists(path) && new FileInfo(path).LinkTarget is null) return parent == "." ? name : path;
+        }
     }
 
     /// <summary>How to spread the runs: jobs at a time on this machine, and which shard (index, count) of the plan to run.</summary>
@@ -104,12 +131,13 @@ public static class ExperimentCommand
         {
             var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
             AtomicFile.WriteAllText(jsonFile, ResultsJson.Serialize(plan.Settings, runs, shard));
-            stdout.WriteLine($"wrote {jsonFile}");
+            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
         if (outDir is not null)
         {
             foreach (var written in Report.Write(outDir, plan.Settings, runs, seconds))
-                stdout.WriteLine($"wrote {written}");
+                stdout.WriteLine($"wrote {Display.Escape(written)}");
+            stdout.WriteLine(Report.WhereLine(outDir));
         }
         return ExitCodes.Ok;
     }
@@ -131,7 +159,8 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
             _ => "",
         };
         return $"LSTM({s.Units}) + Dense(26, softmax), data {data}, {s.Epochs} epochs, batch {s.BatchSize}, "
-             + $"{(s.Shuffle ? "shuffle" : "no shuffle")}, {policy}{(s.Masked ? ", masked padding" : "")}";
+             + $"{(s.Shuffle ? "shuffle" : "no shuffle")}, {policy}{(s.Masked ? ", masked padding" : "")}"
+             + (s.LearningRate != AdamConfig.Keras.LearningRate ? $", learning rate {s.LearningRate.ToString("R", Inv)}" : "");
     }
 
     public void Header(ExperimentSpec spec, long seed)

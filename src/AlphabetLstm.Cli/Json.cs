@@ -74,7 +74,7 @@ public static class ResultsJson
         [JsonIgnore]
         public ExperimentSpec Spec => Experiments.Ids.Contains(Experiment)
             ? Experiments.Find(Experiment).WithEpochs(Epochs).WithUnits(Units).WithMasked(Masked)
-            : throw new FailureException($"unknown experiment '{Experiment}'");
+            : throw new FailureException(Experiments.UnknownMessage(Experiment));
 
         [JsonIgnore] public string Key => $"{Experiment} seed {Seed}";
     }
@@ -118,14 +118,13 @@ public static class ResultsJson
     public static string Serialize(SettingsDto settings, IReadOnlyList<RunDto> runs, ShardDto? shard = null) =>
         JsonSerializer.Serialize(new ResultsDto(Format, FormatVersion, Program, settings, TimingNote, runs, shard), Options);
 
-    /// <summary>Reads a results or shard file; fails with one line naming the file and what is wrong.</summary>
-    public static ResultsDto Read(string path)
+    /// <summary>Reads a results or shard file (through <see cref="InputFile"/>, capped by <paramref name="cap"/>); fails with one line naming the file and what is wrong.</summary>
+    public static ResultsDto Read(string path, InputFile.Cap? cap = null) => Parse(path, InputFile.ReadText(path, "part", cap));
+
+    /// <summary>A results or shard file's text as a record; fails with one line naming the file and what is wrong.</summary>
+    public static ResultsDto Parse(string path, string text)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (FileNotFoundException) { throw new FailureException($"'{path}': no such file"); }
-        catch (DirectoryNotFoundException) { throw new FailureException($"'{path}': no such file"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new FailureException($"'{path}': cannot read it: {e.Message}"); }
+        path = Display.Escape(path);
         if (text.Trim().Length == 0)
             throw new FailureException($"'{path}': the file is empty: expected the JSON that experiment --json writes");
         JsonElement root;

@@ -27,22 +27,17 @@ public static class ModelCommands
         {
             var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (result.Tokens.Count > 0 && !Experiments.Ids.Contains(value))
-                result.AddError($"unknown experiment '{value}'; valid ids: {string.Join(", ", Experiments.Ids)}");
+                result.AddError(Experiments.UnknownMessage(value));
         });
         var save = new Option<string>("--save") { Description = "The model file to write when training ends.", Required = true };
-        var seed = new Option<long?>("--seed") { Description = "The seed (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "The seed (default 1).");
         var epochs = Cli.PositiveInt("--epochs", "Override the experiment's number of epochs.", Limits.MaxEpochs);
         var units = Cli.PositiveInt("--units", "Override the experiment's number of LSTM units.", Limits.MaxUnits);
         var mask = new Option<bool>("--mask") { Description = "Mask padded steps (they leave the state unchanged)." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Write checkpoints to DIR, so `resume DIR` can continue the run." };
         var every = Cli.PositiveInt("--checkpoint-every", "Epochs between checkpoints (default 10; the last epoch is always checkpointed).", Limits.MaxEpochs);
-        var learningRate = new Option<double?>("--learning-rate") { Description = "Adam's learning rate (default 0.001).", Hidden = true };
-        learningRate.Validators.Add(result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!double.TryParse(token, NumberStyles.Float, Inv, out var lr) || !double.IsFinite(lr) || lr <= 0)
-                result.AddError($"--learning-rate expects a positive number, got '{token}'");
-        });
+        var learningRate = Cli.LearningRate("Adam's learning rate (default 0.001).");
+        learningRate.Hidden = true;
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1); the model is the same.");
 
@@ -142,10 +137,12 @@ public static class ModelCommands
             if (!File.Exists(file))
                 throw new FailureException($"'{folder}' holds no {CheckpointFileName}: nothing to resume");
             using var folderLock = CheckpointLock.Acquire(folder, "resume");
-            if (!Checkpoint.TryParse(Safety.ReadText(file, "checkpoint"), out var c, out var error))
+            if (!Checkpoint.TryParse(InputFile.ReadText(file, "checkpoint"), out var c, out var error))
                 throw new FailureException($"checkpoint '{file}': {error}");
             var run = c.Run;
             var target = Path.GetFullPath(ResumeTarget(c.Save, parse.GetValue(save), folder));
+            OutputRule.Guard([parse.GetValue(save) is { } given ? new("--save", given) : new("the checkpoint's recorded model file", target)],
+                             [new("the checkpoint", file), new("the run's text", run.TextOrNull?.Path)]);
             if (run.Kind == RunKind.Experiment)
                 Safety.CheckTraining(Experiments.Find(run.Experiment).WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked),
                                      $"resume {folder} ({run.Experiment} with {run.Units} units)");
@@ -179,7 +176,7 @@ public static class ModelCommands
         if (File.Exists(recorded))
         {
             string text;
-            try { text = Safety.ReadText(recorded, "the recorded model file"); }
+            try { text = InputFile.ReadText(recorded, "the recorded model file"); }
             catch (FailureException e) { throw new FailureException($"{e.Message}{ask}"); }
             if (!SavedModel.TryParse(text, out _, out _))
                 throw new FailureException($"the checkpoint's recorded model file '{recorded}' exists and is not an alphabet-lstm model file, so resume will not overwrite it{ask}");
@@ -204,7 +201,7 @@ public static class ModelCommands
         AtomicFile.WriteAllText(save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
-        o.WriteLine($"saved {save}");
+        o.WriteLine($"saved {Display.Escape(save)}");
         return ExitCodes.Ok;
     }
 
@@ -243,7 +240,7 @@ public static class ModelCommands
         return state;
     }
 
-    private static bool AllFinite(Parameters p) => ParametersModule.Blocks(p).All(b => b.Values.All(double.IsFinite));
+    private static bool AllFinite(Parameters p) => p.Blocks().All(b => b.Values.All(double.IsFinite));
 
     /// <summary>Temporary files a killed writer left beside the checkpoint (the checkpoint itself is always whole).</summary>
     private static void RemoveStaleTemporaries(string dir)
@@ -259,7 +256,7 @@ public static class ModelCommands
     private static Command Predict(TextWriter stdout)
     {
         var model = new Option<string>("--model") { Description = "A model file written by train (or exported from Keras or PyTorch).", Required = true };
-        var sequence = new Option<string?>("--sequence") { Description = "Letters to read, e.g. ABC: prints the next letter and the top three probabilities." };
+        var sequence = new Option<string?>("--sequence") { Description = "The symbols to read: characters as written (ABC), or for a vocabulary of words the words separated by commas (do,re,mi), as import --vocabulary takes them. Prints the next symbol and the top three probabilities." };
         var inputs = new Option<string?>("--inputs") { Description = "Raw inputs: a JSON file holding [batch][time step][feature] numbers." };
         var state = new Option<string?>("--state") { Description = "With --inputs: the initial state, a JSON file { \"h\": [batch][units], \"c\": [batch][units] } (zeros when absent)." };
         var json = new Option<string?>("--json") { Description = "Write { probabilities, state } as JSON to FILE instead of printing it." };
@@ -278,7 +275,7 @@ public static class ModelCommands
             if (stateFile is not null && inputsFile is null)
                 throw new UsageException("--state goes with --inputs (a --sequence always starts from the zero state)");
             var modelFile = parse.GetValue(model)!;
-            Safety.RefuseClobber("--json", jsonFile, ("--model", modelFile), ("--inputs", inputsFile), ("--state", stateFile));
+            OutputRule.Guard([new("--json", jsonFile)], [new("--model", modelFile), new("--inputs", inputsFile), new("--state", stateFile)]);
             if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
             var m = LoadModel(modelFile);
 
@@ -287,18 +284,22 @@ public static class ModelCommands
             if (letters is not null)
             {
                 try { encoded = m.Encode(m.Vocabulary.SplitText(letters)); }
-                catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}"); }
+                catch (ArgumentException e)
+                {
+                    var words = m.Vocabulary.IsOneCharacter ? "" : $" (the model's symbols are words: separate them with commas, as in {m.Vocabulary.Join(m.Vocabulary.Symbols.Take(3))})";
+                    throw new FailureException($"--sequence: {e.Message}{words}");
+                }
                 initial = m.ZeroState();
             }
             else
             {
-                try { encoded = PredictionFiles.ParseInputs(m.Input, Safety.ReadText(inputsFile!, "--inputs")); }
+                try { encoded = PredictionFiles.ParseInputs(m.Input, InputFile.ReadText(inputsFile!, "--inputs")); }
                 catch (FileFormatException e) { throw new FailureException($"--inputs '{inputsFile}': {e.Message}"); }
                 var batch = encoded.Inputs[0].RowCount;
                 if (stateFile is null) initial = m.ZeroState(batch);
                 else
                 {
-                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, Safety.ReadText(stateFile, "--state")); }
+                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, InputFile.ReadText(stateFile, "--state")); }
                     catch (FileFormatException e) { throw new FailureException($"--state '{stateFile}': {e.Message}"); }
                 }
             }
@@ -311,7 +312,7 @@ public static class ModelCommands
             if (jsonFile is not null)
             {
                 AtomicFile.WriteAllText(jsonFile, text);
-                stdout.WriteLine($"wrote {jsonFile}");
+                stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
             }
             if (letters is not null) PrintTopThree(m.Vocabulary, letters, prediction, stdout);
             else if (jsonFile is null) stdout.Write(text);
@@ -337,9 +338,9 @@ public static class ModelCommands
     {
         var row = p.Probabilities.Row(0);
         var top = Enumerable.Range(0, row.Count).OrderByDescending(v => row[v]).ThenBy(v => v).Take(3).ToList();
-        o.WriteLine($"{letters} -> {vocabulary[top[0]]}");
+        o.WriteLine($"{Display.Escape(letters)} -> {Display.Escape(vocabulary[top[0]])}");
         foreach (var v in top)
-            o.WriteLine($"  {vocabulary[v]}  {row[v].ToString("0.0000", Inv)}");
+            o.WriteLine($"  {Display.Escape(vocabulary[v])}  {row[v].ToString("0.0000", Inv)}");
     }
 
     // ---- generate -----------------------------------------------------------------------------
@@ -352,7 +353,7 @@ public static class ModelCommands
         steps.Required = true;
         var warmup = new Option<bool>("--warmup") { Description = "Alphabet models: first run the state over the letters before the start letter (A..J for K)." };
         var temperature = TextCommands.TemperatureOption();
-        var seed = new Option<long?>("--seed") { Description = "Text models: the seed for sampling at a temperature > 0 (default 1)." };
+        var seed = Cli.WholeNumber("--seed", "Text models: the seed for sampling at a temperature > 0 (default 1).");
         var command = new Command("generate", "Continue a text with a text model, or feed each predicted letter back in from a start letter with an alphabet model.")
         {
             model, start, steps, warmup, temperature, seed,
@@ -405,7 +406,7 @@ public static class ModelCommands
     /// <summary>Reads and checks a model file, or fails with one line naming the file and the problem.</summary>
     public static SavedModel LoadModel(string path)
     {
-        if (!SavedModel.TryParse(Safety.ReadText(path, "--model"), out var model, out var error))
+        if (!SavedModel.TryParse(InputFile.ReadText(path, "--model"), out var model, out var error))
             throw new FailureException($"--model '{path}': {error}");
         return model;
     }

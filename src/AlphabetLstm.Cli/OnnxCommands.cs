@@ -19,15 +19,16 @@ public static class OnnxCommands
         var command = new Command("export", "Write a model as ONNX (float32, one LSTM node; the state h, c as graph inputs and outputs).") { model, onnx };
         command.SetAction(parse =>
         {
-            var m = ModelCommands.LoadModel(parse.GetValue(model)!);
             var path = parse.GetValue(onnx)!;
+            OutputRule.Guard([new("--onnx", path)], [new("--model", parse.GetValue(model))]);
+            var m = ModelCommands.LoadModel(parse.GetValue(model)!);
             AtomicFile.EnsureWritableFileTarget(path, "--onnx");
             byte[] bytes;
             try { bytes = OnnxModel.Export(m); }
             catch (OnnxConversionException e) { throw new FailureException($"--model '{parse.GetValue(model)}': {e.Message}"); }
             AtomicFile.WriteAllBytes(path, bytes);
             var p = m.Parameters;
-            stdout.WriteLine($"wrote {path}: LSTM({p.Units}) + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
+            stdout.WriteLine($"wrote {Display.Escape(path)}: LSTM({p.Units}) + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
                              + $"inputs x [batch, time, {p.Inputs}], h0, c0 [batch, {p.Units}]; outputs probabilities [batch, {p.Classes}], h, c");
             return ExitCodes.Ok;
         });
@@ -59,22 +60,48 @@ public static class OnnxCommands
                 Vocabulary = parse.GetValue(vocabulary) is { } v ? ParseVocabulary(v) : null,
                 TimeSteps = parse.GetValue(steps),
                 Encoding = parse.GetValue(encoding) is { } e ? ParseEncoding(e) : null,
+                MemoryLimit = Safety.MaxMemory,
             };
             var input = parse.GetValue(onnx)!;
             var output = parse.GetValue(save)!;
+            OutputRule.Guard([new("--save", output)], [new("--onnx", input)]);
             AtomicFile.EnsureWritableFileTarget(output, "--save");
             SavedModel m;
-            try { m = OnnxModel.Import(ReadBytes(input), options); }
+            try { m = OnnxModel.Import(InputFile.ReadBytes(input, "--onnx"), options); }
+            catch (OnnxConversionException ex) when (ex.RequiredBytes is { } needed)
+            {
+                Safety.CheckMemory($"import --onnx '{input}' (the sizes its tensors declare)", needed);
+                throw new FailureException($"--onnx '{input}': {ex.Message}");
+            }
             catch (OnnxConversionException ex) { throw new FailureException($"--onnx '{input}': {ex.Message}"); }
-            AtomicFile.WriteAllText(output, m.Serialize());
+            AtomicFile.WriteAllText(output, Loadable(m, input));
             var p = m.Parameters;
             string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
-            stdout.WriteLine($"imported {input}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
+            stdout.WriteLine($"imported {Display.Escape(input)}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
                              + $"encoding {ModelFile.EncodingName(m.Input.Encoding)}, {m.Vocabulary.Describe()}");
-            stdout.WriteLine($"saved {output}");
+            stdout.WriteLine($"saved {Display.Escape(output)}");
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The model file's text, only when the program's own loader (the one predict uses: the same size cap,
+    /// the same parser) will read it back; else a one-line refusal and nothing is written.
+    /// </summary>
+    private static string Loadable(SavedModel m, string input)
+    {
+        string text;
+        try { text = m.Serialize(); }
+        catch (ArgumentException e) { throw new FailureException($"--onnx '{input}': the model it holds cannot be written: {Display.WithoutParameter(e.Message)}"); }
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > Safety.MaxFileBytes)
+            throw new FailureException(
+                $"--onnx '{input}': the model file would be {Memory.Describe(bytes)}, more than the {Memory.Describe(Safety.MaxFileBytes)} predict and generate read "
+                + $"(a sixty-fourth of {Safety.MaxMemoryVariable}); nothing was written");
+        if (!SavedModel.TryParse(text, out _, out var error))
+            throw new FailureException($"--onnx '{input}': the model it holds would not load: {error}; nothing was written");
+        return text;
     }
 
     /// <summary>"do,re,mi" (comma-separated, when the text holds a comma) or "ABCDE" (one symbol per character).</summary>
@@ -86,9 +113,7 @@ public static class OnnxCommands
         }
         catch (ArgumentException e)
         {
-            var message = e.Message;
-            var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-            throw new UsageException($"--vocabulary: {(cut > 0 ? message[..cut] : message)}");
+            throw new UsageException($"--vocabulary: {Display.WithoutParameter(e.Message)}");
         }
     }
 
@@ -97,16 +122,5 @@ public static class OnnxCommands
         foreach (var e in Enum.GetValues<SymbolEncoding>())
             if (ModelFile.EncodingName(e) == text) return e;
         throw new UsageException($"--encoding expects index, one-hot or features, got '{text}'");
-    }
-
-    private static byte[] ReadBytes(string path)
-    {
-        if (Directory.Exists(path)) throw new FailureException($"--onnx '{path}' is a folder, expected a file");
-        if (!File.Exists(path)) throw new FailureException($"--onnx '{path}': no such file");
-        try { return File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"--onnx '{path}' cannot be read: {e.Message}");
-        }
     }
 }

@@ -27,6 +27,27 @@ public static class Plots
     public static ResultsJson.RunDto? TracedRun(IReadOnlyList<ResultsJson.RunDto> runs) =>
         runs.Where(r => r.Traces is not null).OrderBy(r => r.Seed).FirstOrDefault();
 
+    /// <summary>The names of the pictures <see cref="Write"/> draws for <paramref name="runs"/>.</summary>
+    public static IReadOnlyList<string> FileNames(IReadOnlyList<ResultsJson.RunDto> runs)
+    {
+        var names = runs.Select(r => r.Experiment).Distinct().Select(CurvesFile).ToList();
+        if (TracedRun(runs) is { } traced) names.AddRange([HiddenFromAFile(traced.Seed), HiddenFromKFile(traced.Seed)]);
+        return names;
+    }
+
+    /// <summary>
+    /// The memory drawing the pictures plans to use: the curves' points (x and y of loss and accuracy,
+    /// copied by the plot: 64 bytes an epoch kept) and the heatmaps' cells (as many), plus the pictures'
+    /// pixels (four layers of 4 bytes a pixel each).
+    /// </summary>
+    public static double EstimateBytes(IReadOnlyList<ResultsJson.RunDto> runs)
+    {
+        double points = runs.Sum(r => (double)r.LossHistory.Count);
+        double cells = TracedRun(runs) is { Traces: { } t } ? t.FromA.Hidden.Sum(r => (double)r.Count) + t.FromK.Hidden.Sum(r => (double)r.Count) : 0;
+        double pixels = runs.Select(r => r.Experiment).Distinct().Count() * (double)CurvesWidth * CurvesHeight + 2.0 * HeatmapWidth * HeatmapHeight;
+        return 64 * (points + cells) + 16 * pixels;
+    }
+
     /// <summary>Draws every picture for <paramref name="runs"/> into <paramref name="dir"/>; returns the full paths written.</summary>
     public static IReadOnlyList<string> Write(string dir, IReadOnlyList<ResultsJson.RunDto> runs)
     {
@@ -81,7 +102,7 @@ public static class Plots
     /// (NoDependencies: no libfontconfig needed) reads fonts straight from /usr/share/fonts and
     /// would otherwise pick whatever family it meets first.
     /// </summary>
-    private static void UseSansFont()
+    internal static void UseSansFont()
     {
         var installed = SkiaSharp.SKFontManager.Default.GetFontFamilies().ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (SansFamilies.FirstOrDefault(installed.Contains) is { } family)
@@ -171,7 +192,19 @@ public static class Plots
         return Enumerable.Range(0, first.Count).OrderBy(u => first[u]).ToArray();
     }
 
-    /// <summary>h after each step (x: the letter fed, y: hidden unit), on a fixed colour scale [−1, 1].</summary>
+    /// <summary>
+    /// The heatmaps' diverging scale for h in [−1, 1]: white at 0, blue below, red above (ColorBrewer's
+    /// five-class RdBu, reversed), so values near 0 print light and neither end prints black.
+    /// </summary>
+    public static readonly IColormap Diverging = new ScottPlot.Colormaps.CustomInterpolated(
+    [
+        Color.FromHex("#2166AC"), Color.FromHex("#67A9CF"), Color.FromHex("#F7F7F7"), Color.FromHex("#EF8A62"), Color.FromHex("#B2182B"),
+    ]);
+
+    /// <summary>
+    /// h after each step (x: the letter fed, y: hidden unit), on the fixed <see cref="Diverging"/>
+    /// scale [−1, 1]. The first column, the one the report compares between the two pictures, is outlined.
+    /// </summary>
     public static byte[] Heatmap(StateTrace trace, int[] unitOrder, string title)
     {
         Matrix<double> h = trace.Hidden;                 // (steps, H)
@@ -185,21 +218,26 @@ public static class Plots
 
         var plot = new Plot();
         var map = plot.Add.Heatmap(cells);
-        map.Colormap = new ScottPlot.Colormaps.Balance();
+        map.Colormap = Diverging;
         map.ManualRange = new ScottPlot.Range(-1, 1);
         // With the default centred cell alignment the extent gives the centres of the corner cells:
         // cell (unit, t) is centred on x = t, so the letter ticks sit under their columns.
         map.Extent = new CoordinateRect(0, steps - 1, 0, units - 1);
         var bar = plot.Add.ColorBar(map);
         bar.Label = "h";
+        // The compared column: the state after the first letter fed, outlined over the cells.
+        var compared = plot.Add.Rectangle(-0.5, 0.5, -0.5, units - 0.5);
+        compared.FillStyle.Color = Colors.Transparent;
+        compared.LineStyle.Color = Colors.Black;
+        compared.LineStyle.Width = 3;
 
         var letters = new ScottPlot.TickGenerators.NumericManual();
         for (var t = 0; t < steps && t < trace.Inputs.Length; t++)
-            letters.AddMajor(t, trace.Inputs[t].ToString());
+            letters.AddMajor(t, Display.Escape(trace.Inputs[t].ToString()));
         plot.Axes.Bottom.TickGenerator = letters;
         plot.Axes.SetLimits(-0.5, steps - 0.5, -0.5, units - 0.5);
         plot.Title(title);
-        plot.XLabel("letter fed at this step (h is the state after it)");
+        plot.XLabel("letter fed at this step (h is the state after it); outlined: the column to compare between the pictures");
         plot.YLabel($"hidden unit (all {units}, sorted by h after the first letter)");
         return plot.GetImageBytes(HeatmapWidth, HeatmapHeight, ImageFormat.Png);
     }

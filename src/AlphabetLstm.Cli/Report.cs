@@ -11,6 +11,9 @@ public static class Report
 {
 
     public const string MarkdownFile = "report.md";
+
+    /// <summary>A string a results file gave (a merge reads other people's files): its control characters escaped.</summary>
+    private static string E(string text) => Display.Escape(text);
     public const string ResultsFile = "results.json";
 
     /// <summary>
@@ -31,6 +34,13 @@ public static class Report
         written.Add(report);
         return written;
     }
+
+    /// <summary>The last line a command that wrote a report prints: the folder, and the file to open first.</summary>
+    public static string WhereLine(string dir) => $"the report is in {Display.Escape(dir)}: open {Display.Escape(Path.Combine(dir, MarkdownFile))}";
+
+    /// <summary>Every file <see cref="Write"/> puts in <paramref name="dir"/> for <paramref name="runs"/>.</summary>
+    public static IEnumerable<string> Files(string dir, IReadOnlyList<ResultsJson.RunDto> runs) =>
+        Plots.FileNames(runs).Append(ResultsFile).Append(MarkdownFile).Select(name => Path.Combine(dir, name));
 
     public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
     {
@@ -90,7 +100,7 @@ public static class Report
                 md.AppendLine(wrong.Count == 0
                     ? $"- seed {run.Seed}: none, all {run.Predictions.Count} right"
                     : $"- seed {run.Seed}: {wrong.Count} of {run.Predictions.Count}: "
-                      + string.Join(", ", wrong.Select(p => $"`{p.Input} -> {p.Predicted}` (expected {p.Expected})")));
+                      + string.Join(", ", wrong.Select(p => $"`{E(p.Input)} -> {E(p.Predicted)}` (expected {E(p.Expected)})")));
             }
             md.AppendLine();
         }
@@ -132,7 +142,7 @@ public static class Report
         md.AppendLine("|---|---|---|---|");
         foreach (var run in runs)
             if (run.Generation is { } g)
-                md.AppendLine($"| {run.Seed} | `{g.FromA}` | `{Arrows(g.FromKAfterReset)}` | `{Arrows(g.FromKAfterWarmup)}` |");
+                md.AppendLine($"| {run.Seed} | `{E(g.FromA)}` | `{E(Arrows(g.FromKAfterReset))}` | `{E(Arrows(g.FromKAfterWarmup))}` |");
         md.AppendLine();
         md.AppendLine("The tutorial reports the whole alphabet from 'A', K -> B after a reset and K -> L after the warm-up. "
                     + "Why: the model was trained on the alphabet always starting from a reset, so a fresh (zero) state means "
@@ -146,7 +156,8 @@ public static class Report
         md.AppendLine();
         md.AppendLine("Each column is h, the LSTM's hidden state (one value per unit, between −1 and 1), after the letter under it. "
                     + "The units are sorted by their value after 'A', so the first column of the top picture is a smooth ramp; "
-                    + "both pictures use the same order and colour scale.");
+                    + "both pictures use the same order and colour scale (white at 0, blue below, red above). "
+                    + "Compare the outlined first columns: the state after the first letter of each run.");
         md.AppendLine();
         md.AppendLine($"![h along the alphabet from a reset]({Plots.HiddenFromAFile(traced.Seed)})");
         md.AppendLine();
@@ -190,7 +201,7 @@ public static class Report
         md.AppendLine("| input | predicted | expected |");
         md.AppendLine("|---|---|---|");
         foreach (var p in first.Predictions)
-            md.AppendLine($"| `{p.Input}` | {p.Predicted}{(p.Correct ? "" : " (wrong)")} | {p.Expected} |");
+            md.AppendLine($"| `{E(p.Input)}` | {E(p.Predicted)}{(p.Correct ? "" : " (wrong)")} | {E(p.Expected)} |");
         md.AppendLine();
 
         md.AppendLine("### The padding collision");
@@ -199,8 +210,8 @@ public static class Report
         md.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs)
             if (run.PaddingCollision is { } pc)
-                md.AppendLine($"| {run.Seed} | {(pc.Masked ? "yes" : "no")} | `{pc.First}`, `{pc.Second}` | {(pc.SameEncoding ? "yes" : "no")} | "
-                            + $"{pc.First} -> {pc.FirstPredicted}, {pc.Second} -> {pc.SecondPredicted} | {pc.MaxDifference.ToString("G3", Inv)} |");
+                md.AppendLine($"| {run.Seed} | {(pc.Masked ? "yes" : "no")} | `{E(pc.First)}`, `{E(pc.Second)}` | {(pc.SameEncoding ? "yes" : "no")} | "
+                            + $"{E(pc.First)} -> {E(pc.FirstPredicted)}, {E(pc.Second)} -> {E(pc.SecondPredicted)} | {pc.MaxDifference.ToString("G3", Inv)} |");
         md.AppendLine();
         var masked = runs.Any(r => r.PaddingCollision?.Masked == true);
         md.AppendLine("Inputs are letter / 26, so 'A' is 0.0, and short runs are padded in front with 0.0: "

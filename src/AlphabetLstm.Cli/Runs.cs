@@ -24,7 +24,7 @@ public sealed record ExperimentPlan(ResultsJson.SettingsDto Settings)
     public IReadOnlyList<ExperimentSpec> Specs { get; } = Settings.Experiments
         .Select(id => Experiments.Ids.Contains(id) && Experiments.Find(id) is var s
             ? s.WithEpochs(Settings.Epochs ?? s.Epochs).WithUnits(Settings.Units ?? s.Units).WithMasked(Settings.Mask || s.Masked)
-            : throw new FailureException($"unknown experiment '{id}'; valid ids: {string.Join(", ", Experiments.Ids)}"))
+            : throw new FailureException(Experiments.UnknownMessage(id)))
         .ToList();
 
     public IReadOnlyList<PlannedRun> Runs => Specs.SelectMany(spec => Settings.Seeds.Select(seed => new PlannedRun(spec, seed))).ToList();

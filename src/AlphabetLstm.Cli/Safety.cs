@@ -1,6 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text;
-
 namespace AlphabetLstm.Cli;
 
 /// <summary>
@@ -29,7 +26,7 @@ public static class Safety
             var text = Environment.GetEnvironmentVariable(MaxMemoryVariable);
             if (string.IsNullOrWhiteSpace(text)) return DefaultMaxMemory;
             return ParseSize(text.Trim()) ?? throw new UsageException(
-                $"{MaxMemoryVariable}: expected a size in bytes from 1M to 1024T, optionally with K, M, G or T (e.g. 4G), got '{Clip(text)}'");
+                $"{MaxMemoryVariable}: expected a size in bytes from 1M to 1024T, optionally with K, M, G or T (e.g. 4G), got '{Display.Clip(text)}'");
         }
     }
 
@@ -47,9 +44,7 @@ public static class Safety
         return bytes >= 1L << 20 && bytes <= 1L << 50 ? (long)bytes : null;
     }
 
-    private static string Clip(string s) => s.Length <= 40 ? s : s[..37] + "...";
-
-    /// <summary>Refuses, with the figure, a plan whose estimated memory exceeds the limit.</summary>
+        /// <summary>Refuses, with the figure, a plan whose estimated memory exceeds the limit.</summary>
     public static void CheckMemory(string what, double bytes)
     {
         var limit = MaxMemory;
@@ -77,7 +72,7 @@ public static class Safety
     {
         if (shape.Inputs > Limits.MaxFeatures || shape.Units > Limits.MaxUnits || shape.Batch > Limits.MaxBatch || shape.TimeSteps > Limits.MaxTimeSteps)
             throw new UsageException(
-                $"--grid shape '{Clip(text)}': I must be 1..{Limits.MaxFeatures}, H 1..{Limits.MaxUnits}, B 1..{Limits.MaxBatch}, T 1..{Limits.MaxTimeSteps}");
+                $"--grid shape '{Display.Clip(text)}': I must be 1..{Limits.MaxFeatures}, H 1..{Limits.MaxUnits}, B 1..{Limits.MaxBatch}, T 1..{Limits.MaxTimeSteps}");
         CheckMemory($"bench grid point {text}", BenchBytes(shape, 2));
         return shape;
     }
@@ -99,97 +94,8 @@ public static class Safety
         return g <= 1024 * 1024 ? g.ToString("0", Inv) + "G" : "more than this machine has";
     }
 
-    // ---- reading files ------------------------------------------------------------------------
-
-    /// <summary>
-    /// Reads a whole text file, refusing folders, devices, FIFOs and sockets, and any file larger than
-    /// <see cref="MaxFileBytes"/>, before reading it (a file that grows while read stops at the cap).
-    /// </summary>
-    public static string ReadText(string path, string what)
-    {
-        if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a file");
-        if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
-        var cap = MaxFileBytes;
-        if (Stat(path) is { } st && !st.IsRegular)
-            throw new FailureException($"{what} '{path}' is not a regular file (a device, FIFO or socket): expected a JSON file");
-        try
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-            if (stream.CanSeek && stream.Length > cap) throw TooLarge(path, what, stream.Length, cap);
-            // One buffer of the announced size (a device or a growing file may give more: capped).
-            var bytes = new byte[stream.CanSeek ? Math.Max(stream.Length, 1) : 1 << 16];
-            var count = 0;
-            while (true)
-            {
-                if (count == bytes.Length)
-                {
-                    if (count > cap) throw TooLarge(path, what, null, cap);
-                    Array.Resize(ref bytes, (int)Math.Min(cap + 1, 2L * bytes.Length));
-                }
-                var n = stream.Read(bytes, count, bytes.Length - count);
-                if (n == 0) break;
-                count += n;
-            }
-            if (count > cap) throw TooLarge(path, what, null, cap);
-            return Decode(bytes.AsSpan(0, count));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
-        }
-    }
-
-    /// <summary>Text as File.ReadAllText reads it: UTF-8 unless a byte-order mark says UTF-16.</summary>
-    private static string Decode(ReadOnlySpan<byte> bytes) =>
-        bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? System.Text.Encoding.UTF8.GetString(bytes[3..])
-        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) ? System.Text.Encoding.Unicode.GetString(bytes[2..])
-        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? System.Text.Encoding.BigEndianUnicode.GetString(bytes[2..])
-        : System.Text.Encoding.UTF8.GetString(bytes);
-
-    private static FailureException TooLarge(string path, string what, long? size, long cap) =>
-        new($"{what} '{path}' is {(size is { } s ? Memory.Describe(s) : "larger than that")}, more than the limit of {Memory.Describe(cap)} for a file "
-            + $"(a sixty-fourth of {MaxMemoryVariable}, {Memory.Describe(MaxMemory)}); raise {MaxMemoryVariable} to read it");
-
     // ---- which file a path is -------------------------------------------------------------------
 
-    /// <summary>Whether two paths name the same file: the same full path, or (on Linux, both existing) the same device and inode.</summary>
-    public static bool SameFile(string a, string b)
-    {
-        if (string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal)) return true;
-        return Stat(a) is { } x && Stat(b) is { } y && x.Device == y.Device && x.Inode == y.Inode;
-    }
-
-    /// <summary>Refuses an output path that is one of the files the command reads.</summary>
-    public static void RefuseClobber(string outputOption, string? output, params (string Option, string? Path)[] inputs)
-    {
-        if (output is null) return;
-        foreach (var (option, path) in inputs)
-            if (path is not null && SameFile(output, path))
-                throw new FailureException($"{outputOption} '{output}' is the file {option} reads; choose another file, so the input is not overwritten");
-    }
-
-    private readonly record struct FileStat(bool IsRegular, ulong Device, ulong Inode);
-
-    /// <summary>The file's type and identity (following links), on Linux; null elsewhere or when it cannot be read.</summary>
-    private static FileStat? Stat(string path)
-    {
-        if (!OperatingSystem.IsLinux()) return null;
-        try
-        {
-            // struct statx has the same layout on every Linux architecture.
-            var buf = new byte[256];
-            if (NativeStatx(-100 /* AT_FDCWD */, path, 0, 0x1 | 0x100 /* STATX_TYPE | STATX_INO */, buf) != 0) return null;
-            var mode = BitConverter.ToUInt16(buf, 28);
-            var inode = BitConverter.ToUInt64(buf, 32);
-            var device = ((ulong)BitConverter.ToUInt32(buf, 136) << 32) | BitConverter.ToUInt32(buf, 140);
-            return new FileStat((mode & 0xF000) == 0x8000, device, inode);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return null;
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int NativeStatx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, [Out] byte[] buffer);
+    /// <summary>Whether two paths name the same file: see <see cref="OutputRule.SameFile"/>.</summary>
+    public static bool SameFile(string a, string b) => OutputRule.SameFile(a, b);
 }

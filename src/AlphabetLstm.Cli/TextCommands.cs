@@ -79,6 +79,9 @@ public static class TextCommands
         var path = parse.GetValue(t.Text)!;
         var json = parse.GetValue(t.Json);
         var plot = parse.GetValue(t.Plot);
+        OutputRule.Guard([new("--save", s.Save), new("--json", json), new("--plot", plot),
+                          new("--checkpoint", s.CheckpointDir is { } d ? Path.Combine(d, ModelCommands.CheckpointFileName) : null)],
+                         [new("--text", path)]);
         var reading = System.Diagnostics.Stopwatch.StartNew();
         var scanned = ScanTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), scanned.Sha256, window, batch, encoding, stateful, scanned.Scan.Vocabulary, targets, validation);
@@ -107,7 +110,7 @@ public static class TextCommands
             throw new FailureException(
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {scanned.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
         CheckFits(t, scanned.Scan, c.Run.Units, t.Path);
-        o.WriteLine($"resuming the text run on '{t.Path}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
+        o.WriteLine($"resuming the text run on '{Display.Escape(t.Path)}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
         var indexed = EncodeTextFile(t.Path, scanned, "the run's text");
         return Run(CheckpointFile.ResumeText(c, indexed), c.Run, c.Save, folder, quiet, null, null, reading.Elapsed.TotalSeconds, o);
     }
@@ -120,7 +123,7 @@ public static class TextCommands
     {
         var t = prepared.Run;
         var length = prepared.Training.Length + prepared.HeldOut.Length;
-        o.WriteLine($"train on '{t.Path}' (seed {run.Seed}): {length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, run)}");
+        o.WriteLine($"train on '{Display.Escape(t.Path)}' (seed {run.Seed}): {length} characters, {t.Vocabulary.Count} distinct; {Describe(prepared, run)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, prepared.StepsPerEpoch, prepared.Start.Epoch);
         var history = new List<EpochDto>();
         TextEpoch? best = null;
@@ -177,11 +180,11 @@ public static class TextCommands
         if (plot is not null && history.Count > 0)
         {
             AtomicFile.WriteAllBytes(plot, Plots.TextCurves($"{Path.GetFileName(t.Path)}: LSTM({run.Units}), T = {t.Window}, B = {t.BatchSize}", history));
-            o.WriteLine($"wrote {plot}");
+            o.WriteLine($"wrote {Display.Escape(plot)}");
         }
         o.WriteLine(validating && best is not null
-            ? $"saved {save} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
-            : $"saved {save}");
+            ? $"saved {Display.Escape(save)} (the model of epoch {best.Report.Epoch}, the best held-out loss)"
+            : $"saved {Display.Escape(save)}");
         if (history.Count > 0)
             o.WriteLine($"time: reading the text {readSeconds.ToString("0.0", Inv)} s, training steps {history.Sum(h => h.TrainingSeconds).ToString("0.0", Inv)} s, held-out passes {history.Sum(h => h.ValidationSeconds).ToString("0.0", Inv)} s");
         return ExitCodes.Ok;
@@ -207,8 +210,11 @@ public static class TextCommands
 
     // ---- the text file ------------------------------------------------------------------------
 
-    /// <summary>A text file's first pass: its vocabulary and length, and the SHA-256 of its bytes.</summary>
-    public sealed record ScannedText(TextScan Scan, string Sha256);
+    /// <summary>
+    /// A text file's first pass: its vocabulary and length, and the SHA-256 of its bytes. A pipe
+    /// cannot be read twice, so its bytes are kept (<paramref name="Bytes"/>) for the second pass.
+    /// </summary>
+    public sealed record ScannedText(TextScan Scan, string Sha256, byte[]? Bytes);
 
     /// <summary>The bytes read at a time: the text is never held whole, only as 2-byte indices.</summary>
     private const int BlockBytes = 1 << 20;
@@ -217,69 +223,87 @@ public static class TextCommands
     public static long MemoryLimitBytes() => Safety.MaxMemory;
 
     /// <summary>
+    /// The cap on a text file: a regular file is read in blocks and held as 2-byte indices (at most
+    /// 2 bytes a byte read); a pipe is held whole for the second pass as well (at most 4 bytes a byte).
+    /// </summary>
+    private static InputFile.Cap TextCap(bool regular)
+    {
+        var perByte = regular ? 2 : 4;
+        return new(MemoryLimitBytes() / perByte,
+            $"for a text to train on (up to {perByte} bytes of memory a byte {(regular ? "of a file" : "from a pipe")}, {Safety.MaxMemoryVariable} = {Memory.Describe(MemoryLimitBytes())})");
+    }
+
+    /// <summary>
     /// The first pass over a text file: read in blocks, decoded strictly as UTF-8 (a byte-order mark
     /// skipped), its distinct characters counted and its bytes hashed; or one line naming the problem.
+    /// The file goes through the one capped reader: no device, no socket, no FIFO that blocks, no more
+    /// bytes than the memory limit allows.
     /// </summary>
     public static ScannedText ScanTextFile(string path, string what)
     {
-        if (Directory.Exists(path)) throw new FailureException($"{what} '{path}' is a folder, expected a text file");
-        if (!File.Exists(path)) throw new FailureException($"{what} '{path}': no such file");
-        if (new FileInfo(path).Length == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
+        byte[]? kept = null;
+        var stream = InputFile.ReadInBlocks(path, what, TextCap(regular: true), out var regular);
+        if (!regular)
+        {
+            stream.Dispose();
+            kept = InputFile.ReadBytes(path, what, TextCap(regular: false));
+            stream = new MemoryStream(kept, writable: false);
+        }
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         TextScan scan;
-        try { scan = IndexedTexts.Scan(Pieces(path, what, hash)); }
-        catch (ArgumentException e) { throw new FailureException($"{what} '{path}': {OneLine(e.Message)}"); }
+        using (stream)
+        {
+            try { scan = IndexedTexts.Scan(Pieces(stream, path, what, hash)); }
+            catch (ArgumentException e)
+            {
+                if (stream.Position == 0) throw new FailureException($"{what} '{path}' is empty: expected a text to learn from");
+                throw new FailureException($"{what} '{path}': {Display.WithoutParameter(e.Message)}");
+            }
+        }
         if (IndexedText.WidthProblem(scan.Vocabulary.Count) is { } problem)
             throw new FailureException($"{what} '{path}': {problem}");
-        return new ScannedText(scan, Convert.ToHexStringLower(hash.GetHashAndReset()));
+        return new ScannedText(scan, Convert.ToHexStringLower(hash.GetHashAndReset()), kept);
     }
 
     /// <summary>The second pass: the text as symbol indices (2 bytes a character).</summary>
     public static IndexedText EncodeTextFile(string path, ScannedText scanned, string what)
     {
-        try { return IndexedTexts.Encode(scanned.Scan, Pieces(path, what, null)); }
-        catch (ArgumentException e) { throw new FailureException($"{what} '{path}': {OneLine(e.Message)}"); }
+        using var stream = scanned.Bytes is { } b ? new MemoryStream(b, writable: false)
+                                                  : InputFile.ReadInBlocks(path, what, TextCap(regular: true), out _);
+        try { return IndexedTexts.Encode(scanned.Scan, Pieces(stream, path, what, null)); }
+        catch (ArgumentException e) { throw new FailureException($"{what} '{path}': {Display.WithoutParameter(e.Message)}"); }
     }
 
-    /// <summary>The file's characters in pieces of at most a block, decoded strictly as UTF-8.</summary>
-    private static IEnumerable<string> Pieces(string path, string what, IncrementalHash? hash)
+    /// <summary>The stream's characters in pieces of at most a block, decoded strictly as UTF-8.</summary>
+    private static IEnumerable<string> Pieces(Stream stream, string path, string what, IncrementalHash? hash)
     {
         var decoder = new UTF8Encoding(false, true).GetDecoder();
         var bytes = new byte[BlockBytes];
         var chars = new char[BlockBytes + 1];
         long offset = 0;
-        FileStream stream;
-        try { stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        var first = true;
+        while (true)
         {
-            throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
-        }
-        using (stream)
-        {
-            var first = true;
-            while (true)
+            int read;
+            try { read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                int read;
-                try { read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
-                }
-                hash?.AppendData(bytes, 0, read);
-                var skip = first && read >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
-                first = false;
-                int count;
-                try { count = decoder.GetChars(bytes, skip, read - skip, chars, 0, flush: read == 0); }
-                catch (DecoderFallbackException e)
-                {
-                    var at = offset + skip + Math.Max(0, e.Index) + 1;
-                    var shown = string.Join(" ", (e.BytesUnknown ?? []).Select(b => $"0x{b:X2}"));
-                    throw new FailureException($"{what} '{path}' is not UTF-8 text: the bytes {shown} at byte {at} (counting from 1) are no UTF-8 character");
-                }
-                offset += read;
-                if (count > 0) yield return new string(chars, 0, count);
-                if (read == 0) break;
+                throw new FailureException($"{what} '{path}' cannot be read: {e.Message}");
             }
+            hash?.AppendData(bytes, 0, read);
+            var skip = first && read >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
+            first = false;
+            int count;
+            try { count = decoder.GetChars(bytes, skip, read - skip, chars, 0, flush: read == 0); }
+            catch (DecoderFallbackException e)
+            {
+                var at = offset + skip + Math.Max(0, e.Index) + 1;
+                var shown = string.Join(" ", (e.BytesUnknown ?? []).Select(b => $"0x{b:X2}"));
+                throw new FailureException($"{what} '{path}' is not UTF-8 text: the bytes {shown} at byte {at} (counting from 1) are no UTF-8 character");
+            }
+            offset += read;
+            if (count > 0) yield return new string(chars, 0, count);
+            if (read == 0) break;
         }
     }
 
@@ -313,7 +337,7 @@ public static class TextCommands
         try { generated = TextRuns.Generate(model, Vocabulary.Split(start), steps, temperature, Rng.Create(seed)); }
         catch (ArgumentException e) when (e.ParamName is "start" or "text")
         {
-            throw new FailureException($"--start: {OneLine(e.Message)}");
+            throw new FailureException($"--start: {Display.WithoutParameter(e.Message)}");
         }
         // Printed as it is made: the output may be far longer than memory should hold.
         o.Write(start);
@@ -322,22 +346,10 @@ public static class TextCommands
         return ExitCodes.Ok;
     }
 
-    private static string OneLine(string message)
-    {
-        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
-    }
-
     /// <summary>An option for a temperature: a finite number ≥ 0, or a one-line error naming the value.</summary>
     public static Option<double?> TemperatureOption()
     {
-        var option = new Option<double?>("--temperature") { Description = "0 (default): the most likely character each step; τ > 0: sample from the softmax at temperature τ (with --seed)." };
-        option.Validators.Add(result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!double.TryParse(token, NumberStyles.Float, Inv, out var tau) || !double.IsFinite(tau) || tau < 0)
-                result.AddError($"--temperature expects a number ≥ 0, got '{token}'");
-        });
-        return option;
+        return Cli.Number("--temperature", "0 (default): the most likely character each step; τ > 0: sample from the softmax at temperature τ (with --seed).",
+                          "a number ≥ 0", tau => tau >= 0);
     }
 }

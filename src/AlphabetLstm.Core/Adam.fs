@@ -13,9 +13,13 @@ open System.Runtime.Intrinsics
 
 /// Adam's hyper-parameters.
 type AdamConfig =
-    { LearningRate: float
+    { /// lr, the step size (Keras: 0.001).
+      LearningRate: float
+      /// β1, the first moment's decay (0.9).
       Beta1: float
+      /// β2, the second moment's decay (0.999).
       Beta2: float
+      /// ε, added to sqrt(v) in the update's denominator (1e-7, Keras' placement).
       Epsilon: float }
 
     /// Keras' defaults: lr 0.001, β1 0.9, β2 0.999, ε 1e-7.
@@ -31,8 +35,13 @@ type AdamState =
       V: Parameters }
 
 /// Parameters after an update, with the optimizer state to use next.
-type AdamResult = { Parameters: Parameters; State: AdamState }
+type AdamResult =
+    { /// The parameters after the update.
+      Parameters: Parameters
+      /// The moments and step count to use for the next update.
+      State: AdamState }
 
+/// Adam in Keras' form: lr_t = lr·sqrt(1 − β2^t)/(1 − β1^t), θ ← θ − lr_t·m/(sqrt(v) + ε).
 module Adam =
     /// Zero moments at step 0 for parameters shaped like `p`.
     [<CompiledName("Init")>]

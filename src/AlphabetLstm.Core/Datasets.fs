@@ -35,6 +35,8 @@ type Dataset =
     /// Whether any sample is shorter than T (so padding is present).
     member d.IsPadded = d.Lengths |> Array.exists (fun l -> l < d.Inputs.Length)
 
+/// Datasets: the tutorial's alphabet windows and variable-length runs, and any vocabulary's windows,
+/// streams, pre-padded samples or the caller's own features.
 module Datasets =
     /// The index of every symbol, or ArgumentException naming the first one outside the vocabulary.
     let internal indices (vocabulary: Vocabulary) (what: string) (symbols: IReadOnlyList<string>) : int[] =

@@ -19,7 +19,11 @@ type FileFormatException(message: string) =
 
 /// A kind of file of ours: the name in its "format" field, and the version this program writes
 /// (the newest it reads; every version from 1 up to it is read).
-type FileFormat = { Name: string; Version: int }
+type FileFormat =
+    { /// The "format" field's value, e.g. "alphabet-lstm-model".
+      Name: string
+      /// The newest "version" this program writes and reads.
+      Version: int }
 
 /// Raised inside the parsers only, and always caught there: the one-line description of a bad file.
 exception internal InvalidJson of string
@@ -31,7 +35,7 @@ module internal JsonText =
 
     let join (path: string) (name: string) = if path = "" then name else path + "." + name
 
-    let clip (s: string) = if s.Length <= 40 then s else s.Substring(0, 37) + "..."
+    let clip (s: string) = Messages.Clip s
 
     /// A string from the file, quoted for an error and cut to 40 characters, so a huge value
     /// still gives a short one-line message.

@@ -19,13 +19,21 @@ open System
 ///     MaxSteps    100,000,000   symbols `generate` may produce (it keeps only the current state)
 ///     MaxSeeds         10,000   seeds one `experiment` may run (--seeds)
 module Limits =
+    /// The most LSTM units H a file or command may ask for.
     let [<CompiledName("MaxUnits")>] maxUnits = 100000
+    /// The most input features I per step.
     let [<CompiledName("MaxFeatures")>] maxFeatures = 100000
+    /// The most time steps T per sample.
     let [<CompiledName("MaxTimeSteps")>] maxTimeSteps = 100000
+    /// The most samples B per batch.
     let [<CompiledName("MaxBatch")>] maxBatch = 100000
+    /// The most classes V.
     let [<CompiledName("MaxClasses")>] maxClasses = 1000000
+    /// The most training epochs.
     let [<CompiledName("MaxEpochs")>] maxEpochs = 10000000
+    /// The most symbols one generation may produce.
     let [<CompiledName("MaxSteps")>] maxSteps = 100000000
+    /// The most seeds one experiment command may run.
     let [<CompiledName("MaxSeeds")>] maxSeeds = 10000
 
     /// Whether a count of n elements fits in one .NET array (at most Array.MaxLength elements).

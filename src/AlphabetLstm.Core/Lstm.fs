@@ -36,6 +36,23 @@ type LstmState =
     member s.Batch = s.H.RowCount
     /// H.
     member s.Units = s.H.ColumnCount
+    /// h as arrays, one per row (B arrays of H numbers): a copy, for callers without MathNet.
+    member s.HiddenRows : float[][] = s.H.ToRowArrays()
+    /// c as arrays, one per row (B arrays of H numbers): a copy, for callers without MathNet.
+    member s.CellRows : float[][] = s.C.ToRowArrays()
+    /// A state from arrays, one per row: B arrays of H numbers for h, and the same for c.
+    static member FromRows(hidden: float[][], cell: float[][]) : LstmState =
+        let rows (name: string) (x: float[][]) =
+            if isNull (box x) || x.Length = 0 then invalidArg name (sprintf "%s: expected at least one row, found none" name)
+            x |> Array.iteri (fun b r ->
+                let n = if isNull (box r) then 0 else r.Length
+                if n = 0 || n <> (if isNull (box x.[0]) then 0 else x.[0].Length) then
+                    invalidArg name (sprintf "%s[%d]: expected as many numbers as %s[0] (at least one), found %d" name b name n))
+            Matrix<float>.Build.DenseOfRowArrays x
+        let h, c = rows "hidden" hidden, rows "cell" cell
+        if h.RowCount <> c.RowCount || h.ColumnCount <> c.ColumnCount then
+            invalidArg "cell" (sprintf "cell is %d × %d, expected %d × %d like hidden" c.RowCount c.ColumnCount h.RowCount h.ColumnCount)
+        { H = h; C = c }
 
 /// Which steps are real. Pre-padding puts the padding first, so a sample of length L has its
 /// real steps at the last L positions.
@@ -45,8 +62,6 @@ type Masking =
     /// Padded steps leave the state unchanged; `Lengths.[b]` real steps per sample.
     | PrePadded of Lengths: int[]
 
-    /// Pre-padded masking with `lengths.[b]` real steps per sample (the PrePadded case, for C#).
-    static member ForLengths(lengths: int[]) : Masking = PrePadded lengths
 
 /// Private buffers of one tape, written in place by forward and backward; never handed out.
 type internal LstmScratch =
@@ -134,6 +149,7 @@ type SequenceGradients =
       /// d loss / d h_0 and d loss / d c_0, each (B, H).
       Initial: LstmState }
 
+/// The LSTM over a sequence: run (forward), step, and backward (BPTT) through the recorded cache.
 module Lstm =
     // ---- tape ---------------------------------------------------------------------------------
 

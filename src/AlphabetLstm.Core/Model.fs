@@ -63,6 +63,9 @@ type Prediction =
       /// The state after the sequence.
       Final: LstmState }
 
+    /// The softmax output as arrays, one per sample (B arrays of V numbers): a copy, for callers without MathNet.
+    member p.ProbabilityRows : float[][] = p.Probabilities.ToRowArrays()
+
 /// Scratch for one forward/backward pass of a fixed (T, B). Owned by a single call (or a single
 /// training loop) and never handed out: its arrays are written in place for speed.
 type internal Workspace =
@@ -79,6 +82,7 @@ type internal Workspace =
       /// Four rows of the head at once, one per vector lane, transposed: (V, 4).
       Lanes: float[] }
 
+/// The whole model on a batch: predict, loss, and loss with every gradient.
 module Model =
     let rec internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace = newWorkspaceOf false T B I H V
 

@@ -27,7 +27,11 @@ open MathNet.Numerics.LinearAlgebra
 /// How a model was trained to read a text: `Window`, one window of symbols per prediction, each read
 /// from the zero state (the default); `Stream`, a stream of symbols, one per step, the state carried
 /// on (trained statefully on chunks of T).
-type Reading = | Window = 0 | Stream = 1
+type Reading =
+    /// One window of symbols per prediction, read from the zero state.
+    | Window = 0
+    /// A stream of symbols, one per step, the state carried on.
+    | Stream = 1
 
 /// How a model reads its input: T steps of I features each, symbols encoded as `Encoding` says.
 type InputSpec =
@@ -59,8 +63,11 @@ type InputSpec =
 /// A model as a file holds it: its vocabulary (the classes it predicts, and the symbols it reads),
 /// how it reads its input, and its weights.
 type SavedModel =
-    { Vocabulary: Vocabulary
+    { /// The symbols the model reads and predicts, one class per symbol.
+      Vocabulary: Vocabulary
+      /// How the model reads its input.
       Input: InputSpec
+      /// The weights, in Keras' layout.
       Parameters: Parameters }
 
     /// How many symbols one input step holds: I / (features per symbol); 0 for the Features encoding.
@@ -70,7 +77,11 @@ type SavedModel =
     member m.WindowLength = m.Input.TimeSteps * m.SymbolsPerStep
 
 /// A sequence encoded for a model: T matrices (B, I), and which steps are padding.
-type EncodedInput = { Inputs: Matrix<float>[]; Masking: Masking }
+type EncodedInput =
+    { /// T matrices of shape (B, I).
+      Inputs: Matrix<float>[]
+      /// Which steps are padding.
+      Masking: Masking }
 
 /// The most likely next symbol after a sequence, with the probabilities and the state it ends in.
 type NextSymbol =
@@ -83,6 +94,7 @@ type NextSymbol =
       /// The state after the sequence: pass it to the next call to carry on.
       Final: LstmState }
 
+/// The model file for F#: serialize, and parse returning Result (C#: SavedModel's members).
 module ModelFile =
     open JsonText
 
@@ -174,8 +186,7 @@ module ModelFile =
     /// The model as JSON text (one matrix row per line). Raises ArgumentException if the weights
     /// are not finite or the shapes, vocabulary and input disagree: a file that cannot be read back
     /// is never written.
-    [<CompiledName("Serialize")>]
-    let serialize (model: SavedModel) : string =
+    let internal serialize (model: SavedModel) : string =
         let sb = Text.StringBuilder()
         writeModel sb "" model
         sb.Append('\n').ToString()
@@ -184,8 +195,7 @@ module ModelFile =
 
     /// Encodes symbols for this model (batch 1). A window model needs exactly its window; a
     /// pre-padded model takes 1 .. T symbols and pads the front with zero steps.
-    [<CompiledName("EncodeSymbolsResult")>]
-    let encodeSymbols (model: SavedModel) (symbols: IReadOnlyList<string>) : Result<EncodedInput, string> =
+    let internal encodeSymbols (model: SavedModel) (symbols: IReadOnlyList<string>) : Result<EncodedInput, string> =
         let input, vocabulary = model.Input, model.Vocabulary
         let shown () = quote (vocabulary.Join symbols)
         let bad = Seq.init symbols.Count id |> Seq.tryFind (fun k -> not (vocabulary.Contains symbols.[k]))
@@ -216,8 +226,7 @@ module ModelFile =
             Ok { Inputs = Datasets.encodeWindow vocabulary input.Encoding layout symbols; Masking = Unmasked }
 
     /// The most likely next symbol after `symbols`, from `state` (batch 1), and the state after them.
-    [<CompiledName("PredictNextResult")>]
-    let predictNext (model: SavedModel) (state: LstmState) (symbols: IReadOnlyList<string>) : Result<NextSymbol, string> =
+    let internal predictNext (model: SavedModel) (state: LstmState) (symbols: IReadOnlyList<string>) : Result<NextSymbol, string> =
         encodeSymbols model symbols
         |> Result.map (fun e ->
             let p = Model.predict model.Parameters state e.Inputs e.Masking
@@ -230,8 +239,8 @@ module ModelFile =
     let private readInput (path: string) (fileVersion: int) (e: JsonElement) : InputSpec =
         let d = fields path e
         let p name = join path name
-        let ts = integer (p "timeSteps") (field path d "timeSteps" "a whole number of time steps") 1L 100000L
-        let fs = integer (p "features") (field path d "features" "a whole number of features") 1L 100000L
+        let ts = integer (p "timeSteps") (field path d "timeSteps" "a whole number of time steps") 1L (int64 Limits.maxTimeSteps)
+        let fs = integer (p "features") (field path d "features" "a whole number of features") 1L (int64 Limits.maxFeatures)
         let encoding =
             let names = if fileVersion = 1 then [ SymbolEncoding.Index, "index/26" ] else encodingNames
             let expected = names |> List.map (snd >> str) |> String.concat " or "
@@ -256,7 +265,7 @@ module ModelFile =
         let lstm = fields lstmPath (field path d "lstm" "an object with units, kernel, recurrentKernel and bias")
         let unitsPath = join lstmPath "units"
         let H =
-            let h = int (integer unitsPath (field lstmPath lstm "units" "the number of LSTM units H") 1L 100000L)
+            let h = int (integer unitsPath (field lstmPath lstm "units" "the number of LSTM units H") 1L (int64 Limits.maxUnits))
             match like with
             | Some p when p.Units <> h -> fail (sprintf "%s: expected %d (the model's units), found %d" unitsPath p.Units h)
             | _ -> h
@@ -296,9 +305,7 @@ module ModelFile =
             let symbols = xs |> Array.mapi (fun k x -> text (sprintf "%s[%d]" vPath k) x)
             try Vocabulary.Create symbols
             with :? ArgumentException as e ->
-                let m = e.Message
-                let cut = m.IndexOf(" (Parameter '", StringComparison.Ordinal)
-                fail (sprintf "%s: %s" vPath (if cut > 0 then m.Substring(0, cut) else m))
+                fail (sprintf "%s: %s" vPath (Messages.WithoutParameter e.Message))
 
     let internal readModel (path: string) (e: JsonElement) : SavedModel =
         let d = fields path e
@@ -313,8 +320,7 @@ module ModelFile =
 
     /// Reads a model file (version 1 or 2). Never throws: Error holds one line naming the field,
     /// what was expected and what was found.
-    [<CompiledName("ParseResult")>]
-    let parse (text: string) : Result<SavedModel, string> =
+    let internal parse (text: string) : Result<SavedModel, string> =
         run text (sprintf "\"format\": %s" (str format.Name)) (readModel "")
 
 /// The model file from C#: `SavedModel.Parse(text)`, `SavedModel.TryParse(text, out model, out error)`,
@@ -334,6 +340,27 @@ type SavedModel with
             false
     /// The model file's text (version 2).
     member m.Serialize() : string = ModelFile.serialize m
+    /// A model from its vocabulary, how it reads its input and its weights, every shape checked here
+    /// rather than later: ArgumentException with one line naming the mismatch (the classes against the
+    /// vocabulary, the features against the kernel's rows or the encoding, a non-finite weight, …).
+    static member Create(vocabulary: Vocabulary, input: InputSpec, parameters: Parameters) : SavedModel =
+        if isNull (box vocabulary) then nullArg "vocabulary"
+        if isNull (box input) then nullArg "input"
+        if isNull (box parameters) then nullArg "parameters"
+        if input.TimeSteps < 1 then invalidArg "input" (sprintf "input.TimeSteps: expected at least 1, found %d" input.TimeSteps)
+        Parameters.validate parameters |> ignore
+        let model = { Vocabulary = vocabulary; Input = input; Parameters = parameters }
+        match ModelFile.mismatch model with
+        | Some reason -> invalidArg "parameters" reason
+        | None -> model
+    /// A model of what `data` holds, read with `encoding`: its vocabulary, its time steps and features,
+    /// pre-padded when its samples are; masked when asked, a window model unless told. Every shape is
+    /// checked as in Create(vocabulary, input, parameters).
+    static member Create(data: Dataset, parameters: Parameters, encoding: SymbolEncoding,
+                         [<Optional; DefaultParameterValue(false)>] masked: bool,
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : SavedModel =
+        if isNull (box data) then nullArg "data"
+        SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters)
     /// The zero state for `batch` sequences: what "reset" means.
     member m.ZeroState([<Runtime.InteropServices.Optional; Runtime.InteropServices.DefaultParameterValue(1)>] batch: int) =
         LstmState.Zeros(batch, m.Parameters.Units)

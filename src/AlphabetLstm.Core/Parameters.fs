@@ -40,9 +40,14 @@ type Parameters =
                      + p.Bias.Count + p.DenseKernel.RowCount * p.DenseKernel.ColumnCount + p.DenseBias.Count
 
 /// One named block of a Parameters record and its raw storage (column-major for matrices).
-type Block = { Name: string; Values: float[] }
+type Block =
+    { /// The block's name: "kernel", "recurrentKernel", "bias", "denseKernel" or "denseBias".
+      Name: string
+      /// Its numbers, column-major for a matrix (the storage itself, not a copy).
+      Values: float[] }
 
-module Parameters =
+/// Functions over Parameters records, curried (the members on Parameters and AlphabetLstm.FSharp.Parameters call them).
+module internal Parameters =
     /// The names of the blocks, in the order `blocks` returns them.
     [<CompiledName("BlockNames")>]
     let blockNames = [| "kernel"; "recurrentKernel"; "bias"; "denseKernel"; "denseBias" |]
@@ -80,13 +85,11 @@ module Parameters =
         Array.map2 (fun name (values: float[]) -> { Name = name; Values = Array.copy values }) blockNames (storage p)
 
     /// A new record with f applied to every scalar.
-    [<CompiledName("Map")>]
-    let map (f: float -> float) (p: Parameters) : Parameters =
+    let internal map (f: float -> float) (p: Parameters) : Parameters =
         storage p |> Array.map (Array.map f) |> ofStorage p
 
     /// A new record with f applied to matching scalars of a and b (which must have the same shapes).
-    [<CompiledName("Map2")>]
-    let map2 (f: float -> float -> float) (a: Parameters) (b: Parameters) : Parameters =
+    let internal map2 (f: float -> float -> float) (a: Parameters) (b: Parameters) : Parameters =
         Array.map2 (Array.map2 f) (storage a) (storage b) |> ofStorage a
 
     /// A deep copy.
@@ -176,6 +179,20 @@ type Parameters with
     /// Builds and validates parameters from Keras-layout blocks (copied).
     static member Create(kernel, recurrentKernel, bias, denseKernel, denseBias) : Parameters =
         Parameters.create kernel recurrentKernel bias denseKernel denseBias
+    /// The names of the blocks, in the order Blocks() returns them.
+    static member BlockNames : string[] = Array.copy Parameters.blockNames
+    /// A glorot-uniform (rows, cols) matrix: limit sqrt(6 / (rows + cols)), and the next generator.
+    static member GlorotUniform(rows: int, cols: int, rng: Rng) : Draw<Matrix<float>> = Parameters.glorotUniform rows cols rng
+    /// An orthogonal (rows, cols) matrix (Keras' orthogonal initialiser, gain 1), and the next generator.
+    static member Orthogonal(rows: int, cols: int, rng: Rng) : Draw<Matrix<float>> = Parameters.orthogonal rows cols rng
+    /// Every block with its name and its storage (column-major for matrices; not a copy).
+    member p.Blocks() : Block[] = Parameters.blocks p
+    /// A deep copy.
+    member p.Copy() : Parameters = Parameters.copy p
+    /// A record of zeros of the same shapes (what gradients and Adam's moments start from).
+    member p.ZerosLike() : Parameters = Parameters.zerosLike p
+    /// This record, after checking the shapes agree and every value is finite (ArgumentException naming the block).
+    member p.Validate() : Parameters = Parameters.validate p
     /// A new record with f applied to every scalar.
     member p.Map(f: System.Func<float, float>) : Parameters = Parameters.map f.Invoke p
     /// A new record with f applied to matching scalars of this record and `other` (same shapes).

@@ -14,13 +14,13 @@ open System.Collections.Generic
 open System.Text.Json
 open MathNet.Numerics.LinearAlgebra
 
+/// Files of numbers for a model: the inputs a caller gives it, and a state to start from.
 module PredictionFiles =
     open JsonText
 
     /// Reads raw inputs [B][T][I] for this model: T matrices of shape (B, I), time-major. For a
     /// masked model, leading steps whose features are all 0.0 are padding.
-    [<CompiledName("ParseInputsResult")>]
-    let parseInputs (input: InputSpec) (text: string) : Result<EncodedInput, string> =
+    let internal parseInputs (input: InputSpec) (text: string) : Result<EncodedInput, string> =
         run text "an array [batch][time step][feature] of numbers" (fun root ->
             let T, I = input.TimeSteps, input.Features
             let B = length "inputs" root "an array [batch][time step][feature]"
@@ -72,8 +72,7 @@ module PredictionFiles =
             { Inputs = inputs; Masking = masking })
 
     /// Reads an initial state { "h": [B][H], "c": [B][H] } for `batch` samples and `units` units.
-    [<CompiledName("ParseStateResult")>]
-    let parseState (batch: int) (units: int) (text: string) : Result<LstmState, string> =
+    let internal parseState (batch: int) (units: int) (text: string) : Result<LstmState, string> =
         run text "an object { \"h\": [batch][units], \"c\": [batch][units] }" (fun root ->
             let d = fields "state" root
             let what = sprintf "batch %d × units %d, to match the inputs and the model" batch units

@@ -10,16 +10,22 @@ open System
 /// The generator's state: a 64-bit counter. Copy it freely; it never changes in place.
 [<Struct>]
 type Rng =
-    { State: uint64 }
+    { /// The counter: the whole state, what a checkpoint saves.
+      State: uint64 }
 
     /// A generator started from `seed`.
     static member Create(seed: int64) : Rng = { State = uint64 seed }
 
 /// A value drawn from a generator together with the generator to draw from next.
 [<Struct>]
-type Draw<'T> = { Value: 'T; Next: Rng }
+type Draw<'T> =
+    { /// The value drawn.
+      Value: 'T
+      /// The generator to draw from next.
+      Next: Rng }
 
-module Rng =
+/// The generator's functions, curried (the .NET members on Rng and AlphabetLstm.FSharp.Rng call them).
+module internal Rng =
     let private golden = 0x9E3779B97F4A7C15UL
 
     /// A generator started from `seed`.
@@ -75,8 +81,7 @@ module Rng =
         { Value = r * cos (2.0 * Math.PI * u2.Value); Next = u2.Next }
 
     /// `count` draws of `draw`, in order, and the generator after them.
-    [<CompiledName("Many")>]
-    let many (count: int) (draw: Rng -> Draw<'T>) (rng: Rng) : Draw<'T[]> =
+    let internal many (count: int) (draw: Rng -> Draw<'T>) (rng: Rng) : Draw<'T[]> =
         let values = Array.zeroCreate count
         let mutable r = rng
         for k in 0 .. count - 1 do
@@ -98,8 +103,14 @@ module Rng =
             p.[d.Value] <- t
         { Value = p; Next = r }
 
-/// C#-friendly draws on the generator value itself (F# callers use the Rng module).
+/// The draws, on the generator value itself: each returns the value drawn and the next generator.
 type Rng with
+    /// The next 64 random bits and the next generator.
+    member r.NextUInt64() : Draw<uint64> = Rng.nextUInt64 r
+    /// A double uniform in [low, high) and the next generator.
+    member r.Uniform(low: float, high: float) : Draw<float> = Rng.uniform low high r
+    /// A standard normal draw (Box-Muller) and the next generator.
+    member r.NextNormal() : Draw<float> = Rng.nextNormal r
     /// A double uniform in [0, 1) and the next generator.
     member r.NextDouble() : Draw<float> = Rng.nextDouble r
     /// An integer uniform in [low, high) and the next generator.

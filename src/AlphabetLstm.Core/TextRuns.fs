@@ -122,9 +122,11 @@ type TextEvaluation =
 
 /// One epoch of a text run: the training report (per target), the held-out loss and the state after it.
 type TextEpoch =
-    { Report: EpochReport
+    { /// The epoch's training report: its loss and accuracy per target.
+      Report: EpochReport
       /// The held-out loss after the epoch, in nats per target; NaN when nothing is held out.
       ValidationLoss: float
+      /// The training state after the epoch: its weights, moments and epoch count.
       State: TrainingState }
     /// The held-out loss in bits per character; NaN when nothing is held out.
     member e.ValidationBitsPerCharacter = e.ValidationLoss / log 2.0
@@ -140,6 +142,7 @@ type internal TextLane =
       /// d loss / d h of every row from the head, (T·B, H), for every-step targets.
       DOutputs: float[] }
 
+/// Text runs: a text's windows or streams prepared for training, trained, evaluated, and continued.
 module TextRuns =
     /// How a text run's model reads: T steps of one symbol each, a window or a stream model.
     [<CompiledName("InputOf")>]
@@ -178,11 +181,11 @@ module TextRuns =
         elif T < 1 || B < 1 then sprintf "the window and the batch size must be positive, got %d and %d" T B
         elif sampleCount run train = 0 then
             if run.Stateful then
-                sprintf "the training part has %d characters; %d streams of chunks of %d need at least %d × %d = %d" train B T B (T + 1) (B * (T + 1))
-            else sprintf "the training part has %d characters; a window of %d needs at least %d (the window and the character after it)" train T (T + 1)
+                sprintf "the training part has %d characters; %d streams of chunks of %d need at least %d × %d = %d" train B T B (int64 T + 1L) (int64 B * (int64 T + 1L))
+            else sprintf "the training part has %d characters; a window of %d needs at least %d (the window and the character after it)" train T (int64 T + 1L)
         elif run.Validation > 0.0 && heldOutSamples run held = 0 then
             sprintf "the held-out part (the last %g of the text) has %d characters; one %s of %d needs at least %d"
-                run.Validation held (if run.Stateful then "chunk" else "window") T (T + 1)
+                run.Validation held (if run.Stateful then "chunk" else "window") T (int64 T + 1L)
         else null
 
     /// The data, configuration and starting state of a text run for a seed: weights from
@@ -346,8 +349,7 @@ module TextRuns =
     /// `onBatch` is told the progress), then read on the held-out part. A stream run's state is
     /// reset after every epoch (the streams start again from their beginnings). Each epoch works on
     /// a private copy of the weights and moments, handed out as its state and never written again.
-    [<CompiledName("FitWithProgress")>]
-    let fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
+    let internal fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
         let run, config = prepared.Run, prepared.Config
         let T, B, N = run.Window, run.BatchSize, prepared.Samples
         Seq.delay (fun () ->

@@ -25,12 +25,18 @@ type StatePolicy =
 
 /// How to train.
 type FitConfig =
-    { Epochs: int
+    { /// The epoch to train up to, a total counted from the first: a state already at it trains no
+      /// more (for a number of further epochs, Training.Continue).
+      Epochs: int
+      /// B, samples per batch (the last batch of an epoch may be smaller).
       BatchSize: int
+      /// Whether each epoch visits the samples in a fresh order drawn from the generator.
       Shuffle: bool
+      /// Whether the state is carried from batch to batch.
       Policy: StatePolicy
       /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
+      /// Adam's settings.
       Optimizer: AdamConfig
       /// Threads one training step may use; the result is the same bits for every count. Only
       /// large steps are split (see Lstm.partsOf); 1 runs everything on the calling thread.
@@ -59,7 +65,9 @@ type FitConfig =
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
-    { Parameters: Parameters
+    { /// The current weights.
+      Parameters: Parameters
+      /// Adam's moments and step count.
       Optimizer: AdamState
       /// The generator for the next shuffle.
       Rng: Rng
@@ -71,28 +79,52 @@ type TrainingState =
 
 /// What one epoch measured: the sample-weighted mean loss and accuracy over its batches, with the
 /// weights as they were for each batch (Keras' progress-bar numbers).
-type EpochReport = { Epoch: int; Loss: float; Accuracy: float }
+type EpochReport =
+    { /// The epoch's number, counted from 1.
+      Epoch: int
+      /// The sample-weighted mean cross-entropy over the epoch's batches.
+      Loss: float
+      /// The fraction of samples whose argmax prediction was the target, over the epoch's batches.
+      Accuracy: float }
 
 /// An epoch's report and the state after it.
-type EpochOutcome = { Report: EpochReport; State: TrainingState }
+type EpochOutcome =
+    { /// What the epoch measured.
+      Report: EpochReport
+      /// The state after the epoch.
+      State: TrainingState }
 
 /// Consecutive epochs trained on one working copy of the weights: each epoch's report, in order,
 /// and the state after the last of them.
-type EpochStretch = { Reports: EpochReport[]; State: TrainingState }
+type EpochStretch =
+    { /// Each epoch's report, in order.
+      Reports: EpochReport[]
+      /// The state after the last of them.
+      State: TrainingState }
 
 /// Loss and accuracy of a model on a dataset, with its predictions.
 type Evaluation =
-    { Loss: float
+    { /// The mean cross-entropy over the samples.
+      Loss: float
+      /// The fraction of samples whose argmax prediction is the target.
       Accuracy: float
       /// Softmax output, (N, V).
       Probabilities: Matrix<float>
       /// The argmax class of each sample.
       Predicted: int[] }
 
-/// A stateful evaluation, and the state after its last batch.
-type StatefulEvaluation = { Evaluation: Evaluation; Final: LstmState }
+    /// The softmax output as arrays, one per sample (N arrays of V numbers): a copy, for callers without MathNet.
+    member e.ProbabilityRows : float[][] = e.Probabilities.ToRowArrays()
 
-module Training =
+/// A stateful evaluation, and the state after its last batch.
+type StatefulEvaluation =
+    { /// Loss, accuracy and predictions.
+      Evaluation: Evaluation
+      /// The state after the last batch: pass it on to carry on.
+      Final: LstmState }
+
+/// Training's functions, curried (the Training class and AlphabetLstm.FSharp.Training call them).
+module internal Training =
     /// The state before the first epoch: the parameters, fresh Adam moments, the generator, and a
     /// zero carried state of (BatchSize, H).
     [<CompiledName("Start")>]
@@ -273,8 +305,7 @@ module Training =
     /// states are those `fitWith` hands out at the same epochs, bit for bit; only the ones in between
     /// are never made, which saves copying the weights and Adam's moments every epoch. Enumerating it
     /// again recomputes the same stretches.
-    [<CompiledName("FitEveryWith")>]
-    let fitEvery (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
+    let internal fitEvery (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
         if every < 1 then invalidArg "every" (sprintf "epochs per stretch must be positive, got %d" every)
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
@@ -290,8 +321,7 @@ module Training =
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each; a stateful
     /// run's carried state goes through `betweenEpochs` after every epoch.
-    [<CompiledName("FitWith")>]
-    let fitWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
+    let internal fitWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochOutcome> =
         fitEvery 1 betweenEpochs config data state |> Seq.map (fun s -> { Report = s.Reports.[0]; State = s.State })
 
     /// `fitWith id`: Keras' `fit(epochs=…)`, which carries a stateful model's state across epochs.
@@ -300,8 +330,7 @@ module Training =
 
     /// The last state of `fitWith` (the state itself when no epoch remains). Trains on one working
     /// copy from start to end.
-    [<CompiledName("TrainWith")>]
-    let trainWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
+    let internal trainWith (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState =
         fitEvery (max 1 (config.Epochs - state.Epoch)) betweenEpochs config data state |> Seq.fold (fun _ o -> o.State) state
 
     /// `trainWith id`: the state after Keras' `fit(epochs=…)`.
@@ -369,6 +398,15 @@ type Training =
     static member Train(config: FitConfig, data: Dataset, state: TrainingState,
                         [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) =
         Training.trainWith (Training.Between betweenEpochs) config data state
+    /// Continues training: `epochs` more epochs from `state` (its epoch count, weights, Adam's
+    /// moments and step, generator and carried state), whatever `config.Epochs` says; returns the
+    /// state after the last of them. ArgumentException when `epochs` is not positive.
+    static member Continue(config: FitConfig, data: Dataset, state: TrainingState, epochs: int,
+                           [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) : TrainingState =
+        if epochs < 1 then invalidArg "epochs" (sprintf "expected a positive number of further epochs, got %d" epochs)
+        if epochs > Int32.MaxValue - state.Epoch then
+            invalidArg "epochs" (sprintf "%d further epochs after epoch %d pass the largest epoch count, %d" epochs state.Epoch Int32.MaxValue)
+        Training.trainWith (Training.Between betweenEpochs) (config.WithEpochs(state.Epoch + epochs)) data state
     /// Stateless evaluation in batches of `batchSize` (default 32).
     static member Evaluate(parameters: Parameters, data: Dataset,
                            [<Optional; DefaultParameterValue(32)>] batchSize: int,

@@ -54,7 +54,7 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
     /// A symbol quoted for a message, cut to 40 characters.
     static member internal Quote(s: string) =
         let q = "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
-        if q.Length <= 40 then q else q.Substring(0, 37) + "..."
+        Messages.Clip q
 
     /// A vocabulary of these symbols, in this order. Raises ArgumentException, naming the symbol, when
     /// there are fewer than 2, one is empty, or one appears twice.
@@ -127,8 +127,9 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
             dest.[offset + k] <- 1.0
 
     /// Symbols joined for display: concatenated when every symbol is one character (as "ABC"),
-    /// separated by spaces otherwise (as "Mon Tue Wed").
-    member v.Join(items: IEnumerable<string>) : string = String.Join((if v.IsOneCharacter then "" else " "), items)
+    /// separated by commas otherwise (as "Mon,Tue,Wed"), the one separator of words everywhere:
+    /// in SplitText, in a command's --sequence and in import's --vocabulary.
+    member v.Join(items: IEnumerable<string>) : string = String.Join((if v.IsOneCharacter then "" else Vocabulary.WordSeparator), items)
 
     /// Whether every symbol is one character (one Unicode scalar value).
     member _.IsOneCharacter = symbols |> Array.forall (fun s -> s.Length = 1 || (s.Length = 2 && Char.IsSurrogatePair(s, 0)))
@@ -136,11 +137,16 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
     member internal _.SymbolArray : string[] = symbols
 
     /// The symbols of a text for this vocabulary, the inverse of Join: its characters (Unicode scalar
-    /// values) when every symbol is one character, else its words separated by white space.
+    /// values) when every symbol is one character, else its words separated by commas ("do,re,mi"),
+    /// kept exactly as written (a symbol holding a comma cannot be given this way).
     member v.SplitText(text: string) : string[] =
         if v.IsOneCharacter then Vocabulary.Split text
-        else text.Split((null: char[] | null), StringSplitOptions.RemoveEmptyEntries)
+        else text.Split(Vocabulary.WordSeparator)
 
+    /// What separates the symbols of a vocabulary of words in a text: a comma.
+    static member WordSeparator = ","
+
+    /// Equal when the other is a vocabulary with the same symbols in the same order (ordinal comparison).
     override _.Equals(other: obj) =
         match other with
         | :? Vocabulary as o ->
@@ -148,10 +154,12 @@ type Vocabulary private (symbols: string[], index: Dictionary<string, int>) =
             obj.ReferenceEquals(symbols, other)
             || (symbols.Length = other.Length && Array.forall2 (fun (a: string) b -> String.Equals(a, b, StringComparison.Ordinal)) symbols other)
         | _ -> false
+    /// A hash of the symbols in order, consistent with Equals.
     override _.GetHashCode() =
         let mutable h = HashCode()
         for s in symbols do h.Add(s, StringComparer.Ordinal)
         h.ToHashCode()
+    /// "Vocabulary(V: …)" with the first twelve symbols, for messages and debugging.
     override v.ToString() = sprintf "Vocabulary(%d: %s)" symbols.Length (Vocabulary.Quote(v.Join(Seq.truncate 12 symbols)))
 
     interface IEquatable<Vocabulary> with

@@ -23,6 +23,10 @@ internal static class OnnxImport
         ["LSTM"] = (3, 0), ["Gemm"] = (2, 1), ["MatMul"] = (2, 1), ["Add"] = (2, 1), ["Gather"] = (2, 1),
         ["Reshape"] = (2, 1), ["Expand"] = (2, 1), ["Constant"] = (0, 1),
     };
+    /// <summary>Bytes an imported number costs at the peak: decoded, as a matrix, as parameters, and as the model file's text and its check.</summary>
+    public const int BytesPerImportedNumber = 160;
+    /// <summary>The parsed protobuf's cost for each byte of the file (its strings, lists and raw blocks).</summary>
+    public const int ProtobufBytesPerFileByte = 4;
     private const string Expected = "only one LSTM followed by a dense layer (Gemm, or MatMul + Add) and an optional Softmax can be imported";
 
     public static SavedModel FromBytes(byte[] bytes, ImportOptions options)
@@ -33,6 +37,13 @@ internal static class OnnxImport
         if (bytes.Length == 0) throw Fail("not an ONNX model: the file is empty");
         if (model.Graph is null || model.Graph.Node.Count == 0) throw Fail("not an ONNX model: it holds no graph nodes");
         var g = new Graph(model.Graph);
+        // Memory from the declared dims, before a single number is decoded.
+        var declared = g.DeclaredNumbers();
+        var needed = (double)bytes.Length * ProtobufBytesPerFileByte + declared * BytesPerImportedNumber;
+        if (options.MemoryLimit is { } limit && needed > limit)
+            throw new OnnxConversionException(
+                $"its tensors declare {declared:N0} numbers; importing them would need about {Memory.Describe(needed)} of memory ({BytesPerImportedNumber} bytes a number), more than the limit of {Memory.Describe(limit)}",
+                needed);
 
         foreach (var n in model.Graph.Node)
         {
@@ -175,7 +186,8 @@ internal static class OnnxImport
     private static Track Follow(Graph g, NodeProto n, Track t, long? T)
     {
         var name = Graph.Name(n);
-        int Norm(long axis, int rank) => (int)(axis < 0 ? axis + rank : axis);
+        int Norm(long axis, int rank) => axis >= -rank && axis < rank ? (int)(axis < 0 ? axis + rank : axis)
+            : throw Fail($"{name}: axis {axis} is outside a tensor of rank {rank} (axes go from {-rank} to {rank - 1})");
         long[] Axes() => n.Input.Count > 1 && n.Input[1] != "" ? g.Ints(n.Input[1], $"{name}: axes")
                          : n.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray()
                            ?? throw Fail($"{name}: {n.OpType} without axes cannot be followed");
@@ -185,7 +197,9 @@ internal static class OnnxImport
                 return t;
             case "Squeeze":
             {
-                var axes = Axes().Select(a => Norm(a, t.Rank)).ToHashSet();
+                var given = Axes();
+                var axes = given.Select(a => Norm(a, t.Rank)).ToHashSet();
+                if (axes.Count != given.Length) throw Fail($"{name}: axes [{string.Join(", ", given)}] name an axis twice");
                 int? time = t.TimeAxis;
                 if (time is { } ta)
                 {
@@ -198,6 +212,7 @@ internal static class OnnxImport
             {
                 var rank = t.Rank + Axes().Length;
                 var inserted = Axes().Select(a => Norm(a, rank)).ToHashSet();
+                if (inserted.Count != Axes().Length) throw Fail($"{name}: axes [{string.Join(", ", Axes())}] name an axis twice");
                 var kept = Enumerable.Range(0, rank).Where(a => !inserted.Contains(a)).ToArray();
                 if (kept.Length != t.Rank) throw Fail($"{name}: axes [{string.Join(", ", Axes())}] do not fit a tensor of rank {t.Rank}");
                 return new Track(t.TimeAxis is { } ta ? kept[ta] : null, rank);
@@ -225,6 +240,7 @@ internal static class OnnxImport
                 long[] starts = Get(1), axesIn = Get(3), steps = Get(4);
                 var axes = axesIn.Length > 0 ? axesIn.Select(a => (long)Norm(a, t.Rank)).ToArray() : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
                 if (starts.Length != axes.Length) throw Fail($"{name}: {starts.Length} starts for {axes.Length} axes");
+                if (axes.Any(a => a >= t.Rank)) throw Fail($"{name}: {axes.Length} axes for a tensor of rank {t.Rank}");
                 var at = t.TimeAxis is { } ta ? Array.IndexOf(axes, (long)ta) : -1;
                 if (at < 0) return t;
                 if (!IsLast(starts[at], T) || (steps.Length > at && steps[at] != 1))
@@ -349,7 +365,7 @@ internal static class OnnxImport
         if (fromGraph is { } s)
         {
             if (fromOption is { } o && o != s) throw Fail($"--time-steps {o} disagrees with the graph's input, which has {s} time steps");
-            if (s > 100000) throw Fail($"the graph's input has {s} time steps, more than 100000");
+            if (s > Limits.MaxTimeSteps) throw Fail($"the graph's input has {s} time steps, more than {Limits.MaxTimeSteps}");
             return (int)s;
         }
         return fromOption ?? throw Fail("the file does not say how many time steps the model reads (no metadata, no fixed length in the graph's input): give --time-steps T");
@@ -377,7 +393,7 @@ internal static class OnnxImport
         new(string.Concat(message.Select(ch => char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString())));
 
     /// <summary>A name from the file, cut to 40 characters for a message.</summary>
-    private static string Cut(string name) => name.Length <= 40 ? name : name[..37] + "...";
+    private static string Cut(string name) => Messages.Clip(name);
 
     // ---- the graph's tensors ------------------------------------------------------------------
 
@@ -447,6 +463,23 @@ internal static class OnnxImport
         }
 
         public long[] Ints(string name, string what) => IntTensor(name, what).Values;
+
+        /// <summary>The numbers every constant tensor declares (its dims' product), summed without decoding any; an impossible dim is refused.</summary>
+        public double DeclaredNumbers()
+        {
+            double total = 0;
+            foreach (var (name, t) in constants)
+            {
+                double count = 1;
+                foreach (var d in t.Dims)
+                {
+                    if (d < 0 || d > int.MaxValue) throw Fail($"tensor '{Cut(name)}' has an impossible shape [{string.Join(", ", t.Dims)}]");
+                    count *= d;
+                }
+                total += count;
+            }
+            return total;
+        }
 
         private static int Count(long[] dims, string what)
         {

@@ -77,13 +77,9 @@ internal static class OnnxMetadata
         : text == yes ? true
         : throw Fail($"metadata \"{key}\": expected \"{yes}\" or \"{no}\", found {Shown(text)}");
 
-    internal static string Shown(string s) => s.Length <= 40 ? JsonSerializer.Serialize(s, Json) : JsonSerializer.Serialize(s[..37] + "...", Json);
+    internal static string Shown(string s) => JsonSerializer.Serialize(Messages.Clip(s), Json);
 
-    internal static string OneLine(string message)
-    {
-        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).ReplaceLineEndings(" ");
-    }
+    internal static string OneLine(string message) => Messages.WithoutParameter(message).ReplaceLineEndings(" ");
 
     private static OnnxConversionException Fail(string message) => new(message);
 }

@@ -43,7 +43,22 @@ public sealed record ImportOptions
     public int? TimeSteps { get; init; }
     /// <summary>How symbols become features (default: one-hot when I is a multiple of V, else index).</summary>
     public SymbolEncoding? Encoding { get; init; }
+    /// <summary>
+    /// The most memory, in bytes, the import may plan to use: checked from the tensors' declared shapes
+    /// before any is decoded (<see cref="OnnxConversionException.RequiredBytes"/> says how much it needed). No limit when null.
+    /// </summary>
+    public long? MemoryLimit { get; init; }
 }
 
 /// <summary>A file that cannot be converted: the message is one line naming what and why.</summary>
-public sealed class OnnxConversionException(string message) : FormatException(message);
+public sealed class OnnxConversionException : FormatException
+{
+    /// <summary>A refusal: <paramref name="message"/> is one line naming what and why.</summary>
+    public OnnxConversionException(string message) : base(message) { }
+
+    /// <summary>A refusal because the import would need <paramref name="requiredBytes"/> of memory, more than <see cref="ImportOptions.MemoryLimit"/>.</summary>
+    public OnnxConversionException(string message, double requiredBytes) : base(message) => RequiredBytes = requiredBytes;
+
+    /// <summary>The memory the import would have needed, when that is why it was refused; else null.</summary>
+    public double? RequiredBytes { get; }
+}

@@ -25,7 +25,7 @@ public class CliInProcessTests
     }
 
     [Theory]
-    [InlineData(new[] { "frobnicate" }, 2, "unknown command 'frobnicate'; the commands are experiment, merge, train, resume, predict, generate, export, import, bench (see --help)")]
+    [InlineData(new[] { "frobnicate" }, 2, "unknown command 'frobnicate'; the commands are experiment, sweep, merge, train, resume, predict, generate, export, import, bench (see --help)")]
     [InlineData(new[] { "a-command-name-much-longer-than-forty-characters-in-all" }, 2, "unknown command 'a-command-name-much-longer-than-forty...'")]
     [InlineData(new[] { "--frobnicate" }, 2, "Unrecognized command or argument '--frobnicate'")]
     [InlineData(new string[0], 2, "Required command was not provided.")]
@@ -34,7 +34,7 @@ public class CliInProcessTests
     [InlineData(new[] { "experiment", "one-char", "--epochs", "10000001" }, 2, "--epochs expects a whole number from 1 to 10,000,000, got '10000001'")]
     [InlineData(new[] { "experiment", "one-char", "--seed", "9223372036854775808" }, 2, "--seed expects a whole number from -9223372036854775808 to 9223372036854775807, got '9223372036854775808'")]
     [InlineData(new[] { "experiment", "one-char", "--seed", "9223372036854775807", "--seeds", "2" }, 2, "--seed 9223372036854775807 with --seeds 2 would pass the largest seed")]
-    [InlineData(new[] { "experiment", "nope" }, 2, "unknown experiment 'nope'")]
+    [InlineData(new[] { "experiment", "nope" }, 2, "unknown experiment \"nope\"")]
     [InlineData(new[] { "predict", "--model", "no-such-model.json", "--sequence", "A" }, 1, "--model 'no-such-model.json': no such file")]
     [InlineData(new[] { "train", "one-char", "--save", "m.json", "--checkpoint-every", "3" }, 2, "--checkpoint-every needs --checkpoint DIR")]
     public void A_bad_command_line_is_one_error_line_and_its_exit_code(string[] args, int exit, string fragment) =>

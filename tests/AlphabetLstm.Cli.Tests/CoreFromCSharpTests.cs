@@ -85,4 +85,47 @@ public class CoreFromCSharpTests
                 Assert.Equal((Loss(up) - Loss(down)) / (2 * eps), grads.Parameters.Kernel[r, j], 1e-8);
             }
     }
+
+    /// <summary>
+    /// What the README's melody program printed when it was a README block: windows of a sequence that is
+    /// not the alphabet, Keras' fit defaults followed epoch by epoch, an evaluation, and a bad file read
+    /// as one line. The same calls and the same numbers, run here.
+    /// </summary>
+    [Fact]
+    public void Windows_of_a_melody_train_with_fits_defaults_and_evaluate_to_the_numbers_the_README_showed()
+    {
+        var o = new StringWriter();
+        var melody = "C C G G A A G F F E E D D C G G F F E E D G G F F E E D C C G G A A G F F E E D D C".Split(' ');
+        var vocabulary = Vocabulary.Create(["C", "D", "E", "F", "G", "A"]);
+        var data = Datasets.Windows(vocabulary, SymbolEncoding.OneHot, Layout.TimeSteps, 3, melody);
+        o.WriteLine($"{data.Count} windows of {data.TimeSteps} steps × {data.Features} features");
+        var config = FitConfig.Create(epochs: 300, batchSize: 8);
+        var init = Parameters.Init(data.Features, 32, vocabulary.Count, Rng.Create(1));
+        var state = Training.Start(config, init.Value, init.Next);
+        foreach (var epoch in Training.Fit(config, data, state))
+        {
+            if (epoch.Report.Epoch % 100 == 0)
+                o.WriteLine($"epoch {epoch.Report.Epoch}: loss {epoch.Report.Loss:F3}");
+            state = epoch.State;
+        }
+        var evaluation = Training.Evaluate(state.Parameters, data);
+        o.WriteLine($"accuracy {evaluation.Accuracy:P1}");
+        for (var n = 0; n < 5; n++)
+            o.WriteLine($"{data.Patterns[n]} -> {vocabulary[evaluation.Predicted[n]]} (expected {data.Expected[n]})");
+        if (!SavedModel.TryParse("{ \"format\": \"alphabet-lstm-model\", \"version\": 9 }", out _, out var error))
+            o.WriteLine(error);
+        Assert.Equal("""
+            39 windows of 3 steps × 6 features
+            epoch 100: loss 0.313
+            epoch 200: loss 0.201
+            epoch 300: loss 0.180
+            accuracy 92.3 %
+            CCG -> G (expected G)
+            CGG -> A (expected A)
+            GGA -> A (expected A)
+            GAA -> G (expected G)
+            AAG -> F (expected F)
+            version: expected 1 to 3, found 9: the file is from a newer alphabet-lstm
+            """, o.ToString().ReplaceLineEndings("\n").TrimEnd());
+    }
 }

@@ -58,7 +58,7 @@ public partial class FanOutCliTests
         AssertSameFolders(dir["one"], dir["two"]);
         Assert.Contains("\"timing\": \"trainSeconds is the wall time", File.ReadAllText(dir["two/results.json"]));
         // Each run's lines together, in plan order.
-        Assert.Equal(Untimed(one.Stdout).Replace("one/", "DIR/"), Untimed(two.Stdout).Replace("two/", "DIR/"));
+        Assert.Equal(Untimed(one.Stdout).Replace("one/", "DIR/").Replace("in one:", "in DIR:"), Untimed(two.Stdout).Replace("two/", "DIR/").Replace("in two:", "in DIR:"));
         Assert.Contains("== variable-length: Variable-length input to one char (seed 2)", two.Stdout);
     }
 

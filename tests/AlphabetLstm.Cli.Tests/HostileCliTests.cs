@@ -83,7 +83,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         using var dir = new TempFolder();
         foreach (var device in new[] { "/dev/zero", "/dev/urandom" })
             CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", device, "--sequence", "B"), 1,
-                $"--model '{device}' is not a regular file (a device, FIFO or socket)");
+                $"--model '{device}' is a character device, not a regular file");
         // A 200 MB model (sparse: no disk is used) is refused by its size, before a byte is read.
         using (var big = new FileStream(dir["big.json"], FileMode.Create)) big.SetLength(200L << 20);
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, Heap256M, "predict", "--model", "big.json", "--sequence", "B"), 1,
@@ -348,7 +348,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
     }
 
     [Theory]
-    [InlineData("frobnicate", 2, "unknown command 'frobnicate'; the commands are experiment, merge, train, resume, predict, generate, export, import, bench")]
+    [InlineData("frobnicate", 2, "unknown command 'frobnicate'; the commands are experiment, sweep, merge, train, resume, predict, generate, export, import, bench")]
     [InlineData("train one-char --save m.json --seed 9223372036854775808", 2, "--seed expects a whole number from -9223372036854775808 to 9223372036854775807, got '9223372036854775808'")]
     [InlineData("experiment one-char --seed 9223372036854775807 --seeds 2", 2, "would pass the largest seed 9223372036854775807")]
     public void Messages_name_the_word_and_the_range(string args, int exit, string expected)

@@ -254,7 +254,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
     }
 
     [Theory]
-    [InlineData("train nope --save m.json", "unknown experiment 'nope'")]
+    [InlineData("train nope --save m.json", "unknown experiment \"nope\"")]
     [InlineData("train one-char", "--save")]
     [InlineData("train one-char --save m.json --checkpoint-every 2", "--checkpoint-every needs --checkpoint DIR")]
     [InlineData("train one-char --save m.json --learning-rate -1", "--learning-rate expects a positive number, got '-1'")]

@@ -89,6 +89,25 @@ public class OnnxCliTests
     }
 
     [Fact]
+    public void A_word_vocabulary_takes_its_symbols_comma_separated_in_predict_as_in_import()
+    {
+        using var dir = new TempFolder();
+        var logits = OnnxImportTests.Fixture("torch_logits.onnx");   // 4 time steps of one-hot over 5 classes
+        Assert.Equal(0, CliProcess.Run(dir.Path, "import", "--onnx", logits, "--save", "notes.json", "--vocabulary", "do,re,mi,fa,so").ExitCode);
+        var model = SavedModel.Parse(File.ReadAllText(dir["notes.json"]));
+        var expected = model.PredictNext(model.ZeroState(), ["do", "re", "mi", "fa"]);
+        Assert.Equal(["do", "re", "mi", "fa"], model.Vocabulary.SplitText("do,re,mi,fa"));
+        Assert.Equal("do,re,mi", model.Vocabulary.Join(["do", "re", "mi"]));
+
+        var r = CliProcess.Run(dir.Path, "predict", "--model", "notes.json", "--sequence", "do,re,mi,fa");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.StartsWith($"do,re,mi,fa -> {expected.Symbol}\n", r.Stdout);
+        // Spaces are not the separator: the error says which one is.
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "predict", "--model", "notes.json", "--sequence", "do re mi fa"), 1,
+            "--sequence: ", "\"do re mi fa\"", "the model's symbols are words: separate them with commas, as in do,re,mi");
+    }
+
+    [Fact]
     public void Every_refused_file_exits_1_with_one_line_and_writes_nothing()
     {
         using var dir = new TempFolder();

@@ -83,7 +83,7 @@ public class OnnxImportTests(ITestOutputHelper output)
         });
         var back = OnnxModel.Import(bytes, new ImportOptions());
         Assert.Equal(model.Vocabulary, back.Vocabulary);
-        var d = ParametersModule.Blocks(model.Parameters).Zip(ParametersModule.Blocks(back.Parameters))
+        var d = model.Parameters.Blocks().Zip(back.Parameters.Blocks())
                           .SelectMany(p => p.First.Values.Zip(p.Second.Values, (a, b) => Math.Abs(a - b))).Max();
         Assert.True(d <= 1e-7, $"weights differ by {d:E3} (float32 rounding is below 1e-7 for weights in [-1, 1])");
     }

@@ -35,6 +35,7 @@ public partial class ReportCliTests
         Assert.Contains("from 'K' after a reset", md);
         Assert.Contains("stateful-seed1-h-from-A.png", md);
         Assert.Contains("stateful-seed1-h-from-K.png", md);
+        Assert.Contains("Compare the outlined first columns", md);
         Assert.Matches(@"The state after 'K' from a reset is nearest to the state after '[A-Z]'", md);
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "results.json")));
@@ -94,6 +95,50 @@ public partial class ReportCliTests
         Assert.Contains("With masking, padded steps leave the state untouched", md);
         Assert.Equal(20, Regex.Matches(md, @"(?m)^\| `[A-Z]{1,5}` \| [A-Z]").Count);
         AssertLinksExist(md, dir.Path);
+    }
+
+    [Fact]
+    public void Without_out_the_report_goes_to_a_fresh_folder_named_on_the_last_line_and_nothing_is_overwritten()
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir["alphabet-lstm-report-2"], "a file of the user's");
+        string[] run = ["experiment", "batch-state", "--epochs", "2", "--quiet"];
+        var first = CliProcess.Run(dir.Path, run);
+        var second = CliProcess.Run(dir.Path, run);
+        Assert.True(first.ExitCode == 0 && second.ExitCode == 0, first.Stderr + second.Stderr);
+        var reportMd = Path.Combine("alphabet-lstm-report", "report.md");
+        Assert.Equal($"the report is in alphabet-lstm-report: open {reportMd}", first.Stdout.TrimEnd().Split('\n')[^1]);
+        Assert.Equal($"the report is in alphabet-lstm-report-3: open {Path.Combine("alphabet-lstm-report-3", "report.md")}", second.Stdout.TrimEnd().Split('\n')[^1]);
+        Assert.Equal("a file of the user's", File.ReadAllText(dir["alphabet-lstm-report-2"]));
+        Assert.Equal(["batch-state"], SummaryRows(File.ReadAllText(dir[reportMd])));
+        AssertPng(dir["alphabet-lstm-report-3/batch-state-curves.png"]);
+    }
+
+    [Fact]
+    public void No_report_writes_only_what_is_asked_and_contradicting_out_is_a_usage_error()
+    {
+        using var dir = new TempFolder();
+        var r = CliProcess.Run(dir.Path, "experiment", "batch-state", "--epochs", "2", "--quiet", "--no-report", "--json", "r.json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.DoesNotContain("the report is in", r.Stdout);
+        Assert.Equal(["r.json"], dir.Files());
+        // A shard writes its JSON only: the report is merge's.
+        var s = CliProcess.Run(dir.Path, "experiment", "batch-state", "--epochs", "2", "--quiet", "--shard", "0/2", "--json", "s.json");
+        Assert.True(s.ExitCode == 0, s.Stderr);
+        Assert.Equal(["r.json", "s.json"], dir.Files());
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "experiment", "batch-state", "--no-report", "--out", "x"), 2, "--no-report and --out");
+    }
+
+    [Fact]
+    public void The_heatmaps_scale_is_light_at_zero_and_no_end_is_dark()
+    {
+        static double Luminance(ScottPlot.Color c) => (0.2126 * c.R + 0.7152 * c.G + 0.0722 * c.B) / 255;
+        Assert.True(Luminance(Plots.Diverging.GetColor(0.5)) > 0.9, "0 must print light");
+        foreach (var end in new[] { 0.0, 1.0 })
+            Assert.InRange(Luminance(Plots.Diverging.GetColor(end)), 0.2, 0.6);
+        // The two signs differ in hue: blue below 0, red above.
+        Assert.True(Plots.Diverging.GetColor(0.0).B > Plots.Diverging.GetColor(0.0).R);
+        Assert.True(Plots.Diverging.GetColor(1.0).R > Plots.Diverging.GetColor(1.0).B);
     }
 
     /// <summary>The experiment ids of the summary table's rows, in order.</summary>

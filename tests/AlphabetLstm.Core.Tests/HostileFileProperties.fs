@@ -70,7 +70,7 @@ let private goodModel extra = modelText alphabet "\"alphabet-lstm-model\"" input
 
 let private checkpointText (units: int) (epochs: int) =
     let spec = (Experiments.tryFind "one-char").Value
-    let run = { Experiment = spec.Id; Seed = 1L; Epochs = 3; Units = 2; Masked = false; LearningRate = 0.001; CheckpointEvery = 1; Text = None }
+    let run = RunSettings.ForExperiment(spec.Id, 1L, 3, 2, false, 0.001, 1)
     let text = CheckpointFile.serialize { Run = run; Input = Experiments.inputOf spec; State = (CheckpointFile.prepare run).Start; Save = "m.json" }
     CheckpointFile.seal (text.Replace("\"units\": 2, \"masked\"", sprintf "\"units\": %d, \"masked\"" units)
                              .Replace("\"epochs\": 3,", sprintf "\"epochs\": %d," epochs))

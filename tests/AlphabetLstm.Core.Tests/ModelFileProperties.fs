@@ -215,8 +215,7 @@ let private applyDamage (text: string) (d: Damage) : string =
 
 let private validCheckpoint (s: Shape) : Checkpoint =
     let spec = (Experiments.tryFind "timestep-window").Value
-    let run = { Experiment = spec.Id; Seed = s.Seed; Epochs = 5; Units = min s.H 2; Masked = false
-                LearningRate = 0.001; CheckpointEvery = 1; Text = None }
+    let run = RunSettings.ForExperiment(spec.Id, s.Seed, 5, min s.H 2, false, 0.001, 1)
     let prepared = CheckpointFile.prepare run
     { Run = run; Input = Experiments.inputOf spec; State = prepared.Start; Save = "m.json" }
 
@@ -374,8 +373,7 @@ let private sameState (a: TrainingState) (b: TrainingState) =
 let ``a checkpoint reads back bit for bit: parameters, moments, step, generator, epoch and carried state`` (s: Shape) (carry: bool) =
     let id = Experiments.ids.[int (s.Seed % int64 Experiments.ids.Length)]
     let spec = (Experiments.tryFind id).Value
-    let run = { Experiment = id; Seed = s.Seed; Epochs = 10; Units = s.H; Masked = s.Seed % 2L = 0L
-                LearningRate = 0.01; CheckpointEvery = s.T; Text = None }
+    let run = RunSettings.ForExperiment(id, s.Seed, 10, s.H, s.Seed % 2L = 0L, 0.01, s.T)
     let input = Experiments.inputOf (spec.WithMasked run.Masked)
     let p = awkwardParameters input.Features s.H s.Seed
     let positive = Parameters.map abs (awkwardParameters input.Features s.H (s.Seed + 1L))
@@ -398,8 +396,7 @@ let ``a checkpoint reads back bit for bit: parameters, moments, step, generator,
 
 [<Fact>]
 let ``training resumed from a checkpoint text ends bit-identical to the unbroken run`` () =
-    let run = { Experiment = "variable-length"; Seed = 5L; Epochs = 3; Units = 4; Masked = true
-                LearningRate = 0.001; CheckpointEvery = 1; Text = None }
+    let run = RunSettings.ForExperiment("variable-length", 5L, 3, 4, true, 0.001, 1)
     let prepared = CheckpointFile.prepare run
     let data = { prepared.Data with Inputs = prepared.Data.Inputs |> Array.map (fun m -> m.SubMatrix(0, 60, 0, 1)) }
     let data = { data with Targets = data.Targets.SubMatrix(0, 60, 0, V); Lengths = data.Lengths.[0..59]; Patterns = data.Patterns.[0..59] }

@@ -93,7 +93,7 @@ let ``a stateful text run resumed from its checkpoint text ends bit-identical to
     let s = { I = 1; H = 3; V = 5; B = 2; T = 4; Seed = 11L }
     let text = textFor s 70
     let run = RunSettings.ForText(textRun s true text, 3L, 3, 3, 0.01, 1)
-    let indexed = IndexedText.Create(run.Text.Value.Vocabulary, text)
+    let indexed = IndexedText.Create(run.text.Value.Vocabulary, text)
     let prepared = CheckpointFile.prepareText run indexed
     let unbroken = TextRuns.fitQuietly prepared |> Seq.last
     let first = TextRuns.fitQuietly prepared |> Seq.head
@@ -200,7 +200,7 @@ let ``a stream model reads any number of symbols, one per step; a window model e
 let ``a stream run starts every epoch from the zero state, a window run shuffles`` (s: Shape) (stateful: bool) =
     let text = textFor s (s.B * (2 * s.T + 1) + 7)
     let run = RunSettings.ForText(textRun s stateful text, s.Seed, 2, s.H, 0.01, 1)
-    let prepared = CheckpointFile.prepareText run (IndexedText.Create(run.Text.Value.Vocabulary, text))
+    let prepared = CheckpointFile.prepareText run (IndexedText.Create(run.text.Value.Vocabulary, text))
     Assert.Equal(stateful, prepared.Config.Policy = StatePolicy.Stateful)
     Assert.Equal(not stateful, prepared.Config.Shuffle)
     for stretch in TextRuns.fitQuietly prepared do

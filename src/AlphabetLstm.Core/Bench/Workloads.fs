@@ -12,19 +12,29 @@ open MathNet.Numerics.LinearAlgebra
 
 /// A shape to train: I inputs, H units, B samples per batch, T time steps (V = 26 classes).
 type WorkloadShape =
-    { Inputs: int
+    { /// I.
+      Inputs: int
+      /// H.
       Units: int
+      /// B.
       Batch: int
+      /// T.
       TimeSteps: int }
 
 /// A ready-to-run workload: one epoch of `Config` over `Data` from `Start` is `Steps` optimizer steps.
 type Workload =
-    { Shape: WorkloadShape
+    { /// The shape trained.
+      Shape: WorkloadShape
+      /// Optimizer steps in one epoch.
       Steps: int
+      /// The batch, repeated Steps times.
       Data: Dataset
+      /// Stateless, unshuffled, batch B.
       Config: FitConfig
+      /// Keras-initialised weights, epoch 0.
       Start: TrainingState }
 
+/// Synthetic workloads for the benchmark.
 module Workloads =
     /// `steps` copies of one random batch (inputs uniform in [0, 1), random one-hot targets over
     /// 26 classes), Keras-initialised weights, and a stateless, unshuffled config with batch B, so

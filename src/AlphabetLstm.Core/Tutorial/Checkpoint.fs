@@ -26,42 +26,57 @@ open System.Text.Json
 open System.Text.RegularExpressions
 
 /// What a run trains on: one of the tutorial's experiments, or a text file (`train --text`).
-type RunKind = | Experiment = 0 | Text = 1
+type RunKind =
+    /// One of the tutorial's experiments.
+    | Experiment = 0
+    /// A text file.
+    | Text = 1
 
 /// What a training run was asked to do: the experiment or the text, the seed and the overrides.
+/// Made by ForExperiment or ForText; equal when every setting is (the record's fields are the
+/// core's own: the text is an option inside, TextOrNull outside).
 type RunSettings =
-    { /// The experiment id, e.g. "stateful" ("" for a text run).
-      Experiment: string
-      Seed: int64
-      /// The total number of epochs (the experiment's, or the override).
-      Epochs: int
-      /// H (the experiment's, or the override).
-      Units: int
-      /// Whether padded steps are masked.
-      Masked: bool
-      /// Adam's learning rate (Keras' 0.001 unless overridden).
-      LearningRate: float
-      /// A checkpoint every this many epochs (and after the last).
-      CheckpointEvery: int
-      /// The text and how it is cut, for a text run; None for an experiment.
-      Text: TextRun option }
+    internal
+        { experiment: string
+          seed: int64
+          epochs: int
+          units: int
+          masked: bool
+          learningRate: float
+          checkpointEvery: int
+          text: TextRun option }
 
+    /// The experiment id, e.g. "stateful" ("" for a text run).
+    member r.Experiment = r.experiment
+    /// The seed the run's randomness comes from.
+    member r.Seed = r.seed
+    /// The total number of epochs (the experiment's, or the override).
+    member r.Epochs = r.epochs
+    /// H (the experiment's, or the override).
+    member r.Units = r.units
+    /// Whether padded steps are masked.
+    member r.Masked = r.masked
+    /// Adam's learning rate (Keras' 0.001 unless overridden).
+    member r.LearningRate = r.learningRate
+    /// A checkpoint every this many epochs (and after the last).
+    member r.CheckpointEvery = r.checkpointEvery
     /// An experiment or a text run.
-    member r.Kind = if r.Text.IsSome then RunKind.Text else RunKind.Experiment
-    /// The text run's settings, or null for an experiment (C#'s view of `Text`).
-    member r.TextOrNull : TextRun | null = match r.Text with Some t -> t | None -> null
+    member r.Kind = if r.text.IsSome then RunKind.Text else RunKind.Experiment
+    /// The text and how it is cut, for a text run; null for an experiment.
+    member r.TextOrNull : TextRun | null = match r.text with Some t -> t | None -> null
     /// An experiment's run settings.
     static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int) =
-        { Experiment = experiment; Seed = seed; Epochs = epochs; Units = units; Masked = masked; LearningRate = learningRate
-          CheckpointEvery = checkpointEvery; Text = None }
+        { experiment = experiment; seed = seed; epochs = epochs; units = units; masked = masked; learningRate = learningRate
+          checkpointEvery = checkpointEvery; text = None }
     /// A text run's settings.
     static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int) =
-        { Experiment = ""; Seed = seed; Epochs = epochs; Units = units; Masked = false; LearningRate = learningRate
-          CheckpointEvery = checkpointEvery; Text = Some text }
+        { experiment = ""; seed = seed; epochs = epochs; units = units; masked = false; learningRate = learningRate
+          checkpointEvery = checkpointEvery; text = Some text }
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
-    { Run: RunSettings
+    { /// What the run was asked to do.
+      Run: RunSettings
       /// How the model reads its input (as the model file will say).
       Input: InputSpec
       /// Parameters, Adam's moments and step, the generator, the epoch and the carried state.
@@ -70,6 +85,7 @@ type Checkpoint =
       /// choice, kept with the checkpoint so that a resumed run writes the same file.
       Save: string }
 
+/// The run checkpoint for F#: serialize, parse returning Result, and preparing or resuming its run.
 module CheckpointFile =
     open JsonText
 
@@ -80,8 +96,8 @@ module CheckpointFile =
     /// The experiment a run trains, with its overrides applied; Error when the id is unknown.
     let internal specOf (run: RunSettings) : Result<ExperimentSpec, string> =
         match Experiments.tryFind run.Experiment with
-        | _ when run.Text.IsSome -> Error "a text run trains no experiment: prepare it with CheckpointFile.PrepareText"
-        | None -> Error(sprintf "unknown experiment %s; valid ids: %s" (quote run.Experiment) (String.Join(", ", Experiments.ids)))
+        | _ when run.text.IsSome -> Error "a text run trains no experiment: prepare it with CheckpointFile.PrepareText"
+        | None -> Error(Experiments.unknownMessage run.Experiment)
         | Some s -> Ok(s.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked))
 
     /// The run's data, configuration and fresh starting state (epoch 0) for its seed.
@@ -102,7 +118,7 @@ module CheckpointFile =
     /// A text run's data, configuration and fresh starting state, from the indexed text.
     [<CompiledName("PrepareText")>]
     let prepareText (run: RunSettings) (text: IndexedText) : PreparedText =
-        match run.Text with
+        match run.text with
         | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
         | Some t -> TextRuns.prepare t text run.Seed run.Units run.Epochs run.LearningRate
 
@@ -114,53 +130,25 @@ module CheckpointFile =
     /// The model the checkpoint's current weights make.
     [<CompiledName("Model")>]
     let model (c: Checkpoint) : SavedModel =
-        let vocabulary = match c.Run.Text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
+        let vocabulary = match c.Run.text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
         { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters }
 
-    // ---- the checksum -----------------------------------------------------------------------
-
-    let private shaLine = Regex("^  \"sha256\": \"([^\"\\n]*)\",\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
-    let private versionLine = Regex("^  \"version\": [^\\n]*\n", RegexOptions.Multiline ||| RegexOptions.CultureInvariant)
-
-    /// The SHA-256 of the text's UTF-8 bytes, in lower-case hex.
-    let private sha256 (text: string) =
-        Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes text))
-
-    /// The text without its "sha256" line: what the checksum covers.
-    let private unsealed (text: string) = shaLine.Replace(text, "", 1)
+    // ---- the checksum (the training checkpoint's) -----------------------------------------------
 
     /// The checkpoint text with its "sha256" line (re)computed, right after the "version" line:
     /// for tools (and tests) that edit a checkpoint on purpose.
     [<CompiledName("Seal")>]
-    let seal (text: string) : string =
-        let body = unsealed text
-        let m = versionLine.Match body
-        if not m.Success then invalidArg "text" "the text has no \"version\" line at the start of a line: not a checkpoint this program wrote"
-        body.Insert(m.Index + m.Length, sprintf "  \"sha256\": \"%s\",\n" (sha256 body))
-
-    /// Fails unless the text carries a "sha256" line that matches the rest of it.
-    let private verify (text: string) =
-        let m = shaLine.Match text
-        if not m.Success then
-            fail "sha256: missing: expected the checkpoint's checksum on its own line (\"sha256\": \"...\"), as this program writes it"
-        let claimed = m.Groups.[1].Value
-        let actual = sha256 (unsealed text)
-        if not (String.Equals(claimed, actual, StringComparison.Ordinal)) then
-            fail (sprintf "sha256: the checkpoint's content does not match its checksum (found %s, the content hashes to %s...): the file was edited or damaged; it is refused so a changed seed, generator or epoch cannot silently give a different model"
-                      (quote claimed) (actual.Substring(0, 12)))
+    let seal (text: string) : string = TrainingFile.seal text
 
     // ---- writing ------------------------------------------------------------------------------
 
     /// The checkpoint as JSON text. Raises ArgumentException for non-finite weights or moments.
-    [<CompiledName("Serialize")>]
-    let serialize (c: Checkpoint) : string =
+    let internal serialize (c: Checkpoint) : string =
         let r, s = c.Run, c.State
-        Parameters.validate s.Optimizer.M |> ignore
-        Parameters.validate s.Optimizer.V |> ignore
         let sb = StringBuilder("{\n")
         writeHeader sb "  " format
         let what =
-            match r.Text with
+            match r.text with
             | None -> sprintf "\"experiment\": %s" (str r.Experiment)
             | Some t ->
                 sprintf "\"kind\": \"text\", \"text\": { \"path\": %s, \"sha256\": %s, \"window\": %d, \"batchSize\": %d, \"encoding\": %s, \"stateful\": %s, \"targets\": %s, \"validation\": %s }"
@@ -170,18 +158,7 @@ module CheckpointFile =
                         "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
                         num r.LearningRate, r.CheckpointEvery, str c.Save) |> ignore
-        sb.AppendFormat(CultureInfo.InvariantCulture, "  \"epoch\": {0},\n  \"rng\": \"{1}\",\n  \"model\": ", s.Epoch, s.Rng.State) |> ignore
-        ModelFile.writeModel sb "  " (model c)
-        sb.AppendFormat(CultureInfo.InvariantCulture, ",\n  \"optimizer\": {{\n    \"step\": {0},\n    \"m\": {{\n", s.Optimizer.Step) |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.M
-        sb.Append("\n    },\n    \"v\": {\n") |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.V
-        sb.Append("\n    }\n  },\n  \"carried\": ") |> ignore
-        sb.Append("{\n    \"h\": ") |> ignore
-        writeMatrix sb "    " s.Carried.H
-        sb.Append(",\n    \"c\": ") |> ignore
-        writeMatrix sb "    " s.Carried.C
-        sb.Append("\n  }") |> ignore
+        TrainingFile.writeState sb (model c) s
         seal (sb.Append("\n}\n").ToString())
 
     // ---- reading ------------------------------------------------------------------------------
@@ -203,8 +180,8 @@ module CheckpointFile =
         if path'.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "path"))
         { Path = path'
           Sha256 = sha
-          Window = int (integer (p "window") (get "window" "the symbols of one sample") 1L 100000L)
-          BatchSize = int (integer (p "batchSize") (get "batchSize" "the batch size") 1L 100000L)
+          Window = int (integer (p "window") (get "window" "the symbols of one sample") 1L (int64 Limits.maxTimeSteps))
+          BatchSize = int (integer (p "batchSize") (get "batchSize" "the batch size") 1L (int64 Limits.maxBatch))
           Encoding = encoding
           Stateful = boolean (p "stateful") (get "stateful" "true or false")
           Vocabulary = Vocabulary.Alphabet
@@ -228,14 +205,14 @@ module CheckpointFile =
             | RunKind.Text -> Some(readText (p "text") (get "text" "an object describing the text"))
             | _ -> None
         let run =
-            { Experiment = (if textRun.IsSome then "" else text (p "experiment") (get "experiment" "an experiment id"))
-              Seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
-              Epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
-              Units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
-              Masked = boolean (p "masked") (get "masked" "true or false")
-              LearningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
-              CheckpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
-              Text = textRun }
+            { experiment = (if textRun.IsSome then "" else text (p "experiment") (get "experiment" "an experiment id"))
+              seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
+              epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
+              units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
+              masked = boolean (p "masked") (get "masked" "true or false")
+              learningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
+              checkpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
+              text = textRun }
         match specOf run with
         | Error e when textRun.IsNone -> fail (sprintf "%s: %s" (p "experiment") e)
         | _ -> ()
@@ -248,7 +225,7 @@ module CheckpointFile =
     let private readCheckpoint (textOf: string) (root: JsonElement) : Checkpoint =
         let d = fields "" root
         readHeader "" d format |> ignore
-        verify textOf
+        TrainingFile.verify textOf
         let run, save = readRun (field "" d "run" "an object describing the run")
         let epoch = int (integer "epoch" (field "" d "epoch" "the number of epochs completed") 0L (int64 run.Epochs))
         let rng =
@@ -262,10 +239,10 @@ module CheckpointFile =
         let m = ModelFile.readModel "model" (field "" d "model" "a model file object")
         // The run with the text's vocabulary (the model's), its batch size, the input it expects.
         let run, batchSize, expectedInput, what =
-            match run.Text with
+            match run.text with
             | Some t ->
                 let t = { t with Vocabulary = m.Vocabulary }
-                { run with Text = Some t }, t.BatchSize, TextRuns.inputOf t, sprintf "the text run on %s" (quote t.Path)
+                { run with text = Some t }, t.BatchSize, TextRuns.inputOf t, sprintf "the text run on %s" (quote t.Path)
             | None ->
                 let spec = match specOf run with Ok s -> s | Error e -> fail e
                 if not m.Vocabulary.IsAlphabet then
@@ -300,8 +277,7 @@ module CheckpointFile =
 
     /// Reads a checkpoint. Never throws: Error holds one line naming the field, what was expected
     /// and what was found.
-    [<CompiledName("ParseResult")>]
-    let parse (text: string) : Result<Checkpoint, string> =
+    let internal parse (text: string) : Result<Checkpoint, string> =
         run text (sprintf "\"format\": %s" (str format.Name)) (readCheckpoint text)
 
 /// The checkpoint from C#: `Checkpoint.Parse`/`TryParse` and `checkpoint.Serialize()`, over CheckpointFile.

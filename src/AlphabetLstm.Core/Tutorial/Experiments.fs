@@ -18,15 +18,14 @@ type DataSpec =
     /// `Count` random runs of 1..MaxLength letters, pre-padded.
     | VariableLength of Count: int * MaxLength: int
 
-    /// The alphabet windows of length n in the given layout (the Window case, for C#).
-    static member Windows(length: int, layout: Layout) : DataSpec = Window(length, layout)
-    /// `count` random runs of 1..maxLength letters, pre-padded (the VariableLength case, for C#).
-    static member VariableRuns(count: int, maxLength: int) : DataSpec = VariableLength(count, maxLength)
 
 /// Which of the tutorial's experiments a spec is: it decides what the analysis shows beyond accuracy.
 type ExperimentKind =
+    /// One letter to the next.
     | OneChar = 0
+    /// Three letters as three features of one step.
     | FeatureWindow = 1
+    /// Three letters as three time steps.
     | TimestepWindow = 2
     /// Also shows that samples in one batch never share state.
     | BatchState = 3
@@ -39,19 +38,29 @@ type ExperimentKind =
 type ExperimentSpec =
     { /// The command-line id, e.g. "one-char".
       Id: string
+      /// Which experiment it is: decides what the analysis shows beyond accuracy.
       Kind: ExperimentKind
+      /// The report's heading.
       Title: string
+      /// Where the data comes from.
       Data: DataSpec
       /// H.
       Units: int
+      /// The epochs to train.
       Epochs: int
+      /// B, samples per batch.
       BatchSize: int
+      /// Whether each epoch visits the samples in a fresh order.
       Shuffle: bool
+      /// Stateless, or stateful (the state carried from batch to batch).
       Policy: StatePolicy
       /// Whether the carried state is reset (zeros) after every epoch, as the tutorial's stateful
       /// loop calls reset_states() after each fit(epochs=1).
       ResetEachEpoch: bool
+      /// Whether padded steps are masked (leave the state unchanged).
       Masked: bool
+      /// Adam's learning rate (the tutorial's, Keras' default: 0.001).
+      LearningRate: float
       /// The accuracy the tutorial reports.
       TutorialAccuracy: float
       /// What the experiment shows about LSTM state, in a sentence.
@@ -63,30 +72,57 @@ type ExperimentSpec =
     member s.WithUnits(units: int) = { s with Units = units }
     /// The same experiment with masking of padded steps switched on or off.
     member s.WithMasked(masked: bool) = { s with Masked = masked }
+    /// The same experiment with another learning rate for Adam.
+    member s.WithLearningRate(learningRate: float) = { s with LearningRate = learningRate }
+    /// The same experiment with another batch size.
+    member s.WithBatchSize(batchSize: int) = { s with BatchSize = batchSize }
+    /// The same experiment with another sample length: the window's n, or the variable-length runs' longest.
+    member s.WithWindow(length: int) =
+        match s.Data with
+        | Window(_, layout) -> { s with Data = Window(length, layout) }
+        | VariableLength(count, _) -> { s with Data = VariableLength(count, length) }
+
+    /// How many samples the experiment trains on: 26 − n windows, or the variable-length count.
+    member s.SampleCount =
+        match s.Data with
+        | Window(n, _) -> Alphabet.Size - n
+        | VariableLength(count, _) -> count
 
 /// An experiment ready to train: its data, its training configuration and the starting state.
 type PreparedExperiment =
-    { Spec: ExperimentSpec
+    { /// The experiment's settings.
+      Spec: ExperimentSpec
+      /// The seed everything was drawn from.
       Seed: int64
+      /// The training data.
       Data: Dataset
+      /// How to train.
       Config: FitConfig
+      /// The state before the first epoch (or the checkpoint's, when resumed).
       Start: TrainingState }
 
 /// One pattern's prediction.
 type PatternPrediction =
-    { Input: string
+    { /// The letters fed, e.g. "ABC".
+      Input: string
+      /// The letter that follows them.
       Expected: string
+      /// The letter the model predicts.
       Predicted: string
       /// The probability the model gives its prediction.
       Confidence: float }
 
+    /// Whether the prediction is the expected letter.
     member p.Correct = p.Expected = p.Predicted
 
 /// The stateful model's generation demos: each string is the start letter and the letters predicted
 /// by feeding each prediction back in.
 type Generation =
-    { FromA: string
+    { /// From 'A' after a reset: the alphabet, when the model learnt it.
+      FromA: string
+      /// From 'K' after a reset: the state, not the letter, drives it.
       FromKAfterReset: string
+      /// From 'K' after warming the state with A..J.
       FromKAfterWarmup: string }
 
 /// Hidden state h after every step of two runs of the stateful model.
@@ -97,7 +133,11 @@ type StateTrace =
       Hidden: Matrix<float> }
 
 /// The stateful model's hidden state along the alphabet from a reset, and along a run from 'K' after a reset.
-type StateTraces = { FromA: StateTrace; FromK: StateTrace }
+type StateTraces =
+    { /// Along the alphabet from a reset.
+      FromA: StateTrace
+      /// Along the run the model generates from 'K' after a reset.
+      FromK: StateTrace }
 
 /// Evidence that samples in one batch do not share state.
 type BatchIndependence =
@@ -108,12 +148,17 @@ type BatchIndependence =
 
 /// Two inputs that are the same numbers once padded (a leading 'A' encodes as the padding value).
 type PaddingCollision =
-    { First: string
+    { /// The first input, "AB".
+      First: string
+      /// The second input, "B".
       Second: string
       /// Whether their padded encodings are identical, number for number.
       SameEncoding: bool
+      /// Whether the model masks padded steps.
       Masked: bool
+      /// The letter predicted after the first input.
       FirstPredicted: string
+      /// The letter predicted after the second input.
       SecondPredicted: string
       /// Max |p(first) − p(second)|: 0 means the model cannot tell them apart.
       MaxDifference: float }
@@ -129,36 +174,53 @@ module internal OptionOut =
         | None -> false
 
 /// A trained experiment and everything the report shows about it.
+/// Made by Experiments.Analyse; equal when every part is (the extras of one experiment are options
+/// inside, TryGet… outside).
 type ExperimentResult =
-    { Spec: ExperimentSpec
-      Seed: int64
-      Config: FitConfig
-      Parameters: Parameters
-      /// Loss and accuracy on the training data, evaluated after training (the tutorial's "Model Accuracy").
-      Loss: float
-      Accuracy: float
-      Predictions: PatternPrediction[]
-      BatchIndependence: BatchIndependence option
-      Generation: Generation option
-      Traces: StateTraces option
-      PaddingCollision: PaddingCollision option }
+    internal
+        { spec: ExperimentSpec
+          seed: int64
+          config: FitConfig
+          parameters: Parameters
+          loss: float
+          accuracy: float
+          predictions: PatternPrediction[]
+          batchIndependence: BatchIndependence option
+          generation: Generation option
+          traces: StateTraces option
+          paddingCollision: PaddingCollision option }
 
-    /// The batch-state evidence, when this is that experiment (for C#: BatchIndependence is an F# option).
-    member r.TryGetBatchIndependence([<Out>] value: byref<BatchIndependence>) = tryGet r.BatchIndependence &value
+    /// The experiment's settings.
+    member r.Spec = r.spec
+    /// The seed it was trained from.
+    member r.Seed = r.seed
+    /// How it was trained.
+    member r.Config = r.config
+    /// The trained weights.
+    member r.Parameters = r.parameters
+    /// The loss on the training data, evaluated after training (the tutorial's "Model Accuracy" run).
+    member r.Loss = r.loss
+    /// The accuracy on the training data, evaluated after training.
+    member r.Accuracy = r.accuracy
+    /// Each pattern's prediction (20 fresh samples for the variable-length experiment).
+    member r.Predictions = r.predictions
+    /// The batch-state evidence, when this is that experiment.
+    member r.TryGetBatchIndependence([<Out>] value: byref<BatchIndependence>) = tryGet r.batchIndependence &value
     /// The stateful experiment's generation demos, when this is that experiment.
-    member r.TryGetGeneration([<Out>] value: byref<Generation>) = tryGet r.Generation &value
+    member r.TryGetGeneration([<Out>] value: byref<Generation>) = tryGet r.generation &value
     /// The stateful experiment's hidden-state traces, when this is that experiment.
-    member r.TryGetTraces([<Out>] value: byref<StateTraces>) = tryGet r.Traces &value
+    member r.TryGetTraces([<Out>] value: byref<StateTraces>) = tryGet r.traces &value
     /// The variable-length experiment's padding collision, when this is that experiment.
-    member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.PaddingCollision &value
+    member r.TryGetPaddingCollision([<Out>] value: byref<PaddingCollision>) = tryGet r.paddingCollision &value
 
+/// The six experiments: their settings, preparing and training them, and the analysis of a trained one.
 module Experiments =
     let private V = Alphabet.Size
 
     let private make id kind title data units epochs batch shuffle policy tutorial lesson =
         { Id = id; Kind = kind; Title = title; Data = data; Units = units; Epochs = epochs; BatchSize = batch
           Shuffle = shuffle; Policy = policy; ResetEachEpoch = (policy = StatePolicy.Stateful); Masked = false
-          TutorialAccuracy = tutorial; Lesson = lesson }
+          LearningRate = AdamConfig.Keras.LearningRate; TutorialAccuracy = tutorial; Lesson = lesson }
     let private stateless = StatePolicy.Stateless
 
     /// The six experiments at the tutorial's settings, in the tutorial's order.
@@ -182,15 +244,23 @@ module Experiments =
     let ids = all |> Array.map (fun s -> s.Id)
 
     /// The experiment with this id, or None.
-    [<CompiledName("TryFindOption")>]
-    let tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
+    let internal tryFind (id: string) : ExperimentSpec option = all |> Array.tryFind (fun s -> s.Id = id)
+
+    /// The experiment with this id: true and its settings, or false when there is none.
+    [<CompiledName("TryFind")>]
+    let tryFindOut (id: string, [<Out>] spec: byref<ExperimentSpec>) : bool = tryGet (tryFind id) &spec
+
+    /// The one message for an id that names no experiment: the id (quoted, cut) and the valid ids.
+    [<CompiledName("UnknownMessage")>]
+    let unknownMessage (id: string) : string =
+        sprintf "unknown experiment %s; valid ids: %s" (Vocabulary.Quote id) (String.Join(", ", ids))
 
     /// The experiment with this id; ArgumentException naming the valid ids when there is none.
     [<CompiledName("Find")>]
     let find (id: string) : ExperimentSpec =
         match tryFind id with
         | Some s -> s
-        | None -> invalidArg "id" (sprintf "unknown experiment %s; valid ids: %s" (Vocabulary.Quote id) (String.Join(", ", ids)))
+        | None -> invalidArg "id" (unknownMessage id)
 
     /// How a tutorial experiment's model reads its input (window layout, padding and masking).
     [<CompiledName("InputOf")>]
@@ -215,7 +285,7 @@ module Experiments =
         let p = Parameters.init data.Features spec.Units V rng
         let config =
             { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = AdamConfig.Keras; Threads = 1 }
+              Masked = spec.Masked; Optimizer = { AdamConfig.Keras with LearningRate = spec.LearningRate }; Threads = 1 }
         { Spec = spec
           Seed = seed
           Data = data
@@ -302,10 +372,10 @@ module Experiments =
             if spec.Policy = StatePolicy.Stateful then (Training.evaluateStateful p data zeros spec.Masked).Evaluation
             else Training.evaluate p data spec.BatchSize spec.Masked
         let baseResult =
-            { Spec = spec; Seed = prepared.Seed; Config = prepared.Config; Parameters = p
-              Loss = evaluation.Loss; Accuracy = evaluation.Accuracy
-              Predictions = predictions data evaluation
-              BatchIndependence = None; Generation = None; Traces = None; PaddingCollision = None }
+            ({ spec = spec; seed = prepared.Seed; config = prepared.Config; parameters = p
+               loss = evaluation.Loss; accuracy = evaluation.Accuracy
+               predictions = predictions data evaluation
+               batchIndependence = None; generation = None; traces = None; paddingCollision = None } : ExperimentResult)
         match spec.Kind with
         | ExperimentKind.BatchState ->
             let perm = Rng.permutation data.Count final.Rng
@@ -313,7 +383,7 @@ module Experiments =
             let alone = Training.evaluate p data 1 spec.Masked
             let inBatch = Training.evaluate p data data.Count spec.Masked
             { baseResult with
-                BatchIndependence =
+                batchIndependence =
                     Some { ShuffledAccuracy = shuffled.Accuracy
                            MaxDifference = (alone.Probabilities - inBatch.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
         | ExperimentKind.Stateful ->
@@ -321,8 +391,8 @@ module Experiments =
             let fromK = generate p zeros 'K' 5
             let warm = generate p (warmUp p zeros "ABCDEFGHIJ") 'K' 5
             { baseResult with
-                Generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
-                Traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
+                generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
+                traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
         | ExperimentKind.VariableLength ->
             let maxLen = data.TimeSteps
             let fresh = Datasets.variableLength 20 maxLen final.Rng
@@ -335,8 +405,8 @@ module Experiments =
             let a, b = run "AB", run "B"
             let same = Array.forall2 (fun (x: Matrix<float>) (y: Matrix<float>) -> x.Equals y) (encode "AB") (encode "B")
             { baseResult with
-                Predictions = predictions fresh.Value freshEval
-                PaddingCollision =
+                predictions = predictions fresh.Value freshEval
+                paddingCollision =
                     Some { First = "AB"; Second = "B"; SameEncoding = same; Masked = spec.Masked
                            FirstPredicted = string (argmaxLetter a); SecondPredicted = string (argmaxLetter b)
                            MaxDifference = (a.Probabilities - b.Probabilities).Enumerate() |> Seq.map abs |> Seq.max } }
