@@ -12,8 +12,8 @@ namespace AlphabetLstm.Cli;
 public static class ModelCommands
 {
 
-    /// <summary>The checkpoint's file name inside a checkpoint folder.</summary>
-    public const string CheckpointFileName = "checkpoint.json";
+    /// <summary>The checkpoint's name in its folder (<see cref="RunFolder.CheckpointFileName"/>).</summary>
+    private const string CheckpointFileName = RunFolder.CheckpointFileName;
 
     public static IEnumerable<Command> Create(TextWriter stdout) =>
         [Train(stdout), Resume(stdout), Predict(stdout), Generate(stdout)];
@@ -71,50 +71,10 @@ public static class ModelCommands
             var target = Path.GetFullPath(savePath);
             if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, null, parse.GetValue(quiet), stdout);
 
-            return InCheckpointFolder(dir, savePath, "train",
+            return RunFolder.InCheckpointFolder(dir, savePath, "train",
                 () => RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, dir, parse.GetValue(quiet), stdout));
         });
         return command;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="train"/> writing checkpoints into <paramref name="dir"/>: refuses a file, a
-    /// folder that already holds a run, and a model path inside it; holds the folder's lock for the
-    /// whole run; removes a folder it created when the run fails before its first checkpoint.
-    /// </summary>
-    public static int InCheckpointFolder(string dir, string savePath, string command, Func<int> train)
-    {
-        if (File.Exists(dir)) throw new FailureException($"--checkpoint '{dir}' is a file, expected a folder");
-        RefuseSaveInFolder("--save", savePath, dir);
-        if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
-        AtomicFile.EnsureWritableFolder(dir, "--checkpoint");
-        var created = !Directory.Exists(dir);
-        var folderLock = CheckpointLock.Acquire(dir, command);
-        var ok = false;
-        try
-        {
-            // Checked again under the lock: another run may have started in between.
-            if (File.Exists(Path.Combine(dir, CheckpointFileName))) throw AlreadyHoldsRun(dir);
-            var code = train();
-            ok = true;
-            return code;
-        }
-        finally
-        {
-            folderLock.Release(removeFolder: created && !ok && !File.Exists(Path.Combine(dir, CheckpointFileName)));
-        }
-    }
-
-    private static FailureException AlreadyHoldsRun(string dir) =>
-        new($"--checkpoint '{dir}' already holds a checkpoint; continue it with `resume {dir}` or choose an empty folder");
-
-    /// <summary>Refuses a model file path that is the checkpoint (or a lock file) of the folder.</summary>
-    private static void RefuseSaveInFolder(string option, string savePath, string dir)
-    {
-        if (Safety.SameFile(savePath, Path.Combine(dir, CheckpointFileName)))
-            throw new FailureException($"{option} '{savePath}' is the checkpoint file of '{dir}'; the model must go to another file, so the checkpoint is not overwritten");
-        if (CheckpointLock.IsLockFile(dir, savePath))
-            throw new FailureException($"{option} '{savePath}' is a lock file of the checkpoint folder '{dir}'; choose another file");
     }
 
     // ---- resume -------------------------------------------------------------------------------
@@ -164,7 +124,7 @@ public static class ModelCommands
     {
         if (save is not null)
         {
-            RefuseSaveInFolder("--save", save, folder);
+            RunFolder.RefuseSaveInFolder("--save", save, folder);
             AtomicFile.EnsureWritableFileTarget(save, "--save");
             return save;
         }
@@ -197,50 +157,13 @@ public static class ModelCommands
         o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
         var progress = new ProgressLine(o, run.Epochs, quiet, ProgressLine.StepsPerEpoch(spec), prepared.Start.Epoch);
         var input = Experiments.InputOf(spec);
-        var state = RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, save, dir, progress);
+        var state = RunFolder.RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, save, dir, progress);
         AtomicFile.WriteAllText(save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
         o.WriteLine($"saved {Display.Escape(save)}");
         return ExitCodes.Ok;
     }
-
-    /// <summary>
-    /// The epochs of a run (an experiment or a text), reported to <paramref name="progress"/> and
-    /// checkpointed into <paramref name="dir"/>; returns the state after the last. A non-finite loss
-    /// or weight stops the run with a one-line error before anything of that epoch is written.
-    /// </summary>
-    public static TrainingState RunEpochs(IEnumerable<EpochOutcome> outcomes, TrainingState start, RunSettings run, InputSpec input, string save, string? dir, ProgressLine progress)
-    {
-        var state = start;
-        var lastCheckpoint = dir is not null && File.Exists(Path.Combine(dir, CheckpointFileName)) ? state.Epoch : (int?)null;
-        foreach (var outcome in outcomes)
-        {
-            var epoch = outcome.Report.Epoch;
-            var loss = outcome.Report.Loss;
-            var what = !double.IsFinite(loss) ? $"the loss became {loss.ToString(Inv)}"
-                     : !AllFinite(outcome.State.Parameters) ? "the weights became non-finite"
-                     : null;
-            if (what is not null)
-            {
-                var kept = dir is null ? "no checkpoint was asked for"
-                         : lastCheckpoint is { } k ? $"the last good checkpoint (epoch {k}) is kept in '{dir}'"
-                         : $"no checkpoint had been written to '{dir}' yet";
-                throw new FailureException($"{what} at epoch {epoch}; training stopped and no model was saved; {kept}");
-            }
-            progress.Report(outcome.Report);
-            state = outcome.State;
-            if (dir is not null && (epoch % run.CheckpointEvery == 0 || epoch == run.Epochs))
-            {
-                AtomicFile.WriteAllText(Path.Combine(dir, CheckpointFileName), new Checkpoint(run, input, state, save).Serialize());
-                lastCheckpoint = epoch;
-            }
-        }
-        progress.Done(0);
-        return state;
-    }
-
-    private static bool AllFinite(Parameters p) => p.Blocks().All(b => b.Values.All(double.IsFinite));
 
     /// <summary>Temporary files a killed writer left beside the checkpoint (the checkpoint itself is always whole).</summary>
     private static void RemoveStaleTemporaries(string dir)

@@ -80,7 +80,7 @@ public static class TextCommands
         var json = parse.GetValue(t.Json);
         var plot = parse.GetValue(t.Plot);
         OutputRule.Guard([new("--save", s.Save), new("--json", json), new("--plot", plot),
-                          new("--checkpoint", s.CheckpointDir is { } d ? Path.Combine(d, ModelCommands.CheckpointFileName) : null)],
+                          new("--checkpoint", s.CheckpointDir is { } d ? Path.Combine(d, RunFolder.CheckpointFileName) : null)],
                          [new("--text", path)]);
         var reading = System.Diagnostics.Stopwatch.StartNew();
         var scanned = ScanTextFile(path, "--text");
@@ -98,7 +98,7 @@ public static class TextCommands
         var indexed = EncodeTextFile(path, scanned, "--text");
         var readSeconds = reading.Elapsed.TotalSeconds;
         int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, plot, readSeconds, o);
-        return s.CheckpointDir is { } dir ? ModelCommands.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
+        return s.CheckpointDir is { } dir ? RunFolder.InCheckpointFolder(dir, s.Save, "train", Train) : Train();
     }
 
     public static int Resume(Checkpoint c, string folder, bool quiet, TextWriter o)
@@ -149,7 +149,7 @@ public static class TextCommands
             progress.SetValidation(validating ? e.ValidationLoss : null);
             return new EpochOutcome(e.Report, e.State);
         });
-        var state = ModelCommands.RunEpochs(outcomes, prepared.Start, run, prepared.Input, save, dir, progress);
+        var state = RunFolder.RunEpochs(outcomes, prepared.Start, run, prepared.Input, save, dir, progress);
         var kept = best?.State ?? state;
         AtomicFile.WriteAllText(save, new SavedModel(t.Vocabulary, prepared.Input, kept.Parameters).Serialize());
         if (history.Count > 0)

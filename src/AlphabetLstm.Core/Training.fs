@@ -87,12 +87,36 @@ type EpochReport =
       /// The fraction of samples whose argmax prediction was the target, over the epoch's batches.
       Accuracy: float }
 
+/// The divergence rule, the one every run follows: training cannot go on after an epoch whose loss
+/// is not finite, or after which a weight is not.
+module internal Divergence =
+    /// Why training cannot go on after an epoch with this loss: "the loss became NaN" (or Infinity).
+    let ofLoss (loss: float) : string | null =
+        if Double.IsFinite loss then null
+        else "the loss became " + loss.ToString(Globalization.CultureInfo.InvariantCulture)
+
+    /// Why training cannot go on with these weights: "the weights became non-finite".
+    let ofWeights (p: Parameters) : string | null =
+        if Parameters.blocks p |> Array.forall (fun b -> Array.forall Double.IsFinite b.Values) then null
+        else "the weights became non-finite"
+
 /// An epoch's report and the state after it.
 type EpochOutcome =
     { /// What the epoch measured.
       Report: EpochReport
       /// The state after the epoch.
       State: TrainingState }
+
+    /// The divergence rule: true, with the epoch and the reason ("the loss became NaN", "the weights
+    /// became non-finite"), when training cannot go on after this epoch; false when its loss and every
+    /// weight are finite.
+    member o.TryGetDivergence([<Out>] epoch: byref<int>, [<Out>] reason: byref<string>) : bool =
+        match Divergence.ofLoss o.Report.Loss |> Option.ofObj |> Option.orElse (Divergence.ofWeights o.State.Parameters |> Option.ofObj) with
+        | Some why ->
+            epoch <- o.Report.Epoch
+            reason <- why
+            true
+        | None -> false
 
 /// Consecutive epochs trained on one working copy of the weights: each epoch's report, in order,
 /// and the state after the last of them.
@@ -101,6 +125,24 @@ type EpochStretch =
       Reports: EpochReport[]
       /// The state after the last of them.
       State: TrainingState }
+
+    /// The divergence rule over a stretch (only its last weights exist): true, with the first epoch
+    /// whose loss is not finite, or the last epoch when a weight after it is not, and the reason;
+    /// false when training can go on.
+    member s.TryGetDivergence([<Out>] epoch: byref<int>, [<Out>] reason: byref<string>) : bool =
+        let byLoss = s.Reports |> Array.tryPick (fun r -> Divergence.ofLoss r.Loss |> Option.ofObj |> Option.map (fun why -> r.Epoch, why))
+        let found =
+            match byLoss with
+            | Some _ -> byLoss
+            | None when s.Reports.Length > 0 ->
+                Divergence.ofWeights s.State.Parameters |> Option.ofObj |> Option.map (fun why -> s.Reports.[s.Reports.Length - 1].Epoch, why)
+            | None -> None
+        match found with
+        | Some(at, why) ->
+            epoch <- at
+            reason <- why
+            true
+        | None -> false
 
 /// Loss and accuracy of a model on a dataset, with its predictions.
 type Evaluation =

@@ -60,6 +60,9 @@ type RunSettings =
     member r.LearningRate = r.learningRate
     /// A checkpoint every this many epochs (and after the last).
     member r.CheckpointEvery = r.checkpointEvery
+    /// The checkpoint cadence: whether a checkpoint is written after `epoch` (every CheckpointEvery
+    /// epochs, and after the last).
+    member r.CheckpointsAfter(epoch: int) = epoch % r.checkpointEvery = 0 || epoch = r.epochs
     /// An experiment or a text run.
     member r.Kind = if r.text.IsSome then RunKind.Text else RunKind.Experiment
     /// The text and how it is cut, for a text run; null for an experiment.
