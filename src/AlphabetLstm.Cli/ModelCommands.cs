@@ -212,14 +212,14 @@ public static class ModelCommands
                     var words = m.Vocabulary.IsOneCharacter ? "" : $" (the model's symbols are words: separate them with commas, as in {m.Vocabulary.Join(m.Vocabulary.Symbols.Take(3))})";
                     throw new FailureException($"--sequence: {e.Message}{words}");
                 }
-                initial = m.ZeroState();
+                initial = LstmState.Zeros(1, m.Parameters.Units);
             }
             else
             {
                 try { encoded = PredictionFiles.ParseInputs(m.Input, InputFile.ReadText(inputsFile!, "--inputs")); }
                 catch (FileFormatException e) { throw new FailureException($"--inputs '{inputsFile}': {e.Message}"); }
                 var batch = encoded.Inputs[0].RowCount;
-                if (stateFile is null) initial = m.ZeroState(batch);
+                if (stateFile is null) initial = LstmState.Zeros(batch, m.Parameters.Units);
                 else
                 {
                     try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, InputFile.ReadText(stateFile, "--state")); }

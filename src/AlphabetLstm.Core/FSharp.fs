@@ -1,6 +1,6 @@
 /// The F# view of the library: curried functions, Result and Option, built on the .NET surface the
 /// other namespaces show (which is all a C# caller meets). Open AlphabetLstm.FSharp after
-/// AlphabetLstm.Core: `ModelFile.parse text` is then a Result, `Training.fitWith Training.Reset …` a
+/// AlphabetLstm.Core: `ModelFile.parse text` is then a Result, `Training.fitWith Training.reset …` a
 /// curried call. Nothing here holds a rule of its own: each function calls the member it names.
 namespace AlphabetLstm.FSharp
 
@@ -57,8 +57,8 @@ module Training =
 
     /// Training.Start: the state before the first epoch.
     let start (config: FitConfig) (parameters: AlphabetLstm.Core.Parameters) (rng: AlphabetLstm.Core.Rng) : TrainingState = T.Start(config, parameters, rng)
-    /// Training.Reset: zeros of the state's shape (Keras' reset_states(), as a value).
-    let reset (state: LstmState) : LstmState = T.Reset state
+    /// LstmState.Zeros as an F# function: zeros of the state's shape (Keras' reset_states(), as a value).
+    let reset (state: LstmState) : LstmState = LstmState.Zeros state
     /// Training.Epoch: one epoch from `state`.
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome = T.Epoch(config, data, state)
     /// Training.Fit carrying the state between epochs (Keras' fit).

@@ -27,11 +27,17 @@ type LstmState =
       /// Cell state c, (B, H).
       C: Matrix<float> }
 
-    /// The zero state for `batch` samples and `units` units: what "reset" means.
+    /// The zero state for `batch` samples and `units` units: what "reset" means, the library's one
+    /// name for it (a model's: LstmState.Zeros(batch, model.Parameters.Units)).
     static member Zeros(batch: int, units: int) : LstmState =
         if batch < 1 then invalidArg "batch" (sprintf "batch size must be positive, got %d" batch)
         if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
         { H = Matrix<float>.Build.Dense(batch, units); C = Matrix<float>.Build.Dense(batch, units) }
+    /// The zero state of `shape`'s shape (B, H): a reset, as Keras' reset_states() does it, written
+    /// as a value; pass `LstmState.Zeros` as training's between-epochs step to reset after every epoch.
+    static member Zeros(shape: LstmState) : LstmState =
+        if isNull (box shape) then nullArg "shape"
+        LstmState.Zeros(shape.H.RowCount, shape.H.ColumnCount)
     /// B.
     member s.Batch = s.H.RowCount
     /// H.

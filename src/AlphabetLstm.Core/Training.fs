@@ -173,9 +173,8 @@ module internal Training =
     let start (config: FitConfig) (p: Parameters) (rng: Rng) : TrainingState =
         { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = LstmState.Zeros(max 1 config.BatchSize, p.Units) }
 
-    /// The zero state of the same shape: what Keras' `reset_states()` does, as a value.
-    [<CompiledName("Reset")>]
-    let reset (state: LstmState) : LstmState = LstmState.Zeros(state.Batch, state.Units)
+    /// The zero state of the same shape (LstmState.Zeros): what Keras' `reset_states()` does, as a value.
+    let reset (state: LstmState) : LstmState = LstmState.Zeros state
 
     let private checkData (p: Parameters) (data: Dataset) (batchSize: int) =
         if batchSize < 1 then invalidArg "batchSize" (sprintf "batch size must be positive, got %d" batchSize)
@@ -423,12 +422,10 @@ type Training =
         | f -> fun s -> f.Invoke s
     /// The state before the first epoch (zero carried state of (BatchSize, H)).
     static member Start(config: FitConfig, parameters: Parameters, rng: Rng) = Training.start config parameters rng
-    /// The zero state of the same shape: Keras' reset_states(), as a value.
-    static member Reset(state: LstmState) = Training.reset state
     /// One epoch from `state`: its report and the next state.
     static member Epoch(config: FitConfig, data: Dataset, state: TrainingState) = Training.epoch config data state
     /// The remaining epochs, one outcome each; after every epoch a stateful run's carried state goes
-    /// through `betweenEpochs` (e.g. Training.Reset; null carries it on).
+    /// through `betweenEpochs` (LstmState.Zeros resets it; null carries it on).
     static member Fit(config: FitConfig, data: Dataset, state: TrainingState,
                       [<Optional; DefaultParameterValue(null: Func<LstmState, LstmState> | null)>] betweenEpochs: Func<LstmState, LstmState> | null) =
         Training.fitWith (Training.Between betweenEpochs) config data state

@@ -60,4 +60,28 @@ public class CSharpSurfaceTests
             .Select(t => t.FullName!).Order().ToList();
         Assert.True(twins.Count == 0, "modules shown beside a type of the same name (the same members twice): " + string.Join(", ", twins));
     }
+
+    /// <summary>
+    /// One concept, one name: what makes a zero LSTM state (a reset) is <c>LstmState.Zeros</c> alone,
+    /// its overloads (a batch and units, or another state's shape). No other public member that hands
+    /// out a state, or a function of one, is named for zeros or a reset (as <c>Training.Reset</c> and
+    /// <c>SavedModel.ZeroState</c> once were).
+    /// </summary>
+    [Fact]
+    public void The_zero_state_has_one_name_LstmState_Zeros_and_no_twin()
+    {
+        static bool GivesState(Type t) => t == typeof(LstmState) || t == typeof(Func<LstmState, LstmState>);
+        static bool NamedForReset(string name) =>
+            name.Contains("Zero", StringComparison.OrdinalIgnoreCase) || name.Contains("Reset", StringComparison.OrdinalIgnoreCase);
+        var resets = PublicMembers(OutsideFSharp)
+            .Where(m => NamedForReset(m.Member.Name) && m.Member switch
+            {
+                MethodInfo method => GivesState(method.ReturnType),
+                PropertyInfo property => GivesState(property.PropertyType),
+                FieldInfo field => GivesState(field.FieldType),
+                _ => false,
+            })
+            .Select(m => $"{m.Type.Name}.{m.Member.Name}").Distinct().Order().ToList();
+        Assert.Equal(["LstmState.Zeros"], resets);
+    }
 }

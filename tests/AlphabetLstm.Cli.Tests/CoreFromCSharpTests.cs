@@ -13,11 +13,11 @@ public class CoreFromCSharpTests
         var data = Datasets.Window(1, Layout.Features);
         var init = Parameters.Init(1, 50, 26, Rng.Create(1));
         var fit = FitConfig.Create(epochs: 300, batchSize: 1, shuffle: false, policy: StatePolicy.Stateful);
-        var trained = Training.Train(fit, data, Training.Start(fit, init.Value, init.Next), betweenEpochs: Training.Reset);
+        var trained = Training.Train(fit, data, Training.Start(fit, init.Value, init.Next), betweenEpochs: LstmState.Zeros);
 
         // The state is a value: pass zeros to reset, pass the returned state to carry on.
         var model = new SavedModel(Vocabulary.Alphabet, Experiments.InputOf(Experiments.Find("stateful")), trained.Parameters);
-        var state = model.ZeroState();
+        var state = LstmState.Zeros(1, model.Parameters.Units);
         var letter = "A";
         var text = "A";
         for (var k = 0; k < 25; k++)

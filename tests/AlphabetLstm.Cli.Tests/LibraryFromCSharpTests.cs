@@ -101,7 +101,7 @@ public class LibraryFromCSharpTests
         var data = Week();
         var p = Parameters.Init(data.Features, 3, data.Vocabulary.Count, Rng.Create(5)).Value;
         var model = SavedModel.Create(data, p, SymbolEncoding.OneHot);
-        var first = model.PredictNext(model.ZeroState(), ["Mon", "Tue"]);
+        var first = model.PredictNext(LstmState.Zeros(1, model.Parameters.Units), ["Mon", "Tue"]);
         double[][] h = first.Final.HiddenRows, c = first.Final.CellRows;
         Assert.Equal(3, h[0].Length);
         Assert.Equal(first.Final.H[0, 2], h[0][2]);

@@ -61,7 +61,7 @@ public class OnnxCliTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("the alphabet A..Z", r.Stdout);
         var model = SavedModel.Parse(File.ReadAllText(dir["torch.json"]));
-        var expected = model.PredictNext(model.ZeroState(), ["K"]);
+        var expected = model.PredictNext(LstmState.Zeros(1, model.Parameters.Units), ["K"]);
 
         var predict = CliProcess.Run(dir.Path, "predict", "--model", "torch.json", "--sequence", "K");
         Assert.True(predict.ExitCode == 0, predict.Stderr);
@@ -95,7 +95,7 @@ public class OnnxCliTests
         var logits = OnnxImportTests.Fixture("torch_logits.onnx");   // 4 time steps of one-hot over 5 classes
         Assert.Equal(0, CliProcess.Run(dir.Path, "import", "--onnx", logits, "--save", "notes.json", "--vocabulary", "do,re,mi,fa,so").ExitCode);
         var model = SavedModel.Parse(File.ReadAllText(dir["notes.json"]));
-        var expected = model.PredictNext(model.ZeroState(), ["do", "re", "mi", "fa"]);
+        var expected = model.PredictNext(LstmState.Zeros(1, model.Parameters.Units), ["do", "re", "mi", "fa"]);
         Assert.Equal(["do", "re", "mi", "fa"], model.Vocabulary.SplitText("do,re,mi,fa"));
         Assert.Equal("do,re,mi", model.Vocabulary.Join(["do", "re", "mi"]));
 

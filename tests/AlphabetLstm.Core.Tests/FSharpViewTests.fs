@@ -25,12 +25,12 @@ let ``Experiments.tryFind is Some for an id Find knows and None for one it refus
     Assert.Equal(None, AlphabetLstm.FSharp.Experiments.tryFind "no-such-experiment")
 
 [<Fact>]
-let ``Training.trainWith a reset gives the bits Training.Train gives with Training.Reset as a Func`` () =
+let ``Training.trainWith reset gives the bits Training.Train gives with LstmState.Zeros as a Func`` () =
     let data = Datasets.window 1 Layout.Features
     let init = Parameters.init 1 3 26 (Rng.create 4L)
     let config = FitConfig.Create(3, batchSize = 5, shuffle = false, policy = StatePolicy.Stateful)
     let start = Training.start config init.Value init.Next
     let viaView = AlphabetLstm.FSharp.Training.trainWith AlphabetLstm.FSharp.Training.reset config data start
-    let viaMember = AlphabetLstm.Core.Training.Train(config, data, start, System.Func<LstmState, LstmState>(fun s -> AlphabetLstm.Core.Training.Reset s))
+    let viaMember = AlphabetLstm.Core.Training.Train(config, data, start, System.Func<LstmState, LstmState>(fun s -> LstmState.Zeros s))
     sameParameters viaMember.Parameters viaView.Parameters
     Assert.True(viaView.Carried.H.Enumerate() |> Seq.forall ((=) 0.0), "the reset was not applied after the last epoch")

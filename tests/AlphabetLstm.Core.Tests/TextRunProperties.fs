@@ -134,7 +134,7 @@ let ``at temperature 0 a window model picks the most likely symbol after the las
     let all = Array.append start generated
     for k in 0 .. generated.Length - 1 do
         let window = all.[start.Length + k - s.T .. start.Length + k - 1]
-        Assert.Equal(m.PredictNext(m.ZeroState(), window).Symbol, generated.[k])
+        Assert.Equal(m.PredictNext(LstmState.Zeros(1, m.Parameters.Units), window).Symbol, generated.[k])
 
 [<LstmProperty>]
 let ``at temperature 0 a stream model's symbol at position p is the most likely after reading, from zeros, the symbols since p mod T`` (s: Shape) =
@@ -146,7 +146,7 @@ let ``at temperature 0 a stream model's symbol at position p is the most likely 
     for k in 0 .. generated.Length - 1 do
         let p = start.Length + k
         // p − p mod T symbols: a whole number of chunks since a reset, as every prediction in training.
-        Assert.Equal(m.PredictNext(m.ZeroState(), all.[p % s.T .. p - 1]).Symbol, generated.[k])
+        Assert.Equal(m.PredictNext(LstmState.Zeros(1, m.Parameters.Units), all.[p % s.T .. p - 1]).Symbol, generated.[k])
 
 [<LstmProperty>]
 let ``sampling at a temperature is a function of the seed: the same seed gives the same symbols`` (s: Shape) (stream: bool) =

@@ -192,7 +192,7 @@ let ``at temperature 0 an every-step model continues with the most likely symbol
     let generated = TextRuns.generate m start 6 0.0 (Rng.create 1L) |> Seq.toArray
     let all = Array.append start generated
     for k in 0 .. generated.Length - 1 do
-        Assert.Equal(m.PredictNext(m.ZeroState(), all.[0 .. start.Length + k - 1]).Symbol, generated.[k])
+        Assert.Equal(m.PredictNext(LstmState.Zeros(1, m.Parameters.Units), all.[0 .. start.Length + k - 1]).Symbol, generated.[k])
 
 [<Fact>]
 let ``an every-step model is written as version 3 with its targets and reads back; a last-step model stays version 2`` () =
