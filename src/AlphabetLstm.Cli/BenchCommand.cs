@@ -230,9 +230,8 @@ public static class BenchCommand
         LinearAlgebra.Select(), System.Runtime.GCSettings.IsServerGC,
         AppContext.TryGetSwitch("System.Runtime.TieredPGO", out var pgo) && pgo);
 
-    /// <summary>Optimizer steps in a whole run: one per batch, the last batch of an epoch may be smaller.</summary>
-    private static long StepsOf(PreparedExperiment p) =>
-        (long)p.Config.Epochs * ((p.Data.Count + p.Config.BatchSize - 1) / p.Config.BatchSize);
+    /// <summary>Optimizer steps in a whole run: its epochs times the core's steps per epoch.</summary>
+    private static long StepsOf(PreparedExperiment p) => (long)p.Config.Epochs * p.Spec.StepsPerEpoch;
 
     /// <summary>Times the whole training of one experiment, as <c>experiment</c> runs it (data and weights prepared outside the clock).</summary>
     public static ExperimentTiming TimeExperiment(ExperimentSpec spec, Options options)
@@ -315,8 +314,8 @@ public static class BenchCommand
             var elapsed = clock.Elapsed.TotalSeconds;
             bytes.Add(GC.GetAllocatedBytesForCurrentThread() - before);
             rates.Add(steps / elapsed);
-            if (!double.IsFinite(timed.Current.Report.Loss))
-                throw new FailureException($"grid point {shape.Inputs}x{shape.Units}x{shape.Batch}x{shape.TimeSteps}: the loss became {timed.Current.Report.Loss}");
+            if (timed.Current.TryGetDivergence(out _, out var why))
+                throw new FailureException($"grid point {shape.Inputs}x{shape.Units}x{shape.Batch}x{shape.TimeSteps}: {why}");
         }
         var rate = Median(rates);
         var perStepBytes = Math.Max(0, (Median(bytes) - oneStepEpochBytes) / (steps - 1));

@@ -99,10 +99,10 @@ public static class BenchText
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
         var indexed = IndexedTexts.OfString(text);
-        Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
-                           Memory.Text(shape.Characters, indexed.Vocabulary.Count, shape.Units, indexed.Vocabulary.Count, shape.Batch, shape.Window, true, true));
         var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, indexed.Vocabulary,
                               Targets.Every, TextRun.DefaultValidation);
+        Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
+                           TextRuns.MemoryEstimate(run, shape.Characters, shape.Units));
         var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
         var steps = prepared.StepsPerEpoch;

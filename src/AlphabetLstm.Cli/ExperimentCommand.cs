@@ -170,7 +170,7 @@ public sealed class RunPrinter(TextWriter o, bool quiet)
         o.WriteLine($"   {Describe(spec)}");
     }
 
-    public ProgressLine Progress(ExperimentSpec spec) => new(o, spec.Epochs, quiet, ProgressLine.StepsPerEpoch(spec));
+    public ProgressLine Progress(ExperimentSpec spec) => new(o, spec.Epochs, quiet, spec.StepsPerEpoch);
 
     public void Result(RunRecord run)
     {

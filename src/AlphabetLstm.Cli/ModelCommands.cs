@@ -155,7 +155,7 @@ public static class ModelCommands
     {
         var spec = prepared.Spec;
         o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
-        var progress = new ProgressLine(o, run.Epochs, quiet, ProgressLine.StepsPerEpoch(spec), prepared.Start.Epoch);
+        var progress = new ProgressLine(o, run.Epochs, quiet, spec.StepsPerEpoch, prepared.Start.Epoch);
         var input = Experiments.InputOf(spec);
         var state = RunFolder.RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, save, dir, progress);
         AtomicFile.WriteAllText(save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());

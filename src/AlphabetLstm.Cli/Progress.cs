@@ -50,18 +50,6 @@ public sealed class ProgressLine
         _every = Math.Max(1, (epochs - firstEpoch) / 10);
     }
 
-    /// <summary>Optimizer steps per epoch of a tutorial experiment: its samples over its batch size, rounded up.</summary>
-    public static long StepsPerEpoch(ExperimentSpec spec)
-    {
-        var samples = spec.Data switch
-        {
-            DataSpec.Window w => Alphabet.Size - w.Length,
-            DataSpec.VariableLength v => v.Count,
-            _ => 0,
-        };
-        return (samples + spec.BatchSize - 1) / spec.BatchSize;
-    }
-
     /// <summary>The progress text after an epoch, given the time since the run (or its resumption) began.</summary>
     public string Describe(EpochReport r, TimeSpan elapsed)
     {

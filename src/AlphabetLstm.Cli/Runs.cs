@@ -70,17 +70,20 @@ public static class ExperimentRunner
     /// <summary>
     /// The training loop of <c>experiment</c> (and of <c>bench</c>, which times it): every epoch's
     /// report, but the weights only every <see cref="StretchOf"/> epochs, since nothing here reads the
-    /// ones in between. Stops with a one-line error at the first epoch whose loss is not finite.
+    /// ones in between. Stops with a one-line error at the epoch the core's divergence rule names (the
+    /// first whose loss is not finite, or a stretch's last when its weights are not), the epochs before
+    /// it reported.
     /// </summary>
     public static TrainingState Train(PreparedExperiment prepared, Action<EpochReport>? onEpoch = null)
     {
         var state = prepared.Start;
         foreach (var stretch in Experiments.FitEvery(StretchOf(prepared.Config.Epochs), prepared))
         {
+            var diverged = stretch.TryGetDivergence(out var at, out var why);
             foreach (var report in stretch.Reports)
             {
-                if (!double.IsFinite(report.Loss))
-                    throw new FailureException($"{prepared.Spec.Id} (seed {prepared.Seed}): the loss became {report.Loss} at epoch {report.Epoch}");
+                if (diverged && report.Epoch == at)
+                    throw new FailureException($"{prepared.Spec.Id} (seed {prepared.Seed}): {why} at epoch {at}");
                 onEpoch?.Invoke(report);
             }
             state = stretch.State;
@@ -170,15 +173,10 @@ public static class RunScheduler
         return record;
     }
 
-    /// <summary>A rough count of a run's work: epochs × samples × time steps × (units + inputs) × units.</summary>
+    /// <summary>A rough count of a run's work: epochs × samples × time steps × (units + inputs) × units, from the core's counts.</summary>
     public static double EstimatedWork(ExperimentSpec spec)
     {
-        var (samples, steps, inputs) = spec.Data switch
-        {
-            DataSpec.Window w => (Alphabet.Size - w.Length, w.Layout == Layout.TimeSteps ? w.Length : 1, w.Layout == Layout.TimeSteps ? 1 : w.Length),
-            DataSpec.VariableLength v => (v.Count, v.MaxLength, 1),
-            _ => (1, 1, 1),
-        };
-        return (double)spec.Epochs * samples * steps * (spec.Units + inputs) * spec.Units;
+        var input = Experiments.InputOf(spec);
+        return (double)spec.Epochs * spec.SampleCount * input.TimeSteps * (spec.Units + input.Features) * spec.Units;
     }
 }

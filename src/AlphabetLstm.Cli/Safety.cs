@@ -54,18 +54,8 @@ public static class Safety
                 + $"set {MaxMemoryVariable} (e.g. {MaxMemoryVariable}={Suggest(bytes)}) to allow more");
     }
 
-    /// <summary>Refuses an experiment's training run (with its overrides) whose estimated memory exceeds the limit.</summary>
-    public static void CheckTraining(ExperimentSpec spec, string what)
-    {
-        var input = Experiments.InputOf(spec);
-        var samples = spec.Data switch
-        {
-            DataSpec.VariableLength v => v.Count,
-            DataSpec.Window w => Math.Max(1, Alphabet.Size - w.Length),
-            _ => 1,
-        };
-        CheckMemory(what, Memory.Training(input.Features, spec.Units, Alphabet.Size, Math.Min(spec.BatchSize, samples), input.TimeSteps, samples));
-    }
+    /// <summary>Refuses an experiment's training run (with its overrides) whose memory, as the core estimates it, exceeds the limit.</summary>
+    public static void CheckTraining(ExperimentSpec spec, string what) => CheckMemory(what, Experiments.MemoryEstimate(spec));
 
     /// <summary>A bench grid shape within the documented limits and the memory limit (its data for one step included), or a usage error.</summary>
     public static WorkloadShape CheckShape(WorkloadShape shape, string text)

@@ -320,9 +320,8 @@ public static class TextCommands
                 : t.Stateful ? "lower --batch-size or --window" : "lower --window";
             throw new FailureException($"--text '{path}': {reason}: {hint}");
         }
-        var features = t.Vocabulary.FeaturesPerSymbol(t.Encoding);
-        var bytes = Memory.Text(n, features, units, t.Vocabulary.Count, t.BatchSize, t.Window, t.Encoding == SymbolEncoding.OneHot, t.Targets == Targets.Every);
-        Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {units} units, {features} features, batch {t.BatchSize}, window {t.Window})", bytes);
+        Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {units} units, {t.Vocabulary.FeaturesPerSymbol(t.Encoding)} features, batch {t.BatchSize}, window {t.Window})",
+                           TextRuns.MemoryEstimate(t, n, units));
     }
 
     // ---- generate -----------------------------------------------------------------------------

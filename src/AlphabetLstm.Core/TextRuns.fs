@@ -188,6 +188,14 @@ module TextRuns =
                 run.Validation held (if run.Stateful then "chunk" else "window") T (int64 T + 1L)
         else null
 
+    /// The memory a run needs on a text of `length` symbols with `units` units, in bytes
+    /// (Memory.Text over the run's features, classes, batch, window, encoding and targets): compare it
+    /// with a limit before reading the text a second time or training.
+    [<CompiledName("MemoryEstimate")>]
+    let memoryEstimate (run: TextRun) (length: int) (units: int) : float =
+        Memory.text (float length) (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count run.BatchSize run.Window
+            (run.Encoding = SymbolEncoding.OneHot) (run.Targets = Targets.Every)
+
     /// The data, configuration and starting state of a text run for a seed: weights from
     /// Parameters.init, then the generator for the shuffles (as Experiments.prepare).
     [<CompiledName("Prepare")>]

@@ -87,6 +87,9 @@ type ExperimentSpec =
         match s.Data with
         | Window(n, _) -> Alphabet.Size - n
         | VariableLength(count, _) -> count
+    /// Optimizer steps in one epoch: one per batch of BatchSize samples, the last possibly smaller
+    /// (0 when there is no sample).
+    member s.StepsPerEpoch = (max 0 s.SampleCount + s.BatchSize - 1) / s.BatchSize
 
 /// An experiment ready to train: its data, its training configuration and the starting state.
 type PreparedExperiment =
@@ -269,6 +272,14 @@ module Experiments =
         | Window(n, Layout.Features) -> { TimeSteps = 1; Features = n; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
         | Window(n, _) -> { TimeSteps = n; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }
         | VariableLength(_, maxLen) -> { TimeSteps = maxLen; Features = 1; Encoding = SymbolEncoding.Index; Masked = spec.Masked; PrePadded = true; Reading = Reading.Window; Targets = Targets.Last }
+
+    /// The memory a training run of `spec` needs, in bytes (Memory.Training over its input, units,
+    /// the 26 classes, one batch and its samples, at least one): compare it with a limit before training.
+    [<CompiledName("MemoryEstimate")>]
+    let memoryEstimate (spec: ExperimentSpec) : float =
+        let input = inputOf spec
+        let samples = max 1 spec.SampleCount
+        Memory.training input.Features spec.Units V (min spec.BatchSize samples) input.TimeSteps samples
 
     /// Settles the data, the initial weights and the training state for one seed.
     [<CompiledName("Prepare")>]
