@@ -361,9 +361,6 @@ type SavedModel with
                          [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : SavedModel =
         if isNull (box data) then nullArg "data"
         SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters)
-    /// The zero state for `batch` sequences: what "reset" means.
-    member m.ZeroState([<Runtime.InteropServices.Optional; Runtime.InteropServices.DefaultParameterValue(1)>] batch: int) =
-        LstmState.Zeros(batch, m.Parameters.Units)
     /// The symbols encoded for this model; throws ArgumentException with a one-line message.
     member m.Encode(symbols: IReadOnlyList<string>) : EncodedInput =
         ModelFile.encodeSymbols m symbols |> JsonText.orThrow (fun e -> ArgumentException e)
