@@ -4,11 +4,12 @@ namespace AlphabetLstm.Cli.Tests;
 
 /// <summary>
 /// Every <c>```csharp</c> block of the README is a whole program that builds and runs on its own
-/// against the AlphabetLstm.Core package: the core is packed into a folder, and each block becomes a
-/// console app in a folder of its own that references the package from there. When the README shows
-/// the block's output (a <c>```text</c> block right after it), the program must print exactly that.
-/// So the README cannot drift from the API. A block that serves an ONNX model with ONNX Runtime gets
-/// that package too, and each file <c>ID.onnx</c> it opens, ID an experiment, is made first with the
+/// against the AlphabetLstm.Core package: the core and AlphabetLstm.Onnx are packed into a folder, and
+/// each block becomes a console app in a folder of its own that references the core from there (and
+/// the ONNX package when it uses its namespace). When the README shows the block's output (a
+/// <c>```text</c> block right after it), the program must print exactly that. So the README cannot
+/// drift from the API. A block that serves an ONNX model with ONNX Runtime gets that package too, and
+/// each file <c>ID.onnx</c> its <c>InferenceSession</c> opens, ID an experiment, is made first with the
 /// CLI: <c>train ID</c>, then <c>export</c>.
 /// </summary>
 public class ReadmeCSharpTests
@@ -46,16 +47,22 @@ public class ReadmeCSharpTests
         return data;
     }
 
-    private static readonly Lazy<string> Package = new(PackCore);
+    private static readonly Lazy<string> Package = new(PackLibraries);
 
-    /// <summary>Packs the already-built core (this test run's configuration) into a fresh folder.</summary>
-    private static string PackCore()
+    /// <summary>
+    /// Packs the already-built core and ONNX package (this test run's configuration) into a fresh
+    /// folder; the ONNX package depends on the core of the same version.
+    /// </summary>
+    private static string PackLibraries()
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;   // bin/<configuration>/net10.0
         var folder = Directory.CreateTempSubdirectory("alphabet-lstm-pack-").FullName;
-        var r = Run(Root, "pack", Path.Combine(Root, "src", "AlphabetLstm.Core"), "-c", configuration, "--no-build", "-o", folder, "-p:PackageVersion=0.0.0-readme");
-        Assert.True(r.ExitCode == 0, "dotnet pack failed:\n" + r.Stdout + r.Stderr);
-        Assert.True(File.Exists(Path.Combine(folder, "AlphabetLstm.Core.0.0.0-readme.nupkg")), "no package in " + folder);
+        foreach (var project in new[] { "AlphabetLstm.Core", "AlphabetLstm.Onnx" })
+        {
+            var r = Run(Root, "pack", Path.Combine(Root, "src", project), "-c", configuration, "--no-build", "-o", folder, "-p:PackageVersion=0.0.0-readme");
+            Assert.True(r.ExitCode == 0, $"dotnet pack {project} failed:\n" + r.Stdout + r.Stderr);
+            Assert.True(File.Exists(Path.Combine(folder, project + ".0.0.0-readme.nupkg")), $"no {project} package in " + folder);
+        }
         return folder;
     }
 
@@ -87,9 +94,17 @@ public class ReadmeCSharpTests
         Assert.Contains(blocks, b => b.Code.Contains("Vocabulary.Create") && b.Code.Contains("SavedModel.Parse") && b.Code.Contains(".Final"));
     }
 
+    [Fact]
+    public void A_README_CSharp_block_continues_training_from_a_checkpoint_of_its_own_data_and_exports_ONNX_in_process()
+    {
+        Assert.Contains(Blocks(), b => b.Code.Contains("TrainingCheckpoint.Parse") && b.Code.Contains("Training.Continue(")
+                                       && b.Code.Contains("using AlphabetLstm.Onnx;") && b.Code.Contains("OnnxModel.Export(")
+                                       && !b.Code.Contains("Vocabulary.Alphabet"));
+    }
+
     [Theory]
     [MemberData(nameof(BlockNumbers))]
-    public void A_README_CSharp_block_builds_and_runs_against_the_packed_core(int block)
+    public void A_README_CSharp_block_builds_and_runs_against_the_packed_libraries(int block)
     {
         var (code, output) = Blocks()[block];
         using var app = new TempFolder();
@@ -101,7 +116,7 @@ public class ReadmeCSharpTests
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <packageSources>
-                <add key="packed-core" value="{Package.Value}" />
+                <add key="packed-libraries" value="{Package.Value}" />
                 <add key="restored" value="{userCache}" />
               </packageSources>
             </configuration>
@@ -109,7 +124,10 @@ public class ReadmeCSharpTests
         var onnxRuntime = code.Contains("using Microsoft.ML.OnnxRuntime;")
             ? $"""<PackageReference Include="Microsoft.ML.OnnxRuntime" Version="{CentralVersion("Microsoft.ML.OnnxRuntime")}" />"""
             : "";
-        foreach (Match onnx in Regex.Matches(code, "\"([a-z-]+)\\.onnx\""))
+        var onnxPackage = code.Contains("using AlphabetLstm.Onnx;")
+            ? """<PackageReference Include="AlphabetLstm.Onnx" Version="0.0.0-readme" />"""
+            : "";
+        foreach (Match onnx in Regex.Matches(code, "new InferenceSession\\(\"([a-z-]+)\\.onnx\"\\)"))
         {
             var id = onnx.Groups[1].Value;
             var trained = CliProcess.Run(app.Path, "train", id, "--save", id + ".json", "--quiet");
@@ -128,6 +146,7 @@ public class ReadmeCSharpTests
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="AlphabetLstm.Core" Version="0.0.0-readme" />
+                {{onnxPackage}}
                 {{onnxRuntime}}
               </ItemGroup>
             </Project>
