@@ -35,6 +35,13 @@ public static class Display
     /// <summary>A user's value for a message: escaped, and cut to <see cref="Messages.MaxQuoted"/> characters.</summary>
     public static string Clip(string text) => Messages.Clip(Escape(text));
 
+    /// <summary>
+    /// For a message about symbols a user typed: how a vocabulary of words takes them (comma-separated,
+    /// its first symbols as the example), or nothing for a vocabulary of single characters.
+    /// </summary>
+    public static string WordsHint(Vocabulary vocabulary) => vocabulary.IsOneCharacter ? ""
+        : $" (the model's symbols are words: separate them with commas, as in {vocabulary.Join(vocabulary.Symbols.Take(3))})";
+
     /// <summary>An exception's message without the " (Parameter 'x')" .NET appends: the message already names the value.</summary>
     public static string WithoutParameter(string message) => Messages.WithoutParameter(message);
 

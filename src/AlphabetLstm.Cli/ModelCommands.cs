@@ -207,11 +207,7 @@ public static class ModelCommands
             if (letters is not null)
             {
                 try { encoded = m.Encode(m.Vocabulary.SplitText(letters)); }
-                catch (ArgumentException e)
-                {
-                    var words = m.Vocabulary.IsOneCharacter ? "" : $" (the model's symbols are words: separate them with commas, as in {m.Vocabulary.Join(m.Vocabulary.Symbols.Take(3))})";
-                    throw new FailureException($"--sequence: {e.Message}{words}");
-                }
+                catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}{Display.WordsHint(m.Vocabulary)}"); }
                 initial = LstmState.Zeros(1, m.Parameters.Units);
             }
             else
@@ -271,7 +267,7 @@ public static class ModelCommands
     private static Command Generate(TextWriter stdout)
     {
         var model = new Option<string>("--model") { Description = "A text model (train --text), or an alphabet model that reads one letter per step (e.g. from train stateful).", Required = true };
-        var start = new Option<string>("--start") { Description = "The text to continue (a text model), or the first letter A..Z (an alphabet model).", Required = true };
+        var start = new Option<string>("--start") { Description = "The text to continue (a text model; for a vocabulary of words, the words separated by commas, as predict --sequence takes them), or the first letter A..Z (an alphabet model).", Required = true };
         var steps = Cli.PositiveInt("--steps", "How many symbols to generate.", Limits.MaxSteps);
         steps.Required = true;
         var warmup = new Option<bool>("--warmup") { Description = "Alphabet models: first run the state over the letters before the start letter (A..J for K)." };

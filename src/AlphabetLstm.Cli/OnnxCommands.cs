@@ -109,7 +109,7 @@ public static class OnnxCommands
     {
         try
         {
-            return Vocabulary.Create(text.Contains(',') ? text.Split(',') : Vocabulary.Split(text));
+            return Vocabulary.Create(text.Contains(Vocabulary.WordSeparator) ? text.Split(Vocabulary.WordSeparator) : Vocabulary.Split(text));
         }
         catch (ArgumentException e)
         {

@@ -332,15 +332,17 @@ public static class TextCommands
     /// </summary>
     public static int Generate(SavedModel model, string start, int steps, double temperature, long seed, TextWriter o)
     {
+        // The start is read as predict reads --sequence: characters, or words separated by commas.
         IEnumerable<string> generated;
-        try { generated = TextRuns.Generate(model, Vocabulary.Split(start), steps, temperature, Rng.Create(seed)); }
+        try { generated = TextRuns.Generate(model, model.Vocabulary.SplitText(start), steps, temperature, Rng.Create(seed)); }
         catch (ArgumentException e) when (e.ParamName is "start" or "text")
         {
-            throw new FailureException($"--start: {Display.WithoutParameter(e.Message)}");
+            throw new FailureException($"--start: {Display.WithoutParameter(e.Message)}{Display.WordsHint(model.Vocabulary)}");
         }
-        // Printed as it is made: the output may be far longer than memory should hold.
+        // Printed as it is made, joined as the start was written: the output may be far longer than memory should hold.
+        var separator = model.Vocabulary.IsOneCharacter ? "" : Vocabulary.WordSeparator;
         o.Write(start);
-        foreach (var symbol in generated) o.Write(symbol);
+        foreach (var symbol in generated) o.Write(separator + symbol);
         o.WriteLine();
         return ExitCodes.Ok;
     }

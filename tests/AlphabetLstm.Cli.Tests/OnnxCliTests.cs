@@ -89,7 +89,7 @@ public class OnnxCliTests
     }
 
     [Fact]
-    public void A_word_vocabulary_takes_its_symbols_comma_separated_in_predict_as_in_import()
+    public void A_word_vocabulary_takes_its_symbols_comma_separated_in_predict_and_generate_as_in_import()
     {
         using var dir = new TempFolder();
         var logits = OnnxImportTests.Fixture("torch_logits.onnx");   // 4 time steps of one-hot over 5 classes
@@ -105,6 +105,16 @@ public class OnnxCliTests
         // Spaces are not the separator: the error says which one is.
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "predict", "--model", "notes.json", "--sequence", "do re mi fa"), 1,
             "--sequence: ", "\"do re mi fa\"", "the model's symbols are words: separate them with commas, as in do,re,mi");
+
+        // generate reads its start the same way and writes the words it adds with the same separator.
+        var g = CliProcess.Run(dir.Path, "generate", "--model", "notes.json", "--start", "do,re,mi,fa", "--steps", "3");
+        Assert.True(g.ExitCode == 0, g.Stderr);
+        var words = g.Stdout.TrimEnd('\n').Split(',');
+        Assert.Equal(["do", "re", "mi", "fa", expected.Symbol], words[..5]);
+        Assert.Equal(7, words.Length);
+        Assert.All(words, w => Assert.Contains(w, model.Vocabulary.Symbols));
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "generate", "--model", "notes.json", "--start", "do re mi fa", "--steps", "3"), 1,
+            "--start: ", "\"do re mi fa\"", "the model's symbols are words: separate them with commas, as in do,re,mi");
     }
 
     [Fact]
