@@ -94,7 +94,7 @@ row() { # row CASE [VAR=value ...] -- COMMAND...   (the command after --; stdin 
     line=$(head -n 1 err.txt | cut -c 1-200)
     [[ -z "$line" ]] && line=$(head -n 1 out.txt | cut -c 1-200)
   fi
-  printf '| %s | `%s` | %s | %s | %s | %s |\n' "$name" "$(visible "${shown#dotnet alphabet-lstm.dll }")" "$code" "$seconds" "$((kib / 1024))" "$(visible "$line")"
+  printf '| %s | `%s` | %s | %s | %s | %s |\n' "$(visible "$name")" "$(visible "${shown#dotnet alphabet-lstm.dll }")" "$code" "$seconds" "$((kib / 1024))" "$(visible "$line")"
 }
 # Control characters shown as \xNN (never sent raw to the terminal), newlines as \n, and | escaped for markdown.
 visible() { printf '%s' "$1" | perl -CS -0777 -pe 's/\n/\\n/g; s/([\x00-\x1f\x7f])/sprintf("\\x%02x", ord $1)/ge; s/\|/\\|/g'; }
