@@ -53,10 +53,31 @@ public static class BenchText
             if (shape.Characters > MaxCharacters || shape.Units > Limits.MaxUnits || shape.Batch > Limits.MaxBatch || shape.Window > Limits.MaxTimeSteps)
                 throw new UsageException(
                     $"--text '{Display.Clip(text)}': CHARS must be 1..{MaxCharacters:N0}, H 1..{Limits.MaxUnits:N0}, B 1..{Limits.MaxBatch:N0}, T 1..{Limits.MaxTimeSteps:N0}");
+            // The memory, before the bench times anything or the text is generated.
+            CheckMemory(shape);
             return shape;
         }
         throw new UsageException($"--text expects none, 1mb or CHARSxHxBxT with positive numbers, got '{Display.Clip(text)}'");
     }
+
+    private static readonly string[] Syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "an", "el", "or", "us", "be", "di", "fu", "gy", "ho", "ja", "qu", "wex", "zi", "pt", "ch", "st"];
+
+    /// <summary>Every character <see cref="Generate"/> can write: a generated text's vocabulary is part of this one.</summary>
+    public static readonly Vocabulary Symbols = Vocabulary.Create(
+        Syllables.SelectMany(s => s.Concat(s[..1].ToUpperInvariant())).Concat(". ,\n").Distinct().Order().Select(c => c.ToString()));
+
+    /// <summary>The run a text workload trains (stateful, one-hot, every-step targets, the default held-out part), over <paramref name="vocabulary"/>.</summary>
+    private static TextRun RunOf(Shape shape, Vocabulary vocabulary) =>
+        new("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, vocabulary, Targets.Every, TextRun.DefaultValidation);
+
+    /// <summary>
+    /// Refuses a workload whose memory exceeds the limit: the core's estimate of the text run (over
+    /// every character the generator can write, at least as costly as the text's own vocabulary) plus
+    /// the generated text and its builder (4 bytes a character), asked before anything is allocated.
+    /// </summary>
+    public static void CheckMemory(Shape shape) =>
+        Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
+                           TextRuns.MemoryEstimate(RunOf(shape, Symbols), shape.Characters, shape.Units) + 4.0 * shape.Characters);
 
     /// <summary>
     /// A text of exactly <paramref name="characters"/> characters: sentences of words drawn from a
@@ -65,7 +86,7 @@ public static class BenchText
     /// </summary>
     public static string Generate(int characters, long seed)
     {
-        var syllables = new[] { "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "an", "el", "or", "us", "be", "di", "fu", "gy", "ho", "ja", "qu", "wex", "zi", "pt", "ch", "st" };
+        var syllables = Syllables;
         var rng = Rng.Create(seed);
         int Next(int high)
         {
@@ -96,13 +117,11 @@ public static class BenchText
 
     public static Timing Time(Shape shape, int repeats, long seed, TextWriter o)
     {
+        CheckMemory(shape);
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
         var indexed = IndexedTexts.OfString(text);
-        var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, indexed.Vocabulary,
-                              Targets.Every, TextRun.DefaultValidation);
-        Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
-                           TextRuns.MemoryEstimate(run, shape.Characters, shape.Units));
+        var run = RunOf(shape, indexed.Vocabulary);
         var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
         var steps = prepared.StepsPerEpoch;

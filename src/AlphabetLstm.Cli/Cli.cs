@@ -54,6 +54,11 @@ public static class Cli
                 EnableDefaultExceptionHandler = false,
             });
         }
+        catch (StandardOutput.ClosedException)
+        {
+            // The reader of the output went away (| head): the shell's SIGPIPE convention, silently.
+            return StandardOutput.ClosedPipe;
+        }
         catch (UsageException e)
         {
             stderr.WriteLine($"error: {OneLine(e.Message)}");
@@ -149,9 +154,9 @@ public static class Cli
         return option;
     }
 
-    /// <summary>Adam's learning rate: a positive number (the one check every command that trains uses).</summary>
+    /// <summary>Adam's learning rate: the core's rule (<see cref="Adam.IsValidLearningRate"/>), which every command that trains uses.</summary>
     public static Option<double?> LearningRate(string description) =>
-        Number("--learning-rate", description, "a positive number", lr => lr > 0);
+        Number("--learning-rate", description, "a positive number", Adam.IsValidLearningRate);
 
     /// <summary>An option holding a whole 64-bit number, parsed invariantly, or a one-line error with the range.</summary>
     public static Option<long?> WholeNumber(string name, string description)

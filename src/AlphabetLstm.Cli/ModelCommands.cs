@@ -299,10 +299,11 @@ public static class ModelCommands
             var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before) : zeros;
             var how = parse.GetValue(warmup) && before.Length > 0 ? $"after warming the state on {before}" : "from the zero state";
             // Streamed: only the current state is kept, whatever the number of steps.
-            stdout.Write($"{how}: {first}");
+            using var output = StandardOutput.Open(stdout);
+            output.Write($"{how}: {first}");
             foreach (var letter in Experiments.GenerateLetters(m.Parameters, initial, first).Take(parse.GetValue(steps)!.Value))
-                stdout.Write($" -> {letter}");
-            stdout.WriteLine();
+                output.Write($" -> {letter}");
+            output.WriteLine();
             return ExitCodes.Ok;
         });
         return command;

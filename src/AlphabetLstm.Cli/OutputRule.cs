@@ -13,13 +13,22 @@ public static class OutputRule
     public readonly record struct Named(string Option, string? Path);
 
     /// <summary>
-    /// Refuses, with one line naming both, any output that is one of the inputs. Every command with an
+    /// Refuses, with one line naming both, any output that is one of the inputs or another output. Every command with an
     /// output calls this once, with all its outputs and inputs, before it does any work.
     /// </summary>
     public static void Guard(IEnumerable<Named> outputs, IEnumerable<Named> inputs)
     {
         var ins = inputs.Where(i => i.Path is not null).ToList();
-        foreach (var output in outputs)
+        var outs = outputs.Where(o => o.Path is not null).ToList();
+        // Two outputs of one command on one file: the second would overwrite the first (a --json over the --save model).
+        for (var a = 0; a < outs.Count; a++)
+            for (var b = a + 1; b < outs.Count; b++)
+                if (SameFile(Path.GetFullPath(outs[a].Path!), Path.GetFullPath(outs[b].Path!)))
+                    throw new FailureException(
+                        $"{outs[b].Option} '{Display.Escape(outs[b].Path!)}' is the file {outs[a].Option} writes"
+                        + (SamePath(outs[a].Path!, outs[b].Path!) ? "" : $" ('{Display.Escape(outs[a].Path!)}')")
+                        + "; choose another file, so one output does not overwrite the other");
+        foreach (var output in outs)
         {
             if (output.Path is null) continue;
             // Outputs are written where AtomicFile writes them: the lexically normalised full path.

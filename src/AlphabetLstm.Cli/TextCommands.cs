@@ -26,9 +26,9 @@ public static class TextCommands
         public Option<string?> Text { get; } = new("--text") { Description = "Train on this UTF-8 text file instead of an experiment: its distinct characters are the vocabulary." };
         public Option<int?> Window { get; } = Cli.PositiveInt("--window", $"With --text: T, the characters of one sample (default {DefaultWindow}).");
         public Option<int?> BatchSize { get; } = Cli.PositiveInt("--batch-size", $"With --text: samples per batch, the number of streams with --stateful (default {DefaultBatchSize}).");
-        public Option<string?> Encoding { get; } = new Option<string?>("--encoding") { Description = "With --text: one-hot (default) or index (k / V, one feature)." }.AcceptOnlyFromAmong("one-hot", "index");
+        public Option<string?> Encoding { get; } = new Option<string?>("--encoding") { Description = "With --text: one-hot (default) or index (k / V, one feature)." }.AcceptOnlyFromAmong(ModelFile.TextEncodingNames);
         public Option<bool> Stateful { get; } = new("--stateful") { Description = "With --text: cut the text into batch-size streams and carry the state from chunk to chunk (reset each epoch), as char-rnn trains." };
-        public Option<string?> Targets { get; } = new Option<string?>("--targets") { Description = "With --text: every (a target after every character; the default with --stateful) or last (one target after each sample; the default for windows)." }.AcceptOnlyFromAmong("every", "last");
+        public Option<string?> Targets { get; } = new Option<string?>("--targets") { Description = "With --text: every (a target after every character; the default with --stateful) or last (one target after each sample; the default for windows)." }.AcceptOnlyFromAmong(ModelFile.TargetsNames);
         public Option<double?> Validation { get; } = ValidationOption();
         public Option<string?> Json { get; } = new("--json") { Description = "With --text: write the run (settings, vocabulary size, loss and held-out loss per epoch, the best epoch) to this JSON file." };
         public Option<string?> Plot { get; } = new("--plot") { Description = "With --text: draw the training and held-out loss per epoch (bits per character) into this PNG file." };
@@ -43,17 +43,11 @@ public static class TextCommands
                     throw new UsageException($"{option.Name} goes with --text FILE, not with an experiment id");
         }
 
-        private static Option<double?> ValidationOption()
-        {
-            var option = new Option<double?>("--validation") { Description = $"With --text: hold out the last fraction F of the text, in [0, {TextRun.MaxValidation.ToString(Inv)}] (default {TextRun.DefaultValidation.ToString(Inv)}; 0: none), and report its loss after every epoch." };
-            option.Validators.Add(result =>
-            {
-                var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-                if (!double.TryParse(token, NumberStyles.Float, Inv, out var f) || !(f >= 0 && f <= TextRun.MaxValidation))
-                    result.AddError($"--validation expects a fraction in [0, {TextRun.MaxValidation.ToString(Inv)}], got '{token}'");
-            });
-            return option;
-        }
+        /// <summary>The held-out fraction, parsed by the invariant number parser every number option uses.</summary>
+        private static Option<double?> ValidationOption() =>
+            Cli.Number("--validation",
+                       $"With --text: hold out the last fraction F of the text, in [0, {TextRun.MaxValidation.ToString(Inv)}] (default {TextRun.DefaultValidation.ToString(Inv)}; 0: none), and report its loss after every epoch.",
+                       $"a fraction in [0, {TextRun.MaxValidation.ToString(Inv)}]", f => f >= 0 && f <= TextRun.MaxValidation);
     }
 
     /// <summary>The options train shares with experiments, as the user gave them.</summary>
@@ -67,13 +61,8 @@ public static class TextCommands
         var window = parse.GetValue(t.Window) ?? DefaultWindow;
         var batch = parse.GetValue(t.BatchSize) ?? DefaultBatchSize;
         var stateful = parse.GetValue(t.Stateful);
-        var encoding = parse.GetValue(t.Encoding) == "index" ? SymbolEncoding.Index : SymbolEncoding.OneHot;
-        var targets = parse.GetValue(t.Targets) switch
-        {
-            "every" => Targets.Every,
-            "last" => Targets.Last,
-            _ => TextRun.DefaultTargets(stateful),
-        };
+        var encoding = parse.GetValue(t.Encoding) is { } e ? ModelFile.ParseEncoding(e)!.Value : SymbolEncoding.OneHot;
+        var targets = parse.GetValue(t.Targets) is { } g ? ModelFile.ParseTargets(g)!.Value : TextRun.DefaultTargets(stateful);
         var validation = parse.GetValue(t.Validation) ?? TextRun.DefaultValidation;
         var units = s.Units ?? DefaultUnits;
         var path = parse.GetValue(t.Text)!;
@@ -339,11 +328,13 @@ public static class TextCommands
         {
             throw new FailureException($"--start: {Display.WithoutParameter(e.Message)}{Display.WordsHint(model.Vocabulary)}");
         }
-        // Printed as it is made, joined as the start was written: the output may be far longer than memory should hold.
+        // Printed as it is made, a buffer at a time, joined as the start was written: the output may be
+        // far longer than memory should hold, and a reader that goes away (| head) stops the loop.
         var separator = model.Vocabulary.IsOneCharacter ? "" : Vocabulary.WordSeparator;
-        o.Write(start);
-        foreach (var symbol in generated) o.Write(separator + symbol);
-        o.WriteLine();
+        using var output = StandardOutput.Open(o);
+        output.Write(start);
+        foreach (var symbol in generated) output.Write(separator + symbol);
+        output.WriteLine();
         return ExitCodes.Ok;
     }
 

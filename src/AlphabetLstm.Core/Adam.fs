@@ -47,6 +47,14 @@ module Adam =
     [<CompiledName("Init")>]
     let init (p: Parameters) : AdamState = { Step = 0; M = Parameters.zerosLike p; V = Parameters.zerosLike p }
 
+    /// The rule a learning rate must meet, in words: "a positive finite number".
+    [<CompiledName("LearningRateRule")>]
+    let learningRateRule = "a positive finite number"
+
+    /// Whether `lr` is a learning rate Adam can take: finite and positive (the one check every caller uses).
+    [<CompiledName("IsValidLearningRate")>]
+    let isValidLearningRate (lr: float) = Double.IsFinite lr && lr > 0.0
+
     /// Update number `step` (1-based), in place on raw storage. Internal: only callers that own
     /// the arrays (a copy made for this call, or a training loop's private working set) use it.
     /// Four lanes at a time with exactly the scalar operations, in the same order and unfused, so

@@ -108,9 +108,23 @@ module ModelFile =
     [<CompiledName("VersionOf")>]
     let versionOf (input: InputSpec) = if input.Targets = Targets.Every then 3 else 2
 
+    /// The targets choices with their names, in the file, a checkpoint, ONNX metadata and on the command line.
+    let internal targetsChoices = [ "every", Targets.Every; "last", Targets.Last ]
+
     /// The name of a targets choice in the file and on the command line: "last" or "every".
     [<CompiledName("TargetsName")>]
     let targetsName (t: Targets) = if t = Targets.Every then "every" else "last"
+
+    /// The names a targets choice is written as: "every", "last".
+    [<CompiledName("TargetsNames")>]
+    let targetsNames : string[] = targetsChoices |> List.map fst |> Array.ofList
+
+    /// The targets choice `name` names ("every" or "last"), or null for any other string.
+    [<CompiledName("ParseTargets")>]
+    let parseTargets (name: string) : Nullable<Targets> =
+        match targetsChoices |> List.tryFind (fst >> (=) name) with
+        | Some(_, t) -> Nullable t
+        | None -> Nullable()
 
     /// The encodings' names in the file.
     let private encodingNames = [ SymbolEncoding.Index, "index"; SymbolEncoding.OneHot, "one-hot"; SymbolEncoding.Features, "features" ]
@@ -118,6 +132,17 @@ module ModelFile =
     /// The name of an encoding in the file: "index", "one-hot" or "features".
     [<CompiledName("EncodingName")>]
     let encodingName (e: SymbolEncoding) = encodingNames |> List.find (fst >> (=) e) |> snd
+
+    /// The encodings a text run can use, by name: "one-hot" (the default), "index".
+    [<CompiledName("TextEncodingNames")>]
+    let textEncodingNames : string[] = [| encodingName SymbolEncoding.OneHot; encodingName SymbolEncoding.Index |]
+
+    /// The encoding `name` names ("index", "one-hot" or "features"), or null for any other string.
+    [<CompiledName("ParseEncoding")>]
+    let parseEncoding (name: string) : Nullable<SymbolEncoding> =
+        match encodingNames |> List.tryFind (snd >> (=) name) with
+        | Some(e, _) -> Nullable e
+        | None -> Nullable()
 
     /// The name of a reading in the file: "window" or "stream".
     [<CompiledName("ReadingName")>]
@@ -255,7 +280,7 @@ module ModelFile =
             if fileVersion < 3 then
                 if d.ContainsKey "targets" then fail (sprintf "%s: version %d files have no targets (it came in version 3)" (p "targets") fileVersion)
                 Targets.Last
-            else choice path d "targets" [ "last", Targets.Last; "every", Targets.Every ] Targets.Last
+            else choice path d "targets" targetsChoices Targets.Last
         { TimeSteps = int ts; Features = int fs; Encoding = encoding; Masked = masked; PrePadded = padded; Reading = reading; Targets = targets }
 
     /// Reads the "lstm" and "dense" fields of `d` (an object at `path`). H and I come from the file

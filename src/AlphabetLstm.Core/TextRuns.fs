@@ -203,8 +203,8 @@ module TextRuns =
         if isNull (box text) then nullArg "text"
         if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
         if epochs < 1 then invalidArg "epochs" (sprintf "epochs must be positive, got %d" epochs)
-        if not (Double.IsFinite learningRate) || learningRate <= 0.0 then
-            invalidArg "learningRate" (sprintf "the learning rate must be a positive finite number, got %g" learningRate)
+        if not (Adam.isValidLearningRate learningRate) then
+            invalidArg "learningRate" (sprintf "the learning rate must be %s, got %g" Adam.learningRateRule learningRate)
         if not (text.Vocabulary.Equals run.Vocabulary) then
             invalidArg "text" (sprintf "the text's vocabulary (%d symbols) is not the run's (%d)" text.Vocabulary.Count run.Vocabulary.Count)
         match problem run text.Length with

@@ -61,7 +61,7 @@ internal static class OnnxMetadata
         return new Read(vocabulary, encoding, Count(TimeSteps, Get(TimeSteps)), Count(Features, Get(Features)),
                         Flag(Masked, Get(Masked), "true", "false"), Flag(Padding, Get(Padding), "pre", "none"),
                         Flag(Reading, Get(Reading), "stream", "window") ? Core.Reading.Stream : Core.Reading.Window,
-                        Flag(Targets, Get(Targets), "every", "last") ? Core.Targets.Every : Core.Targets.Last);
+                        Flag(Targets, Get(Targets), ModelFile.TargetsName(Core.Targets.Every), ModelFile.TargetsName(Core.Targets.Last)) ? Core.Targets.Every : Core.Targets.Last);
     }
 
     private static int? Count(string key, string? text)

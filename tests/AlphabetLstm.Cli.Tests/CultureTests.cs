@@ -41,4 +41,20 @@ public class CultureTests
             "--learning-rate expects a positive number, got '0,02'");
         Assert.Equal(["m.json", "t.txt"], dir.Files());
     }
+
+    [Theory]
+    [InlineData("de_DE.UTF-8")]
+    [InlineData("tr_TR.UTF-8")]
+    public void The_held_out_fraction_reads_as_written_whatever_the_culture(string culture)
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir["t.txt"], string.Concat(Enumerable.Repeat(Hostile.Text, 4)));
+        var env = Culture(culture);
+        // Read by the library under de_DE, "0.25" was 25 and the run was refused for its fraction.
+        var train = CliProcess.Run(dir.Path, env, "train", "--text", "t.txt", "--save", "m.json", "--epochs", "1", "--units", "2", "--window", "3", "--validation", "0.25");
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        Assert.Contains("(0.25) held out", train.Stdout);
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, env, "train", "--text", "t.txt", "--save", "n.json", "--validation", "0,25"), 2,
+            "--validation expects a fraction in [0, 0.5], got '0,25'");
+    }
 }

@@ -15,7 +15,7 @@ public class OutputRuleTests
         ("experiment", "--json", false), ("experiment", "--out", true),
         ("merge", "--json", false), ("merge", "--out", true),
         ("sweep", "--json", false), ("sweep", "--out", true),
-        ("train", "--save", false), ("train", "--checkpoint", true),
+        ("train", "--save", false), ("train", "--checkpoint", true), ("train", "--json", false), ("train", "--plot", false),
         ("resume", "--save", false),
         ("predict", "--json", false),
         ("export", "--onnx", false),
@@ -42,6 +42,8 @@ public class OutputRuleTests
         new("export", "--onnx", "--model", Model, ["export", "--model", "{dir}/model.json", "--onnx", "{out}"]),
         new("import", "--save", "--onnx", d => { File.WriteAllBytes(d["s.onnx"], Hostile.OnnxBytes()); return d["s.onnx"]; }, ["import", "--onnx", "{dir}/s.onnx", "--save", "{out}"]),
         new("train", "--save", "--text", Text, ["train", "--text", "{dir}/t.txt", "--save", "{out}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"]),
+        new("train", "--json", "--text", Text, ["train", "--text", "{dir}/t.txt", "--save", "{dir}/m.json", "--json", "{out}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"]),
+        new("train", "--plot", "--text", Text, ["train", "--text", "{dir}/t.txt", "--save", "{dir}/m.json", "--plot", "{out}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"]),
         new("train", "--checkpoint", "--text", d => { Directory.CreateDirectory(d["ck"]); File.WriteAllText(d["ck/checkpoint.json"], Hostile.Text); return d["ck/checkpoint.json"]; },
             ["train", "--text", "{dir}/ck/checkpoint.json", "--save", "{dir}/m.json", "--checkpoint", "{out}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"], Folder: true),
         new("resume", "--save", "the run's text", d =>
@@ -70,8 +72,8 @@ public class OutputRuleTests
 
     public static TheoryData<int> CaseNumbers => new(Enumerable.Range(0, Cases.Length));
 
-    /// <summary>How an output option's help reads: "Write ... to FILE/DIR" or "The ... file to write" (and it takes a path: switches such as --no-report are not outputs).</summary>
-    private static readonly System.Text.RegularExpressions.Regex Writes = new(@"^Write |file to write", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+    /// <summary>How an output option's help reads: "Write ... to FILE/DIR", "With --text: write/draw ...", or "The ... file to write" (and it takes a path: switches such as --no-report are not outputs).</summary>
+    private static readonly System.Text.RegularExpressions.Regex Writes = new(@"^(With --text: )?([Ww]rite|draw) |file to write", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     [Fact]
     public void Every_option_that_writes_is_listed_and_every_command_that_reads_has_a_case_per_output()
@@ -111,6 +113,35 @@ public class OutputRuleTests
             var shown = c.Folder ? Path.Combine(target, Path.GetFileName(input)) : target;
             Assert.True(r.ExitCode == 1, $"{c.Command} {c.Option} {how}: exit {r.ExitCode}, {r.Stderr}{r.Stdout}");
             Hostile.OneLine(r, 1, $"{c.Option} '{shown}' is the file {c.InputName} reads", "so the input is not overwritten");
+            Assert.Equal(before, Hostile.Snapshot(dir));
+        }
+    }
+
+    /// <summary>Two outputs of one command that are one file: the later would overwrite the earlier (the run's JSON over its model).</summary>
+    public static readonly (string First, string Second, string[] Args)[] OutputPairs =
+    [
+        ("--save", "--json", ["train", "--text", "{dir}/t.txt", "--save", "{dir}/m.json", "--json", "{other}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"]),
+        ("--save", "--plot", ["train", "--text", "{dir}/t.txt", "--save", "{dir}/m.json", "--plot", "{other}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"]),
+        ("--json", "--plot", ["train", "--text", "{dir}/t.txt", "--save", "{dir}/n.json", "--json", "{dir}/m.json", "--plot", "{other}", "--epochs", "1", "--units", "2", "--window", "3", "--quiet"]),
+    ];
+
+    public static TheoryData<int> PairNumbers => new(Enumerable.Range(0, OutputPairs.Length));
+
+    [Theory]
+    [MemberData(nameof(PairNumbers))]
+    public void Two_outputs_of_one_command_on_one_file_directly_or_through_a_link_are_refused_naming_both(int number)
+    {
+        var (first, second, template) = OutputPairs[number];
+        using var dir = new TempFolder();
+        Text(dir);
+        File.WriteAllText(dir["m.json"], "a model the run must not overwrite");
+        Directory.CreateDirectory(dir["sub"]);
+        File.CreateSymbolicLink(dir["link.json"], dir["m.json"]);
+        var before = Hostile.Snapshot(dir);
+        foreach (var other in new[] { dir["m.json"], dir["sub/../m.json"], dir["link.json"] })
+        {
+            var r = Hostile.Run(template.Select(a => a.Replace("{other}", other).Replace("{dir}", dir.Path)).ToArray());
+            Hostile.OneLine(r, 1, $"{second} '{other}' is the file {first} writes", "so one output does not overwrite the other");
             Assert.Equal(before, Hostile.Snapshot(dir));
         }
     }

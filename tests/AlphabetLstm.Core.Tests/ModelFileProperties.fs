@@ -444,3 +444,24 @@ let ``a misspelt literal is one line even though the JSON reader quotes the rest
         Assert.False(e.Contains '\n', e)
         Assert.StartsWith("not valid JSON at line 2, column 16: 'nule", e)
         Assert.True(e.Length < 200, e)
+
+/// The names written once: every encoding and targets choice reads back from its own name, the text
+/// encodings are one-hot and index, and any other string (a case or a space off) is no choice.
+[<Fact>]
+let ``Encoding and targets names parse back to their choice and nothing else parses`` () =
+    for e in [ SymbolEncoding.Index; SymbolEncoding.OneHot; SymbolEncoding.Features ] do
+        Assert.Equal(Nullable e, ModelFile.parseEncoding (ModelFile.encodingName e))
+    for t in [ Targets.Every; Targets.Last ] do
+        Assert.Equal(Nullable t, ModelFile.parseTargets (ModelFile.targetsName t))
+    Assert.Equal<string[]>([| "one-hot"; "index" |], ModelFile.textEncodingNames)
+    Assert.Equal<string[]>([| "every"; "last" |], ModelFile.targetsNames)
+    for other in [ ""; "One-hot"; "onehot"; " index"; "EVERY"; "all" ] do
+        Assert.False(ModelFile.parseEncoding(other).HasValue, other)
+        Assert.False(ModelFile.parseTargets(other).HasValue, other)
+
+/// The one learning-rate rule: positive and finite; zero, negatives, NaN and infinities are refused.
+[<Fact>]
+let ``A learning rate is valid exactly when it is positive and finite`` () =
+    for lr in [ Double.Epsilon; 1e-300; 0.001; 1.0; 1e300 ] do Assert.True(Adam.isValidLearningRate lr, string lr)
+    for lr in [ 0.0; -0.0; -0.001; Double.NaN; Double.PositiveInfinity; Double.NegativeInfinity ] do
+        Assert.False(Adam.isValidLearningRate lr, string lr)

@@ -109,8 +109,8 @@ module CheckpointFile =
         match specOf run with
         | Error e -> invalidArg "run" e
         | Ok spec ->
-            if not (Double.IsFinite run.LearningRate) || run.LearningRate <= 0.0 then
-                invalidArg "run" (sprintf "the learning rate must be a positive finite number, got %s" (num run.LearningRate))
+            if not (Adam.isValidLearningRate run.LearningRate) then
+                invalidArg "run" (sprintf "the learning rate must be %s, got %s" Adam.learningRateRule (num run.LearningRate))
             let p = Experiments.prepare spec run.Seed
             { p with Config = { p.Config with Optimizer = { p.Config.Optimizer with LearningRate = run.LearningRate } } }
 
@@ -174,11 +174,12 @@ module CheckpointFile =
         let sha = text (p "sha256") (get "sha256" "the text file's SHA-256 in hex")
         if sha.Length <> 64 || not (sha |> Seq.forall (fun c -> Char.IsAsciiHexDigitLower c || Char.IsAsciiDigit c)) then
             fail (sprintf "%s: expected 64 lowercase hex digits, found %s" (p "sha256") (quote sha))
+        let textEncodings = ModelFile.textEncodingNames |> Array.map (sprintf "\"%s\"") |> String.concat " or "
         let encoding =
-            match text (p "encoding") (get "encoding" "\"one-hot\" or \"index\"") with
-            | "one-hot" -> SymbolEncoding.OneHot
-            | "index" -> SymbolEncoding.Index
-            | other -> fail (sprintf "%s: expected \"one-hot\" or \"index\", found %s" (p "encoding") (quote other))
+            let name = text (p "encoding") (get "encoding" textEncodings)
+            match ModelFile.parseEncoding name with
+            | e when e.HasValue && Array.contains name ModelFile.textEncodingNames -> e.Value
+            | _ -> fail (sprintf "%s: expected %s, found %s" (p "encoding") textEncodings (quote name))
         let path' = text (p "path") (get "path" "the text file")
         if path'.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "path"))
         { Path = path'
@@ -189,7 +190,7 @@ module CheckpointFile =
           Stateful = boolean (p "stateful") (get "stateful" "true or false")
           Vocabulary = Vocabulary.Alphabet
           // Checkpoints from before targets and validation existed trained one target per sample on the whole text.
-          Targets = choice path d "targets" [ "last", Targets.Last; "every", Targets.Every ] Targets.Last
+          Targets = choice path d "targets" ModelFile.targetsChoices Targets.Last
           Validation =
             if d.ContainsKey "validation" then
                 let f = number (p "validation") (get "validation" "the held-out fraction")
@@ -219,8 +220,8 @@ module CheckpointFile =
         match specOf run with
         | Error e when textRun.IsNone -> fail (sprintf "%s: %s" (p "experiment") e)
         | _ -> ()
-        if run.LearningRate <= 0.0 then
-            fail (sprintf "%s: expected a positive number, found %s" (p "learningRate") (num run.LearningRate))
+        if not (Adam.isValidLearningRate run.LearningRate) then
+            fail (sprintf "%s: expected %s, found %s" (p "learningRate") Adam.learningRateRule (num run.LearningRate))
         let save = text (p "save") (get "save" "the model file to write")
         if save.Length = 0 then fail (sprintf "%s: expected a file name, found an empty string" (p "save"))
         run, save

@@ -100,7 +100,8 @@ module Sweep =
             if isWhole setting then sprintf "a whole number from %s to %s" (format lo) (hi.ToString("N0", CultureInfo.InvariantCulture))
             else "a positive number"
         match Double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture) with
-        | true, v when Double.IsFinite v && v >= lo && v <= hi && (not (isWhole setting) || Math.Round v = v) -> v
+        | true, v when (if isWhole setting then Double.IsFinite v && v >= lo && v <= hi && Math.Round v = v
+                        else Adam.isValidLearningRate v) -> v
         | _ -> invalidArg "text" (sprintf "%s expects %s for each value, got '%s'" name expected (text.Trim()))
 
     /// An axis from a comma-separated list ("64,128"): every value checked, none repeated.
