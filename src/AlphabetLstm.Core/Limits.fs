@@ -73,21 +73,41 @@ module Memory =
         let data = float samples * (float timeSteps * float inputs + float classes)
         10.0 * d * parameterCount inputs units classes + tape inputs units classes batch timeSteps + 2.0 * d * data
 
+    /// The symbols a stream model with a target at every step reads per forward call when its loss is
+    /// read over a text (TextRuns.evaluateText, the held-out pass): one row of up to this many steps,
+    /// the state carried from call to call. Long enough to keep the kernels busy, short enough that
+    /// its tape stays a few MB whatever the text's length.
+    let [<CompiledName("HeldOutPiece")>] heldOutPiece = 1024
+
+    /// The tape of one text lane of T steps and B rows (a one-hot run's tape holds symbol indices,
+    /// not T·B·V inputs), with the every-step head's probabilities and targets, and its d h buffer when
+    /// the lane trains.
+    let private textLane (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (trains: bool) =
+        let t, b = float timeSteps, float batch
+        tape features units classes batch timeSteps
+        - (if oneHot then d * t * b * float features - 4.0 * t * b else 0.0)
+        + (if everyStep then d * t * b * (float classes + (if trains then float units else 0.0)) + 4.0 * t * b else 0.0)
+
+    /// Bytes of a text run's held-out pass (part of `text`): a stream model with a target at every
+    /// step reads in one row of HeldOutPiece steps, whatever the held-out text's length; the others
+    /// in batches no larger than the training batch.
+    let internal textHeldOut (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (stateful: bool) : float =
+        if stateful && everyStep then textLane features units classes 1 heldOutPiece oneHot true false
+        else textLane features units classes batch timeSteps oneHot everyStep true
+
     /// Bytes a text run needs (`train --text`): the text as 2-byte symbol indices, one flag and one
     /// index per possible code point while reading it (5.6 MB), the parameters about ten times over
     /// (as `training`), the tape of one batch (a one-hot run's tape holds symbol indices, not T·B·V
-    /// inputs), the every-step head's buffers (probabilities T·B·V, d h T·B·H, targets), and a second
-    /// tape for the held-out pass.
+    /// inputs), the every-step head's buffers (probabilities T·B·V, d h T·B·H, targets), and the
+    /// held-out pass's tape: a stream model with a target at every step reads the held-out text in
+    /// one row of HeldOutPiece steps (tape, probabilities and targets of HeldOutPiece rows); the
+    /// others read it in batches no larger than the training batch (counted as a second such tape).
     [<CompiledName("Text")>]
-    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) : float =
-        let I, H, V, B, T = float features, float units, float classes, float batch, float timeSteps
-        let oneTape =
-            tape features units classes batch timeSteps
-            - (if oneHot then d * T * B * I - 4.0 * T * B else 0.0)
-            + (if everyStep then d * T * B * (V + H) + 4.0 * T * B else 0.0)
+    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (stateful: bool) : float =
         2.0 * length + float 0x110000 * 5.0
         + 10.0 * d * parameterCount features units classes
-        + 2.0 * oneTape
+        + textLane features units classes batch timeSteps oneHot everyStep true
+        + textHeldOut features units classes batch timeSteps oneHot everyStep stateful
 
     /// Bytes a prediction needs: the parameters twice (the model and a working copy), the inputs
     /// twice (read, then loaded into the tape) and the tape for B rows over T steps.

@@ -224,15 +224,17 @@ module Model =
     //     d loss / d logits_r = (p_r − onehot(y_r)) / (T·B)
 
     /// The head on every step's h of a tape, for the targets `targets` (T·B symbol indices): writes the
-    /// probabilities into `probs` (T·B, V); returns (sum of the rows' losses, rows whose argmax is the target).
-    let internal everyHeadForward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
+    /// probabilities into `probs` (T·B, V); returns (`start` + the rows' losses added one row after
+    /// another in row order, rows whose argmax is the target). A caller reading one stream in pieces
+    /// passes the running sum as `start`, so the sum's bits do not depend on where the pieces end.
+    let internal everyHeadForwardFrom (start: float) (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
         let R, B, H, V = tape.T * tape.B, tape.B, tape.H, p.Classes
         let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
         for r in 0 .. R - 1 do
             Array.blit db 0 probs (r * V) V
         // (T·B, H)·(H, V): h_1 … h_T are contiguous rows of Hs from slot 1; the kernel's storage is its transpose (V, H).
         Kernels.gemmNT R V H (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor probs 0 V)
-        let mutable lossSum = 0.0
+        let mutable lossSum = start
         let mutable correct = 0
         for r in 0 .. R - 1 do
             let row = Span<float>(probs, r * V, V)
@@ -250,6 +252,10 @@ module Model =
             lossSum <- lossSum + (log sum - shifted)
             if argmax = y then correct <- correct + 1
         struct (lossSum, correct)
+
+    /// The head on every step's h of a tape (everyHeadForwardFrom with the sum starting at 0).
+    let internal everyHeadForward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
+        everyHeadForwardFrom 0.0 p tape targets probs
 
     /// Inverts everyHeadForward: d logits = (p − y) / (T·B), written over `probs`; adds to the Dense
     /// gradients and writes d loss / d h_{t+1} of every row into dOutputs (T·B, H).

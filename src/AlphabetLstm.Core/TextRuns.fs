@@ -189,12 +189,12 @@ module TextRuns =
         else null
 
     /// The memory a run needs on a text of `length` symbols with `units` units, in bytes
-    /// (Memory.Text over the run's features, classes, batch, window, encoding and targets): compare it
+    /// (Memory.Text over the run's features, classes, batch, window, encoding, targets and reading): compare it
     /// with a limit before reading the text a second time or training.
     [<CompiledName("MemoryEstimate")>]
     let memoryEstimate (run: TextRun) (length: int) (units: int) : float =
         Memory.text (float length) (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count run.BatchSize run.Window
-            (run.Encoding = SymbolEncoding.OneHot) (run.Targets = Targets.Every)
+            (run.Encoding = SymbolEncoding.OneHot) (run.Targets = Targets.Every) run.Stateful
 
     /// The data, configuration and starting state of a text run for a seed: weights from
     /// Parameters.init, then the generator for the shuffles (as Experiments.prepare).
@@ -329,23 +329,71 @@ module TextRuns =
             fun j -> (j % B) * S + (j / B) * T
         else fun j -> order.[j]
 
+    /// The summed loss and the right guesses over the first `positions` positions of `text` read as one
+    /// stream from the zero state, a target at every position (the symbol after it), in forward calls
+    /// of up to `piece` symbols, the state carried from call to call. Each position's h is the same
+    /// number however the stream is cut (the carried state is copied exactly, and every kernel reads
+    /// a row the same way whatever the rows around it), and the losses are added one position after
+    /// another in reading order: the result has the same bits for every `piece`.
+    let internal streamLoss (run: TextRun) (p: Parameters) (text: IndexedText) (positions: int) (piece: int) : struct (float * int) =
+        if piece < 1 then invalidArg "piece" (sprintf "a piece must hold at least one symbol, got %d" piece)
+        if positions < 1 || positions >= text.Length then
+            invalidArg "positions" (sprintf "positions must be in [1, %d] for a text of %d symbols, got %d" (text.Length - 1) text.Length positions)
+        let H = p.Units
+        let one = { run with BatchSize = 1; Targets = Targets.Every }
+        let P = min piece positions
+        // One lane of P steps (no d h buffer: nothing is trained). A last, shorter piece reads the
+        // first steps of the same buffers (one row: step t's numbers sit at the same offsets for any T).
+        let full =
+            { Ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) P 1 (run.Vocabulary.FeaturesPerSymbol run.Encoding) H run.Vocabulary.Count
+              Targets = Array.zeroCreate P
+              Probs = Array.zeroCreate (P * run.Vocabulary.Count)
+              DOutputs = Array.empty }
+        let lane (steps: int) = if steps = P then full else { full with Ws = { full.Ws with Tape = { full.Ws.Tape with T = steps } } }
+        let mutable lossSum = 0.0
+        let mutable correct = 0
+        let mutable start = 0
+        Array.Clear(full.Ws.Tape.Hs, 0, H)
+        Array.Clear(full.Ws.Tape.Cs, 0, H)
+        while start < positions do
+            let l = lane (min P (positions - start))
+            let tape = l.Ws.Tape
+            let s0 = start
+            load one text l (fun _ -> s0)
+            Lstm.forwardTape p tape
+            let struct (s, c) = Model.everyHeadForwardFrom lossSum p tape l.Targets l.Probs
+            lossSum <- s
+            correct <- correct + c
+            start <- start + tape.T
+            // The state after this piece is where the next one starts: slot T to slot 0.
+            Array.Copy(tape.Hs, tape.T * H, tape.Hs, 0, H)
+            Array.Copy(tape.Cs, tape.T * H, tape.Cs, 0, H)
+        struct (lossSum, correct)
+
     /// The loss of `p` over a text read the way the run's model reads it (see the header): a stream
-    /// model reads it as one stream from the zero state in chunks of T; a window model reads every
-    /// window of it from zeros, in batches of the run's batch size. Targets as the run has them.
+    /// model with a target at every step reads it as one stream from the zero state (in calls of up to
+    /// Memory.heldOutPiece symbols), one with a target per chunk in chunks of T; a window model reads every
+    /// window of it from zeros, in batches of the run's batch size. Targets as the run has them; a
+    /// stream model's targets are the first ⌊(n − 1) / T⌋ · T positions.
     [<CompiledName("EvaluateText")>]
     let evaluateText (run: TextRun) (p: Parameters) (text: IndexedText) : TextEvaluation =
         let count = heldOutSamples run text.Length
         if count = 0 then invalidArg "text" (sprintf "the text has %d characters: too short for one sample of %d and the character after it" text.Length run.Window)
-        let T, H = run.Window, p.Units
-        let B = if run.Stateful then 1 else min run.BatchSize count
-        let one = { run with BatchSize = B }
-        let full = newLane one T B H 1
-        let tail = lazy (newLane one T (count % B) H 1)
-        let first = if run.Stateful then (fun j -> j * T) else id
-        let carryH, carryC = Array.zeroCreate H, Array.zeroCreate H
-        let struct (lossSum, correct) = batches one text full tail count first run.Stateful carryH carryC (forward p) (fun _ _ -> ())
-        let targets = int64 count * (if run.Targets = Targets.Every then int64 T else 1L)
-        { Loss = lossSum / float targets; Accuracy = float correct / float targets; Targets = targets }
+        if run.Stateful && run.Targets = Targets.Every then
+            let positions = count * run.Window
+            let struct (lossSum, correct) = streamLoss run p text positions Memory.heldOutPiece
+            { Loss = lossSum / float positions; Accuracy = float correct / float positions; Targets = int64 positions }
+        else
+            let T, H = run.Window, p.Units
+            let B = if run.Stateful then 1 else min run.BatchSize count
+            let one = { run with BatchSize = B }
+            let full = newLane one T B H 1
+            let tail = lazy (newLane one T (count % B) H 1)
+            let first = if run.Stateful then (fun j -> j * T) else id
+            let carryH, carryC = Array.zeroCreate H, Array.zeroCreate H
+            let struct (lossSum, correct) = batches one text full tail count first run.Stateful carryH carryC (forward p) (fun _ _ -> ())
+            let targets = int64 count * (if run.Targets = Targets.Every then int64 T else 1L)
+            { Loss = lossSum / float targets; Accuracy = float correct / float targets; Targets = targets }
 
     /// The held-out loss of `p` (see evaluateText); NaN figures when nothing is held out.
     [<CompiledName("Validate")>]

@@ -172,6 +172,43 @@ let ``a stream model's held-out loss reads the held-out text as one stream from 
     Assert.InRange(e.Loss - sum / float n, -1e-12, 1e-12)
     Assert.Equal(e.Loss / log 2.0, e.BitsPerCharacter)
 
+[<LstmProperty>]
+let ``a stream model's held-out loss has the same bits read in pieces of any length as read one symbol per call`` (s: Shape) (oneHot: bool) =
+    let text = indexed (textFor s (s.T * (s.B + 3) + int (s.Seed % 7L) + 2))
+    let run = runOf s text true oneHot Targets.Every 0.0
+    let p, _ = randomModel s run
+    let positions = (text.Length - 1) / s.T * s.T
+    let struct (one, oneRight) = TextRuns.streamLoss run p text positions 1
+    for piece in [ 2; 3; s.T; s.T + s.B; positions - 1; positions; Memory.heldOutPiece ] |> List.filter (fun k -> k >= 1) do
+        let struct (loss, right) = TextRuns.streamLoss run p text positions piece
+        Assert.True(BitConverter.DoubleToInt64Bits one = BitConverter.DoubleToInt64Bits loss,
+                    sprintf "pieces of %d: summed loss %.17g, one symbol per call %.17g" piece loss one)
+        Assert.Equal(oneRight, right)
+    let e = TextRuns.evaluateText run p text
+    Assert.Equal(int64 positions, e.Targets)
+    Assert.Equal(one / float positions, e.Loss)
+    Assert.Equal(float oneRight / float positions, e.Accuracy)
+
+[<LstmProperty>]
+let ``a stream run's held-out pass allocates no more than its term of the memory estimate, which the estimate holds, however long the held-out text`` (s: Shape) (oneHot: bool) =
+    let text = indexed (textFor s (4 * Memory.heldOutPiece + 300 + int (s.Seed % 1000L)))
+    let run = runOf s text true oneHot Targets.Every 0.25
+    let prepared = TextRuns.prepare run text s.Seed s.H 1 0.01
+    Assert.True(prepared.HeldOut.Length > Memory.heldOutPiece)
+    let I = run.Vocabulary.FeaturesPerSymbol run.Encoding
+    let term = Memory.textHeldOut I s.H s.V s.B s.T oneHot true true
+    let before = GC.GetAllocatedBytesForCurrentThread()
+    let e = TextRuns.validate prepared prepared.Start.Parameters
+    let allocated = float (GC.GetAllocatedBytesForCurrentThread() - before)
+    Assert.True(Double.IsFinite e.Loss)
+    // The estimate counts array contents; 4 KiB covers the array headers and the few small records around them.
+    Assert.True(allocated <= term + 4096.0, sprintf "the held-out pass allocated %.0f bytes, its term is %.0f" allocated term)
+    // The estimate holds the reading, the training lane and the held-out term (besides the parameters).
+    let reading = 2.0 * float text.Length + float 0x110000 * 5.0
+    let estimate = TextRuns.memoryEstimate run text.Length s.H
+    Assert.True(estimate >= reading + Memory.tape I s.H s.V s.B s.T - 8.0 * float (s.T * s.B * I) + term,
+                sprintf "estimate %.0f bytes, the reading %.0f, one batch's tape, the held-out pass %.0f" estimate reading term)
+
 [<Fact>]
 let ``a held-out part too short for one chunk, or a fraction outside [0, 0.5], is refused with one line`` () =
     let text = IndexedTexts.ofString (String.replicate 20 "abcde")

@@ -30,14 +30,17 @@ OpenBLAS then runs is printed.
 
 Text (`--text FILE`): char-rnn on a real text, a target at every position, the state carried between
 chunks (truncated BPTT), the last 10 % held out and read after every epoch, as `alphabet-lstm train
---text FILE --stateful` trains: each run a whole fresh process (ours, PyTorch float32, PyTorch float64)
-timed from start to exit with its peak resident memory, training and held-out seconds per epoch, and
-the held-out bits per character after every epoch.
+--text FILE --stateful` trains: each run a whole fresh process (ours in float64; PyTorch float32 and
+float64; with `--text-runs keras-float32,keras-float64` PyTorch with one LSTM bias and Keras' Adam, the
+model ours trains), one after another, timed from start to exit in wall and CPU seconds with its peak
+resident memory, training and held-out seconds per epoch, and the held-out bits per character after
+every epoch. `--text-seed S` draws every run's initial weights from seed S (repeat it to compare seeds).
 
 Usage (from the repository root, after `apt-get install -y python3-torch libopenblas0-openmp`):
   dotnet build src/AlphabetLstm.Cli -c Release
   /usr/bin/python3 tests/bench/compare_pytorch.py [--rounds 2] [--repeats 3] [--seconds 0.5] [--quick] [--json FILE]
   /usr/bin/python3 tests/bench/compare_pytorch.py --text FILE [--rounds 1] [--text-window 50 --text-units 128 --text-batch 32 --text-epochs 3]
+      [--text-seed S] [--text-runs ours,float32,float64,keras-float32,keras-float64]
 """
 
 import argparse
@@ -238,17 +241,18 @@ class KerasAdam:
                 p.sub_(lr_t * m / (v.sqrt() + self.eps))
 
 
-def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out, keras=False):
+def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out, keras=False, seed=1):
     """char-rnn in PyTorch on a text, as `alphabet-lstm train --text FILE --stateful` trains: the last
     `validation` of the text held out; B streams of S = n_train // B characters read in chunks of T,
     one-hot inputs, a target at every position (mean cross-entropy over all T·B), the state carried
     and detached between chunks (truncated BPTT), reset every epoch; after every epoch the held-out
-    text read as one stream from the zero state in chunks of T. Keras' initialisers, Adam(lr, eps=1e-7)."""
+    text read as one stream from the zero state in chunks of T. Keras' initialisers drawn from
+    torch.manual_seed(seed), Adam(lr, eps=1e-7)."""
     import resource
     import torch
     from torch import nn
     torch.set_num_threads(1)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     dtype = {"float64": torch.float64, "float32": torch.float32}[dtype_name]
     t0 = time.perf_counter()
     with open(path, encoding="utf-8") as f:
@@ -308,15 +312,21 @@ def text_worker(dtype_name, path, T, H, B, epochs, validation, lr, out, keras=Fa
                         "validationBitsPerCharacter": vloss / math.log(2), "trainSeconds": t2 - t1, "validationSeconds": t3 - t2})
         print(f"  pytorch {dtype_name}{' keras' if keras else ''} epoch {epoch}/{epochs}: loss {total / chunks:.4f}, held-out {vloss:.4f} nats "
               f"({vloss / math.log(2):.4f} bits/char), train {t2 - t1:.1f} s, held-out pass {t3 - t2:.1f} s", flush=True)
-    result = {"dtype": dtype_name, "kerasAdam": keras, "torch": torch.__version__, "characters": n, "vocabularySize": V, "prepareSeconds": prepare,
+    result = {"dtype": dtype_name, "kerasAdam": keras, "seed": seed, "torch": torch.__version__, "characters": n, "vocabularySize": V, "prepareSeconds": prepare,
               "history": history, "peakResidentMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
 
 
+TEXT_RUNS = ["ours", "float32", "float64", "keras-float32", "keras-float64"]
+
+
 def run_text(args):
-    """The text workload side by side, each a whole fresh process timed from start to exit with its peak
-    resident memory: ours (`train --text … --stateful`, validation included), PyTorch float32 and float64."""
+    """The text workload side by side, each a whole fresh process timed from start to exit (wall and CPU
+    seconds, user + system) with its peak resident memory, one after another in the order --text-runs
+    lists them: ours (`train --text … --stateful`, validation included, float64), PyTorch nn.LSTM float32
+    and float64 with torch.optim.Adam, and (keras-…) with one LSTM bias and Keras' Adam, the model ours
+    trains. Every run draws its initial weights from --text-seed (ours: --seed; PyTorch: manual_seed)."""
     env, removed = torch_env()
     T, H, B, epochs, validation, lr = args.text_window, args.text_units, args.text_batch, args.text_epochs, args.text_validation, args.text_lr
 
@@ -327,38 +337,52 @@ def run_text(args):
         p.returncode = os.waitstatus_to_exitcode(status)
         if p.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed with exit code {p.returncode}")
-        return time.perf_counter() - t0, usage.ru_maxrss / 1024
+        return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+    runs = [r for r in args.text_runs.split(",") if r]
+    if args.text_keras:
+        runs += [r for r in ("keras-float32", "keras-float64") if r not in runs]
+    unknown = [r for r in runs if r not in TEXT_RUNS]
+    if unknown:
+        sys.exit(f"--text-runs: unknown run {unknown[0]!r}; valid: {', '.join(TEXT_RUNS)}")
+    load = os.getloadavg()
 
     rows = []
+    seed = args.text_seed
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            print(f"round {r + 1}/{args.rounds}: ours", flush=True)
-            ours_json = os.path.join(tmp, f"ours{r}.json")
-            wall, rss = timed([APPHOST, "train", "--text", args.text, "--stateful", "--window", str(T), "--units", str(H),
-                               "--batch-size", str(B), "--epochs", str(epochs), "--validation", str(validation),
-                               "--learning-rate", str(lr), "--save", os.path.join(tmp, "m.json"), "--json", ours_json, "--quiet"])
-            with open(ours_json) as f:
-                ours = json.load(f)
-            rows.append(("ours (float64)", wall, rss, ours["history"], ours))
-            runs = [("float32", False), ("float64", False)] + ([("float32", True), ("float64", True)] if args.text_keras else [])
-            for dtype, keras in runs:
+            for run in runs:
+                if run == "ours":
+                    print(f"round {r + 1}/{args.rounds}: ours (float64), seed {seed}", flush=True)
+                    ours_json = os.path.join(tmp, f"ours{r}.json")
+                    wall, cpu, rss = timed([APPHOST, "train", "--text", args.text, "--stateful", "--window", str(T), "--units", str(H),
+                                            "--batch-size", str(B), "--epochs", str(epochs), "--validation", str(validation),
+                                            "--learning-rate", str(lr), "--seed", str(seed), "--save", os.path.join(tmp, "m.json"),
+                                            "--json", ours_json, "--quiet"])
+                    with open(ours_json) as f:
+                        ours = json.load(f)
+                    rows.append(("ours (float64)", wall, cpu, rss, ours["history"], ours))
+                    continue
+                keras = run.startswith("keras-")
+                dtype = run.removeprefix("keras-")
                 label = f"PyTorch nn.LSTM {dtype}" + (", one bias + Keras' Adam" if keras else "")
-                print(f"round {r + 1}/{args.rounds}: {label}", flush=True)
-                out = os.path.join(tmp, f"{dtype}{'-keras' if keras else ''}{r}.json")
-                wall, rss = timed([sys.executable, os.path.abspath(__file__), "--text-worker", dtype, "--text", args.text,
-                                   "--text-window", str(T), "--text-units", str(H), "--text-batch", str(B), "--text-epochs", str(epochs),
-                                   "--text-validation", str(validation), "--text-lr", str(lr), "--json", out]
-                                  + (["--text-keras"] if keras else []), env)
+                print(f"round {r + 1}/{args.rounds}: {label}, seed {seed}", flush=True)
+                out = os.path.join(tmp, f"{run}{r}.json")
+                wall, cpu, rss = timed([sys.executable, os.path.abspath(__file__), "--text-worker", dtype, "--text", args.text,
+                                        "--text-window", str(T), "--text-units", str(H), "--text-batch", str(B), "--text-epochs", str(epochs),
+                                        "--text-validation", str(validation), "--text-lr", str(lr), "--text-seed", str(seed), "--json", out]
+                                       + (["--text-keras"] if keras else []), env)
                 with open(out) as f:
                     t = json.load(f)
-                rows.append((label, wall, rss, t["history"], t))
+                rows.append((label, wall, cpu, rss, t["history"], t))
     print()
-    print(f"text {args.text}: T = {T}, H = {H}, B = {B}, {epochs} epochs, the last {validation} held out, Adam {lr}, one thread; "
-          f"env removed for pytorch: {removed or 'none'}")
+    print(f"text {args.text}: T = {T}, H = {H}, B = {B}, {epochs} epochs, the last {validation} held out, Adam {lr}, one thread, "
+          f"seed {seed}; env removed for pytorch: {removed or 'none'}; load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f} "
+          f"on {os.cpu_count()} cores")
     print()
-    print("| run | wall s (whole process) | peak resident MB | training s/epoch | held-out pass s/epoch | held-out bits/char by epoch |")
-    print("|---|---:|---:|---:|---:|---|")
-    for name, wall, rss, history, full in rows:
+    print("| run | wall s (whole process) | CPU s (user + system) | peak resident MB | training s/epoch | held-out pass s/epoch | held-out bits/char by epoch |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, wall, cpu, rss, history, full in rows:
         if "trainSeconds" in history[0]:
             train_s = statistics.median([h["trainSeconds"] for h in history])
             val_s = statistics.median([h["validationSeconds"] for h in history])
@@ -366,10 +390,12 @@ def run_text(args):
             train_s = statistics.median([h["seconds"] - h.get("validationSeconds", 0.0) for h in history])
             val_s = statistics.median([h.get("validationSeconds", float("nan")) for h in history])
         bits = ", ".join(f"{h['validationBitsPerCharacter']:.4f}" for h in history)
-        print(f"| {name} | {wall:.1f} | {rss:.0f} | {train_s:.2f} | {val_s:.2f} | {bits} |")
+        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {train_s:.2f} | {val_s:.2f} | {bits} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([{"run": n, "wallSeconds": w, "peakResidentMB": r, "result": full} for n, w, r, _, full in rows], f, indent=2)
+            json.dump({"seed": seed, "loadAverage": load[0],
+                       "runs": [{"run": n, "wallSeconds": w, "cpuSeconds": c, "peakResidentMB": r, "result": full}
+                                for n, w, c, r, _, full in rows]}, f, indent=2)
         print(f"wrote {args.json}")
 
 
@@ -474,11 +500,16 @@ def main():
     ap.add_argument("--text-lr", type=float, default=0.01, help="with --text: Adam's learning rate (default 0.01, train --text's)")
     ap.add_argument("--text-keras", action="store_true",
                     help="with --text: also run PyTorch with one LSTM bias and Keras' Adam (the model ours trains), float32 and float64")
+    ap.add_argument("--text-runs", default="ours,float32,float64",
+                    help="with --text: the runs, in order, comma-separated from " + ", ".join(TEXT_RUNS) +
+                         " (keras-…: one LSTM bias and Keras' Adam; default ours,float32,float64)")
+    ap.add_argument("--text-seed", type=int, default=1,
+                    help="with --text: the seed every run draws its initial weights from (ours --seed, PyTorch manual_seed; default 1)")
     ap.add_argument("--text-worker", choices=["float64", "float32"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.text_worker:
         text_worker(args.text_worker, args.text, args.text_window, args.text_units, args.text_batch, args.text_epochs,
-                    args.text_validation, args.text_lr, args.json, args.text_keras)
+                    args.text_validation, args.text_lr, args.json, args.text_keras, args.text_seed)
         return
     # "none" (as the bench command spells it) or an empty list skips that part.
     experiments = [e for e in args.experiments.split(",") if e and e != "none"]

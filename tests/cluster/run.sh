@@ -7,8 +7,9 @@
 #   2. builds alphabet-lstm (Release) into a scratch folder and puts it on PATH;
 #   3. starts munged (its own key made with dd, its own socket) and a one-node Slurm cluster (its own
 #      slurm.conf, spool, state, log and pid paths, free ports), all in the scratch folder;
-#   4. takes each example from README.md, between an HTML comment `<!-- cluster-test: NAME -->` and the
-#      end of the fenced block after it, and runs it exactly as shown in a folder of its own;
+#   4. takes each example from README.md (or, for the sweep, docs/performance.md), between an HTML
+#      comment `<!-- cluster-test: NAME -->` and the end of the fenced block after it, and runs it
+#      exactly as shown in a folder of its own;
 #   5. compares each merged JSON with an unsharded run of the same command (timings apart);
 #   6. stops every daemon it started, by PID, and removes the scratch folder, also when a step fails.
 # Every wait has a timeout. It prints one line per check and ends with
@@ -17,6 +18,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readme="$repo/README.md"
+# The guide that holds the examples the README links to (the sweep on a Slurm array).
+guide="$repo/docs/performance.md"
 # Seconds allowed for one example's jobs (the machine may be shared), and for a daemon to come up.
 job_timeout=${CLUSTER_TEST_JOB_TIMEOUT:-900}
 start_timeout=60
@@ -62,13 +65,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The fenced block that follows `<!-- cluster-test: NAME -->` in the README, verbatim.
+# The fenced block that follows `<!-- cluster-test: NAME -->` in the README (else the guide), verbatim.
 readme_block() {
   awk -v marker="<!-- cluster-test: $1 -->" '
     $0 == marker { found = 1; next }
     found == 1 && /^```/ { found = 2; next }
     found == 2 && /^```/ { exit }
-    found == 2 { print }' "$readme"
+    found == 2 { print }' "$readme" "$guide"
 }
 
 # The unsharded form of the alphabet-lstm command in a block: the command's lines joined, what
@@ -263,7 +266,7 @@ if [ -s "$sweep_dir/sweep.sh" ] && run_example sweep sweep-submit; then
   compare_with_unsharded sweep sweep/sweep.json sweep.sh
   [ -f "$sweep_dir/sweep/sweep.md" ] && cat "$sweep_dir/sweep/sweep.md"
 elif [ ! -s "$sweep_dir/sweep.sh" ]; then
-  fail "sweep: README.md has no block after <!-- cluster-test: sweep-script -->"
+  fail "sweep: README.md and docs/performance.md have no block after <!-- cluster-test: sweep-script -->"
 fi
 
 if run_example parallel parallel; then
