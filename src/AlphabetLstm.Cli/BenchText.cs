@@ -102,8 +102,8 @@ public static class BenchText
         var run = new TextRun("bench", new string('0', 64), shape.Window, shape.Batch, SymbolEncoding.OneHot, true, indexed.Vocabulary,
                               Targets.Every, TextRun.DefaultValidation);
         Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
-                           TextRuns.MemoryEstimate(run, shape.Characters, shape.Units));
-        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
+                           TextRuns.MemoryEstimate(run, shape.Characters, shape.Units, 1));
+        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, 1, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
         var steps = prepared.StepsPerEpoch;
         var read = (double)prepared.Samples * shape.Window;

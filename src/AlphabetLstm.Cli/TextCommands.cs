@@ -321,7 +321,7 @@ public static class TextCommands
             throw new FailureException($"--text '{path}': {reason}: {hint}");
         }
         Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {units} units, {t.Vocabulary.FeaturesPerSymbol(t.Encoding)} features, batch {t.BatchSize}, window {t.Window})",
-                           TextRuns.MemoryEstimate(t, n, units));
+                           TextRuns.MemoryEstimate(t, n, units, 1));
     }
 
     // ---- generate -----------------------------------------------------------------------------

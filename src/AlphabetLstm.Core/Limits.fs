@@ -77,17 +77,21 @@ module Memory =
     /// index per possible code point while reading it (5.6 MB), the parameters about ten times over
     /// (as `training`), the tape of one batch (a one-hot run's tape holds symbol indices, not T·B·V
     /// inputs), the every-step head's buffers (probabilities T·B·V, d h T·B·H, targets), and a second
-    /// tape for the held-out pass.
+    /// tape for the held-out pass. A stack of N layers adds, per layer above the first, its weights
+    /// 4H(2H + 1) ten times over and a tape over H input features to each of the two passes, and
+    /// the upper layers' input gradient T·B·H once.
     [<CompiledName("Text")>]
-    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) : float =
+    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (layers: int) : float =
         let I, H, V, B, T = float features, float units, float classes, float batch, float timeSteps
+        let N = float (max 1 layers)
         let oneTape =
             tape features units classes batch timeSteps
             - (if oneHot then d * T * B * I - 4.0 * T * B else 0.0)
             + (if everyStep then d * T * B * (V + H) + 4.0 * T * B else 0.0)
+        let upperTape = tape units units classes batch timeSteps + d * T * B * H
         2.0 * length + float 0x110000 * 5.0
-        + 10.0 * d * parameterCount features units classes
-        + 2.0 * oneTape
+        + 10.0 * d * (parameterCount features units classes + (N - 1.0) * 4.0 * H * (2.0 * H + 1.0))
+        + 2.0 * (oneTape + (N - 1.0) * upperTape)
 
     /// Bytes a prediction needs: the parameters twice (the model and a working copy), the inputs
     /// twice (read, then loaded into the tape) and the tape for B rows over T steps.

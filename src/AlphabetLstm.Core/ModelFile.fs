@@ -291,7 +291,7 @@ module ModelFile =
             matrix (join densePath "kernel") (field densePath dense "kernel" "H rows of V numbers") H V
                    (sprintf "H × V with H = %d, V = %d" H V)
         let denseBias = vector (join densePath "bias") (field densePath dense "bias" "V numbers") V (sprintf "V = %d" V)
-        { Kernel = kernel; RecurrentKernel = recurrent; Bias = bias; DenseKernel = denseKernel; DenseBias = denseBias }
+        { Kernel = kernel; RecurrentKernel = recurrent; Bias = bias; DenseKernel = denseKernel; DenseBias = denseBias; Upper = Array.empty }
 
     let private readVocabulary (path: string) (fileVersion: int) (d: Dictionary<string, JsonElement>) : Vocabulary =
         if fileVersion = 1 then

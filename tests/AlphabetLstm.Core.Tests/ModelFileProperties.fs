@@ -37,7 +37,7 @@ let private awkwardParametersV (V: int) (I: int) (H: int) (seed: int64) : Parame
         rng <- d.Next
         Matrix<float>.Build.Dense(rows, cols, d.Value)
     { Kernel = m I (4 * H); RecurrentKernel = m H (4 * H); Bias = (m (4 * H) 1).Column 0
-      DenseKernel = m H V; DenseBias = (m V 1).Column 0 }
+      DenseKernel = m H V; DenseBias = (m V 1).Column 0; Upper = Array.empty }
 
 /// Parameters for I inputs, H units and the alphabet's 26 classes.
 let private awkwardParameters (I: int) (H: int) (seed: int64) : Parameters = awkwardParametersV V I H seed

@@ -123,7 +123,7 @@ module CheckpointFile =
     let prepareText (run: RunSettings) (text: IndexedText) : PreparedText =
         match run.text with
         | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
-        | Some t -> TextRuns.prepare t text run.Seed run.Units run.Epochs run.LearningRate
+        | Some t -> TextRuns.prepare t text run.Seed run.Units 1 run.Epochs run.LearningRate
 
     /// A text run prepared from the indexed text, then moved to the checkpoint's training state.
     [<CompiledName("ResumeText")>]
