@@ -204,7 +204,7 @@ let ``a stacked stateful fit with a reset after every epoch of one batch equals 
                      "carrying the stacked state across epochs changed nothing")
 
 [<LstmProperty>]
-let ``the first layer of a stack is drawn as a one-layer model draws it, the layers above after it, the head last`` (s: Shape) (extra: int) =
+let ``the first layer of a stack is drawn as a one-layer model draws it, and Init with one layer draws a one-layer model`` (s: Shape) (extra: int) =
     let N = layersOf s extra
     let one = (Parameters.Init(s.I, s.H, s.V, Rng.create s.Seed)).Value
     let stack = (Parameters.Init(s.I, s.H, s.V, N, Rng.create s.Seed)).Value
