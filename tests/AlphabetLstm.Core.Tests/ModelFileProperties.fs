@@ -348,7 +348,7 @@ let ``raw inputs of the wrong shape name the sample, the step and the expected c
     Assert.Equal("inputs[0][1]: expected 1 features (the model's input.features), found 2", err "[[[0.1],[0.2, 0.3]]]")
     Assert.Equal("inputs: expected at least one sample, found an empty array", err "[]")
     Assert.Equal("state.h: expected 2 rows (batch 2 × units 1, to match the inputs and the model), found 1",
-                 match PredictionFiles.parseState 2 1 "{\"h\": [[0.0]], \"c\": [[0.0],[0.0]]}" with Error e -> e | Ok _ -> "accepted")
+                 match PredictionFiles.parseState 2 1 1 "{\"h\": [[0.0]], \"c\": [[0.0],[0.0]]}" with Error e -> e | Ok _ -> "accepted")
 
 [<Fact>]
 let ``a masked model treats leading all-zero steps of raw inputs as padding`` () =

@@ -216,3 +216,51 @@ let ``the first layer of a stack is drawn as a one-layer model draws it, and Ini
     sameParameters one (Parameters.Init(s.I, s.H, s.V, 1, Rng.create s.Seed)).Value
     // The layers above the first are drawn afresh, not copies of it.
     Assert.False(stack.Upper.[0].RecurrentKernel.Equals one.RecurrentKernel, "layer 2's recurrent kernel is layer 1's")
+
+// ---- files: the model file (version 3) and the training checkpoint carry every layer -----------
+
+let private stackModel (s: Shape) (N: int) =
+    let pr = buildStack { s with V = max 2 s.V } N
+    let vocabulary = Vocabulary.Create(Array.init (max 2 s.V) (sprintf "s%d"))
+    { Vocabulary = vocabulary; Input = InputSpec.Create(s.T, s.I, SymbolEncoding.Features); Parameters = pr.Parameters }, pr
+
+[<LstmProperty>]
+let ``a stacked model file is version 3 and reads back every layer to the same bits`` (s: Shape) (extra: int) =
+    let N = layersOf s extra
+    let m, _ = stackModel s N
+    let text = m.Serialize()
+    Assert.Contains("\"version\": 3", text)
+    Assert.Contains(sprintf "\"layers\": %d" N, text)
+    let back = SavedModel.Parse text
+    Assert.Equal(N, back.Parameters.Layers)
+    sameParameters m.Parameters back.Parameters
+    // One layer stays version 2, as before.
+    Assert.Contains("\"version\": 2", { m with Parameters = { m.Parameters with Upper = Array.empty } }.Serialize())
+
+[<Fact>]
+let ``a version 2 file with a stack is refused, naming the field`` () =
+    let m, _ = stackModel { I = 1; H = 1; V = 2; B = 1; T = 1; Seed = 3L } 2
+    let text = m.Serialize().Replace("\"version\": 3", "\"version\": 2")
+    let e = Assert.Throws<FileFormatException>(fun () -> SavedModel.Parse text |> ignore)
+    Assert.Equal("lstm.layers: version 2 files hold one layer (stacks came in version 3), found 2", e.Message)
+
+[<Fact>]
+let ``a stacked model file with the wrong number of upper layers is refused, naming the field`` () =
+    let m, _ = stackModel { I = 1; H = 1; V = 2; B = 1; T = 1; Seed = 3L } 2
+    let text = m.Serialize().Replace("\"layers\": 2", "\"layers\": 3")
+    let e = Assert.Throws<FileFormatException>(fun () -> SavedModel.Parse text |> ignore)
+    Assert.Equal("lstm.upper: expected 2 layers above the first (\"layers\": 3), found 1", e.Message)
+
+[<LstmProperty>]
+let ``a training checkpoint of a stack reads back its weights, moments and every layer's carried state to the same bits`` (s: Shape) (extra: int) =
+    let N = layersOf s extra
+    let m, pr = stackModel s N
+    let bump = Parameters.map (fun x -> x * 0.5 + 0.125)
+    let state =
+        { Parameters = pr.Parameters; Optimizer = { Step = 3; M = bump pr.Parameters; V = Parameters.map abs pr.Parameters }
+          Rng = Rng.create s.Seed; Epoch = 2; Carried = pr.Initial }
+    let back = TrainingCheckpoint.Parse((TrainingCheckpoint.Create(m, state)).Serialize())
+    sameParameters state.Parameters back.State.Parameters
+    sameParameters state.Optimizer.M back.State.Optimizer.M
+    sameParameters state.Optimizer.V back.State.Optimizer.V
+    sameState "carried" state.Carried back.State.Carried
