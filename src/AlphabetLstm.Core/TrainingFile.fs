@@ -43,9 +43,11 @@ type TrainingCheckpoint private (vocabulary: Vocabulary, input: InputSpec, state
         let current = SavedModel.Create(model.Vocabulary, model.Input, state.Parameters)
         let p = current.Parameters
         let sameShape (name: string) (m: Parameters) =
-            if m.Inputs <> p.Inputs || m.Units <> p.Units || m.Classes <> p.Classes || m.Layers <> p.Layers then
-                invalidArg "state" (sprintf "state.Optimizer.%s: expected the weights' shape (I %d, H %d, V %d, %d layers), found (I %d, H %d, V %d, %d layers)"
-                                        name p.Inputs p.Units p.Classes p.Layers m.Inputs m.Units m.Classes m.Layers)
+            if m.Inputs <> p.Inputs || m.Units <> p.Units || m.Classes <> p.Classes then
+                invalidArg "state" (sprintf "state.Optimizer.%s: expected the weights' shape (I %d, H %d, V %d), found (I %d, H %d, V %d)"
+                                        name p.Inputs p.Units p.Classes m.Inputs m.Units m.Classes)
+            if m.Layers <> p.Layers then
+                invalidArg "state" (sprintf "state.Optimizer.%s: expected the weights' %d layers, found %d" name p.Layers m.Layers)
             Parameters.validate m |> ignore
         sameShape "M" state.Optimizer.M
         sameShape "V" state.Optimizer.V

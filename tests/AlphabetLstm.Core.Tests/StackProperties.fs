@@ -264,3 +264,11 @@ let ``a training checkpoint of a stack reads back its weights, moments and every
     sameParameters state.Optimizer.M back.State.Optimizer.M
     sameParameters state.Optimizer.V back.State.Optimizer.V
     sameState "carried" state.Carried back.State.Carried
+
+[<Fact>]
+let ``a training checkpoint whose moments have another number of layers than the weights is refused, naming both`` () =
+    let m, pr = stackModel { I = 2; H = 2; V = 3; B = 1; T = 2; Seed = 5L } 2
+    let one = { pr.Parameters with Upper = Array.empty }
+    let state = { Parameters = pr.Parameters; Optimizer = Adam.init one; Rng = Rng.create 1L; Epoch = 0; Carried = pr.Initial }
+    let e = Assert.Throws<ArgumentException>(fun () -> TrainingCheckpoint.Create(m, state) |> ignore)
+    Assert.StartsWith("state.Optimizer.M: expected the weights' 2 layers, found 1", e.Message)
