@@ -23,7 +23,7 @@ if [[ -z "$dll" ]]; then
   dll="$repo/src/AlphabetLstm.Cli/bin/Release/net10.0/alphabet-lstm.dll"
 fi
 cli=(dotnet "$dll")
-scratch=$(mktemp -d /tmp/alphabet-lstm-hostile.XXXXXX)
+scratch=$(mktemp -d -t alphabet-lstm-hostile.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 
