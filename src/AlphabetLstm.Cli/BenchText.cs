@@ -86,7 +86,6 @@ public static class BenchText
     /// </summary>
     public static string Generate(int characters, long seed)
     {
-        var syllables = Syllables;
         var rng = Rng.Create(seed);
         int Next(int high)
         {
@@ -94,7 +93,7 @@ public static class BenchText
             rng = d.Next;
             return d.Value;
         }
-        var words = Enumerable.Range(0, 64).Select(_ => string.Concat(Enumerable.Range(0, 1 + Next(3)).Select(_ => syllables[Next(syllables.Length)]))).ToArray();
+        var words = Enumerable.Range(0, 64).Select(_ => string.Concat(Enumerable.Range(0, 1 + Next(3)).Select(_ => Syllables[Next(Syllables.Length)]))).ToArray();
         var sb = new StringBuilder(characters + 64);
         var line = 0;
         while (sb.Length < characters)
