@@ -77,7 +77,7 @@ public static class BenchText
     /// </summary>
     public static void CheckMemory(Shape shape) =>
         Safety.CheckMemory($"bench --text {shape.Characters}x{shape.Units}x{shape.Batch}x{shape.Window}",
-                           TextRuns.MemoryEstimate(RunOf(shape, Symbols), shape.Characters, shape.Units) + 4.0 * shape.Characters);
+                           TextRuns.MemoryEstimate(RunOf(shape, Symbols), shape.Characters, shape.Units, 1) + 4.0 * shape.Characters);
 
     /// <summary>
     /// A text of exactly <paramref name="characters"/> characters: sentences of words drawn from a
@@ -121,7 +121,7 @@ public static class BenchText
         var clock = Stopwatch.StartNew();
         var indexed = IndexedTexts.OfString(text);
         var run = RunOf(shape, indexed.Vocabulary);
-        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, repeats, TextCommands.DefaultLearningRate);
+        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, 1, repeats, TextCommands.DefaultLearningRate);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
         var steps = prepared.StepsPerEpoch;
         var read = (double)prepared.Samples * shape.Window;

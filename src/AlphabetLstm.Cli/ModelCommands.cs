@@ -181,7 +181,7 @@ public static class ModelCommands
         var model = new Option<string>("--model") { Description = "A model file written by train (or exported from Keras or PyTorch).", Required = true };
         var sequence = new Option<string?>("--sequence") { Description = "The symbols to read: characters as written (ABC), or for a vocabulary of words the words separated by commas (do,re,mi), as import --vocabulary takes them. Prints the next symbol and the top three probabilities." };
         var inputs = new Option<string?>("--inputs") { Description = "Raw inputs: a JSON file holding [batch][time step][feature] numbers." };
-        var state = new Option<string?>("--state") { Description = "With --inputs: the initial state, a JSON file { \"h\": [batch][units], \"c\": [batch][units] } (zeros when absent)." };
+        var state = new Option<string?>("--state") { Description = "With --inputs: the initial state, a JSON file { \"h\": [batch][units], \"c\": [batch][units] }, or { \"layers\": [ { \"h\", \"c\" }, … ] } bottom first for a stacked model (zeros when absent)." };
         var json = new Option<string?>("--json") { Description = "Write { probabilities, state } as JSON to FILE instead of printing it." };
         var command = new Command("predict", "Predict with a saved model: the next letter of a sequence, or probabilities and final states for raw inputs.")
         {
@@ -208,17 +208,17 @@ public static class ModelCommands
             {
                 try { encoded = m.Encode(m.Vocabulary.SplitText(letters)); }
                 catch (ArgumentException e) { throw new FailureException($"--sequence: {e.Message}{Display.WordsHint(m.Vocabulary)}"); }
-                initial = LstmState.Zeros(1, m.Parameters.Units);
+                initial = LstmState.Zeros(1, m.Parameters.StateUnits);
             }
             else
             {
                 try { encoded = PredictionFiles.ParseInputs(m.Input, InputFile.ReadText(inputsFile!, "--inputs")); }
                 catch (FileFormatException e) { throw new FailureException($"--inputs '{inputsFile}': {e.Message}"); }
                 var batch = encoded.Inputs[0].RowCount;
-                if (stateFile is null) initial = LstmState.Zeros(batch, m.Parameters.Units);
+                if (stateFile is null) initial = LstmState.Zeros(batch, m.Parameters.StateUnits);
                 else
                 {
-                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, InputFile.ReadText(stateFile, "--state")); }
+                    try { initial = PredictionFiles.ParseState(batch, m.Parameters.Units, m.Parameters.Layers, InputFile.ReadText(stateFile, "--state")); }
                     catch (FileFormatException e) { throw new FailureException($"--state '{stateFile}': {e.Message}"); }
                 }
             }
@@ -227,7 +227,7 @@ public static class ModelCommands
                 Memory.Prediction(p.Inputs, p.Units, p.Classes, encoded.Inputs[0].RowCount, encoded.Inputs.Length));
             var prediction = Model.Predict(p, initial, encoded.Inputs, encoded.Masking);
             RefuseNonFinite(prediction, letters is not null ? $"--sequence '{letters}'" : $"--inputs '{inputsFile}'{(stateFile is null ? "" : $" with --state '{stateFile}'")}");
-            var text = PredictionFiles.SerializePrediction(prediction);
+            var text = PredictionFiles.SerializePrediction(prediction, p.Layers);
             if (jsonFile is not null)
             {
                 AtomicFile.WriteAllText(jsonFile, text);
@@ -294,7 +294,7 @@ public static class ModelCommands
                 throw new FailureException(
                     $"generate needs a model that reads one letter per call (input 1 time step × 1 feature); '{parse.GetValue(model)}' reads {m.Input.TimeSteps} time steps × {m.Input.Features} features");
             var first = parse.GetValue(start)![0];
-            var zeros = LstmState.Zeros(1, m.Parameters.Units);
+            var zeros = LstmState.Zeros(1, m.Parameters.StateUnits);
             var before = Alphabet.Letters[..Alphabet.Index(first)];
             var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before) : zeros;
             var how = parse.GetValue(warmup) && before.Length > 0 ? $"after warming the state on {before}" : "from the zero state";

@@ -28,8 +28,8 @@ public static class OnnxCommands
             catch (OnnxConversionException e) { throw new FailureException($"--model '{parse.GetValue(model)}': {e.Message}"); }
             AtomicFile.WriteAllBytes(path, bytes);
             var p = m.Parameters;
-            stdout.WriteLine($"wrote {Display.Escape(path)}: LSTM({p.Units}) + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
-                             + $"inputs x [batch, time, {p.Inputs}], h0, c0 [batch, {p.Units}]; outputs probabilities [batch, {p.Classes}], h, c");
+            stdout.WriteLine($"wrote {Display.Escape(path)}: {Stack(p)} + Dense({p.Classes}, softmax), opset {OnnxModel.Opset}, float32; "
+                             + $"inputs x [batch, time, {p.Inputs}], h0, c0 [batch, {p.StateUnits}]{(p.Layers > 1 ? " (each layer's units side by side)" : "")}; outputs probabilities [batch, {p.Classes}], h, c");
             return ExitCodes.Ok;
         });
         return command;
@@ -77,7 +77,7 @@ public static class OnnxCommands
             AtomicFile.WriteAllText(output, Loadable(m, input));
             var p = m.Parameters;
             string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
-            stdout.WriteLine($"imported {Display.Escape(input)}: LSTM({p.Units}) + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
+            stdout.WriteLine($"imported {Display.Escape(input)}: {Stack(p)} + Dense({p.Classes}, softmax), {Count(m.Input.TimeSteps, "time step")} × {Count(p.Inputs, "feature")}, "
                              + $"encoding {ModelFile.EncodingName(m.Input.Encoding)}, {m.Vocabulary.Describe()}");
             stdout.WriteLine($"saved {Display.Escape(output)}");
             return ExitCodes.Ok;
@@ -123,4 +123,7 @@ public static class OnnxCommands
             if (ModelFile.EncodingName(e) == text) return e;
         throw new UsageException($"--encoding expects index, one-hot or features, got '{text}'");
     }
+
+    /// <summary>"LSTM(H)", or "N × LSTM(H)" for a stack.</summary>
+    private static string Stack(Parameters p) => p.Layers > 1 ? $"{p.Layers} × LSTM({p.Units})" : $"LSTM({p.Units})";
 }

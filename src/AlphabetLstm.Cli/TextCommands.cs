@@ -30,10 +30,11 @@ public static class TextCommands
         public Option<bool> Stateful { get; } = new("--stateful") { Description = "With --text: cut the text into batch-size streams and carry the state from chunk to chunk (reset each epoch), as char-rnn trains." };
         public Option<string?> Targets { get; } = new Option<string?>("--targets") { Description = "With --text: every (a target after every character; the default with --stateful) or last (one target after each sample; the default for windows)." }.AcceptOnlyFromAmong(ModelFile.TargetsNames);
         public Option<double?> Validation { get; } = ValidationOption();
+        public Option<int?> Layers { get; } = Cli.PositiveInt("--layers", "With --text: N, stacked LSTM layers, each reading the h of the layer below (default 1).", Parameters.MaxLayers);
         public Option<string?> Json { get; } = new("--json") { Description = "With --text: write the run (settings, vocabulary size, loss and held-out loss per epoch, the best epoch) to this JSON file." };
         public Option<string?> Plot { get; } = new("--plot") { Description = "With --text: draw the training and held-out loss per epoch (bits per character) into this PNG file." };
 
-        public IEnumerable<Option> All => [Text, Window, BatchSize, Encoding, Stateful, Targets, Validation, Json, Plot];
+        public IEnumerable<Option> All => [Text, Window, BatchSize, Encoding, Stateful, Targets, Validation, Layers, Json, Plot];
 
         /// <summary>Refuses the text-only options on an experiment run.</summary>
         public void RefuseWithExperiment(ParseResult parse)
@@ -65,6 +66,7 @@ public static class TextCommands
         var targets = parse.GetValue(t.Targets) is { } g ? ModelFile.ParseTargets(g)!.Value : TextRun.DefaultTargets(stateful);
         var validation = parse.GetValue(t.Validation) ?? TextRun.DefaultValidation;
         var units = s.Units ?? DefaultUnits;
+        var layers = parse.GetValue(t.Layers) ?? 1;
         var path = parse.GetValue(t.Text)!;
         var json = parse.GetValue(t.Json);
         var plot = parse.GetValue(t.Plot);
@@ -74,7 +76,7 @@ public static class TextCommands
         var reading = System.Diagnostics.Stopwatch.StartNew();
         var scanned = ScanTextFile(path, "--text");
         var text = new TextRun(Path.GetFullPath(path), scanned.Sha256, window, batch, encoding, stateful, scanned.Scan.Vocabulary, targets, validation);
-        CheckFits(text, scanned.Scan, units, path);
+        CheckFits(text, scanned.Scan, units, layers, path);
         AtomicFile.EnsureWritableFileTarget(s.Save, "--save");
         if (json is not null) AtomicFile.EnsureWritableFileTarget(json, "--json");
         if (plot is not null)
@@ -83,7 +85,7 @@ public static class TextCommands
             if (Plots.Preflight() is { } warning) o.WriteLine($"warning: {warning}");
         }
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, units,
-                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery);
+                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, layers);
         var indexed = EncodeTextFile(path, scanned, "--text");
         var readSeconds = reading.Elapsed.TotalSeconds;
         int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, plot, readSeconds, o);
@@ -98,7 +100,7 @@ public static class TextCommands
         if (scanned.Sha256 != t.Sha256)
             throw new FailureException(
                 $"the text '{t.Path}' has changed since the checkpoint was written (SHA-256 {scanned.Sha256[..12]}… now, {t.Sha256[..12]}… in the checkpoint); resume needs the same text");
-        CheckFits(t, scanned.Scan, c.Run.Units, t.Path);
+        CheckFits(t, scanned.Scan, c.Run.Units, c.Run.Layers, t.Path);
         o.WriteLine($"resuming the text run on '{Display.Escape(t.Path)}' (seed {c.Run.Seed}) after epoch {c.State.Epoch} of {c.Run.Epochs}");
         var indexed = EncodeTextFile(t.Path, scanned, "the run's text");
         return Run(CheckpointFile.ResumeText(c, indexed), c.Run, c.Save, folder, quiet, null, null, reading.Elapsed.TotalSeconds, o);
@@ -155,7 +157,7 @@ public static class TextCommands
                 version = 1,
                 settings = new
                 {
-                    text = t.Path, sha256 = t.Sha256, seed = run.Seed, epochs = run.Epochs, units = run.Units, learningRate = run.LearningRate,
+                    text = t.Path, sha256 = t.Sha256, seed = run.Seed, epochs = run.Epochs, units = run.Units, layers = run.Layers, learningRate = run.LearningRate,
                     window = t.Window, batchSize = t.BatchSize, encoding = ModelFile.EncodingName(t.Encoding), stateful = t.Stateful,
                     targets = ModelFile.TargetsName(t.Targets), validation = t.Validation,
                     trainingCharacters = prepared.Training.Length, heldOutCharacters = prepared.HeldOut.Length,
@@ -168,7 +170,7 @@ public static class TextCommands
         }
         if (plot is not null && history.Count > 0)
         {
-            AtomicFile.WriteAllBytes(plot, Plots.TextCurves($"{Path.GetFileName(t.Path)}: LSTM({run.Units}), T = {t.Window}, B = {t.BatchSize}", history));
+            AtomicFile.WriteAllBytes(plot, Plots.TextCurves($"{Path.GetFileName(t.Path)}: {Lstm(run)}, T = {t.Window}, B = {t.BatchSize}", history));
             o.WriteLine($"wrote {Display.Escape(plot)}");
         }
         o.WriteLine(validating && best is not null
@@ -183,6 +185,9 @@ public static class TextCommands
     public static string Nats(double loss) =>
         $"{loss.ToString("0.0000", Inv)} nats ({(loss / Math.Log(2)).ToString("0.0000", Inv)} bits/char)";
 
+    /// <summary>"LSTM(64)", or "2 × LSTM(64)" for a stack.</summary>
+    private static string Lstm(RunSettings run) => run.Layers > 1 ? $"{run.Layers} × LSTM({run.Units})" : $"LSTM({run.Units})";
+
     private static string Describe(PreparedText p, RunSettings run)
     {
         var t = p.Run;
@@ -193,7 +198,7 @@ public static class TextCommands
         var target = t.Targets == Targets.Every ? ", a target at every character" : " → the next one";
         var policy = t.Stateful ? "no shuffle, stateful (truncated BPTT), reset after every epoch" : "shuffle, stateless";
         var held = p.HeldOut.Length > 0 ? $"; the last {p.HeldOut.Length} characters ({t.Validation.ToString(Inv)}) held out" : "; nothing held out";
-        return $"{reading}{target}; {p.Samples} samples{held}; LSTM({run.Units}) + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
+        return $"{reading}{target}; {p.Samples} samples{held}; {Lstm(run)} + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
              + $"{run.Epochs} epochs, batch {t.BatchSize}, {policy}, learning rate {run.LearningRate.ToString(Inv)}";
     }
 
@@ -297,7 +302,7 @@ public static class TextCommands
     }
 
     /// <summary>Fails unless the text is long enough for the run's samples and the run fits in memory.</summary>
-    private static void CheckFits(TextRun t, TextScan scan, int units, string path)
+    private static void CheckFits(TextRun t, TextScan scan, int units, int layers, string path)
     {
         if (scan.Length > Array.MaxLength)
             throw new FailureException($"--text '{path}' has {scan.Length} characters, more than one array holds ({Array.MaxLength})");
@@ -309,8 +314,8 @@ public static class TextCommands
                 : t.Stateful ? "lower --batch-size or --window" : "lower --window";
             throw new FailureException($"--text '{path}': {reason}: {hint}");
         }
-        Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {units} units, {t.Vocabulary.FeaturesPerSymbol(t.Encoding)} features, batch {t.BatchSize}, window {t.Window})",
-                           TextRuns.MemoryEstimate(t, n, units));
+        Safety.CheckMemory($"training on --text '{path}' ({n} characters, {t.Vocabulary.Count} distinct, {(layers > 1 ? $"{layers} layers of " : "")}{units} units, {t.Vocabulary.FeaturesPerSymbol(t.Encoding)} features, batch {t.BatchSize}, window {t.Window})",
+                           TextRuns.MemoryEstimate(t, n, units, layers));
     }
 
     // ---- generate -----------------------------------------------------------------------------

@@ -46,8 +46,8 @@ module PredictionFiles =
         try Ok(AlphabetLstm.Core.PredictionFiles.parseInputsOrThrow (input, text)) with :? FileFormatException as e -> Error e.Message
 
     /// PredictionFiles.ParseState as a Result.
-    let parseState (batch: int) (units: int) (text: string) : Result<LstmState, string> =
-        try Ok(AlphabetLstm.Core.PredictionFiles.parseStateOrThrow (batch, units, text)) with :? FileFormatException as e -> Error e.Message
+    let parseState (batch: int) (units: int) (layers: int) (text: string) : Result<LstmState, string> =
+        try Ok(AlphabetLstm.Core.PredictionFiles.parseStateOrThrow (batch, units, layers, text)) with :? FileFormatException as e -> Error e.Message
 
 /// Training with F# functions between epochs.
 [<RequireQualifiedAccess>]

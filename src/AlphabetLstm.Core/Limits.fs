@@ -88,12 +88,21 @@ module Memory =
         - (if oneHot then d * t * b * float features - 4.0 * t * b else 0.0)
         + (if everyStep then d * t * b * (float classes + (if trains then float units else 0.0)) + 4.0 * t * b else 0.0)
 
+    /// The tape of a layer above the first over T steps of B rows (H input features), with the input
+    /// gradient T·B·H it hands down when the lane trains.
+    let private upperLane (units: int) (classes: int) (batch: int) (timeSteps: int) (trains: bool) =
+        tape units units classes batch timeSteps + (if trains then d * float timeSteps * float batch * float units else 0.0)
+
     /// Bytes of a text run's held-out pass (part of `text`): a stream model with a target at every
     /// step reads in one row of HeldOutPiece steps, whatever the held-out text's length; the others
-    /// in batches no larger than the training batch.
-    let internal textHeldOut (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (stateful: bool) : float =
-        if stateful && everyStep then textLane features units classes 1 heldOutPiece oneHot true false
-        else textLane features units classes batch timeSteps oneHot everyStep true
+    /// in batches no larger than the training batch. Each layer above the first adds its own tape
+    /// of the same shape, and the workspace of a stack holds one input gradient T·B·H even here.
+    let internal textHeldOut (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (stateful: bool) (layers: int) : float =
+        let upper = float (max 1 layers - 1)
+        if stateful && everyStep then
+            textLane features units classes 1 heldOutPiece oneHot true false + upper * upperLane units classes 1 heldOutPiece true
+        else
+            textLane features units classes batch timeSteps oneHot everyStep true + upper * upperLane units classes batch timeSteps true
 
     /// Bytes a text run needs (`train --text`): the text as 2-byte symbol indices, one flag and one
     /// index per possible code point while reading it (5.6 MB), the parameters about ten times over
@@ -102,12 +111,17 @@ module Memory =
     /// held-out pass's tape: a stream model with a target at every step reads the held-out text in
     /// one row of HeldOutPiece steps (tape, probabilities and targets of HeldOutPiece rows); the
     /// others read it in batches no larger than the training batch (counted as a second such tape).
+    /// A stack of N layers adds, per layer above the first, its weights 4H(2H + 1) ten times over, and
+    /// a tape over H input features (with the input gradient T·B·H it hands down) to each pass.
     [<CompiledName("Text")>]
-    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (stateful: bool) : float =
+    let text (length: float) (features: int) (units: int) (classes: int) (batch: int) (timeSteps: int) (oneHot: bool) (everyStep: bool) (stateful: bool) (layers: int) : float =
+        let H = float units
+        let upper = float (max 1 layers - 1)
         2.0 * length + float 0x110000 * 5.0
-        + 10.0 * d * parameterCount features units classes
+        + 10.0 * d * (parameterCount features units classes + upper * 4.0 * H * (2.0 * H + 1.0))
         + textLane features units classes batch timeSteps oneHot everyStep true
-        + textHeldOut features units classes batch timeSteps oneHot everyStep stateful
+        + upper * upperLane units classes batch timeSteps true
+        + textHeldOut features units classes batch timeSteps oneHot everyStep stateful layers
 
     /// Bytes a prediction needs: the parameters twice (the model and a working copy), the inputs
     /// twice (read, then loaded into the tape) and the tape for B rows over T steps.

@@ -21,10 +21,12 @@ open System.Runtime.Intrinsics
 open MathNet.Numerics.LinearAlgebra
 
 /// The LSTM state of a batch: H and C are (B, H) matrices. Row j belongs to sample j alone.
+/// A stack of N layers has one (h, c) per layer, side by side: H and C are (B, N·H), layer k's
+/// in columns k·H … k·H + H − 1 (layer 0 at the bottom); `Layer` and `OfLayers` split and join them.
 type LstmState =
-    { /// Hidden state h, (B, H).
+    { /// Hidden state h, (B, H), or (B, N·H) for a stack.
       H: Matrix<float>
-      /// Cell state c, (B, H).
+      /// Cell state c, (B, H), or (B, N·H) for a stack.
       C: Matrix<float> }
 
     /// The zero state for `batch` samples and `units` units: what "reset" means, the library's one
@@ -38,10 +40,35 @@ type LstmState =
     static member Zeros(shape: LstmState) : LstmState =
         if isNull (box shape) then nullArg "shape"
         LstmState.Zeros(shape.H.RowCount, shape.H.ColumnCount)
+    /// The zero state for `batch` samples of a stack of `layers` layers of `units` units each: (B, N·H).
+    static member Zeros(batch: int, units: int, layers: int) : LstmState =
+        if layers < 1 then invalidArg "layers" (sprintf "layers must be positive, got %d" layers)
+        if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
+        LstmState.Zeros(batch, units * layers)
     /// B.
     member s.Batch = s.H.RowCount
-    /// H.
+    /// The state's columns: H for one layer, N·H for a stack (a model's StateUnits).
     member s.Units = s.H.ColumnCount
+    /// The (h, c) of layer `index` (0-based, bottom first) of a stack of `layers` layers: (B, H) each,
+    /// a copy of columns index·H … index·H + H − 1.
+    member s.Layer(index: int, layers: int) : LstmState =
+        if layers < 1 || s.Units % layers <> 0 then
+            invalidArg "layers" (sprintf "the state has %d columns, which do not split into %d layers" s.Units layers)
+        if index < 0 || index >= layers then invalidArg "index" (sprintf "layer index %d is outside 0 … %d" index (layers - 1))
+        let H = s.Units / layers
+        { H = s.H.SubMatrix(0, s.Batch, index * H, H); C = s.C.SubMatrix(0, s.Batch, index * H, H) }
+    /// The state of a stack from one (h, c) per layer, bottom first (each (B, H), all alike).
+    static member OfLayers(layers: LstmState[]) : LstmState =
+        if isNull (box layers) || layers.Length = 0 then invalidArg "layers" "expected at least one layer's state, found none"
+        let first = layers.[0]
+        if isNull (box first) then invalidArg "layers" "layer 0's state is null"
+        layers |> Array.iteri (fun k l ->
+            if isNull (box l) || l.Batch <> first.Batch || l.Units <> first.Units || l.C.RowCount <> first.Batch || l.C.ColumnCount <> first.Units then
+                invalidArg "layers" (sprintf "layer %d's state is not (%d, %d) like layer 0's" k first.Batch first.Units))
+        let B, H = first.Batch, first.Units
+        let join (part: LstmState -> Matrix<float>) =
+            Matrix<float>.Build.Dense(B, H * layers.Length, fun b j -> (part layers.[j / H]).[b, j % H])
+        { H = join (fun l -> l.H); C = join (fun l -> l.C) }
     /// h as arrays, one per row (B arrays of H numbers): a copy, for callers without MathNet.
     member s.HiddenRows : float[][] = s.H.ToRowArrays()
     /// c as arrays, one per row (B arrays of H numbers): a copy, for callers without MathNet.
@@ -125,16 +152,17 @@ type internal Tape =
       Scratch: LstmScratch }
 
 /// The record of a forward pass that `Lstm.backward` consumes. Opaque: only forward makes one.
-type SequenceCache internal (tape: Tape) =
-    member internal _.Tape = tape
+type SequenceCache internal (tapes: Tape[]) =
+    /// One tape per layer, bottom first.
+    member internal _.Tapes = tapes
     /// T, the number of steps recorded.
-    member _.TimeSteps = tape.T
+    member _.TimeSteps = tapes.[0].T
     /// B, the batch size.
-    member _.Batch = tape.B
+    member _.Batch = tapes.[0].B
 
 /// The result of running the cell over a sequence.
 type SequenceResult =
-    { /// h after each step: T matrices of shape (B, H).
+    { /// h after each step (the top layer's for a stack): T matrices of shape (B, H).
       Outputs: Matrix<float>[]
       /// The state after the last step.
       Final: LstmState
@@ -152,7 +180,7 @@ type StepResult =
 type SequenceGradients =
     { /// Gradients of the LSTM blocks (the Dense blocks are zero here).
       Parameters: Parameters
-      /// d loss / d h_0 and d loss / d c_0, each (B, H).
+      /// d loss / d h_0 and d loss / d c_0, each (B, H), or (B, N·H) for a stack.
       Initial: LstmState }
 
 /// The LSTM over a sequence: run (forward), step, and backward (BPTT) through the recorded cache.
@@ -223,17 +251,30 @@ module Lstm =
     /// A tape for T steps of B rows of I dense input features.
     let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape = newTapeOf false T B I H
 
-    /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
-    let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) =
-        let B, H = m.RowCount, m.ColumnCount
-        let src = Parameters.matrixValues m
+    /// Copies columns col0 … col0 + H − 1 of a (B, ·) matrix into a row-major (B, H) block at `offset`.
+    let internal writeColumns (m: Matrix<float>) (col0: int) (H: int) (dest: float[]) (offset: int) =
+        let B = m.RowCount
+        let src = Parameters.matrixValues (if m.Storage.IsDense then m else Matrix<float>.Build.DenseOfMatrix m)
         for k in 0 .. H - 1 do
             for b in 0 .. B - 1 do
-                dest.[offset + b * H + k] <- src.[k * B + b]
+                dest.[offset + b * H + k] <- src.[(col0 + k) * B + b]
+
+    /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
+    let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) = writeColumns m 0 m.ColumnCount dest offset
+
+    /// A stack's (B, N·H) state matrix into N row-major (B, H) blocks, layer after layer, in `dest`.
+    let internal writeLayers (m: Matrix<float>) (layers: int) (dest: float[]) =
+        let H = m.ColumnCount / layers
+        for l in 0 .. layers - 1 do
+            writeColumns m (l * H) H dest (l * m.RowCount * H)
 
     /// A fresh (B, H) matrix from row-major data at `offset`.
     let internal readRows (B: int) (H: int) (src: float[]) (offset: int) : Matrix<float> =
         Matrix<float>.Build.Dense(B, H, fun b k -> src.[offset + b * H + k])
+
+    /// A fresh (B, N·H) matrix from N row-major (B, H) blocks: block l is `part l` at `offset l`.
+    let internal readLayers (B: int) (H: int) (layers: int) (part: int -> float[]) (offset: int -> int) : Matrix<float> =
+        Matrix<float>.Build.Dense(B, layers * H, fun b j -> (part (j / H)).[offset (j / H) + b * H + j % H])
 
     let internal setMasking (tape: Tape) (masking: Masking) =
         match masking with
@@ -247,8 +288,8 @@ module Lstm =
 
     let internal checkInputs (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) =
         if inputs.Length = 0 then invalidArg "inputs" "inputs hold no time step: expected at least one (B, I) matrix"
-        if state.Units <> p.Units then
-            invalidArg "state" (sprintf "state has %d units, the model has %d" state.Units p.Units)
+        if state.Units <> p.StateUnits then
+            invalidArg "state" (sprintf "state has %d columns, the model has %d (%d layers of %d units)" state.Units p.StateUnits p.Layers p.Units)
         for t in 0 .. inputs.Length - 1 do
             let x = inputs.[t]
             if x.ColumnCount <> p.Inputs then
@@ -512,7 +553,46 @@ module Lstm =
             for k in 0 .. I - 1 do
                 gW.[j * I + k] <- gW.[j * I + k] + dwRows.[k * G + j]
 
-    let internal loadTape (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape =
+    // ---- a stack of layers: layer k reads layer k−1's h at every step ---------------------------
+    //
+    //     x^(0)_t = x_t;   (h^(k)_{t+1}, c^(k)_{t+1}) = cell_k(x^(k)_t, h^(k)_t, c^(k)_t);   x^(k+1)_t = h^(k)_{t+1}
+    //
+    // One tape per layer; an upper layer's tape holds dense inputs, X = the layer below's h_1 … h_T.
+
+    /// Tapes for layers 2 … N of a stack, over T steps of B rows (dense inputs of H features).
+    let internal newUpperTapes (layers: int) (T: int) (B: int) (H: int) : Tape[] =
+        Array.init (layers - 1) (fun _ -> newTape T B H H)
+
+    /// Runs every layer of loaded tapes, bottom to top (Hs[0], Cs[0] and Real set on each tape,
+    /// the inputs on the first): each upper tape's inputs are the h_1 … h_T of the tape below.
+    let internal forwardStack (p: Parameters) (tapes: Tape[]) =
+        forwardTape p tapes.[0]
+        for k in 1 .. tapes.Length - 1 do
+            let below, tape = tapes.[k - 1], tapes.[k]
+            Array.blit below.Hs (below.B * below.H) tape.X 0 (tape.T * tape.B * tape.H)
+            forwardTape (Parameters.layer p k) tape
+
+    /// BPTT through a stack, top layer first. dHs.[k], dCs.[k] (B, H) hold d loss / d (h_T, c_T) of
+    /// layer k on entry and d h_0 (with `withInitial`), d c_0 on exit; `dOutputsTop` (T, B, H) is
+    /// what a head reading every step adds to the top layer's h (empty: none). Layer k's input
+    /// gradient, d x^(k)_t = d z^(k)_t · W_kᵀ, is layer k−1's d h_{t+1} from above, formed in `dInputs`
+    /// (T·B·H scratch). Gradients are added into `grads` (Parameters.storage order).
+    let internal backwardStack (p: Parameters) (tapes: Tape[]) (dOutputsTop: float[]) (dHs: float[][]) (dCs: float[][])
+                               (withInitial: bool) (grads: float[][]) (dInputs: float[]) =
+        let N = tapes.Length
+        for k in N - 1 .. -1 .. 0 do
+            let tape = tapes.[k]
+            let pk = Parameters.layer p k
+            let dOutputs = if k = N - 1 then dOutputsTop else dInputs
+            backwardTapeWith pk tape dOutputs dHs.[k] dCs.[k] withInitial (Parameters.layerStorage grads k)
+            if k > 0 then
+                // z = x·W + h·U + b:  d x (T·B, H) = d z (T·B, G) · Wᵀ; W's (H, G) column-major storage is Wᵀ row-major.
+                // dInputs was this layer's own d outputs, read by now.
+                let R, H, G = tape.T * tape.B, tape.H, 4 * tape.H
+                Array.Clear(dInputs, 0, R * H)
+                Kernels.gemmNN R H G (Kernels.rowMajor tape.Scratch.Dz 0 G) (Kernels.rowMajor (Parameters.matrixValues pk.Kernel) 0 H) (Kernels.rowMajor dInputs 0 H)
+
+    let internal loadTapes (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape[] =
         checkInputs p state inputs
         let tape = newTape inputs.Length state.Batch p.Inputs p.Units
         for t in 0 .. tape.T - 1 do
@@ -520,30 +600,38 @@ module Lstm =
             for b in 0 .. tape.B - 1 do
                 for k in 0 .. tape.I - 1 do
                     tape.X.[(t * tape.B + b) * tape.I + k] <- x.[k * tape.B + b]
-        writeRows state.H tape.Hs 0
-        writeRows state.C tape.Cs 0
-        setMasking tape masking
-        tape
+        let tapes = Array.append [| tape |] (newUpperTapes p.Layers tape.T tape.B tape.H)
+        tapes |> Array.iteri (fun l t ->
+            writeColumns state.H (l * p.Units) p.Units t.Hs 0
+            writeColumns state.C (l * p.Units) p.Units t.Cs 0
+            setMasking t masking)
+        tapes
 
-    let internal finalState (tape: Tape) : LstmState =
-        let o = tape.T * tape.B * tape.H
-        { H = readRows tape.B tape.H tape.Hs o; C = readRows tape.B tape.H tape.Cs o }
+    /// The state after the last step of every layer: (B, N·H).
+    let internal finalStateOf (tapes: Tape[]) : LstmState =
+        let B, H, o = tapes.[0].B, tapes.[0].H, tapes.[0].T * tapes.[0].B * tapes.[0].H
+        { H = readLayers B H tapes.Length (fun l -> tapes.[l].Hs) (fun _ -> o)
+          C = readLayers B H tapes.Length (fun l -> tapes.[l].Cs) (fun _ -> o) }
 
-    /// Runs the cell over `inputs` (T matrices of shape (B, I)) from `state`.
-    /// Returns h after every step, the final state, and the cache backward needs.
+    let internal finalState (tape: Tape) : LstmState = finalStateOf [| tape |]
+
+    /// Runs the cell over `inputs` (T matrices of shape (B, I)) from `state` ((B, N·H) for a stack:
+    /// every layer in turn, each reading the h of the layer below). Returns the top layer's h after
+    /// every step, the final state of every layer, and the cache backward needs.
     [<CompiledName("Run")>]
     let run (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : SequenceResult =
-        let tape = loadTape p state inputs masking
-        forwardTape p tape
-        { Outputs = Array.init tape.T (fun t -> readRows tape.B tape.H tape.Hs ((t + 1) * tape.B * tape.H))
-          Final = finalState tape
-          Cache = SequenceCache tape }
+        let tapes = loadTapes p state inputs masking
+        forwardStack p tapes
+        let top = tapes.[tapes.Length - 1]
+        { Outputs = Array.init top.T (fun t -> readRows top.B top.H top.Hs ((t + 1) * top.B * top.H))
+          Final = finalStateOf tapes
+          Cache = SequenceCache tapes }
 
     /// Runs the cell from the zero state: what Keras does when no initial state is given.
     [<CompiledName("RunFresh")>]
     let runFresh (p: Parameters) (inputs: Matrix<float>[]) (masking: Masking) : SequenceResult =
         if inputs.Length = 0 then invalidArg "inputs" "inputs hold no time step: expected at least one (B, I) matrix"
-        run p (LstmState.Zeros(inputs.[0].RowCount, p.Units)) inputs masking
+        run p (LstmState.Zeros(inputs.[0].RowCount, p.StateUnits)) inputs masking
 
     /// One step: the next state from `state` and the input x (B, I). Pure: `state` is not touched.
     [<CompiledName("Step")>]
@@ -551,18 +639,20 @@ module Lstm =
         let r = run p state [| x |] Unmasked
         { Next = r.Final; Cache = r.Cache }
 
-    /// BPTT through a recorded forward pass, given d loss / d (final h, final c), each (B, H).
-    /// Returns the gradients of the LSTM blocks and of the initial state.
+    /// BPTT through a recorded forward pass, given d loss / d (final h, final c), each (B, H), or
+    /// (B, N·H) for a stack. Returns the gradients of the LSTM blocks and of the initial state.
     [<CompiledName("Backward")>]
     let backward (p: Parameters) (cache: SequenceCache) (dFinal: LstmState) : SequenceGradients =
-        let tape = cache.Tape
-        if dFinal.Batch <> tape.B || dFinal.Units <> tape.H then
-            invalidArg "dFinal" (sprintf "dFinal is (%d, %d), expected (%d, %d)" dFinal.Batch dFinal.Units tape.B tape.H)
-        let dH = Array.zeroCreate (tape.B * tape.H)
-        let dC = Array.zeroCreate (tape.B * tape.H)
-        writeRows dFinal.H dH 0
-        writeRows dFinal.C dC 0
+        let tapes = cache.Tapes
+        let tape = tapes.[0]
+        let N, B, H = tapes.Length, tape.B, tape.H
+        if p.Layers <> N || p.Units <> H then
+            invalidArg "p" (sprintf "the parameters have %d layers of %d units, the cache %d of %d" p.Layers p.Units N H)
+        if dFinal.Batch <> B || dFinal.Units <> N * H then
+            invalidArg "dFinal" (sprintf "dFinal is (%d, %d), expected (%d, %d)" dFinal.Batch dFinal.Units B (N * H))
+        let dHs = Array.init N (fun l -> let a = Array.zeroCreate (B * H) in writeColumns dFinal.H (l * H) H a 0; a)
+        let dCs = Array.init N (fun l -> let a = Array.zeroCreate (B * H) in writeColumns dFinal.C (l * H) H a 0; a)
         let grads = Parameters.zerosLike p
-        backwardTape p tape dH dC true (Parameters.storage grads)
+        backwardStack p tapes Array.empty dHs dCs true (Parameters.storage grads) (Array.zeroCreate (tape.T * B * H))
         { Parameters = grads
-          Initial = { H = readRows tape.B tape.H dH 0; C = readRows tape.B tape.H dC 0 } }
+          Initial = { H = readLayers B H N (fun l -> dHs.[l]) (fun _ -> 0); C = readLayers B H N (fun l -> dCs.[l]) (fun _ -> 0) } }

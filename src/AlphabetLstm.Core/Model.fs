@@ -69,10 +69,13 @@ type Prediction =
 /// Scratch for one forward/backward pass of a fixed (T, B). Owned by a single call (or a single
 /// training loop) and never handed out: its arrays are written in place for speed.
 type internal Workspace =
-    { Tape: Tape
-      /// d h, d c carried by BPTT, (B, H).
-      DH: float[]
-      DC: float[]
+    { /// One tape per layer, bottom first: the first reads the inputs, the last feeds the head.
+      Tapes: Tape[]
+      /// d h, d c carried by BPTT, (B, H) per layer.
+      DHs: float[][]
+      DCs: float[][]
+      /// d x of an upper layer, the layer below's d h from above, (T, B, H); empty for one layer.
+      DInputs: float[]
       /// logits, then probabilities, (B, V).
       Probs: float[]
       /// targets, (B, V).
@@ -81,16 +84,55 @@ type internal Workspace =
       DLogits: float[]
       /// Four rows of the head at once, one per vector lane, transposed: (V, 4).
       Lanes: float[] }
+    /// The first layer's tape (the one the inputs are loaded into).
+    member ws.Tape = ws.Tapes.[0]
+    /// The top layer's tape (the one the head reads).
+    member ws.Top = ws.Tapes.[ws.Tapes.Length - 1]
+    /// d h of the first layer (d h_0 after a pass with the initial state).
+    member ws.DH = ws.DHs.[0]
+    /// d c of the first layer.
+    member ws.DC = ws.DCs.[0]
+    /// Threads one step of every layer may use.
+    member ws.SetThreads(threads: int) = for t in ws.Tapes do t.Threads <- threads
+    /// Every layer starts from the carried rows: N blocks of (B, H), layer after layer.
+    member ws.StartFrom(carryH: float[], carryC: float[]) =
+        let n = ws.Tape.B * ws.Tape.H
+        ws.Tapes |> Array.iteri (fun l t ->
+            Array.blit carryH (l * n) t.Hs 0 n
+            Array.blit carryC (l * n) t.Cs 0 n)
+    /// Every layer starts from zeros.
+    member ws.StartFromZeros() =
+        let n = ws.Tape.B * ws.Tape.H
+        for t in ws.Tapes do
+            Array.Clear(t.Hs, 0, n)
+            Array.Clear(t.Cs, 0, n)
+    /// Every layer's final rows into the carried rows (N blocks of (B, H)).
+    member ws.KeepFinal(carryH: float[], carryC: float[]) =
+        let n = ws.Tape.B * ws.Tape.H
+        ws.Tapes |> Array.iteri (fun l t ->
+            Array.blit t.Hs (t.T * n) carryH (l * n) n
+            Array.blit t.Cs (t.T * n) carryC (l * n) n)
+    /// The state every layer starts from, (B, N·H).
+    member ws.Initial : LstmState =
+        let B, H, N = ws.Tape.B, ws.Tape.H, ws.Tapes.Length
+        { H = Lstm.readLayers B H N (fun l -> ws.Tapes.[l].Hs) (fun _ -> 0); C = Lstm.readLayers B H N (fun l -> ws.Tapes.[l].Cs) (fun _ -> 0) }
 
 /// The whole model on a batch: predict, loss, and loss with every gradient.
 module Model =
-    let rec internal newWorkspace (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace = newWorkspaceOf false T B I H V
+    let rec internal newWorkspace (layers: int) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace = newWorkspaceOf false layers T B I H V
 
-    /// A workspace whose tape holds symbol indices when `bySymbol` (one-hot inputs over I symbols).
-    and internal newWorkspaceOf (bySymbol: bool) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
-        { Tape = Lstm.newTapeOf bySymbol T B I H
-          DH = Array.zeroCreate (B * H)
-          DC = Array.zeroCreate (B * H)
+    /// A workspace of `layers` layers whose first tape holds symbol indices when `bySymbol` (one-hot
+    /// inputs over I symbols).
+    and internal newWorkspaceOf (bySymbol: bool) (layers: int) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
+        withTapes (Array.append [| Lstm.newTapeOf bySymbol T B I H |] (Lstm.newUpperTapes layers T B H)) V
+
+    /// A workspace around loaded tapes (one per layer).
+    and internal withTapes (tapes: Tape[]) (V: int) : Workspace =
+        let N, T, B, H = tapes.Length, tapes.[0].T, tapes.[0].B, tapes.[0].H
+        { Tapes = tapes
+          DHs = Array.init N (fun _ -> Array.zeroCreate (B * H))
+          DCs = Array.init N (fun _ -> Array.zeroCreate (B * H))
+          DInputs = (if N > 1 then Array.zeroCreate (T * B * H) else Array.empty)
           Probs = Array.zeroCreate (B * V)
           Targets = Array.zeroCreate (B * V)
           DLogits = Array.zeroCreate (B * V)
@@ -177,7 +219,7 @@ module Model =
 
     /// The head on h_T: writes probabilities into ws.Probs; returns (sum of per-sample losses, correct).
     let internal headForward (p: Parameters) (ws: Workspace) : struct (float * int) =
-        let tape = ws.Tape
+        let tape = ws.Top
         let B, H, V = tape.B, tape.H, p.Classes
         let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
         let hT = tape.T * B * H
@@ -198,9 +240,11 @@ module Model =
         struct (lossSum, correct)
 
     /// Inverts the head: d loss / d logits = (p − y) / B. Adds to the Dense gradients and writes
-    /// d loss / d h_T into ws.DH; zeroes ws.DC (the loss does not read c_T).
+    /// d loss / d h_T of the top layer into its DH; zeroes every other d h and every d c (the loss
+    /// reads no c_T and no lower layer's h_T).
     let internal headBackward (p: Parameters) (ws: Workspace) (gDk: float[]) (gDb: float[]) =
-        let tape = ws.Tape
+        let tape = ws.Top
+        let top = ws.Tapes.Length - 1
         let B, H, V = tape.B, tape.H, p.Classes
         let dk = Parameters.matrixValues p.DenseKernel
         let hT = tape.T * B * H
@@ -213,9 +257,10 @@ module Model =
         // logits = h_T · DenseKernel + DenseBias:
         //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, B) · h_T (B, H);  d h_T (B, H) = d logits (B, V) · DenseKernelᵀ (V, H).
         Kernels.gemmNN V H B (Kernels.strided dl 0 1 V) (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor gDk 0 H)
-        Array.Clear ws.DH
-        Kernels.gemmNN B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DH 0 H)
-        Array.Clear ws.DC
+        for l in 0 .. top do
+            Array.Clear ws.DHs.[l]
+            Array.Clear ws.DCs.[l]
+        Kernels.gemmNN B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DHs.[top] 0 H)
 
     // ---- a target at every step: the head on every step's h -------------------------------------
     //
@@ -278,10 +323,10 @@ module Model =
     /// (raw storage, Parameters.storage order), and with `withInitial` d h_0, d c_0 are left in
     /// ws.DH, ws.DC. Returns (sum of per-sample losses, correct).
     let internal trainPass (p: Parameters) (ws: Workspace) (withInitial: bool) (grads: float[][]) : struct (float * int) =
-        Lstm.forwardTape p ws.Tape
+        Lstm.forwardStack p ws.Tapes
         let result = headForward p ws
         headBackward p ws grads.[3] grads.[4]
-        Lstm.backwardTape p ws.Tape ws.DH ws.DC withInitial grads
+        Lstm.backwardStack p ws.Tapes Array.empty ws.DHs ws.DCs withInitial grads ws.DInputs
         result
 
     let private loadTargets (p: Parameters) (targets: Matrix<float>) (ws: Workspace) =
@@ -293,8 +338,7 @@ module Model =
                 ws.Targets.[b * V + v] <- targets.[b, v]
 
     let private workspaceFor (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) =
-        let tape = Lstm.loadTape p state inputs masking
-        { newWorkspace tape.T tape.B tape.I tape.H p.Classes with Tape = tape }
+        withTapes (Lstm.loadTapes p state inputs masking) p.Classes
 
     let private probabilities (ws: Workspace) (V: int) =
         Matrix<float>.Build.Dense(ws.Tape.B, V, fun b v -> ws.Probs.[b * V + v])
@@ -307,20 +351,20 @@ module Model =
         loadTargets p targets ws
         let grads = Parameters.zerosLike p
         let struct (lossSum, correct) = trainPass p ws true (Parameters.storage grads)
-        let B, H = ws.Tape.B, ws.Tape.H
+        let B, H, N = ws.Tape.B, ws.Tape.H, ws.Tapes.Length
         { Loss = lossSum / float B
           Correct = correct
           Probabilities = probabilities ws p.Classes
           Gradients = grads
-          Initial = { H = Lstm.readRows B H ws.DH 0; C = Lstm.readRows B H ws.DC 0 }
-          Final = Lstm.finalState ws.Tape }
+          Initial = { H = Lstm.readLayers B H N (fun l -> ws.DHs.[l]) (fun _ -> 0); C = Lstm.readLayers B H N (fun l -> ws.DCs.[l]) (fun _ -> 0) }
+          Final = Lstm.finalStateOf ws.Tapes }
 
     /// The mean cross-entropy of one batch (no gradients).
     [<CompiledName("Loss")>]
     let loss (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : float =
         let ws = workspaceFor p initial inputs masking
         loadTargets p targets ws
-        Lstm.forwardTape p ws.Tape
+        Lstm.forwardStack p ws.Tapes
         let struct (lossSum, _) = headForward p ws
         lossSum / float ws.Tape.B
 
@@ -328,6 +372,6 @@ module Model =
     [<CompiledName("Predict")>]
     let predict (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Prediction =
         let ws = workspaceFor p initial inputs masking
-        Lstm.forwardTape p ws.Tape
+        Lstm.forwardStack p ws.Tapes
         headForward p ws |> ignore
-        { Probabilities = probabilities ws p.Classes; Final = Lstm.finalState ws.Tape }
+        { Probabilities = probabilities ws p.Classes; Final = Lstm.finalStateOf ws.Tapes }

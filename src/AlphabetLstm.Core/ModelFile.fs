@@ -8,6 +8,11 @@
 ///       "lstm":  { "units": H, "kernel": [I][4H], "recurrentKernel": [H][4H], "bias": [4H] },
 ///       "dense": { "units": V, "kernel": [H][V], "bias": [V] } }
 ///
+/// Version 3 adds "targets": "every" to "input" for a model trained with a target at every step, and
+/// a stack of N layers: "lstm" then also holds "layers": N and "upper", the layers above the first,
+/// bottom to top, each { "kernel": [H][4H], "recurrentKernel": [H][4H], "bias": [4H] } (the first
+/// layer stays in "lstm"'s own fields; the dense head reads the top layer's h).
+///
 /// Version 1 (the alphabet only: "alphabet": "ABC…Z" and "encoding": "index/26") still loads, as the
 /// alphabet vocabulary with the index encoding. "reading" says how the model was trained to read
 /// (absent means "window"): a window model predicts from one window, read from the zero state; a
@@ -100,7 +105,8 @@ module ModelFile =
 
     /// The model file's format: "alphabet-lstm-model", version 3 (the newest read). A model is
     /// written in the oldest version that holds it: 3 for a model trained with a target at every
-    /// step ("targets": "every"), 2 otherwise, so files older readers can read stay readable by them.
+    /// step ("targets": "every") or a stack of layers, 2 otherwise, so files older readers can read
+    /// stay readable by them.
     [<CompiledName("Format")>]
     let format = { Name = "alphabet-lstm-model"; Version = 3 }
 
@@ -110,6 +116,9 @@ module ModelFile =
 
     /// The targets choices with their names, in the file, a checkpoint, ONNX metadata and on the command line.
     let internal targetsChoices = [ "every", Targets.Every; "last", Targets.Last ]
+
+    /// The version a model is written in: 3 with targets at every step or more than one layer, else 2.
+    let internal versionOfModel (m: SavedModel) = if m.Parameters.Layers > 1 then 3 else versionOf m.Input
 
     /// The name of a targets choice in the file and on the command line: "last" or "every".
     [<CompiledName("TargetsName")>]
@@ -185,6 +194,19 @@ module ModelFile =
         writeMatrix sb i2 p.RecurrentKernel
         sb.Append(",\n").Append(i2).Append("\"bias\": ") |> ignore
         writeVector sb p.Bias
+        // A stack (version 3): the layers above the first, bottom to top.
+        if p.Layers > 1 then
+            let i3, i4 = i2 + "  ", i2 + "    "
+            sb.Append(",\n").Append(i2).AppendFormat(inv, "\"layers\": {0},\n", p.Layers).Append(i2).Append("\"upper\": [\n") |> ignore
+            p.Upper |> Array.iteri (fun k l ->
+                sb.Append(i3).Append("{\n").Append(i4).Append("\"kernel\": ") |> ignore
+                writeMatrix sb i4 l.Kernel
+                sb.Append(",\n").Append(i4).Append("\"recurrentKernel\": ") |> ignore
+                writeMatrix sb i4 l.RecurrentKernel
+                sb.Append(",\n").Append(i4).Append("\"bias\": ") |> ignore
+                writeVector sb l.Bias
+                sb.Append('\n').Append(i3).Append(if k < p.Upper.Length - 1 then "},\n" else "}\n") |> ignore)
+            sb.Append(i2).Append(']') |> ignore
         sb.Append('\n').Append(indent).Append("},\n") |> ignore
         sb.Append(indent).AppendFormat(inv, "\"dense\": {{\n{0}\"units\": {1},\n{0}\"kernel\": ", i2, p.Classes) |> ignore
         writeMatrix sb i2 p.DenseKernel
@@ -199,7 +221,7 @@ module ModelFile =
         | None -> ()
         let i2 = indent + "  "
         sb.Append("{\n") |> ignore
-        writeHeader sb i2 { format with Version = versionOf m.Input }
+        writeHeader sb i2 { format with Version = versionOfModel m }
         sb.Append(i2).Append("\"vocabulary\": [") |> ignore
         m.Vocabulary.Symbols |> Seq.iteri (fun k s -> sb.Append(if k > 0 then ", " else "").Append(strReadable s) |> ignore)
         sb.Append("],\n").Append(i2).Append("\"input\": ") |> ignore
@@ -303,6 +325,30 @@ module ModelFile =
             matrix (join lstmPath "recurrentKernel") (field lstmPath lstm "recurrentKernel" "H rows of 4H numbers") H G
                    (sprintf "H × 4H with H = %d" H)
         let bias = vector (join lstmPath "bias") (field lstmPath lstm "bias" "4H numbers") G (sprintf "4H with H = %d" H)
+        // A stack: "layers": N (1 when absent) and "upper", N − 1 layers of (H, 4H) kernels.
+        let layersPath = join lstmPath "layers"
+        let N =
+            match lstm.TryGetValue "layers" with
+            | true, e -> int (integer layersPath e 1L (int64 Parameters.MaxLayers))
+            | _ -> 1
+        match like with
+        | Some p when p.Layers <> N -> fail (sprintf "%s: expected %d (the model's layers), found %d" layersPath p.Layers N)
+        | _ -> ()
+        let upperPath = join lstmPath "upper"
+        let upper =
+            match lstm.TryGetValue "upper" with
+            | false, _ when N > 1 -> fail (sprintf "%s: missing, expected %d layers above the first (\"layers\": %d)" upperPath (N - 1) N)
+            | false, _ -> Array.empty
+            | true, e ->
+                let xs = items upperPath e (sprintf "an array of %d layers" (N - 1))
+                if xs.Length <> N - 1 then
+                    fail (sprintf "%s: expected %d layers above the first (\"layers\": %d), found %d" upperPath (N - 1) N xs.Length)
+                xs |> Array.mapi (fun k x ->
+                    let lp = sprintf "%s[%d]" upperPath k
+                    let l = fields lp x
+                    { Kernel = matrix (join lp "kernel") (field lp l "kernel" "H rows of 4H numbers") H G (sprintf "H × 4H with H = %d" H)
+                      RecurrentKernel = matrix (join lp "recurrentKernel") (field lp l "recurrentKernel" "H rows of 4H numbers") H G (sprintf "H × 4H with H = %d" H)
+                      Bias = vector (join lp "bias") (field lp l "bias" "4H numbers") G (sprintf "4H with H = %d" H) })
         let densePath = join path "dense"
         let dense = fields densePath (field path d "dense" "an object with units, kernel and bias")
         let vPath = join densePath "units"
@@ -316,7 +362,7 @@ module ModelFile =
             matrix (join densePath "kernel") (field densePath dense "kernel" "H rows of V numbers") H V
                    (sprintf "H × V with H = %d, V = %d" H V)
         let denseBias = vector (join densePath "bias") (field densePath dense "bias" "V numbers") V (sprintf "V = %d" V)
-        { Kernel = kernel; RecurrentKernel = recurrent; Bias = bias; DenseKernel = denseKernel; DenseBias = denseBias }
+        { Kernel = kernel; RecurrentKernel = recurrent; Bias = bias; DenseKernel = denseKernel; DenseBias = denseBias; Upper = upper }
 
     let private readVocabulary (path: string) (fileVersion: int) (d: Dictionary<string, JsonElement>) : Vocabulary =
         if fileVersion = 1 then
@@ -338,12 +384,14 @@ module ModelFile =
         let vocabulary = readVocabulary path fileVersion d
         let input = readInput (join path "input") fileVersion (field path d "input" "an object with timeSteps, features, encoding and masked")
         let p = readBlocks path d None (Some vocabulary.Count)
+        if fileVersion < 3 && p.Layers > 1 then
+            fail (sprintf "%s: version %d files hold one layer (stacks came in version 3), found %d" (join (join path "lstm") "layers") fileVersion p.Layers)
         let model = { Vocabulary = vocabulary; Input = input; Parameters = Parameters.validate p }
         match mismatch model with
         | Some reason -> fail (if path = "" then reason else join path reason)
         | None -> model
 
-    /// Reads a model file (version 1 or 2). Never throws: Error holds one line naming the field,
+    /// Reads a model file (version 1, 2 or 3). Never throws: Error holds one line naming the field,
     /// what was expected and what was found.
     let internal parse (text: string) : Result<SavedModel, string> =
         run text (sprintf "\"format\": %s" (str format.Name)) (readModel "")
@@ -363,7 +411,7 @@ type SavedModel with
         | Error e ->
             error <- e
             false
-    /// The model file's text (version 2).
+    /// The model file's text (version 2, or 3 for targets at every step or a stack).
     member m.Serialize() : string = ModelFile.serialize m
     /// A model from its vocabulary, how it reads its input and its weights, every shape checked here
     /// rather than later: ArgumentException with one line naming the mismatch (the classes against the

@@ -3,7 +3,8 @@
 ///
 ///     inputs:     [B][T][I] numbers                     (time-major inside: T matrices (B, I))
 ///     state:      { "h": [B][H], "c": [B][H] }
-///     prediction: { "probabilities": [B][V], "state": { "h": [B][H], "c": [B][H] } }
+///                 or, for a stack of N layers, { "layers": [ { "h": [B][H], "c": [B][H] } × N ] } (bottom first)
+///     prediction: { "probabilities": [B][V], "state": <a state, as above> }
 ///
 /// A window model reads exactly T × (symbols per step) symbols; a pre-padded model reads 1 .. T and
 /// pads the front with zero steps. Pure: strings in, values out; never throws from F# (Result).
@@ -71,24 +72,53 @@ module PredictionFiles =
                     PrePadded(Array.init B (fun b -> T - leadingZeros b))
             { Inputs = inputs; Masking = masking })
 
-    /// Reads an initial state { "h": [B][H], "c": [B][H] } for `batch` samples and `units` units.
-    let internal parseState (batch: int) (units: int) (text: string) : Result<LstmState, string> =
-        run text "an object { \"h\": [batch][units], \"c\": [batch][units] }" (fun root ->
-            let d = fields "state" root
-            let what = sprintf "batch %d × units %d, to match the inputs and the model" batch units
-            let read name = matrix ("state." + name) (field "state" d name (sprintf "%d rows of %d numbers" batch units)) batch units what
-            { H = read "h"; C = read "c" })
+    /// Reads one layer's { "h": [B][H], "c": [B][H] } at `path`.
+    let private readLayerState (path: string) (batch: int) (units: int) (e: JsonElement) : LstmState =
+        let d = fields path e
+        let what = sprintf "batch %d × units %d, to match the inputs and the model" batch units
+        let read name = matrix (path + "." + name) (field path d name (sprintf "%d rows of %d numbers" batch units)) batch units what
+        { H = read "h"; C = read "c" }
 
-    /// A prediction as JSON: { "probabilities": [B][V], "state": { "h": [B][H], "c": [B][H] } }.
+    /// Reads an initial state for `batch` samples of a model of `layers` layers of `units` units:
+    /// { "h": [B][H], "c": [B][H] } for one layer, { "layers": [ { "h", "c" } × N ] } for a stack;
+    /// the state is (B, N·H), each layer's columns side by side.
+    let internal parseState (batch: int) (units: int) (layers: int) (text: string) : Result<LstmState, string> =
+        let expected =
+            if layers = 1 then "an object { \"h\": [batch][units], \"c\": [batch][units] }"
+            else sprintf "an object { \"layers\": [%d objects { \"h\": [batch][units], \"c\": [batch][units] }] }" layers
+        run text expected (fun root ->
+            if layers = 1 then readLayerState "state" batch units root
+            else
+                let d = fields "state" root
+                let xs = items "state.layers" (field "state" d "layers" (sprintf "an array of %d layers' { \"h\", \"c\" }, bottom first" layers)) "an array of layers' states"
+                if xs.Length <> layers then
+                    fail (sprintf "state.layers: expected %d layers (the model's lstm.layers), found %d" layers xs.Length)
+                LstmState.OfLayers(xs |> Array.mapi (fun k x -> readLayerState (sprintf "state.layers[%d]" k) batch units x)))
+
+    /// A prediction of a model of `layers` layers as JSON: { "probabilities": [B][V], "state": { "h":
+    /// [B][H], "c": [B][H] } }, or for a stack "state": { "layers": [ { "h", "c" } × N ] }, bottom first.
     [<CompiledName("SerializePrediction")>]
-    let serializePrediction (p: Prediction) : string =
+    let serializePrediction (p: Prediction) (layers: int) : string =
+        if layers < 1 || p.Final.Units % layers <> 0 then
+            invalidArg "layers" (sprintf "the state has %d columns, which do not split into %d layers" p.Final.Units layers)
         let sb = Text.StringBuilder("{\n  \"probabilities\": ")
         writeMatrix sb "  " p.Probabilities
-        sb.Append(",\n  \"state\": {\n    \"h\": ") |> ignore
-        writeMatrix sb "    " p.Final.H
-        sb.Append(",\n    \"c\": ") |> ignore
-        writeMatrix sb "    " p.Final.C
-        sb.Append("\n  }\n}\n").ToString()
+        let writeLayer (indent: string) (s: LstmState) =
+            sb.Append("{\n").Append(indent).Append("  \"h\": ") |> ignore
+            writeMatrix sb (indent + "  ") s.H
+            sb.Append(",\n").Append(indent).Append("  \"c\": ") |> ignore
+            writeMatrix sb (indent + "  ") s.C
+            sb.Append("\n").Append(indent).Append("}") |> ignore
+        sb.Append(",\n  \"state\": ") |> ignore
+        if layers = 1 then writeLayer "  " p.Final
+        else
+            sb.Append("{\n    \"layers\": [\n") |> ignore
+            for k in 0 .. layers - 1 do
+                sb.Append("      ") |> ignore
+                writeLayer "      " (p.Final.Layer(k, layers))
+                sb.Append(if k < layers - 1 then ",\n" else "\n") |> ignore
+            sb.Append("    ]\n  }") |> ignore
+        sb.Append("\n}\n").ToString()
 
     // ---- the same for C#: exceptions carrying the one-line message --------------------------------
 
@@ -96,7 +126,8 @@ module PredictionFiles =
     [<CompiledName("ParseInputs")>]
     let parseInputsOrThrow (input: InputSpec, text: string) : EncodedInput = parseInputs input text |> JsonText.orThrow (fun e -> FileFormatException e)
 
-    /// Reads a state { "h", "c" } for `batch` × `units`; throws FileFormatException with a one-line message.
+    /// Reads a state { "h", "c" } (one layer) or { "layers": [...] } (a stack) for `batch` samples of
+    /// `layers` layers of `units` units; throws FileFormatException with a one-line message.
     [<CompiledName("ParseState")>]
-    let parseStateOrThrow (batch: int, units: int, text: string) : LstmState = parseState batch units text |> JsonText.orThrow (fun e -> FileFormatException e)
+    let parseStateOrThrow (batch: int, units: int, layers: int, text: string) : LstmState = parseState batch units layers text |> JsonText.orThrow (fun e -> FileFormatException e)
 

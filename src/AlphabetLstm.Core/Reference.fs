@@ -147,5 +147,5 @@ let pass (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets
     { Loss = loss
       Probabilities = probabilities
       Final = { H = h; C = c }
-      Gradients = { Kernel = dW; RecurrentKernel = dU; Bias = db; DenseKernel = dDense; DenseBias = dDenseBias }
+      Gradients = { Kernel = dW; RecurrentKernel = dU; Bias = db; DenseKernel = dDense; DenseBias = dDenseBias; Upper = Array.empty }
       Initial = { H = dh; C = dc } }

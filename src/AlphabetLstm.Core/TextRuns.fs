@@ -188,20 +188,22 @@ module TextRuns =
                 run.Validation held (if run.Stateful then "chunk" else "window") T (int64 T + 1L)
         else null
 
-    /// The memory a run needs on a text of `length` symbols with `units` units, in bytes
+    /// The memory a run needs on a text of `length` symbols with `layers` layers of `units` units, in bytes
     /// (Memory.Text over the run's features, classes, batch, window, encoding, targets and reading): compare it
     /// with a limit before reading the text a second time or training.
     [<CompiledName("MemoryEstimate")>]
-    let memoryEstimate (run: TextRun) (length: int) (units: int) : float =
+    let memoryEstimate (run: TextRun) (length: int) (units: int) (layers: int) : float =
         Memory.text (float length) (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count run.BatchSize run.Window
-            (run.Encoding = SymbolEncoding.OneHot) (run.Targets = Targets.Every) run.Stateful
+            (run.Encoding = SymbolEncoding.OneHot) (run.Targets = Targets.Every) run.Stateful layers
 
-    /// The data, configuration and starting state of a text run for a seed: weights from
-    /// Parameters.init, then the generator for the shuffles (as Experiments.prepare).
+    /// The data, configuration and starting state of a text run for a seed and `layers` stacked layers
+    /// of `units` units: weights from Parameters.Init, then the generator for the shuffles (as Experiments.prepare).
     [<CompiledName("Prepare")>]
-    let prepare (run: TextRun) (text: IndexedText) (seed: int64) (units: int) (epochs: int) (learningRate: float) : PreparedText =
+    let prepare (run: TextRun) (text: IndexedText) (seed: int64) (units: int) (layers: int) (epochs: int) (learningRate: float) : PreparedText =
         if isNull (box text) then nullArg "text"
         if units < 1 then invalidArg "units" (sprintf "units must be positive, got %d" units)
+        if layers < 1 || layers > Parameters.MaxLayers then
+            invalidArg "layers" (sprintf "layers must be in 1 … %d, got %d" Parameters.MaxLayers layers)
         if epochs < 1 then invalidArg "epochs" (sprintf "epochs must be positive, got %d" epochs)
         if not (Adam.isValidLearningRate learningRate) then
             invalidArg "learningRate" (sprintf "the learning rate must be %s, got %g" Adam.learningRateRule learningRate)
@@ -213,7 +215,7 @@ module TextRuns =
         let held = heldOutLength run text.Length
         let training = text.Slice(0, text.Length - held)
         let rng = Rng.create seed
-        let p = Parameters.init (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count rng
+        let p = Parameters.initStack (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count layers rng
         let policy = if run.Stateful then StatePolicy.Stateful else StatePolicy.Stateless
         let config = FitConfig.Create(epochs, run.BatchSize, not run.Stateful, policy, false, learningRate)
         { Run = run; Training = training; HeldOut = text.Slice(text.Length - held, held)
@@ -222,11 +224,11 @@ module TextRuns =
 
     // ---- batches built from the indices -------------------------------------------------------
 
-    let internal newLane (run: TextRun) (T: int) (B: int) (H: int) (threads: int) : TextLane =
+    let internal newLane (run: TextRun) (layers: int) (T: int) (B: int) (H: int) (threads: int) : TextLane =
         let V = run.Vocabulary.Count
         let every = run.Targets = Targets.Every
-        let ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
-        ws.Tape.Threads <- threads
+        let ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) layers T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
+        ws.SetThreads threads
         { Ws = ws
           Targets = (if every then Array.zeroCreate (T * B) else Array.empty)
           Probs = (if every then Array.zeroCreate (T * B * V) else Array.empty)
@@ -254,8 +256,8 @@ module TextRuns =
 
     /// Forward and the loss of a loaded lane; returns (sum of the targets' losses, targets right).
     let internal forward (p: Parameters) (lane: TextLane) : struct (float * int) =
-        Lstm.forwardTape p lane.Ws.Tape
-        if lane.Targets.Length > 0 then Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs
+        Lstm.forwardStack p lane.Ws.Tapes
+        if lane.Targets.Length > 0 then Model.everyHeadForward p lane.Ws.Top lane.Targets lane.Probs
         else Model.headForward p lane.Ws
 
     /// Forward, loss and BPTT of a loaded lane, the gradients added into `grads`. h_0 is a constant
@@ -264,18 +266,19 @@ module TextRuns =
         let ws = lane.Ws
         let result = forward p lane
         if lane.Targets.Length > 0 then
-            Model.everyHeadBackward p ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
-            Array.Clear ws.DH
-            Array.Clear ws.DC
-            Lstm.backwardTapeWith p ws.Tape lane.DOutputs ws.DH ws.DC false grads
+            Model.everyHeadBackward p ws.Top lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
+            for l in 0 .. ws.Tapes.Length - 1 do
+                Array.Clear ws.DHs.[l]
+                Array.Clear ws.DCs.[l]
+            Lstm.backwardStack p ws.Tapes lane.DOutputs ws.DHs ws.DCs false grads ws.DInputs
         else
             Model.headBackward p ws grads.[3] grads.[4]
-            Lstm.backwardTape p ws.Tape ws.DH ws.DC false grads
+            Lstm.backwardStack p ws.Tapes Array.empty ws.DHs ws.DCs false grads ws.DInputs
         result
 
     /// A pass over `count` samples of `text` in batches of B (the last smaller unless `stateful`):
     /// sample j's first symbol is `first j`; a stateful pass carries each row's state from batch to
-    /// batch through carryH, carryC (B, H) row-major. `pass` runs each loaded lane; `after` is told
+    /// batch through carryH, carryC (one (B, H) row-major block per layer). `pass` runs each loaded lane; `after` is told
     /// each batch's index, the targets so far and their summed loss. Returns (summed loss, right).
     let inline private batches (run: TextRun) (text: IndexedText) (full: TextLane) (tail: Lazy<TextLane>) (count: int)
                                (first: int -> int) (stateful: bool) (carryH: float[]) (carryC: float[])
@@ -287,19 +290,11 @@ module TextRuns =
         while start < count do
             let lane = if count - start >= full.Ws.Tape.B then full else tail.Value
             let tape = lane.Ws.Tape
-            let n = tape.B * tape.H
             let s0 = start
             load run text lane (fun b -> first (s0 + b))
-            if stateful then
-                Array.blit carryH 0 tape.Hs 0 n
-                Array.blit carryC 0 tape.Cs 0 n
-            else
-                Array.Clear(tape.Hs, 0, n)
-                Array.Clear(tape.Cs, 0, n)
+            if stateful then lane.Ws.StartFrom(carryH, carryC) else lane.Ws.StartFromZeros()
             let struct (l, c) = pass lane
-            if stateful then
-                Array.blit tape.Hs (tape.T * n) carryH 0 n
-                Array.blit tape.Cs (tape.T * n) carryC 0 n
+            if stateful then lane.Ws.KeepFinal(carryH, carryC)
             lossSum <- lossSum + l
             correct <- correct + c
             start <- start + tape.B
@@ -307,19 +302,19 @@ module TextRuns =
             after k lossSum
         struct (lossSum, correct)
 
-    /// One batch of B samples starting at `starts` (positions in `text`), read from `initial` (B, H):
+    /// One batch of B samples starting at `starts` (positions in `text`), read from `initial` (B, N·H):
     /// the mean loss per target, the gradients of every block with `initial` held constant, and the
     /// final state. For checks: training runs the same functions on its own buffers.
     let internal batchGradients (run: TextRun) (p: Parameters) (initial: LstmState) (text: IndexedText) (starts: int[]) =
-        let lane = newLane run run.Window starts.Length p.Units 1
-        let tape = lane.Ws.Tape
+        let lane = newLane run p.Layers run.Window starts.Length p.Units 1
         load run text lane (fun b -> starts.[b])
-        Lstm.writeRows initial.H tape.Hs 0
-        Lstm.writeRows initial.C tape.Cs 0
+        lane.Ws.Tapes |> Array.iteri (fun l tape ->
+            Lstm.writeColumns initial.H (l * p.Units) p.Units tape.Hs 0
+            Lstm.writeColumns initial.C (l * p.Units) p.Units tape.Cs 0)
         let grads = Parameters.zerosLike p
         let struct (lossSum, _) = trainPass p lane (Parameters.storage grads)
         let targets = float starts.Length * (if run.Targets = Targets.Every then float run.Window else 1.0)
-        struct (lossSum / targets, grads, Lstm.finalState tape)
+        struct (lossSum / targets, grads, Lstm.finalStateOf lane.Ws.Tapes)
 
     /// Where sample j of a training epoch starts: stream j mod B's chunk j / B, or window order[j].
     let private firstOf (run: TextRun) (length: int) (order: int[]) : int -> int =
@@ -342,32 +337,35 @@ module TextRuns =
         let H = p.Units
         let one = { run with BatchSize = 1; Targets = Targets.Every }
         let P = min piece positions
-        // One lane of P steps (no d h buffer: nothing is trained). A last, shorter piece reads the
-        // first steps of the same buffers (one row: step t's numbers sit at the same offsets for any T).
+        // One lane of P steps per layer (no d h buffer: nothing is trained). A last, shorter piece
+        // reads the first steps of the same buffers (one row: step t's numbers sit at the same
+        // offsets for any T).
         let full =
-            { Ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) P 1 (run.Vocabulary.FeaturesPerSymbol run.Encoding) H run.Vocabulary.Count
+            { Ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) p.Layers P 1 (run.Vocabulary.FeaturesPerSymbol run.Encoding) H run.Vocabulary.Count
               Targets = Array.zeroCreate P
               Probs = Array.zeroCreate (P * run.Vocabulary.Count)
               DOutputs = Array.empty }
-        let lane (steps: int) = if steps = P then full else { full with Ws = { full.Ws with Tape = { full.Ws.Tape with T = steps } } }
+        let lane (steps: int) =
+            if steps = P then full
+            else { full with Ws = { full.Ws with Tapes = full.Ws.Tapes |> Array.map (fun t -> { t with T = steps }) } }
         let mutable lossSum = 0.0
         let mutable correct = 0
         let mutable start = 0
-        Array.Clear(full.Ws.Tape.Hs, 0, H)
-        Array.Clear(full.Ws.Tape.Cs, 0, H)
+        full.Ws.StartFromZeros()
         while start < positions do
             let l = lane (min P (positions - start))
-            let tape = l.Ws.Tape
+            let steps = l.Ws.Tape.T
             let s0 = start
             load one text l (fun _ -> s0)
-            Lstm.forwardTape p tape
-            let struct (s, c) = Model.everyHeadForwardFrom lossSum p tape l.Targets l.Probs
+            Lstm.forwardStack p l.Ws.Tapes
+            let struct (s, c) = Model.everyHeadForwardFrom lossSum p l.Ws.Top l.Targets l.Probs
             lossSum <- s
             correct <- correct + c
-            start <- start + tape.T
-            // The state after this piece is where the next one starts: slot T to slot 0.
-            Array.Copy(tape.Hs, tape.T * H, tape.Hs, 0, H)
-            Array.Copy(tape.Cs, tape.T * H, tape.Cs, 0, H)
+            start <- start + steps
+            // The state after this piece is where the next one starts: slot T to slot 0, every layer.
+            for tape in l.Ws.Tapes do
+                Array.Copy(tape.Hs, steps * H, tape.Hs, 0, H)
+                Array.Copy(tape.Cs, steps * H, tape.Cs, 0, H)
         struct (lossSum, correct)
 
     /// The loss of `p` over a text read the way the run's model reads it (see the header): a stream
@@ -384,13 +382,13 @@ module TextRuns =
             let struct (lossSum, correct) = streamLoss run p text positions Memory.heldOutPiece
             { Loss = lossSum / float positions; Accuracy = float correct / float positions; Targets = int64 positions }
         else
-            let T, H = run.Window, p.Units
+            let T, H, L = run.Window, p.Units, p.Layers
             let B = if run.Stateful then 1 else min run.BatchSize count
             let one = { run with BatchSize = B }
-            let full = newLane one T B H 1
-            let tail = lazy (newLane one T (count % B) H 1)
+            let full = newLane one L T B H 1
+            let tail = lazy (newLane one L T (count % B) H 1)
             let first = if run.Stateful then (fun j -> j * T) else id
-            let carryH, carryC = Array.zeroCreate H, Array.zeroCreate H
+            let carryH, carryC = Array.zeroCreate (L * H), Array.zeroCreate (L * H)
             let struct (lossSum, correct) = batches one text full tail count first run.Stateful carryH carryC (forward p) (fun _ _ -> ())
             let targets = int64 count * (if run.Targets = Targets.Every then int64 T else 1L)
             { Loss = lossSum / float targets; Accuracy = float correct / float targets; Targets = targets }
@@ -409,11 +407,11 @@ module TextRuns =
         let run, config = prepared.Run, prepared.Config
         let T, B, N = run.Window, run.BatchSize, prepared.Samples
         Seq.delay (fun () ->
-            let H = prepared.Start.Parameters.Units
-            let full = newLane run T (min B N) H config.Threads
-            let tail = lazy (newLane run T (N % B) H config.Threads)
+            let H, L = prepared.Start.Parameters.Units, prepared.Start.Parameters.Layers
+            let full = newLane run L T (min B N) H config.Threads
+            let tail = lazy (newLane run L T (N % B) H config.Threads)
             let grads = Parameters.storage (Parameters.zerosLike prepared.Start.Parameters)
-            let carryH, carryC = Array.zeroCreate (B * H), Array.zeroCreate (B * H)
+            let carryH, carryC = Array.zeroCreate (L * B * H), Array.zeroCreate (L * B * H)
             let inOrder = Array.init N id
             let batchCount = (N + B - 1) / B
             let perTarget = if run.Targets = Targets.Every then float T else 1.0
@@ -434,8 +432,8 @@ module TextRuns =
                                 d.Value
                             else inOrder
                         if run.Stateful then
-                            Lstm.writeRows state.Carried.H carryH 0
-                            Lstm.writeRows state.Carried.C carryC 0
+                            Lstm.writeLayers state.Carried.H L carryH
+                            Lstm.writeLayers state.Carried.C L carryC
                         let step = ref state.Optimizer.Step
                         let report k lossSum =
                             let samples = min N (k * B)
@@ -535,7 +533,7 @@ module TextRuns =
             let what = if every && stream then "reads a stream: give at least one symbol" elif stream then sprintf "reads chunks of %d: give at least %d" T T else sprintf "reads windows of %d: give at least %d" T T
             invalidArg "start" (sprintf "the start text has %d symbols, the model %s" start.Count what)
         let encode (symbols: IReadOnlyList<string>) = (ModelFile.encodeSymbols model symbols |> Result.defaultWith (fun e -> invalidArg "start" e)).Inputs
-        let p, H = model.Parameters, model.Parameters.Units
+        let p, H = model.Parameters, model.Parameters.StateUnits
         let start = Array.ofSeq start
         seq {
             let mutable r = rng

@@ -73,7 +73,7 @@ type TrainingState =
       Rng: Rng
       /// Epochs completed so far.
       Epoch: int
-      /// The LSTM state the next stateful batch starts from, (B, H): zeros after a reset. Stateless
+      /// The LSTM state the next stateful batch starts from, (B, H), or (B, N·H) for a stack: zeros after a reset. Stateless
       /// training neither reads nor changes it.
       Carried: LstmState }
 
@@ -171,7 +171,7 @@ module internal Training =
     /// zero carried state of (BatchSize, H).
     [<CompiledName("Start")>]
     let start (config: FitConfig) (p: Parameters) (rng: Rng) : TrainingState =
-        { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = LstmState.Zeros(max 1 config.BatchSize, p.Units) }
+        { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = LstmState.Zeros(max 1 config.BatchSize, p.StateUnits) }
 
     /// The zero state of the same shape (LstmState.Zeros): what Keras' `reset_states()` does, as a value.
     let reset (state: LstmState) : LstmState = LstmState.Zeros state
@@ -206,6 +206,9 @@ module internal Training =
                 tape.Real.[t * B + b] <- not masked || Datasets.isReal tape.T data.Lengths.[n] t
             for v in 0 .. V - 1 do
                 ws.Targets.[b * V + v] <- ys.[v * N + n]
+        // Every layer of a stack masks the same steps.
+        for k in 1 .. ws.Tapes.Length - 1 do
+            Array.blit tape.Real 0 ws.Tapes.[k].Real 0 tape.Real.Length
 
     /// The dataset's inputs (one column-major (N, I) array per step) and targets (column-major (N, V)).
     let internal storages (data: Dataset) =
@@ -229,26 +232,26 @@ module internal Training =
 
     let private newScratch (p: Parameters) (data: Dataset) (batchSize: int) (threads: int) : Scratch =
         checkData p data batchSize
-        let N, T, H, B = data.Count, data.TimeSteps, p.Units, min batchSize data.Count
-        let full = Model.newWorkspace T B data.Features H p.Classes
-        let tail = if N % B = 0 then full else Model.newWorkspace T (N % B) data.Features H p.Classes
-        full.Tape.Threads <- threads
-        tail.Tape.Threads <- threads
+        let N, T, H, B, L = data.Count, data.TimeSteps, p.Units, min batchSize data.Count, p.Layers
+        let full = Model.newWorkspace L T B data.Features H p.Classes
+        let tail = if N % B = 0 then full else Model.newWorkspace L T (N % B) data.Features H p.Classes
+        full.SetThreads threads
+        tail.SetThreads threads
         let xs, ys = storages data
         { Full = full; Tail = tail; Xs = xs; Ys = ys
           InOrder = Array.init N id
           Grads = Parameters.storage (Parameters.zerosLike p)
-          CarryH = Array.zeroCreate (B * H)
-          CarryC = Array.zeroCreate (B * H) }
+          CarryH = Array.zeroCreate (L * B * H)
+          CarryC = Array.zeroCreate (L * B * H) }
 
-    /// The scratch's carried rows from a state value, and back.
+    /// The scratch's carried rows (one (B, H) block per layer) from a state value, and back.
     let private loadCarry (s: Scratch) (state: LstmState) =
-        Lstm.writeRows state.H s.CarryH 0
-        Lstm.writeRows state.C s.CarryC 0
+        Lstm.writeLayers state.H s.Full.Tapes.Length s.CarryH
+        Lstm.writeLayers state.C s.Full.Tapes.Length s.CarryC
 
     let private carriedState (s: Scratch) : LstmState =
-        let B, H = s.Full.Tape.B, s.Full.Tape.H
-        { H = Lstm.readRows B H s.CarryH 0; C = Lstm.readRows B H s.CarryC 0 }
+        let B, H, L = s.Full.Tape.B, s.Full.Tape.H, s.Full.Tapes.Length
+        { H = Lstm.readLayers B H L (fun _ -> s.CarryH) (fun l -> l * B * H); C = Lstm.readLayers B H L (fun _ -> s.CarryC) (fun l -> l * B * H) }
 
     /// The one batch loop: every batch of `order`, in order, loaded into its workspace, started from
     /// the carried rows (stateful) or from zeros, run through `pass`, whose final rows are then carried
@@ -262,18 +265,10 @@ module internal Training =
         while start < N do
             let ws = if N - start >= s.Full.Tape.B then s.Full else s.Tail
             let tape = ws.Tape
-            let n = tape.B * tape.H
             loadBatch data s.Xs s.Ys order start masked ws
-            if stateful then
-                Array.blit s.CarryH 0 tape.Hs 0 n
-                Array.blit s.CarryC 0 tape.Cs 0 n
-            else
-                Array.Clear(tape.Hs, 0, n)
-                Array.Clear(tape.Cs, 0, n)
+            if stateful then ws.StartFrom(s.CarryH, s.CarryC) else ws.StartFromZeros()
             let struct (l, c) = pass ws start
-            if stateful then
-                Array.blit tape.Hs (tape.T * n) s.CarryH 0 n
-                Array.blit tape.Cs (tape.T * n) s.CarryC 0 n
+            if stateful then ws.KeepFinal(s.CarryH, s.CarryC)
             lossSum <- lossSum + l
             correct <- correct + c
             start <- start + tape.B
@@ -286,9 +281,9 @@ module internal Training =
     let private runEpochs (scratch: Scratch) (config: FitConfig) (betweenEpochs: LstmState -> LstmState) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
-        let N, H, B = data.Count, p0.Units, config.BatchSize
-        if p0.Units <> scratch.Full.Tape.H then
-            invalidArg "state" (sprintf "the parameters have %d units, this run was set up for %d" p0.Units scratch.Full.Tape.H)
+        let N, H, B = data.Count, p0.StateUnits, config.BatchSize
+        if p0.Units <> scratch.Full.Tape.H || p0.Layers <> scratch.Full.Tapes.Length then
+            invalidArg "state" (sprintf "the parameters have %d layers of %d units, this run was set up for %d of %d" p0.Layers p0.Units scratch.Full.Tapes.Length scratch.Full.Tape.H)
         let stateful = config.Policy = StatePolicy.Stateful
         if stateful then
             checkStatefulBatch "stateful training" N B
@@ -392,7 +387,7 @@ module internal Training =
         let probs = Array.zeroCreate (data.Count * V)
         let sums =
             eachBatch s data s.InOrder masked initial.IsSome (fun ws start ->
-                Lstm.forwardTape p ws.Tape
+                Lstm.forwardStack p ws.Tapes
                 let result = Model.headForward p ws
                 Array.blit ws.Probs 0 probs (start * V) (ws.Tape.B * V)
                 result)
@@ -410,7 +405,7 @@ module internal Training =
     [<CompiledName("EvaluateStateful")>]
     let evaluateStateful (p: Parameters) (data: Dataset) (initial: LstmState) (masked: bool) : StatefulEvaluation =
         checkStatefulBatch "a stateful evaluation" data.Count initial.Batch
-        checkCarried initial initial.Batch p.Units
+        checkCarried initial initial.Batch p.StateUnits
         let s, e = evaluateWith p data initial.Batch masked (Some initial)
         { Evaluation = e; Final = carriedState s }
 

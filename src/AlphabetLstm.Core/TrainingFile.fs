@@ -6,7 +6,7 @@
 ///       "epoch": epochs completed, "rng": "<the generator's 64-bit state, in decimal>",
 ///       "model": <a whole model file: vocabulary, input, the current weights>,
 ///       "optimizer": { "step": t, "m": { "lstm", "dense" }, "v": { "lstm", "dense" } },
-///       "carried": { "h": [B][H], "c": [B][H] } }
+///       "carried": { "h": [B][N·H], "c": [B][N·H] } }     (N layers: each layer's H columns side by side)
 ///
 /// Read back, the TrainingState is the one written, bit for bit, so `Training.Continue` on the same
 /// data computes what an unbroken run would have. The "sha256" line makes an edited file a refused
@@ -46,14 +46,16 @@ type TrainingCheckpoint private (vocabulary: Vocabulary, input: InputSpec, state
             if m.Inputs <> p.Inputs || m.Units <> p.Units || m.Classes <> p.Classes then
                 invalidArg "state" (sprintf "state.Optimizer.%s: expected the weights' shape (I %d, H %d, V %d), found (I %d, H %d, V %d)"
                                         name p.Inputs p.Units p.Classes m.Inputs m.Units m.Classes)
+            if m.Layers <> p.Layers then
+                invalidArg "state" (sprintf "state.Optimizer.%s: expected the weights' %d layers, found %d" name p.Layers m.Layers)
             Parameters.validate m |> ignore
         sameShape "M" state.Optimizer.M
         sameShape "V" state.Optimizer.V
         if state.Optimizer.Step < 0 then invalidArg "state" (sprintf "state.Optimizer.Step: expected 0 or more, found %d" state.Optimizer.Step)
         if state.Epoch < 0 then invalidArg "state" (sprintf "state.Epoch: expected 0 or more, found %d" state.Epoch)
-        if state.Carried.Units <> p.Units || state.Carried.C.RowCount <> state.Carried.Batch || state.Carried.C.ColumnCount <> p.Units then
+        if state.Carried.Units <> p.StateUnits || state.Carried.C.RowCount <> state.Carried.Batch || state.Carried.C.ColumnCount <> p.StateUnits then
             invalidArg "state" (sprintf "state.Carried: expected h and c of (B, %d) alike, found h (%d, %d) and c (%d, %d)"
-                                    p.Units state.Carried.H.RowCount state.Carried.H.ColumnCount state.Carried.C.RowCount state.Carried.C.ColumnCount)
+                                    p.StateUnits state.Carried.H.RowCount state.Carried.H.ColumnCount state.Carried.C.RowCount state.Carried.C.ColumnCount)
         TrainingCheckpoint(model.Vocabulary, model.Input, state)
 
     static member internal OfChecked(vocabulary, input, state) = TrainingCheckpoint(vocabulary, input, state)
@@ -143,7 +145,8 @@ module internal TrainingFile =
         let mM, mV = moment "m", moment "v"
         let carried =
             let c = fields "carried" (field "" d "carried" "the carried state { \"h\", \"c\" }")
-            let H = m.Parameters.Units
+            // One (h, c) of H units per layer, side by side: N·H columns.
+            let H = m.Parameters.StateUnits
             let h = matrix "carried.h" (field "carried" c "h" (sprintf "rows of %d numbers" H)) -1 H (sprintf "batch × units %d" H)
             let B = h.RowCount
             { H = h; C = matrix "carried.c" (field "carried" c "c" (sprintf "%d rows of %d numbers" B H)) B H (sprintf "batch %d × units %d, like carried.h" B H) }

@@ -5,8 +5,9 @@ namespace AlphabetLstm.Onnx;
 
 /// <summary>
 /// Reads a graph with one forward LSTM node (default activations, no peepholes, no input_forget, no
-/// clip) whose last h (Y_h, or Y at the last step) feeds a dense layer (Gemm, or MatMul + Add),
-/// optionally followed by Softmax. Between them only shape plumbing is allowed (Transpose, Squeeze,
+/// clip), or a stack of them (nn.LSTM(num_layers=N): each next node's X is the previous node's Y with
+/// its direction axis squeezed), whose top layer's last h (Y_h, or Y at the last step) feeds a dense
+/// layer (Gemm, or MatMul + Add), optionally followed by Softmax. Between them only shape plumbing is allowed (Transpose, Squeeze,
 /// Unsqueeze, Gather, Slice, ...), as torch.onnx.export writes it; every other node is refused with
 /// one line naming it. The time axis is followed through the plumbing, so a Gather or Slice that
 /// picks any step but the last is refused too.
@@ -27,7 +28,7 @@ internal static class OnnxImport
     public const int BytesPerImportedNumber = 160;
     /// <summary>The parsed protobuf's cost for each byte of the file (its strings, lists and raw blocks).</summary>
     public const int ProtobufBytesPerFileByte = 4;
-    private const string Expected = "only one LSTM followed by a dense layer (Gemm, or MatMul + Add) and an optional Softmax can be imported";
+    private const string Expected = "only an LSTM (or a stack of LSTMs, each reading the one below) followed by a dense layer (Gemm, or MatMul + Add) and an optional Softmax can be imported";
 
     public static SavedModel FromBytes(byte[] bytes, ImportOptions options)
     {
@@ -57,12 +58,23 @@ internal static class OnnxImport
         }
         var lstms = model.Graph.Node.Where(n => n.OpType == "LSTM").ToList();
         if (lstms.Count == 0) throw Fail($"the graph has no LSTM node; {Expected}");
-        if (lstms.Count > 1) throw Fail($"{Graph.Name(lstms[1])}: a second LSTM layer; only one layer can be imported");
+        if (lstms.Count > Parameters.MaxLayers) throw Fail($"{Graph.Name(lstms[Parameters.MaxLayers])}: more than {Parameters.MaxLayers} LSTM layers");
         var lstm = lstms[0];
         var (kernel, recurrent, bias, layout) = ReadLstm(g, lstm);
         int I = kernel.RowCount, H = recurrent.RowCount;
+        // A stack: layer k reads layer k − 1's Y at every step, with the same units and layout.
+        var upper = new List<LstmLayer>();
+        for (var k = 1; k < lstms.Count; k++)
+        {
+            CheckChain(g, lstms[k - 1], lstms[k], layout);
+            var (w, r, b, l) = ReadLstm(g, lstms[k]);
+            if (r.RowCount != H || w.RowCount != H)
+                throw Fail($"{Graph.Name(lstms[k])}: a layer of {r.RowCount} units reading {w.RowCount} features above a layer of {H} units; every layer of a stack has the same units and reads the h below it");
+            if (l != layout) throw Fail($"{Graph.Name(lstms[k])}: layout {l}, but the layer below has layout {layout}");
+            upper.Add(new LstmLayer(w, r, b));
+        }
 
-        var (denseKernel, denseBias, denseOut) = ReadDense(g, lstm, layout, H);
+        var (denseKernel, denseBias, denseOut) = ReadDense(g, lstms[^1], layout, H);
         int V = denseBias.Count;
         CheckHead(g, denseOut);
 
@@ -76,7 +88,7 @@ internal static class OnnxImport
             throw Fail($"the file's metadata says encoding \"{ModelFile.EncodingName(me)}\", not \"{ModelFile.EncodingName(oe)}\"");
 
         Parameters parameters;
-        try { parameters = Parameters.Create(kernel, recurrent, bias, denseKernel, denseBias); }
+        try { parameters = Parameters.Create(kernel, recurrent, bias, denseKernel, denseBias, upper.ToArray()); }
         catch (ArgumentException e) { throw Fail($"the weights: {OnnxMetadata.OneLine(e.Message)}"); }
         var result = new SavedModel(vocabulary, new InputSpec(steps, I, encoding, meta.Masked, meta.PrePadded, meta.Reading, meta.Targets), parameters);
         try { _ = result.Serialize(); }
@@ -146,6 +158,32 @@ internal static class OnnxImport
                 for (var j = 0; j < n; j++)
                     m[j, OnnxToOurs[k] * H + u] = rows[(k * H + u) * n + j];
         return m;
+    }
+
+    /// <summary>
+    /// Refuses a stack unless <paramref name="next"/>'s X is <paramref name="below"/>'s Y (time, directions, batch,
+    /// H for layout 0) with only plumbing between that keeps every time step and drops the directions axis.
+    /// </summary>
+    private static void CheckChain(Graph g, NodeProto below, NodeProto next, long layout)
+    {
+        var name = Graph.Name(next);
+        var wanted = new Track(layout == 0 ? 0 : 1, 3);
+        var tracked = new Dictionary<string, Track>(StringComparer.Ordinal);
+        if (below.Output.Count > 0 && below.Output[0] != "") tracked[below.Output[0]] = new Track(layout == 0 ? 0 : 1, 4);
+        var T = StaticTimeSteps(g, below, layout);
+        var nodes = g.Proto.Node;
+        for (var k = nodes.IndexOf(below) + 1; k < nodes.IndexOf(next); k++)
+        {
+            var n = nodes[k];
+            var from = n.Input.Where(tracked.ContainsKey).ToList();
+            if (from.Count == 0) continue;
+            if (!Plumbing.Contains(n.OpType))
+                throw Fail($"{Graph.Name(n)}: a {n.OpType} between two LSTM layers; {Expected}");
+            var t = Follow(g, n, tracked[from[0]], T);
+            foreach (var o in n.Output) if (o != "") tracked[o] = t;
+        }
+        if (!tracked.TryGetValue(next.Input[0], out var x) || x != wanted)
+            throw Fail($"{name}: a second LSTM whose input X is not every step of the LSTM below's output Y; {Expected}");
     }
 
     // ---- from the LSTM's outputs to the dense layer ------------------------------------------

@@ -22,6 +22,7 @@ public class OnnxImportTests(ITestOutputHelper output)
         { "torch_logits", "abcde", null },       // no Softmax in the graph; batch fixed
         { "torch_opset11", "do,re,mi,fa,so,la,ti", null },   // opset 11: Squeeze/Unsqueeze axes as attributes
         { "torch_dynamic_time", "wxyz", 2 },     // the time axis dynamic: T from --time-steps
+        { "torch_two_layers", "a,b,c,d,e,f", null },   // nn.LSTM(num_layers=2): two LSTM nodes, the second reading the first's Y
     };
 
     [Theory]
@@ -40,6 +41,7 @@ public class OnnxImportTests(ITestOutputHelper output)
         Assert.Equal(shape.GetProperty("timeSteps").GetInt32(), model.Input.TimeSteps);
         Assert.Equal(shape.GetProperty("inputs").GetInt32(), model.Parameters.Inputs);
         Assert.Equal(shape.GetProperty("units").GetInt32(), model.Parameters.Units);
+        Assert.Equal(shape.TryGetProperty("layers", out var layers) ? layers.GetInt32() : 1, model.Parameters.Layers);
         Assert.Equal(shape.GetProperty("classes").GetInt32(), model.Vocabulary.Count);
 
         var x = e.GetProperty("x").EnumerateArray().Select(Rows).ToArray();   // [batch] of (T, I)
@@ -133,7 +135,9 @@ public class OnnxImportTests(ITestOutputHelper output)
         yield return ("empty", [], ["not an ONNX model"]);
         yield return ("gru", File.ReadAllBytes(Fixture("torch_gru.onnx")), ["node '/rnn/GRU' (GRU)", "unsupported operator"]);
         yield return ("bidirectional", File.ReadAllBytes(Fixture("torch_bidirectional.onnx")), ["node '/rnn/LSTM' (LSTM)", "bidirectional"]);
-        yield return ("two-layers", File.ReadAllBytes(Fixture("torch_two_layers.onnx")), ["node '/rnn/LSTM_1' (LSTM)", "second LSTM layer"]);
+        yield return ("second-layer-reads-x", Edit(File.ReadAllBytes(Fixture("torch_two_layers.onnx")), m =>
+            m.Graph.Node.Where(n => n.OpType == "LSTM").Last().Input[0] = "/rnn/Transpose_output_0"),
+            ["node '/rnn/LSTM_1' (LSTM)", "a second LSTM whose input X is not every step of the LSTM below's output Y"]);
         yield return ("peepholes", Edit(ours, m =>
         {
             var p = new TensorProto { Name = "P", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 1, 9 } };

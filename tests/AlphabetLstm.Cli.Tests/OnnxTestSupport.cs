@@ -57,28 +57,32 @@ public sealed class RandomModels(int seed)
     public Matrix<double> Matrix(int rows, int cols, double a) => Matrix<double>.Build.Dense(rows, cols, (_, _) => Float(a));
 
     /// <summary>Weights in [-1, 1] as doubles (not float32 numbers), as a trained model has them.</summary>
-    public Parameters Parameters(int I, int H, int V)
+    public Parameters Parameters(int I, int H, int V, int layers = 1)
     {
         Matrix<double> M(int r, int c) => Matrix<double>.Build.Dense(r, c, (_, _) => rng.NextDouble() * 2 - 1);
         Vector<double> Vec(int n) => Vector<double>.Build.Dense(n, _ => rng.NextDouble() * 2 - 1);
-        return AlphabetLstm.Core.Parameters.Create(M(I, 4 * H), M(H, 4 * H), Vec(4 * H), M(H, V), Vec(V));
+        var p = AlphabetLstm.Core.Parameters.Create(M(I, 4 * H), M(H, 4 * H), Vec(4 * H), M(H, V), Vec(V));
+        if (layers == 1) return p;
+        // The layers above the first are drawn after the one-layer blocks, so one-layer cases keep their numbers.
+        var upper = Enumerable.Range(1, layers - 1).Select(_ => new LstmLayer(M(H, 4 * H), M(H, 4 * H), Vec(4 * H))).ToArray();
+        return AlphabetLstm.Core.Parameters.Create(p.Kernel, p.RecurrentKernel, p.Bias, p.DenseKernel, p.DenseBias, upper);
     }
 
-    /// <summary>A model reading T steps of I features over V symbols "s0", "s1", … (the features encoding: any I).</summary>
-    public SavedModel Model(int I, int H, int V, int T, SymbolEncoding encoding = SymbolEncoding.Features, bool prePadded = false)
+    /// <summary>A model of <paramref name="layers"/> stacked layers reading T steps of I features over V symbols "s0", "s1", … (the features encoding: any I).</summary>
+    public SavedModel Model(int I, int H, int V, int T, SymbolEncoding encoding = SymbolEncoding.Features, bool prePadded = false, int layers = 1)
     {
         var vocabulary = Vocabulary.Create(Enumerable.Range(0, V).Select(k => $"s{k}"));
-        return new SavedModel(vocabulary, InputSpec.Create(T, I, encoding, false, prePadded), Parameters(I, H, V));
+        return new SavedModel(vocabulary, InputSpec.Create(T, I, encoding, false, prePadded), Parameters(I, H, V, layers));
     }
 
     public Matrix<double>[] Inputs(int T, int B, int I) => Enumerable.Range(0, T).Select(_ => Matrix(B, I, 1.0)).ToArray();
 
     /// <summary>One random case: I 1..4, H 1..5, V 2..6, batch 1..3, T in minT..maxT; a model, a start state and inputs.</summary>
-    public RandomCase Case(int minT, int maxT)
+    public RandomCase Case(int minT, int maxT, int layers = 1)
     {
         int I = Next(1, 4), H = Next(1, 5), V = Next(2, 6), B = Next(1, 3), T = Next(minT, maxT);
-        return new RandomCase(Model(I, H, V, T), new LstmState(Matrix(B, H, 0.9), Matrix(B, H, 0.9)), Inputs(T, B, I),
-                              $"I={I}, H={H}, V={V}, B={B}, T={T}");
+        return new RandomCase(Model(I, H, V, T, layers: layers), new LstmState(Matrix(B, layers * H, 0.9), Matrix(B, layers * H, 0.9)), Inputs(T, B, I),
+                              $"I={I}, H={H}, V={V}, B={B}, T={T}, layers={layers}");
     }
 }
 

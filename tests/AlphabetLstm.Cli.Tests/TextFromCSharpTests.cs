@@ -13,7 +13,7 @@ public class TextFromCSharpTests
         var run = TextRun.Create(indexed.Vocabulary, window: 20, batchSize: 8, stateful: true);
         Assert.Equal(Targets.Every, run.Targets);
         Assert.Equal(0.1, run.Validation);
-        var prepared = TextRuns.Prepare(run, indexed, seed: 1, units: 32, epochs: 8, learningRate: 0.01);
+        var prepared = TextRuns.Prepare(run, indexed, seed: 1, units: 32, layers: 1, epochs: 8, learningRate: 0.01);
         var heldOut = new List<double>();
         var batches = 0;
         var state = prepared.Start;

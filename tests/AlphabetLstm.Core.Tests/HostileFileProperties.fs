@@ -94,7 +94,7 @@ let private build (h: Hostile) : string * (string -> Result<unit, string>) =
         inputs, (fun text -> PredictionFiles.parseInputs spec text |> Result.map ignore)
     | ClaimedState(b, u, r) ->
         let m = rows b r u
-        sprintf """{"h": %s, "c": %s}""" m m, (fun text -> PredictionFiles.parseState b u text |> Result.map ignore)
+        sprintf """{"h": %s, "c": %s}""" m m, (fun text -> PredictionFiles.parseState b u 1 text |> Result.map ignore)
     | DeepNesting(depth, objects) ->
         let opening, closing = if objects then "{\"a\":", "}" else "[", "]"
         let nested = String.replicate depth opening + "0" + String.replicate depth closing

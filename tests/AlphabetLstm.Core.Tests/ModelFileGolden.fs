@@ -57,7 +57,7 @@ let ``a model exported from PyTorch predicts PyTorch's probabilities and final s
     let m = ok "torch_model.json" (ModelFile.parse (reference "torch_model.json"))
     Assert.Equal({ TimeSteps = 4; Features = 2; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }, m.Input)
     let x = ok "torch_inputs.json" (PredictionFiles.parseInputs m.Input (reference "torch_inputs.json"))
-    let state = ok "torch_state.json" (PredictionFiles.parseState 2 3 (reference "torch_state.json"))
+    let state = ok "torch_state.json" (PredictionFiles.parseState 2 3 1 (reference "torch_state.json"))
     let p = Model.predict m.Parameters state x.Inputs x.Masking
     use expected = JsonDocument.Parse(reference "torch_expected.json")
     let check (name: string) (actual: MathNet.Numerics.LinearAlgebra.Matrix<float>) =

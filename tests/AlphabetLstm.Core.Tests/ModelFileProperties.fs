@@ -37,7 +37,7 @@ let private awkwardParametersV (V: int) (I: int) (H: int) (seed: int64) : Parame
         rng <- d.Next
         Matrix<float>.Build.Dense(rows, cols, d.Value)
     { Kernel = m I (4 * H); RecurrentKernel = m H (4 * H); Bias = (m (4 * H) 1).Column 0
-      DenseKernel = m H V; DenseBias = (m V 1).Column 0 }
+      DenseKernel = m H V; DenseBias = (m V 1).Column 0; Upper = Array.empty }
 
 /// Parameters for I inputs, H units and the alphabet's 26 classes.
 let private awkwardParameters (I: int) (H: int) (seed: int64) : Parameters = awkwardParametersV V I H seed
@@ -348,7 +348,7 @@ let ``raw inputs of the wrong shape name the sample, the step and the expected c
     Assert.Equal("inputs[0][1]: expected 1 features (the model's input.features), found 2", err "[[[0.1],[0.2, 0.3]]]")
     Assert.Equal("inputs: expected at least one sample, found an empty array", err "[]")
     Assert.Equal("state.h: expected 2 rows (batch 2 × units 1, to match the inputs and the model), found 1",
-                 match PredictionFiles.parseState 2 1 "{\"h\": [[0.0]], \"c\": [[0.0],[0.0]]}" with Error e -> e | Ok _ -> "accepted")
+                 match PredictionFiles.parseState 2 1 1 "{\"h\": [[0.0]], \"c\": [[0.0],[0.0]]}" with Error e -> e | Ok _ -> "accepted")
 
 [<Fact>]
 let ``a masked model treats leading all-zero steps of raw inputs as padding`` () =

@@ -118,7 +118,7 @@ let ``four head rows in vector lanes give each row the bits of the one-row softm
         | 1 -> [| 0.0; -0.0; -1.0 |].[r.Next 3]
         | 2 -> [| 3.5; -1.0 |].[r.Next 2]
         | _ -> if r.Next 4 = 0 then pool.[r.Next pool.Length] else (r.NextDouble() - 0.5) * 20.0
-    let ws () = Model.newWorkspace 1 4 1 1 V
+    let ws () = Model.newWorkspace 1 1 4 1 1 V
     let lanes, rows = ws (), ws ()
     for k in 0 .. 4 * V - 1 do
         let x, y = value (k / V), (if r.Next 3 = 0 then value (4 + k / V) else float (r.Next 2))

@@ -51,7 +51,8 @@ let private parametersOf (e: JsonElement) (prefix: string) =
       RecurrentKernel = matrixOf (e.GetProperty(name "recurrentKernel"))
       Bias = vectorOf (e.GetProperty(name "bias"))
       DenseKernel = matrixOf (e.GetProperty(name "denseKernel"))
-      DenseBias = vectorOf (e.GetProperty(name "denseBias")) }
+      DenseBias = vectorOf (e.GetProperty(name "denseBias"))
+      Upper = Array.empty }
 
 /// The fixture's batch: T inputs (B, I) from its [B][T][I] array, (h0, c0), targets and lengths.
 let private batch () =

@@ -100,7 +100,7 @@ let ``a symbol tape's gather and scatter-add give the dense one-hot product's nu
 let ``truncated BPTT: chunk k+1 trains on its own loss's gradient, its start state (chunk k's end) held constant`` (s: Shape) =
     let text = indexed (textFor s (s.B * (2 * s.T + 1)))
     let run = runOf s text true (s.Seed % 2L = 0L) Targets.Every 0.0
-    let prepared = TextRuns.prepare run text s.Seed s.H 1 0.01
+    let prepared = TextRuns.prepare run text s.Seed s.H 1 1 0.01
     Assert.Equal(2 * s.B, prepared.Samples)
     let trained = (TextRuns.fitQuietly prepared |> Seq.head).State
     // The same epoch by hand: chunk 1 from zeros, one Adam step; chunk 2 from chunk 1's end, one Adam step.
@@ -118,7 +118,7 @@ let ``with one target per sample the lean text run trains bit for bit as the dat
     let symbols = textFor s (s.B * (2 * s.T + 1) + 5)
     let text = indexed symbols
     let run = runOf s text stateful oneHot Targets.Last 0.0
-    let prepared = TextRuns.prepare run text s.Seed s.H 2 0.01
+    let prepared = TextRuns.prepare run text s.Seed s.H 1 2 0.01
     let lean = TextRuns.fitQuietly prepared |> Seq.toArray
     let data =
         if stateful then Datasets.streams text.Vocabulary run.Encoding s.B s.T symbols
@@ -155,7 +155,7 @@ let ``a lone surrogate, one distinct character, or a text changed between the pa
 let ``a stream model's held-out loss reads the held-out text as one stream from zeros, a target at every position`` (s: Shape) =
     let text = indexed (textFor s (s.B * (s.T + 1) * 4 + 3))
     let run = runOf s text true true Targets.Every 0.25
-    let prepared = TextRuns.prepare run text s.Seed s.H 1 0.01
+    let prepared = TextRuns.prepare run text s.Seed s.H 1 1 0.01
     let held = prepared.HeldOut
     Assert.Equal(text.Length / 4, held.Length)
     Assert.Equal(text.[text.Length - held.Length], held.[0])
@@ -173,10 +173,12 @@ let ``a stream model's held-out loss reads the held-out text as one stream from 
     Assert.Equal(e.Loss / log 2.0, e.BitsPerCharacter)
 
 [<LstmProperty>]
-let ``a stream model's held-out loss has the same bits read in pieces of any length as read one symbol per call`` (s: Shape) (oneHot: bool) =
+let ``a stream model's held-out loss, of one layer or a stack of two, has the same bits read in pieces of any length as read one symbol per call`` (s: Shape) (oneHot: bool) (stacked: bool) =
     let text = indexed (textFor s (s.T * (s.B + 3) + int (s.Seed % 7L) + 2))
     let run = runOf s text true oneHot Targets.Every 0.0
-    let p, _ = randomModel s run
+    let p =
+        if stacked then (TextRuns.prepare run text s.Seed s.H 2 1 0.01).Start.Parameters
+        else fst (randomModel s run)
     let positions = (text.Length - 1) / s.T * s.T
     let struct (one, oneRight) = TextRuns.streamLoss run p text positions 1
     for piece in [ 2; 3; s.T; s.T + s.B; positions - 1; positions; Memory.heldOutPiece ] |> List.filter (fun k -> k >= 1) do
@@ -190,13 +192,14 @@ let ``a stream model's held-out loss has the same bits read in pieces of any len
     Assert.Equal(float oneRight / float positions, e.Accuracy)
 
 [<LstmProperty>]
-let ``a stream run's held-out pass allocates no more than its term of the memory estimate, which the estimate holds, however long the held-out text`` (s: Shape) (oneHot: bool) =
+let ``a stream run's held-out pass, of one layer or a stack of two, allocates no more than its term of the memory estimate, which the estimate holds, however long the held-out text`` (s: Shape) (oneHot: bool) (stacked: bool) =
     let text = indexed (textFor s (4 * Memory.heldOutPiece + 300 + int (s.Seed % 1000L)))
     let run = runOf s text true oneHot Targets.Every 0.25
-    let prepared = TextRuns.prepare run text s.Seed s.H 1 0.01
+    let layers = if stacked then 2 else 1
+    let prepared = TextRuns.prepare run text s.Seed s.H layers 1 0.01
     Assert.True(prepared.HeldOut.Length > Memory.heldOutPiece)
     let I = run.Vocabulary.FeaturesPerSymbol run.Encoding
-    let term = Memory.textHeldOut I s.H s.V s.B s.T oneHot true true
+    let term = Memory.textHeldOut I s.H s.V s.B s.T oneHot true true layers
     let before = GC.GetAllocatedBytesForCurrentThread()
     let e = TextRuns.validate prepared prepared.Start.Parameters
     let allocated = float (GC.GetAllocatedBytesForCurrentThread() - before)
@@ -205,7 +208,7 @@ let ``a stream run's held-out pass allocates no more than its term of the memory
     Assert.True(allocated <= term + 4096.0, sprintf "the held-out pass allocated %.0f bytes, its term is %.0f" allocated term)
     // The estimate holds the reading, the training lane and the held-out term (besides the parameters).
     let reading = 2.0 * float text.Length + float 0x110000 * 5.0
-    let estimate = TextRuns.memoryEstimate run text.Length s.H
+    let estimate = TextRuns.memoryEstimate run text.Length s.H layers
     Assert.True(estimate >= reading + Memory.tape I s.H s.V s.B s.T - 8.0 * float (s.T * s.B * I) + term,
                 sprintf "estimate %.0f bytes, the reading %.0f, one batch's tape, the held-out pass %.0f" estimate reading term)
 

@@ -78,7 +78,7 @@ type StepStages(spec: ExperimentSpec, seed: int64) =
     let data, config, p = prepared.Data, prepared.Config, prepared.Start.Parameters
     let N, T, I, H, V = data.Count, data.TimeSteps, data.Features, p.Units, p.Classes
     let B = min config.BatchSize N
-    let ws = Model.newWorkspace T B I H V
+    let ws = Model.newWorkspace 1 T B I H V
     let stateful = config.Policy = StatePolicy.Stateful
     let batch = if stateful then min 10 (N / B - 1) else 0
     let grads = Parameters.storage (Parameters.zerosLike p)
@@ -133,10 +133,10 @@ type StepStages(spec: ExperimentSpec, seed: int64) =
 /// held-out pass. The weights are the run's initial ones; the stages write only this object's buffers.
 [<Sealed>]
 type TextStepStages(run: TextRun, text: IndexedText, seed: int64, units: int) =
-    let prepared = TextRuns.prepare run text seed units 1 0.01
+    let prepared = TextRuns.prepare run text seed units 1 1 0.01
     let p = prepared.Start.Parameters
     let T, B, H = run.Window, min run.BatchSize prepared.Samples, p.Units
-    let lane = TextRuns.newLane run T B H 1
+    let lane = TextRuns.newLane run 1 T B H 1
     let grads = Parameters.storage (Parameters.zerosLike p)
     let theta = Parameters.storage (Parameters.copy p)
     let m, v = Parameters.storage (Parameters.zerosLike p), Parameters.storage (Parameters.zerosLike p)

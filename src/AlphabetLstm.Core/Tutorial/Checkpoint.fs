@@ -24,6 +24,7 @@ open System.Globalization
 open System.Text
 open System.Text.Json
 open System.Text.RegularExpressions
+open System.Runtime.InteropServices
 
 /// What a run trains on: one of the tutorial's experiments, or a text file (`train --text`).
 type RunKind =
@@ -41,6 +42,7 @@ type RunSettings =
           seed: int64
           epochs: int
           units: int
+          layers: int
           masked: bool
           learningRate: float
           checkpointEvery: int
@@ -54,6 +56,8 @@ type RunSettings =
     member r.Epochs = r.epochs
     /// H (the experiment's, or the override).
     member r.Units = r.units
+    /// N, the stacked LSTM layers (1 for every experiment).
+    member r.Layers = r.layers
     /// Whether padded steps are masked.
     member r.Masked = r.masked
     /// Adam's learning rate (Keras' 0.001 unless overridden).
@@ -69,11 +73,12 @@ type RunSettings =
     member r.TextOrNull : TextRun | null = match r.text with Some t -> t | None -> null
     /// An experiment's run settings.
     static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int) =
-        { experiment = experiment; seed = seed; epochs = epochs; units = units; masked = masked; learningRate = learningRate
+        { experiment = experiment; seed = seed; epochs = epochs; units = units; layers = 1; masked = masked; learningRate = learningRate
           checkpointEvery = checkpointEvery; text = None }
-    /// A text run's settings.
-    static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int) =
-        { experiment = ""; seed = seed; epochs = epochs; units = units; masked = false; learningRate = learningRate
+    /// A text run's settings: `layers` stacked layers of `units` units (one unless told).
+    static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int,
+                          [<Optional; DefaultParameterValue(1)>] layers: int) =
+        { experiment = ""; seed = seed; epochs = epochs; units = units; layers = layers; masked = false; learningRate = learningRate
           checkpointEvery = checkpointEvery; text = Some text }
 
 /// A training run paused at an epoch boundary.
@@ -123,7 +128,7 @@ module CheckpointFile =
     let prepareText (run: RunSettings) (text: IndexedText) : PreparedText =
         match run.text with
         | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
-        | Some t -> TextRuns.prepare t text run.Seed run.Units run.Epochs run.LearningRate
+        | Some t -> TextRuns.prepare t text run.Seed run.Units run.Layers run.Epochs run.LearningRate
 
     /// A text run prepared from the indexed text, then moved to the checkpoint's training state.
     [<CompiledName("ResumeText")>]
@@ -158,9 +163,11 @@ module CheckpointFile =
                     (str t.Path) (str t.Sha256) t.Window t.BatchSize (str (ModelFile.encodingName t.Encoding)) (if t.Stateful then "true" else "false")
                     (str (ModelFile.targetsName t.Targets)) (num t.Validation)
         sb.AppendFormat(CultureInfo.InvariantCulture,
-                        "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, \"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
+                        "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, {8}\"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
                         what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
-                        num r.LearningRate, r.CheckpointEvery, str c.Save) |> ignore
+                        num r.LearningRate, r.CheckpointEvery, str c.Save,
+                        // "layers" only for a stack, so one-layer checkpoints read as they always have.
+                        (if r.Layers > 1 then sprintf "\"layers\": %d, " r.Layers else "")) |> ignore
         TrainingFile.writeState sb (model c) s
         seal (sb.Append("\n}\n").ToString())
 
@@ -213,6 +220,7 @@ module CheckpointFile =
               seed = integer (p "seed") (get "seed" "the seed") Int64.MinValue Int64.MaxValue
               epochs = int (integer (p "epochs") (get "epochs" "the number of epochs") 1L (int64 Limits.maxEpochs))
               units = int (integer (p "units") (get "units" "the number of LSTM units") 1L (int64 Limits.maxUnits))
+              layers = (if d.ContainsKey "layers" then int (integer (p "layers") (get "layers" "the number of stacked layers") 1L (int64 Parameters.MaxLayers)) else 1)
               masked = boolean (p "masked") (get "masked" "true or false")
               learningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
               checkpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
@@ -259,6 +267,8 @@ module CheckpointFile =
             fail (sprintf "model.input: expected %s for %s, found %s" (show expectedInput) what (show m.Input))
         if m.Parameters.Units <> run.Units then
             fail (sprintf "model.lstm.units: expected %d (run.units), found %d" run.Units m.Parameters.Units)
+        if m.Parameters.Layers <> run.Layers then
+            fail (sprintf "model.lstm.layers: expected %d (run.layers), found %d" run.Layers m.Parameters.Layers)
         let o = fields "optimizer" (field "" d "optimizer" "an object with step, m and v")
         let step = int (integer "optimizer.step" (field "optimizer" o "step" "Adam's step count") 0L (int64 Int32.MaxValue))
         let moment name =
@@ -267,7 +277,7 @@ module CheckpointFile =
         let mM, mV = moment "m", moment "v"
         let carried =
             let e = field "" d "carried" "the carried state { \"h\", \"c\" }"
-            let B, H = batchSize, run.Units
+            let B, H = batchSize, run.Units * run.Layers
             if e.ValueKind = JsonValueKind.Null then LstmState.Zeros(B, H)
             else
                 let c = fields "carried" e
