@@ -141,14 +141,8 @@ let ``Lstm.Backward through a two-layer stack, given d loss / d every layer's fi
     // Lstm.Backward leaves the Dense blocks at zero: the loss does not read them.
     checkGradients pr.Parameters pr.Initial loss (Parameters.blocks g.Parameters) (Some g.Initial)
 
-let private pool = [| "a"; "β"; "é"; "😀"; " "; "Ω"; "z" |]
-
-let private textFor (s: Shape) (length: int) : string[] =
-    let symbols = pool.[0 .. s.V - 1]
-    let d = Rng.many length (Rng.nextInt 0 symbols.Length) (Rng.create s.Seed)
-    Array.init length (fun k -> if k < symbols.Length then symbols.[k] else symbols.[d.Value.[k]])
-
-let private indexed (text: string[]) = IndexedText.Create(Vocabulary.Create(Array.distinct text |> Array.sortBy (fun x -> Array.IndexOf(pool, x))), text)
+// The texts of the text-training properties: every pool symbol of the shape appears.
+let private textFor, indexed = TextTrainingProperties.textFor, TextTrainingProperties.indexed
 
 let private runOf (s: Shape) (text: IndexedText) (oneHot: bool) (targets: Targets) =
     { Path = "/texts/t.txt"; Sha256 = String('a', 64); Window = s.T; BatchSize = s.B

@@ -9,15 +9,15 @@ open AlphabetLstm.Core
 open AlphabetLstm.Core.Tests.Generators
 open AlphabetLstm.Core.Tests.GradientProperties
 
-let private pool = [| "a"; "β"; "é"; "😀"; " "; "Ω"; "z" |]
+let internal pool = [| "a"; "β"; "é"; "😀"; " "; "Ω"; "z" |]
 
 /// A text of `length` symbols over the shape's first V pool symbols (all of them appear), as strings.
-let private textFor (s: Shape) (length: int) : string[] =
+let internal textFor (s: Shape) (length: int) : string[] =
     let symbols = pool.[0 .. s.V - 1]
     let d = Rng.many length (Rng.nextInt 0 symbols.Length) (Rng.create s.Seed)
     Array.init length (fun k -> if k < symbols.Length then symbols.[k] else symbols.[d.Value.[k]])
 
-let private indexed (text: string[]) = IndexedText.Create(Vocabulary.Create(Array.distinct text |> Array.sortBy (fun x -> Array.IndexOf(pool, x))), text)
+let internal indexed (text: string[]) = IndexedText.Create(Vocabulary.Create(Array.distinct text |> Array.sortBy (fun x -> Array.IndexOf(pool, x))), text)
 
 let private runOf (s: Shape) (text: IndexedText) (stateful: bool) (oneHot: bool) (targets: Targets) (validation: float) =
     { Path = "/texts/t.txt"; Sha256 = String('a', 64); Window = s.T; BatchSize = s.B
