@@ -109,4 +109,19 @@ public class StackCliTests
         var r = CliProcess.Run(dir.Path, "train", "stateful", "--layers", "2", "--save", "m.json");
         CliProcess.AssertCleanError(r, 2, "--layers goes with --text FILE, not with an experiment id");
     }
+
+    [Theory]
+    [InlineData("--validation", "1e-400", "--validation expects a fraction in [0, 0.5], got '1e-400' (too small for a 64-bit float: it would read as 0)")]
+    [InlineData("--validation", "0.5000001", "--validation expects a fraction in [0, 0.5], got '0.5000001'")]
+    [InlineData("--validation", "NaN", "--validation expects a fraction in [0, 0.5], got 'NaN'")]
+    [InlineData("--learning-rate", "-1e-999", "--learning-rate expects a positive number, got '-1e-999' (too small for a 64-bit float: it would read as 0)")]
+    public void A_number_that_reads_as_0_only_by_underflowing_is_refused_not_taken_as_off(string option, string value, string expected)
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir["t.txt"], Repeat("one two three. ", 8));
+        var r = CliProcess.Run(dir.Path, "train", "--text", "t.txt", "--layers", "2", "--units", "2", "--window", "3", "--epochs", "1",
+                               option, value, "--save", "m.json", "--quiet");
+        CliProcess.AssertCleanError(r, 2, expected);
+        Assert.False(File.Exists(dir["m.json"]));
+    }
 }
