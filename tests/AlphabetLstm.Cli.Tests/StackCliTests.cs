@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using AlphabetLstm.Core;
 using AlphabetLstm.Tutorial;
 
@@ -86,6 +87,30 @@ public class StackCliTests
         // The start, then 30 generated characters and the end of the line.
         Assert.StartsWith("one ", g.Stdout);
         Assert.Equal("one ".Length + 30 + 1, g.Stdout.Length);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0.5")]
+    public void Generate_refuses_a_model_whose_numbers_overflow_to_NaN_with_nothing_printed(string temperature)
+    {
+        using var dir = TrainTwoLayers(out var t);
+        Assert.True(t.ExitCode == 0, t.Stderr);
+        // Every weight of the upper layer and the head at 1e308: finite in the file, NaN once summed.
+        var root = (JsonObject)JsonNode.Parse(File.ReadAllText(dir["m.json"]))!;
+        static void Fill(JsonNode? node)
+        {
+            if (node is not JsonArray a) return;
+            for (var k = 0; k < a.Count; k++)
+                if (a[k] is JsonArray) Fill(a[k]); else a[k] = 1e308;
+        }
+        var upper = root["lstm"]!["upper"]![0]!;
+        Fill(upper["kernel"]); Fill(upper["recurrentKernel"]); Fill(upper["bias"]);
+        Fill(root["dense"]!["kernel"]);
+        File.WriteAllText(dir["big.json"], root.ToJsonString());
+        var g = CliProcess.Run(dir.Path, "generate", "--model", "big.json", "--start", "one ", "--steps", "5", "--temperature", temperature);
+        CliProcess.AssertCleanError(g, 1, "the probabilities for generated symbol 1 became NaN (the model's numbers overflowed");
+        Assert.Equal("", g.Stdout);
     }
 
     [Theory]

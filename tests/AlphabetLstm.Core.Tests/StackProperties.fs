@@ -278,3 +278,10 @@ let ``a state file holding both "layers" and a flat h or c is refused whatever t
     Assert.StartsWith("state.layers: the model has one layer; expected an object { \"h\"", err 1 (sprintf """{"layers": [%s]}""" layer))
     Assert.Equal("accepted", err 2 (sprintf """{"layers": [%s, %s]}""" layer layer))
     Assert.Equal("accepted", err 1 layer)
+
+[<Fact>]
+let ``choosing from probabilities holding NaN is refused at any temperature instead of always picking symbol 0`` () =
+    for temperature in [ 0.0; 0.5; 1.0 ] do
+        let e = Assert.Throws<ArgumentException>(fun () -> TextRuns.choose temperature [| 0.25; nan; 0.75 |] (Rng.create 1L) |> ignore)
+        Assert.Equal("probabilities", e.ParamName)
+        Assert.StartsWith("probability 1 is NaN", e.Message)
