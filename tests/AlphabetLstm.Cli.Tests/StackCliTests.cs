@@ -114,6 +114,22 @@ public class StackCliTests
     }
 
     [Theory]
+    [InlineData("upper", "lstm.upper[0].kernel[1][2] is 1E+300")]
+    [InlineData("dense", "dense.bias[3] is -1E+39")]
+    public void Export_refuses_a_weight_beyond_float32_naming_it_and_writes_no_file(string where, string expected)
+    {
+        using var dir = TrainTwoLayers(out var t);
+        Assert.True(t.ExitCode == 0, t.Stderr);
+        var root = (JsonObject)JsonNode.Parse(File.ReadAllText(dir["m.json"]))!;
+        if (where == "upper") root["lstm"]!["upper"]![0]!["kernel"]![1]![2] = 1e300;
+        else root["dense"]!["bias"]![3] = -1e39;
+        File.WriteAllText(dir["wide.json"], root.ToJsonString());
+        var r = CliProcess.Run(dir.Path, "export", "--model", "wide.json", "--onnx", "m.onnx");
+        CliProcess.AssertCleanError(r, 1, $"--model 'wide.json': {expected}, beyond float32's range");
+        Assert.False(File.Exists(dir["m.onnx"]));
+    }
+
+    [Theory]
     [InlineData("--layers 0", 2, "--layers expects a whole number from 1 to 64, got '0'")]
     [InlineData("--layers 65", 2, "--layers expects a whole number from 1 to 64, got '65'")]
     [InlineData("--layers 40 --units 3000", 1, "training on --text 't.txt' (280 characters, 15 distinct, 40 layers of 3000 units, 15 features, batch 32, window 10) would need about")]
