@@ -109,7 +109,7 @@ public class StackCliTests
         Fill(root["dense"]!["kernel"]);
         File.WriteAllText(dir["big.json"], root.ToJsonString());
         var g = CliProcess.Run(dir.Path, "generate", "--model", "big.json", "--start", "one ", "--steps", "5", "--temperature", temperature);
-        CliProcess.AssertCleanError(g, 1, "the probabilities for generated symbol 1 became NaN (the model's numbers overflowed");
+        CliProcess.AssertCleanError(g, 1, "--model 'big.json': the probabilities for generated symbol 1 became NaN (the model's numbers overflowed");
         Assert.Equal("", g.Stdout);
     }
 
