@@ -136,9 +136,20 @@ public static class Cli
     // The command-line library would convert with the current culture (with LANG=de_DE "0.02" reads
     // as 2), so every number option has its own parser here.
 
-    /// <summary>A number from the command line or the environment: the invariant format (1.5, 2e-3), finite, or null.</summary>
+    /// <summary>A number from the command line or the environment: the invariant format (1.5, 2e-3), finite, or null.
+    /// A number written with a non-zero digit that reads as 0 (1e-400, below the smallest 64-bit float) is null
+    /// too: taking it as 0 would silently mean "off" where an option gives 0 that meaning.</summary>
     public static double? ParseNumber(string token) =>
-        double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v : null;
+        double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) && !Underflows(token, v) ? v : null;
+
+    /// <summary>True when <paramref name="token"/>'s digits before any exponent are not all zero but it read as <paramref name="v"/> = 0.</summary>
+    private static bool Underflows(string token, double v)
+    {
+        if (v != 0) return false;
+        var e = token.IndexOfAny(['e', 'E']);
+        var mantissa = e < 0 ? token : token[..e];
+        return mantissa.Any(ch => ch is >= '1' and <= '9');
+    }
 
     /// <summary>An option holding a number that <paramref name="accept"/> allows, or a one-line error "NAME expects EXPECTED, got 'TOKEN'".</summary>
     public static Option<double?> Number(string name, string description, string expected, Func<double, bool> accept)
@@ -148,7 +159,9 @@ public static class Cli
         {
             var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (ParseNumber(token) is { } v && accept(v)) return v;
-            result.AddError($"{name} expects {expected}, got '{Clip(token)}'");
+            var why = double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var read) && Underflows(token, read)
+                ? " (too small for a 64-bit float: it would read as 0)" : "";
+            result.AddError($"{name} expects {expected}, got '{Clip(token)}'{why}");
             return null;
         };
         return option;

@@ -284,7 +284,11 @@ public static class ModelCommands
             if (IsTextModel(m))
             {
                 if (parse.GetValue(warmup)) throw new UsageException("--warmup goes with alphabet models; a text model's --start is its warm-up");
-                return TextCommands.Generate(m, startText, parse.GetValue(steps)!.Value, parse.GetValue(temperature) ?? 0, parse.GetValue(seed) ?? 1, stdout);
+                try { return TextCommands.Generate(m, startText, parse.GetValue(steps)!.Value, parse.GetValue(temperature) ?? 0, parse.GetValue(seed) ?? 1, stdout); }
+                catch (ArgumentException e) when (e.ParamName is "model")
+                {
+                    throw new FailureException($"--model '{parse.GetValue(model)}': {Display.WithoutParameter(e.Message)}");
+                }
             }
             if (startText.Length != 1 || !Alphabet.Letters.Contains(startText[0]))
                 throw new UsageException($"--start expects one letter A..Z, got '{startText}'");
@@ -299,10 +303,21 @@ public static class ModelCommands
             var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before) : zeros;
             var how = parse.GetValue(warmup) && before.Length > 0 ? $"after warming the state on {before}" : "from the zero state";
             // Streamed: only the current state is kept, whatever the number of steps.
+            // The first letter is made before anything is printed: a model that overflows fails there, printing nothing.
+            using var letters = Experiments.GenerateLetters(m.Parameters, initial, first).Take(parse.GetValue(steps)!.Value).GetEnumerator();
+            bool any;
+            try { any = letters.MoveNext(); }
+            catch (ArgumentException e) when (e.ParamName is "p")
+            {
+                throw new FailureException($"--model '{parse.GetValue(model)}': {Display.WithoutParameter(e.Message)}");
+            }
             using var output = StandardOutput.Open(stdout);
             output.Write($"{how}: {first}");
-            foreach (var letter in Experiments.GenerateLetters(m.Parameters, initial, first).Take(parse.GetValue(steps)!.Value))
-                output.Write($" -> {letter}");
+            if (any)
+            {
+                output.Write($" -> {letters.Current}");
+                while (letters.MoveNext()) output.Write($" -> {letters.Current}");
+            }
             output.WriteLine();
             return ExitCodes.Ok;
         });

@@ -336,9 +336,17 @@ public static class TextCommands
         // Printed as it is made, a buffer at a time, joined as the start was written: the output may be
         // far longer than memory should hold, and a reader that goes away (| head) stops the loop.
         var separator = model.Vocabulary.IsOneCharacter ? "" : Vocabulary.WordSeparator;
+        // The first symbol is made before anything is printed: a model whose numbers overflow fails
+        // there (one line, exit 1) with nothing on standard output.
+        using var symbols = generated.GetEnumerator();
+        var any = symbols.MoveNext();
         using var output = StandardOutput.Open(o);
         output.Write(start);
-        foreach (var symbol in generated) output.Write(separator + symbol);
+        if (any)
+        {
+            output.Write(separator + symbols.Current);
+            while (symbols.MoveNext()) output.Write(separator + symbols.Current);
+        }
         output.WriteLine();
         return ExitCodes.Ok;
     }

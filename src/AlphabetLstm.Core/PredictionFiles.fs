@@ -87,9 +87,16 @@ module PredictionFiles =
             if layers = 1 then "an object { \"h\": [batch][units], \"c\": [batch][units] }"
             else sprintf "an object { \"layers\": [%d objects { \"h\": [batch][units], \"c\": [batch][units] }] }" layers
         run text expected (fun root ->
-            if layers = 1 then readLayerState "state" batch units root
+            let d = fields "state" root
+            // One form or the other: a file holding both would leave unsaid which state it means.
+            let flat = [ "h"; "c" ] |> List.filter d.ContainsKey
+            if d.ContainsKey "layers" && not flat.IsEmpty then
+                fail (sprintf "state: holds both \"layers\" and \"%s\"; expected %s" (String.Join("\", \"", flat)) expected)
+            if layers = 1 then
+                if d.ContainsKey "layers" then
+                    fail (sprintf "state.layers: the model has one layer; expected %s" expected)
+                readLayerState "state" batch units root
             else
-                let d = fields "state" root
                 let xs = items "state.layers" (field "state" d "layers" (sprintf "an array of %d layers' { \"h\", \"c\" }, bottom first" layers)) "an array of layers' states"
                 if xs.Length <> layers then
                     fail (sprintf "state.layers: expected %d layers (the model's lstm.layers), found %d" layers xs.Length)

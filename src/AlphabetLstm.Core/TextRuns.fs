@@ -475,6 +475,10 @@ module TextRuns =
     let choose (temperature: float) (probabilities: float[]) (rng: Rng) : Draw<int> =
         if not (temperature >= 0.0) || Double.IsPositiveInfinity temperature then
             invalidArg "temperature" (sprintf "the temperature must be a finite number ≥ 0, got %g" temperature)
+        // NaN compares false both ways: argmax and the draw would quietly pick symbol 0 every time.
+        match Array.tryFindIndex Double.IsNaN probabilities with
+        | Some k -> invalidArg "probabilities" (sprintf "probability %d is NaN; expected numbers from 0 to 1" k)
+        | None -> ()
         let argmax () =
             let mutable best = 0
             for k in 1 .. probabilities.Length - 1 do
@@ -502,7 +506,8 @@ module TextRuns =
     /// at a time: memory stays bounded (the state and the last T symbols) however many are asked for.
     /// The arguments are checked at the call: ArgumentException for a start symbol outside the
     /// vocabulary (naming it and its position), a start too short for the model, a negative
-    /// temperature, or a model that reads numbers or no plain window of symbols.
+    /// temperature, or a model that reads numbers or no plain window of symbols; while the sequence is
+    /// read, ArgumentException (parameter "model") if a step's probabilities become NaN (overflow).
     ///
     /// A model trained with a target at every step reads the start one symbol at a time from the
     /// zero state, carrying its state, then predicts and feeds back one symbol at a time.
@@ -537,7 +542,11 @@ module TextRuns =
         let start = Array.ofSeq start
         seq {
             let mutable r = rng
+            let mutable picked = 0
             let pick (probabilities: float[]) =
+                if Array.exists Double.IsNaN probabilities then
+                    invalidArg "model" (sprintf "the probabilities for generated symbol %d became NaN (the model's numbers overflowed: its weights are too large)" (picked + 1))
+                picked <- picked + 1
                 let d = choose temperature probabilities r
                 r <- d.Next
                 vocabulary.[d.Value]

@@ -27,6 +27,18 @@ internal static class OnnxExport
                 + "skips trailing steps, not leading ones; export a model trained without --mask");
         var p = model.Parameters;
         int I = p.Inputs, H = p.Units, V = p.Classes;
+        // Every weight is written as float32: one beyond its range would become ±Infinity in the file.
+        FitsFloat32("lstm.kernel", p.Kernel);
+        FitsFloat32("lstm.recurrentKernel", p.RecurrentKernel);
+        FitsFloat32("lstm.bias", p.Bias.ToRowMatrix());
+        for (var k = 0; k < p.Upper.Length; k++)
+        {
+            FitsFloat32($"lstm.upper[{k}].kernel", p.Upper[k].Kernel);
+            FitsFloat32($"lstm.upper[{k}].recurrentKernel", p.Upper[k].RecurrentKernel);
+            FitsFloat32($"lstm.upper[{k}].bias", p.Upper[k].Bias.ToRowMatrix());
+        }
+        FitsFloat32("dense.kernel", p.DenseKernel);
+        FitsFloat32("dense.bias", p.DenseBias.ToRowMatrix());
 
         var graph = new GraphProto { Name = "alphabet_lstm", DocString = "LSTM + Dense + softmax; feed h, c back as h0, c0 to carry the state" };
         graph.Input.Add(Info(InputX, "batch", "time", I));
@@ -133,6 +145,21 @@ internal static class OnnxExport
                 for (var j = 0; j < n; j++)
                     rows[(k * H + u) * n + j] = (float)kernel[j, OnnxToOurs[k] * H + u];
         return rows;
+    }
+
+    /// <summary>Refuses a block holding a number that float32 cannot hold (it would round to ±Infinity), naming the
+    /// model file's field and position; a vector is passed as one row and named without the row.</summary>
+    private static void FitsFloat32(string field, Matrix<double> m)
+    {
+        for (var r = 0; r < m.RowCount; r++)
+            for (var c = 0; c < m.ColumnCount; c++)
+                if (float.IsInfinity((float)m[r, c]))
+                {
+                    var at = field.EndsWith("bias", StringComparison.Ordinal) ? $"{field}[{c}]" : $"{field}[{r}][{c}]";
+                    throw new OnnxConversionException(
+                        $"{at} is {m[r, c].ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, beyond float32's range (±{float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), "
+                        + "which ONNX's LSTM holds; nothing was written");
+                }
     }
 
     private static float[] RowMajor(Matrix<double> m) => Array.ConvertAll(m.ToRowMajorArray(), v => (float)v);

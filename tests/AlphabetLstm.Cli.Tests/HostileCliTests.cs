@@ -38,6 +38,22 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
     // ---- crashes ------------------------------------------------------------------------------
 
     [Fact]
+    public void Generate_with_an_alphabet_model_whose_numbers_overflow_to_NaN_fails_in_one_line_printing_nothing()
+    {
+        using var dir = new TempFolder();
+        // Finite in the file, NaN once summed: the bias and the head at 1e308.
+        var model = ModelWith(dir, "big.json", m =>
+        {
+            m["lstm"]!["bias"] = JsonNode.Parse(Repeat("1e308", "1e308", m["lstm"]!["bias"]!.AsArray().Count));
+            foreach (var row in m["dense"]!["kernel"]!.AsArray())
+                for (var k = 0; k < row!.AsArray().Count; k++) row[k] = 1e308;
+        });
+        var r = CliProcess.Run(dir.Path, "generate", "--model", model, "--start", "A", "--steps", "5");
+        CliProcess.AssertCleanError(r, 1, "--model 'big.json': the probabilities of the next letter became NaN (the model's numbers overflowed");
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
     public void A_model_claiming_100000_units_with_one_full_row_then_empty_rows_is_refused_at_the_first_empty_row()
     {
         using var dir = new TempFolder();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using AlphabetLstm.Core;
 using AlphabetLstm.Tutorial;
 
@@ -89,6 +90,46 @@ public class StackCliTests
     }
 
     [Theory]
+    [InlineData("0")]
+    [InlineData("0.5")]
+    public void Generate_refuses_a_model_whose_numbers_overflow_to_NaN_with_nothing_printed(string temperature)
+    {
+        using var dir = TrainTwoLayers(out var t);
+        Assert.True(t.ExitCode == 0, t.Stderr);
+        // Every weight of the upper layer and the head at 1e308: finite in the file, NaN once summed.
+        var root = (JsonObject)JsonNode.Parse(File.ReadAllText(dir["m.json"]))!;
+        static void Fill(JsonNode? node)
+        {
+            if (node is not JsonArray a) return;
+            for (var k = 0; k < a.Count; k++)
+                if (a[k] is JsonArray) Fill(a[k]); else a[k] = 1e308;
+        }
+        var upper = root["lstm"]!["upper"]![0]!;
+        Fill(upper["kernel"]); Fill(upper["recurrentKernel"]); Fill(upper["bias"]);
+        Fill(root["dense"]!["kernel"]);
+        File.WriteAllText(dir["big.json"], root.ToJsonString());
+        var g = CliProcess.Run(dir.Path, "generate", "--model", "big.json", "--start", "one ", "--steps", "5", "--temperature", temperature);
+        CliProcess.AssertCleanError(g, 1, "--model 'big.json': the probabilities for generated symbol 1 became NaN (the model's numbers overflowed");
+        Assert.Equal("", g.Stdout);
+    }
+
+    [Theory]
+    [InlineData("upper", "lstm.upper[0].kernel[1][2] is 1E+300")]
+    [InlineData("dense", "dense.bias[3] is -1E+39")]
+    public void Export_refuses_a_weight_beyond_float32_naming_it_and_writes_no_file(string where, string expected)
+    {
+        using var dir = TrainTwoLayers(out var t);
+        Assert.True(t.ExitCode == 0, t.Stderr);
+        var root = (JsonObject)JsonNode.Parse(File.ReadAllText(dir["m.json"]))!;
+        if (where == "upper") root["lstm"]!["upper"]![0]!["kernel"]![1]![2] = 1e300;
+        else root["dense"]!["bias"]![3] = -1e39;
+        File.WriteAllText(dir["wide.json"], root.ToJsonString());
+        var r = CliProcess.Run(dir.Path, "export", "--model", "wide.json", "--onnx", "m.onnx");
+        CliProcess.AssertCleanError(r, 1, $"--model 'wide.json': {expected}, beyond float32's range");
+        Assert.False(File.Exists(dir["m.onnx"]));
+    }
+
+    [Theory]
     [InlineData("--layers 0", 2, "--layers expects a whole number from 1 to 64, got '0'")]
     [InlineData("--layers 65", 2, "--layers expects a whole number from 1 to 64, got '65'")]
     [InlineData("--layers 40 --units 3000", 1, "training on --text 't.txt' (280 characters, 15 distinct, 40 layers of 3000 units, 15 features, batch 32, window 10) would need about")]
@@ -108,5 +149,20 @@ public class StackCliTests
         using var dir = new TempFolder();
         var r = CliProcess.Run(dir.Path, "train", "stateful", "--layers", "2", "--save", "m.json");
         CliProcess.AssertCleanError(r, 2, "--layers goes with --text FILE, not with an experiment id");
+    }
+
+    [Theory]
+    [InlineData("--validation", "1e-400", "--validation expects a fraction in [0, 0.5], got '1e-400' (too small for a 64-bit float: it would read as 0)")]
+    [InlineData("--validation", "0.5000001", "--validation expects a fraction in [0, 0.5], got '0.5000001'")]
+    [InlineData("--validation", "NaN", "--validation expects a fraction in [0, 0.5], got 'NaN'")]
+    [InlineData("--learning-rate", "-1e-999", "--learning-rate expects a positive number, got '-1e-999' (too small for a 64-bit float: it would read as 0)")]
+    public void A_number_that_reads_as_0_only_by_underflowing_is_refused_not_taken_as_off(string option, string value, string expected)
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir["t.txt"], Repeat("one two three. ", 8));
+        var r = CliProcess.Run(dir.Path, "train", "--text", "t.txt", "--layers", "2", "--units", "2", "--window", "3", "--epochs", "1",
+                               option, value, "--save", "m.json", "--quiet");
+        CliProcess.AssertCleanError(r, 2, expected);
+        Assert.False(File.Exists(dir["m.json"]));
     }
 }

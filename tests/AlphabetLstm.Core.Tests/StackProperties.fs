@@ -266,3 +266,22 @@ let ``a training checkpoint whose moments have another number of layers than the
     let state = { Parameters = pr.Parameters; Optimizer = Adam.init one; Rng = Rng.create 1L; Epoch = 0; Carried = pr.Initial }
     let e = Assert.Throws<ArgumentException>(fun () -> TrainingCheckpoint.Create(m, state) |> ignore)
     Assert.StartsWith("state.Optimizer.M: expected the weights' 2 layers, found 1", e.Message)
+
+[<Fact>]
+let ``a state file holding both "layers" and a flat h or c is refused whatever the model's depth, naming both forms`` () =
+    let layer = """{"h": [[0.5]], "c": [[0.25]]}"""
+    let err layers text = match PredictionFiles.parseState 1 1 layers text with Error e -> e | Ok _ -> "accepted"
+    let both = sprintf """{"layers": [%s, %s], "h": [[0.5]], "c": [[0.25]]}""" layer layer
+    Assert.StartsWith("state: holds both \"layers\" and \"h\", \"c\"; expected", err 2 both)
+    Assert.StartsWith("state: holds both \"layers\" and \"h\", \"c\"; expected", err 1 both)
+    Assert.StartsWith("state: holds both \"layers\" and \"c\"; expected", err 2 (sprintf """{"layers": [%s, %s], "c": [[0.25]]}""" layer layer))
+    Assert.StartsWith("state.layers: the model has one layer; expected an object { \"h\"", err 1 (sprintf """{"layers": [%s]}""" layer))
+    Assert.Equal("accepted", err 2 (sprintf """{"layers": [%s, %s]}""" layer layer))
+    Assert.Equal("accepted", err 1 layer)
+
+[<Fact>]
+let ``choosing from probabilities holding NaN is refused at any temperature instead of always picking symbol 0`` () =
+    for temperature in [ 0.0; 0.5; 1.0 ] do
+        let e = Assert.Throws<ArgumentException>(fun () -> TextRuns.choose temperature [| 0.25; nan; 0.75 |] (Rng.create 1L) |> ignore)
+        Assert.Equal("probabilities", e.ParamName)
+        Assert.StartsWith("probability 1 is NaN", e.Message)

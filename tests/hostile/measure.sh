@@ -62,6 +62,23 @@ edit p0.json long.json 'r = d["runs"][0]; r["epochs"] = 1000000; r["lossHistory"
 python3 -c "import sys; cs = [chr(c) for c in range(0x4E00, 0x30000) if not 0xD800 <= c < 0xF900][:100000]; sys.stdout.write(''.join(cs) * 2)" > wide.txt
 quiet "${cli[@]}" train --text t.txt --epochs 2 --units 4 --window 3 --save g.json --checkpoint ck --checkpoint-every 1 --quiet
 rm -f g.json
+# Stacked layers: a two-layer model, its export, a state for it, and damaged copies
+quiet "${cli[@]}" train --text t.txt --epochs 1 --units 4 --window 3 --layers 2 --save two.json --quiet
+quiet "${cli[@]}" export --model two.json --onnx two.onnx
+python3 "$repo/tests/hostile/onnx_edit.py" two.onnx units8.onnx units-2=8
+python3 "$repo/tests/hostile/onnx_edit.py" two.onnx bidi.onnx bidirectional-2
+edit two.json layers65.json 'd["lstm"]["layers"] = 65'
+edit two.json layers3.json 'd["lstm"]["layers"] = 3'
+edit two.json v2-layers.json 'd["version"] = 2'
+edit two.json big-upper.json 'd["lstm"]["upper"][0]["kernel"][0][0] = 1e300'
+sed -i 's/1e+300/1e400/' big-upper.json
+edit two.json nan-two.json 'u = d["lstm"]["upper"][0]; u["kernel"] = [[1e308] * len(r) for r in u["kernel"]]; u["bias"] = [1e308] * len(u["bias"]); d["dense"]["kernel"] = [[1e308] * len(r) for r in d["dense"]["kernel"]]'
+edit two.json wide-two.json 'd["lstm"]["upper"][0]["kernel"][0][0] = 1e300'
+python3 -c "import json; z = [[0.0] * 4]; json.dump({'layers': [{'h': z, 'c': z}] * 2, 'h': z, 'c': z}, open('both.json', 'w')); json.dump({'layers': [{'h': z, 'c': z}] * 3}, open('three.json', 'w')); json.dump({'layers': [{'h': z, 'c': z}] * 2}, open('st.json', 'w'))"
+python3 -c "import json; print(json.dumps([[[1.0 if k == 3 else 0.0 for k in range(len(json.load(open('two.json'))['vocabulary']))]] * 3]))" > in.json
+quiet "${cli[@]}" train --text t.txt --epochs 2 --units 4 --window 3 --layers 2 --save g2.json --checkpoint ck2 --checkpoint-every 1 --quiet
+rm -f g2.json
+sed -i '0,/"layers": 2/s//"layers": 3/' ck2/checkpoint.json
 
 # ---- the cases ----------------------------------------------------------------------------------
 echo "| case | command | exit | s | peak MiB | first line |"
@@ -137,6 +154,24 @@ row "--window 2147483647" -- "${A[@]}" train --text t.txt --window 2147483647 --
 row "bench --text 2147483647x1x1x1" -- "${A[@]}" bench --experiments none --text 2147483647x1x1x1
 row "bench --text 4000000x512x32x50, limit 64M" ALPHABET_LSTM_MAX_MEMORY=64M -- "${A[@]}" bench --experiments none --text 4000000x512x32x50
 row "bench --text 100000000x4096x32x50" -- "${A[@]}" bench --experiments none --text 100000000x4096x32x50
+# Stacked layers and the held-out pass
+row "model: lstm.layers 65" -- "${A[@]}" predict --model layers65.json --inputs in.json
+row "model: layers 3, upper holds 1" -- "${A[@]}" predict --model layers3.json --inputs in.json
+row "model: version 2 with 2 layers" -- "${A[@]}" predict --model v2-layers.json --inputs in.json
+row "model: upper weight 1e400" -- "${A[@]}" predict --model big-upper.json --inputs in.json
+row "state: \"layers\" and h, c" -- "${A[@]}" predict --model two.json --inputs in.json --state both.json
+row "state: 3 layers, model 2" -- "${A[@]}" predict --model two.json --inputs in.json --state three.json
+row "predict --json over its --state" -- "${A[@]}" predict --model two.json --inputs in.json --state st.json --json st.json
+row "generate: weights 1e308 (NaN)" -- "${A[@]}" generate --model nan-two.json --start the --steps 5
+row "export: weight 1e300 (> float32)" -- "${A[@]}" export --model wide-two.json --onnx w.onnx
+row "import: LSTM 2 has 8 units over 4" -- "${A[@]}" import --onnx units8.onnx --save x.json
+row "import: LSTM 2 bidirectional" -- "${A[@]}" import --onnx bidi.onnx --save x.json
+row "resume: checkpoint's layers edited" -- "${A[@]}" resume ck2 --quiet
+row "train --layers 64 --units 1000" -- "${A[@]}" train --text t.txt --layers 64 --units 1000 --save x.json --quiet
+row "train --layers 65" -- "${A[@]}" train --text t.txt --layers 65 --save x.json --quiet
+row "--validation 1e-400" -- "${A[@]}" train --text t.txt --layers 2 --validation 1e-400 --save x.json --quiet
+row "--validation 0.5000001" -- "${A[@]}" train --text t.txt --layers 2 --validation 0.5000001 --save x.json --quiet
+row "de_DE: --validation 0,1" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=0 LANG=de_DE.UTF-8 LC_ALL=de_DE.UTF-8 -- "${A[@]}" train --text t.txt --layers 2 --validation 0,1 --save x.json --quiet
 # Text to the terminal
 row "ESC/OSC/BEL in a part's run name" -- "${A[@]}" merge esc.json
 row "control characters in a command" -- "${A[@]}" $'\e[2Jx'

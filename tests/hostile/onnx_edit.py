@@ -5,6 +5,8 @@ wire format is read and rewritten by hand, only along the paths used here.
     onnx_edit.py IN OUT huge-dims     the first rank-3 initializer (W) declares 4·30000 × 30000 numbers
     onnx_edit.py IN OUT squeeze7      Transpose → Squeeze(axis 7) → Unsqueeze after the LSTM node
     onnx_edit.py IN OUT time-steps=N  the metadata's "timeSteps" set to N
+    onnx_edit.py IN OUT bidirectional-2   (a stack's export) the second LSTM node made bidirectional
+    onnx_edit.py IN OUT units-2=H         (a stack's export) the second LSTM node given H units (zero weights)
 """
 import sys
 
@@ -137,6 +139,45 @@ def time_steps(model, n):
     return encode(out)
 
 
+def node_named(graph, name, change):
+    out = []
+    for f, w, v in fields(graph):
+        if f == 1 and any(x[0] == 3 and x[2] == name for x in fields(v)):
+            v = encode(change(fields(v)))
+        out.append((f, w, v))
+    return encode(out)
+
+
+def with_attribute(node, attribute):
+    """The node with its attribute of the same name (AttributeProto.name = 1) replaced by `attribute`."""
+    name = [x[2] for x in fields(attribute) if x[0] == 1][0]
+    keep = [x for x in node if not (x[0] == 5 and any(y[0] == 1 and y[2] == name for y in fields(x[2])))]
+    return keep + [(5, 2, attribute)]
+
+
+def bidirectional_2(graph):
+    # AttributeProto.s = 4, type STRING = 3
+    return node_named(graph, b"lstm_2", lambda n: with_attribute(n, encode([lenf(1, "direction"), lenf(4, "bidirectional"), (20, 0, 3)])))
+
+
+def units_2(graph, h):
+    """W_2, R_2, B_2 reshaped for h units over the layer below's I = its own H (zeros, as raw_data = 9)
+    and hidden_size (AttributeProto.i = 3, type INT = 2) set to h."""
+    below = [dims_of(v) for f, w, v in fields(graph) if f == 5 and any(x[0] == 8 and x[2] == b"R" for x in fields(v))][0][2]
+    shapes = {b"W_2": [1, 4 * h, below], b"R_2": [1, 4 * h, h], b"B_2": [1, 8 * h]}
+    out = []
+    for f, w, v in fields(graph):
+        names = [x[2] for x in fields(v) if x[0] == 8] if f == 5 else []
+        if names and names[0] in shapes:
+            ds = shapes[names[0]]
+            count = 1
+            for d in ds:
+                count *= d
+            v = encode(ints(1, ds) + [x for x in fields(v) if x[0] not in (1, 4, 9)] + [lenf(9, bytes(4 * count))])
+        out.append((f, w, v))
+    return node_named(encode(out), b"lstm_2", lambda n: with_attribute(n, encode([lenf(1, "hidden_size"), (3, 0, h), (20, 0, 2)])))
+
+
 def main():
     source, target, how = sys.argv[1:4]
     data = open(source, "rb").read()
@@ -144,6 +185,10 @@ def main():
         data = edit_graph(data, huge_dims)
     elif how == "squeeze7":
         data = edit_graph(data, squeeze7)
+    elif how == "bidirectional-2":
+        data = edit_graph(data, bidirectional_2)
+    elif how.startswith("units-2="):
+        data = edit_graph(data, lambda g: units_2(g, int(how.split("=", 1)[1])))
     elif how.startswith("time-steps="):
         data = time_steps(data, int(how.split("=", 1)[1]))
     else:

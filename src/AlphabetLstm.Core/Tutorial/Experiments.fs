@@ -331,7 +331,12 @@ module Experiments =
     let private oneStep (p: Parameters) (state: LstmState) (letter: char) : Prediction =
         Model.predict p state (Datasets.encodeWindow Vocabulary.Alphabet SymbolEncoding.Index Layout.Features [| string letter |]) Unmasked
 
-    let private argmaxLetter (pr: Prediction) = Alphabet.Letter(pr.Probabilities.Row(0).MaximumIndex())
+    /// The most likely letter; a row holding NaN (a model whose numbers overflowed) is refused, not read as 'A'.
+    let private argmaxLetter (pr: Prediction) =
+        let row = pr.Probabilities.Row(0)
+        if Seq.exists Double.IsNaN row then
+            invalidArg "p" "the probabilities of the next letter became NaN (the model's numbers overflowed: its weights are too large)"
+        Alphabet.Letter(row.MaximumIndex())
 
     /// Feeds `start`, then each prediction, for `steps` steps from `state`; returns the letters fed
     /// and predicted ("start" + steps letters) and h after each step, (steps, H).
