@@ -253,7 +253,7 @@ let gemmNNOf (m: int) (n: int) (p: int) (A: Operand<'T>) (B: Operand<'T>) (C: Op
             q0 <- q1
 
 /// gemmNNOf in float64.
-let inline gemmNN (m: int) (n: int) (p: int) (A: Operand<float>) (B: Operand<float>) (C: Operand<float>) = gemmNNOf m n p A B C
+let gemmNN (m: int) (n: int) (p: int) (A: Operand<float>) (B: Operand<float>) (C: Operand<float>) = gemmNNOf m n p A B C
 
 /// Columns per packed block: four vectors, 16 in float64, 32 in float32.
 let packWidth<'T> () = 4 * lanes<'T> ()
@@ -280,7 +280,7 @@ let packColumns (p: int) (n: int) (B: Operand<'T>) (dst: 'T[]) =
                 store (load B.Data (s + 2 * L)) dst (d + 2 * L); store (load B.Data (s + 3 * L)) dst (d + 3 * L)
 
 /// `packColumns` on float64, whose blocks are 16 columns wide.
-let inline packColumns16 (p: int) (n: int) (B: Operand<float>) (dst: float[]) = packColumns p n B dst
+let packColumns16 (p: int) (n: int) (B: Operand<float>) (dst: float[]) = packColumns p n B dst
 
 /// gemmNN with B given packed by `packColumns` (its first n − n mod packWidth columns) and also as
 /// it is (for the rest). The same additions in the same order as gemmNN, so the same bits.
@@ -311,7 +311,7 @@ let gemmNNPackedOf (m: int) (n: int) (p: int) (A: Operand<'T>) (packed: 'T[]) (B
     if nW < n then gemmNNOf m (n - nW) p A (B.At(0, nW)) (C.At(0, nW))
 
 /// gemmNNPackedOf in float64.
-let inline gemmNNPacked (m: int) (n: int) (p: int) (A: Operand<float>) (packed: float[]) (B: Operand<float>) (C: Operand<float>) =
+let gemmNNPacked (m: int) (n: int) (p: int) (A: Operand<float>) (packed: float[]) (B: Operand<float>) (C: Operand<float>) =
     gemmNNPackedOf m n p A packed B C
 
 // ---- gemmNT ---------------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ let gemmNTOf (m: int) (n: int) (p: int) (A: Operand<'T>) (B: Operand<'T>) (C: Op
                 finishDot s A.Data ai B.Data bj pL p C.Data (C.Offset + i * C.RowStride + j)
 
 /// gemmNTOf in float64.
-let inline gemmNT (m: int) (n: int) (p: int) (A: Operand<float>) (B: Operand<float>) (C: Operand<float>) = gemmNTOf m n p A B C
+let gemmNT (m: int) (n: int) (p: int) (A: Operand<float>) (B: Operand<float>) (C: Operand<float>) = gemmNTOf m n p A B C
 
 // ---- the weight gradients: one blocked product over every (step, sample) row -------------------
 //
@@ -542,7 +542,7 @@ let gemmTNRowsOf (m: int) (n: int) (p: int) (A: Operand<'T>) (B: Operand<'T>) (r
             jc <- jc + nc
 
 /// gemmTNRowsOf in float64.
-let inline gemmTNRows (m: int) (n: int) (p: int) (A: Operand<float>) (B: Operand<float>) (rows: int[]) (C: Operand<float>) (scratch: float[]) =
+let gemmTNRows (m: int) (n: int) (p: int) (A: Operand<float>) (B: Operand<float>) (rows: int[]) (C: Operand<float>) (scratch: float[]) =
     gemmTNRowsOf m n p A B rows C scratch
 
 // ---- gate activations ---------------------------------------------------------------------------
@@ -667,13 +667,13 @@ let tanhOf (src: 'T[]) (so: int) (dst: 'T[]) (dO: int) (count: int) = mapRun tan
 let expOf (src: 'T[]) (so: int) (dst: 'T[]) (dO: int) (count: int) = mapRun expV src so dst dO count
 
 /// dst = σ(src) in float64.
-let inline sigmoid (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = sigmoidOf src so dst dO count
+let sigmoid (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = sigmoidOf src so dst dO count
 
 /// dst = tanh(src) in float64.
-let inline tanh (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = tanhOf src so dst dO count
+let tanh (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = tanhOf src so dst dO count
 
 /// dst = exp(src) in float64.
-let inline exp (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = expOf src so dst dO count
+let exp (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = expOf src so dst dO count
 
 // ---- partial vectors, for the cell's elementwise work ---------------------------------------------
 
