@@ -26,26 +26,25 @@
 module internal AlphabetLstm.Core.Kernels
 
 open System
-open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
 
 // ---- the element type ----------------------------------------------------------------------------
 
 /// True when 'T is float (float64); a constant in each compiled instantiation.
-let inline private is64<'T> () = Type.op_Equality(typeof<'T>, typeof<float>)
+let inline is64<'T> () = Type.op_Equality(typeof<'T>, typeof<float>)
 /// True when 'T is float32.
-let inline private is32<'T> () = Type.op_Equality(typeof<'T>, typeof<float32>)
+let inline is32<'T> () = Type.op_Equality(typeof<'T>, typeof<float32>)
 
 /// Refuses element types other than float and float32 (the kernels know only these two).
 let inline private supported<'T> () =
     if not (is64<'T> () || is32<'T> ()) then
         raise (NotSupportedException(sprintf "the kernels compute in float or float32, not %s" typeof<'T>.Name))
 
-/// The same bits seen as another type of the same size (float ↔ 'T where 'T is float).
-let inline private cast<'A, 'B> (x: 'A) : 'B =
-    let mutable y = x
-    Unsafe.As<'A, 'B>(&y)
+/// The same bits seen as another type of the same size (float ↔ 'T where 'T is float), through
+/// a vector register: the JIT compiles it to nothing (a local whose address were taken would be
+/// kept in memory instead).
+let inline cast<'A, 'B> (x: 'A) : 'B = Vector128.CreateScalarUnsafe(x).As<'A, 'B>().ToScalar()
 
 /// Lanes of a 256-bit vector: 4 floats, 8 float32s.
 let inline private lanes<'T> () = Vector256<'T>.Count
@@ -628,6 +627,27 @@ let inline private tanhV (z: Vector256<'T>) : Vector256<'T> =
         let z = z.As<'T, float32>()
         (Vector256.Create 1.0f - Vector256.Create 2.0f / (expV32 (z + z) + Vector256.Create 1.0f)).As<float32, 'T>()
 
+// ---- partial vectors, for the cell's elementwise work ---------------------------------------------
+
+/// L values at a[o ..], or the `valid` first of them and zeros.
+let inline loadPart (a: 'T[]) (o: int) (valid: int) : Vector256<'T> =
+    if valid = Vector256<'T>.Count then Vector256.LoadUnsafe(&a.[o])
+    else
+        let inline at (l: int) = if valid > l then a.[o + l] else Unchecked.defaultof<'T>
+        if is64<'T> () then
+            let inline at64 (l: int) = cast<'T, float> (at l)
+            Vector256.Create(at64 0, at64 1, at64 2, 0.0).As<float, 'T>()
+        else
+            let inline at32 (l: int) = cast<'T, float32> (at l)
+            Vector256.Create(at32 0, at32 1, at32 2, at32 3, at32 4, at32 5, at32 6, 0.0f).As<float32, 'T>()
+
+/// Stores the `valid` first lanes of v at a[o ..].
+let inline storePart (v: Vector256<'T>) (a: 'T[]) (o: int) (valid: int) =
+    if valid = Vector256<'T>.Count then Vector256.StoreUnsafe(v, &a.[o])
+    else
+        for l in 0 .. valid - 1 do
+            a.[o + l] <- v.GetElement l
+
 /// Applies f to src.[so .. so + count − 1], writing dst.[do .. do + count − 1] (may be the same run).
 let inline private mapRun ([<InlineIfLambda>] f: Vector256<'T> -> Vector256<'T>) (src: 'T[]) (so: int) (dst: 'T[]) (dO: int) (count: int) =
     supported<'T> ()
@@ -649,10 +669,7 @@ let inline private mapRun ([<InlineIfLambda>] f: Vector256<'T> -> Vector256<'T>)
             store (f (load src (so + k))) dst (dO + k)
             k <- k + L
         if k < count then
-            let mutable v = Vector256<'T>.Zero
-            for i in 0 .. count - k - 1 do
-                v <- v.WithElement(i, src.[so + k + i])
-            let y = f v
+            let y = f (loadPart src (so + k) (count - k))
             for i in 0 .. count - k - 1 do
                 dst.[dO + k + i] <- y.GetElement i
 
@@ -675,20 +692,3 @@ let tanh (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = tanhOf
 /// dst = exp(src) in float64.
 let exp (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = expOf src so dst dO count
 
-// ---- partial vectors, for the cell's elementwise work ---------------------------------------------
-
-/// L values at a[o ..], or the `valid` first of them and zeros.
-let inline loadPart (a: 'T[]) (o: int) (valid: int) =
-    if valid = Vector256<'T>.Count then Vector256.LoadUnsafe(&a.[o])
-    else
-        let mutable v = Vector256<'T>.Zero
-        for l in 0 .. valid - 1 do
-            v <- v.WithElement(l, a.[o + l])
-        v
-
-/// Stores the `valid` first lanes of v at a[o ..].
-let inline storePart (v: Vector256<'T>) (a: 'T[]) (o: int) (valid: int) =
-    if valid = Vector256<'T>.Count then Vector256.StoreUnsafe(v, &a.[o])
-    else
-        for l in 0 .. valid - 1 do
-            a.[o + l] <- v.GetElement l
