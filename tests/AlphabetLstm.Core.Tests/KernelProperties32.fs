@@ -188,3 +188,17 @@ let ``the kernels refuse element types other than float and float32`` () =
     let a = Array.zeroCreate<int> 16
     Assert.Throws<NotSupportedException>(fun () -> Kernels.gemmNNOf 2 2 2 (Kernels.rowMajor a 0 2) (Kernels.rowMajor a 0 2) (Kernels.rowMajor a 0 2)) |> ignore
     Assert.Throws<NotSupportedException>(fun () -> Kernels.tanhOf a 0 a 0 4) |> ignore
+
+[<Fact>]
+let ``the benchmark's kernel step gives the same numbers when repeated, and float32 tracks float64`` () =
+    let shape: AlphabetLstm.Bench.WorkloadShape = { Inputs = 3; Units = 37; Batch = 5; TimeSteps = 4 }
+    let run precision =
+        let s = AlphabetLstm.Bench.KernelStep(shape, precision, 7L)
+        s.Step()
+        let first = s.Checksum()
+        s.Step()
+        Assert.Equal(BitConverter.DoubleToInt64Bits first, BitConverter.DoubleToInt64Bits (s.Checksum()))
+        first
+    let c64, c32 = run AlphabetLstm.Bench.KernelPrecision.Float64, run AlphabetLstm.Bench.KernelPrecision.Float32
+    // The same random draws rounded to float32: a sum of a few thousand values of order 0.1 agrees to float32's precision.
+    Assert.True(abs (c64 - c32) <= 1e-4 * max 1.0 (abs c64), sprintf "float64 checksum %.9g, float32 %.9g" c64 c32)
