@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--phases] [--json FILE]</c>:
+/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--phases] [--kernel-precision none|float64|float32|both] [--json FILE]</c>:
 /// how fast training runs on this machine. Two parts:
 /// <list type="bullet">
 /// <item>the tutorial's experiments at its settings: training wall time (the whole <c>fit</c>) and µs per optimizer step;</item>
@@ -31,7 +31,12 @@ public static class BenchCommand
 
     public sealed record Options(
         IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
-        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, int Threads = 1, BenchText.Shape? Text = null);
+        int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, int Threads = 1, BenchText.Shape? Text = null,
+        IReadOnlyList<KernelPrecision>? KernelPrecisions = null)
+    {
+        /// <summary>The precisions <c>--kernel-precision</c> times the kernel step in (none: empty).</summary>
+        public IReadOnlyList<KernelPrecision> KernelPrecisions { get; init; } = KernelPrecisions ?? [];
+    }
 
     public sealed record ExperimentTiming(
         string Id, int Epochs, long Steps, double TrainSeconds, double MicrosecondsPerStep,
@@ -47,7 +52,7 @@ public static class BenchCommand
 
     public sealed record BenchResult(
         MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid,
-        IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text);
+        IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text, BenchKernels.Result? Kernels = null);
 
 
     public static Command Create(TextWriter stdout)
@@ -73,6 +78,12 @@ public static class BenchCommand
             Description = "Also time the stages of one step of each experiment (forward, head, BPTT, Adam) one by one.",
         };
 
+        var kernelPrecision = new Option<string>("--kernel-precision")
+        {
+            Description = "Also time one step's arithmetic through the kernels alone at each grid shape, in none (default), float64, float32 or both.",
+            DefaultValueFactory = _ => "none",
+        };
+
         var text = new Option<string>("--text")
         {
             Description = "Also time stateful training on a generated text: none (default), 1mb (1 MB, H 128, B 32, T 50) or CHARSxHxBxT; --repeats epochs.",
@@ -80,7 +91,7 @@ public static class BenchCommand
         };
         var command = new Command("bench", "Time training on this machine: the tutorial's experiments, a grid of shapes, and a text.")
         {
-            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads, text,
+            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads, text, kernelPrecision,
         };
         command.SetAction(parse =>
         {
@@ -90,7 +101,8 @@ public static class BenchCommand
                 ParseExperiments(parse.GetValue(experiments)!),
                 ParseGrid(parse.GetValue(grid)!),
                 parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases),
-                parse.GetValue(threads) ?? Environment.ProcessorCount, BenchText.Parse(parse.GetValue(text)!));
+                parse.GetValue(threads) ?? Environment.ProcessorCount, BenchText.Parse(parse.GetValue(text)!),
+                BenchKernels.Parse(parse.GetValue(kernelPrecision)!));
             return Execute(options, parse.GetValue(json), stdout);
         });
         return command;
@@ -193,6 +205,10 @@ public static class BenchCommand
             o.WriteLine($"threads: a step is split only where B ≥ 8 and B·4H·H ≥ 2^18 multiply-adds; smaller steps run on one thread whatever --threads says.");
         }
 
+        BenchKernels.Result? kernels = null;
+        if (options.KernelPrecisions.Count > 0 && options.Grid.Count > 0)
+            kernels = BenchKernels.Run(options, o);
+
         BenchText.Timing? textTiming = null;
         if (options.Text is { } textShape)
         {
@@ -213,7 +229,7 @@ public static class BenchCommand
 
         if (jsonFile is not null)
         {
-            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming);
+            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming, kernels);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
             o.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }

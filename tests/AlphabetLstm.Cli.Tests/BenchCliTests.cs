@@ -55,6 +55,35 @@ public class BenchCliTests
     }
 
     [Fact]
+    public void The_kernel_step_is_timed_in_both_precisions_beside_the_fma_ceiling()
+    {
+        using var dir = new TempFolder();
+        var (r, json) = Bench(dir, "--experiments", "none", "--grid", "3x8x4x3", "--repeats", "1", "--seconds", "0.01", "--threads", "1",
+                              "--kernel-precision", "both");
+        using var _ = json;
+        Assert.Contains("| I | H | B | T | precision | steps/run | steps/s | ms/step | GFLOP/s | of the ceiling | × float64 |", r.Stdout);
+        var kernels = json.RootElement.GetProperty("kernels");
+        Assert.Equal(["float64", "float32"], kernels.GetProperty("ceilings").EnumerateArray().Select(c => c.GetProperty("precision").GetString()));
+        Assert.Equal(["float64", "float32"], kernels.GetProperty("steps").EnumerateArray().Select(c => c.GetProperty("precision").GetString()));
+        foreach (var step in kernels.GetProperty("steps").EnumerateArray())
+        {
+            Assert.Equal(8, step.GetProperty("units").GetInt32());
+            Assert.True(step.GetProperty("stepsPerSecond").GetDouble() > 0);
+            Assert.True(step.GetProperty("gigaflopsPerSecond").GetDouble() > 0);
+        }
+        Assert.Contains("| 3 | 8 | 4 | 3 | float32 |", r.Stdout);
+    }
+
+    [Fact]
+    public void An_unknown_kernel_precision_is_a_command_line_error()
+    {
+        using var dir = new TempFolder();
+        var r = CliProcess.Run(dir.Path, ["bench", "--experiments", "none", "--grid", "none", "--kernel-precision", "float16"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--kernel-precision expects none, float64, float32 or both, got 'float16'", r.Stderr);
+    }
+
+    [Fact]
     public void The_grid_is_timed_at_one_thread_and_at_the_threads_asked_for_and_says_so()
     {
         using var dir = new TempFolder();

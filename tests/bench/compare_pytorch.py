@@ -211,7 +211,27 @@ def torch_worker(dtype_name, repeats, seconds, experiments, grid, out, cell="lst
             for _ in range(n):
                 step(lstm, head, opt, x, y, None)
             rates.append(n / (time.perf_counter() - t0))
-        result["grid"].append({"shape": [I, H, B, T], "stepsPerSecond": statistics.median(rates), "stepsPerRepeat": n})
+        # The LSTM alone, forward over T and backward from d h_T (no head, no optimizer): the work
+        # ours times as its kernel step (`bench --kernel-precision`).
+        # nn.LSTM only (the hand cell is timed as a whole step).
+        g = torch.rand(B, H, dtype=dtype)
+
+        def lstm_only():
+            for q in lstm.parameters():
+                q.grad = None
+            out, _ = lstm(x, None)
+            out[:, -1, :].backward(g)
+        only = []
+        if cell == "lstm":
+            for _ in range(min(n, 20)):                                # warm-up
+                lstm_only()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    lstm_only()
+                only.append(n / (time.perf_counter() - t0))
+        result["grid"].append({"shape": [I, H, B, T], "stepsPerSecond": statistics.median(rates), "stepsPerRepeat": n,
+                               "lstmOnlyStepsPerSecond": statistics.median(only) if only else None})
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
 
@@ -428,15 +448,19 @@ def run_ours(args, experiments, grid, out):
     def bench(exps, points, path):
         cmd = ["dotnet", CLI, "bench", "--threads", "1", "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--json", path,
                "--experiments", ",".join(exps) or "none",
-               "--grid", ",".join(str(GRID.index(g) + 1) for g in points) or "none"]
+               "--grid", ",".join(str(GRID.index(g) + 1) for g in points) or "none",
+               "--kernel-precision", "both" if points else "none"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(path) as f:
             return json.load(f)
 
     merged = bench(experiments, [], out + ".experiments.json")
-    merged["grid"] = []
+    merged["grid"], merged["kernelSteps"], merged["ceilings"] = [], [], []
     for k, g in enumerate(grid):
-        merged["grid"].extend(bench([], [g], out + f".grid{k}.json")["grid"])
+        point = bench([], [g], out + f".grid{k}.json")
+        merged["grid"].extend(point["grid"])
+        merged["kernelSteps"].extend(point["kernels"]["steps"])
+        merged["ceilings"].extend(point["kernels"]["ceilings"])
     with open(out, "w") as f:
         json.dump(merged, f)
     return merged
@@ -477,8 +501,58 @@ def run_torch(args, dtype, cell, experiments, grid, out):
     return result
 
 
+def nominal_peak(fma_units):
+    """float32 GFLOP/s one core can do by its specification: FMA units × lanes × 2 × GHz, lanes = 16 with
+    avx512f in the CPU flags (8 with avx2 only), GHz from /proc/cpuinfo's `cpu MHz` (the clock the kernel
+    reports: the base clock in a VM, which shows no boost)."""
+    flags, mhz = "", 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags") and not flags:
+                flags = line
+            elif line.startswith("cpu MHz") and not mhz:
+                mhz = float(line.split(":")[1])
+    lanes = 16 if " avx512f" in flags else 8
+    return fma_units * lanes * 2 * mhz / 1000, lanes, mhz
+
+
+def print_float32(grid, rounds, rows, args):
+    """Float32: ours is the kernel step (forward over T, BPTT, the weight gradients through the float32
+    kernels; no head, no Adam, which the float32 model does not have yet), against PyTorch nn.LSTM doing
+    the same work (forward and backward of the LSTM alone) and its whole training step, in one run."""
+    med = statistics.median
+    peak, lanes, mhz = nominal_peak(args.fma_units)
+    ceiling = med([c["gigaflopsPerSecond"] for o in rounds["ours"] for c in o["ceilings"] if c["precision"] == "float32"])
+    print()
+    print("float32: ours = the LSTM step's arithmetic through the kernels (forward over T, BPTT, d U, d W, d b; no head, no Adam);")
+    print("PyTorch LSTM-only = nn.LSTM forward + backward from d h_T, the same work; PyTorch step = its whole training step.")
+    print(f"GFLOP/s from 2 × (3·T·B·H·4H + 2·T·B·I·4H) multiply-adds a step. float32 peak: {args.fma_units} FMA units × {lanes} lanes × 2 × "
+          f"{mhz / 1000:.3f} GHz = {peak:.1f} GFLOP/s (specification); measured FMA-chain ceiling on this run: {ceiling:.1f} GFLOP/s.")
+    print()
+    print("| I, H, B, T | ours f64 kernel step/s | ours f32 kernel step/s | PyTorch LSTM-only f64 | LSTM-only f32 | PyTorch step f32 "
+          "| ours f32 / LSTM-only f32 | ours f32 / step f32 | ours f32 GFLOP/s (of peak, of ceiling) | PyTorch LSTM-only f32 GFLOP/s (of peak, of ceiling) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, shape in enumerate(grid):
+        I, H, B, T = shape
+        flop = 2 * (3 * T * B * H * 4 * H + 2 * T * B * I * 4 * H)
+        kern = lambda prec: med([next(s["stepsPerSecond"] for s in o["kernelSteps"]
+                                      if [s["inputs"], s["units"], s["batch"], s["timeSteps"]] == list(shape) and s["precision"] == prec)
+                                 for o in rounds["ours"]])
+        o64, o32 = kern("float64"), kern("float32")
+        l64, l32 = (med([t["grid"][k]["lstmOnlyStepsPerSecond"] for t in rounds[key]]) for key in ("float64-lstm", "float32-lstm"))
+        s32 = med([t["grid"][k]["stepsPerSecond"] for t in rounds["float32-lstm"]])
+        g_ours, g_torch = o32 * flop / 1e9, l32 * flop / 1e9
+        rows.setdefault("float32", []).append({"shape": list(shape), "oursKernel64": o64, "oursKernel32": o32, "torchLstmOnly64": l64,
+                                               "torchLstmOnly32": l32, "torchStep32": s32, "oursGflops32": g_ours, "torchGflops32": g_torch,
+                                               "peakGflops32": peak, "ceilingGflops32": ceiling})
+        print(f"| {I}, {H}, {B}, {T} | {o64:,.2f} | {o32:,.2f} | {l64:,.2f} | {l32:,.2f} | {s32:,.2f} | {o32 / l32:.2f}× | {o32 / s32:.2f}× "
+              f"| {g_ours:.1f} ({g_ours / peak:.0%}, {g_ours / ceiling:.0%}) | {g_torch:.1f} ({g_torch / peak:.0%}, {g_torch / ceiling:.0%}) |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fma-units", type=int, default=2,
+                    help="512-bit FMA units per core, for the float32 peak (default 2: AMD Zen 5 server cores, Intel Xeons with two FMA ports)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (ours, f64, f32); medians over rounds")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per workload in each round (median)")
     ap.add_argument("--seconds", type=float, default=0.5, help="target seconds per timed run")
@@ -591,6 +665,7 @@ def main():
             f64, f32, hand = (med([t["grid"][k]["stepsPerSecond"] for t in rounds[key_]]) for key_ in ("float64-lstm", "float32-lstm", "float64-hand"))
             rows["grid"].append({"shape": key, "ours": ours, "float64": f64, "float32": f32, "float64Hand": hand, "oursBytesPerStep": alloc})
             print(f"| {', '.join(map(str, shape))} | {ours:,.1f} | {f64:,.1f} | {f32:,.1f} | {hand:,.1f} | {ours / max(f64, hand):.2f}× | {ours / f32:.2f}× | {alloc:.0f} |")
+        print_float32(grid, rounds, rows, args)
     if whole:
         print()
         print(f"| whole fresh process, `experiment {whole}` | ours s | PyTorch nn.LSTM f64 script s | hand cell f64 script s | faster PyTorch / ours |")
