@@ -297,7 +297,7 @@ public static class TextCommands
     }
 
     /// <summary>Fails unless the text is long enough for the run's samples and the run fits in memory.</summary>
-    private static void CheckFits(TextRun t, TextScan scan, int units, string path)
+    public static void CheckFits(TextRun t, TextScan scan, int units, string path)
     {
         if (scan.Length > Array.MaxLength)
             throw new FailureException($"--text '{path}' has {scan.Length} characters, more than one array holds ({Array.MaxLength})");
