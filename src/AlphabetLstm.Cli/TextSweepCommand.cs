@@ -263,7 +263,7 @@ public static class TextSweepJson
     {
         static string Read(SettingsDto s) => $"{(s.Stateful ? "streams" : "windows")}, {s.Targets} targets, {s.Encoding}, validation {s.Validation.ToString("R", Inv)}";
         static string Defaults(SettingsDto s) => string.Join(", ", s.Defaults.Select(d => $"{d.Key} {Sweep.Format(d.Value)}"));
-        if (a.Sha256 != b.Sha256) return $"another text: '{Display.Escape(b.Text)}' (SHA-256 {Display.Clip(b.Sha256)}) vs '{Display.Escape(a.Text)}' (SHA-256 {a.Sha256})";
+        if (a.Sha256 != b.Sha256) return $"another text: '{Display.Escape(b.Text)}' (SHA-256 {b.Sha256}) vs '{Display.Escape(a.Text)}' (SHA-256 {a.Sha256})";
         if (Read(a) != Read(b)) return $"the text is read as {Read(b)} vs {Read(a)}";
         if (Defaults(a) != Defaults(b)) return $"defaults {Defaults(b)} vs {Defaults(a)}";
         if (Grid(a) != Grid(b)) return $"grid {Grid(b)} vs {Grid(a)}";
