@@ -102,3 +102,19 @@ let ``a grid file gives its axes in its order, and a bad line is named by its nu
     Assert.Equal("line 1: expected 'setting = value, value, ...', got 'units 16'", message (fun () -> Sweep.parseGrid "units 16"))
     Assert.Equal("line 3: units expects a whole number from 1 to 100,000 for each value, got 'x'", message (fun () -> Sweep.parseGrid "\n\nunits = x"))
     Assert.StartsWith("the grid names no setting", message (fun () -> Sweep.parseGrid "# nothing\n"))
+
+[<Fact>]
+let ``a text's window may be longer than the alphabet's, and a text point keeps the defaults of the settings it does not sweep`` () =
+    Assert.Equal("window expects a whole number from 1 to 25 for each value, got '26'", message (fun () -> Sweep.parseAxis SweepSetting.Window "26"))
+    Assert.Equal<float[]>([| 26.0; 500.0 |], (Sweep.parseTextAxis SweepSetting.Window "26,500").Values)
+    Assert.Equal("window expects a whole number from 1 to 100,000,000 for each value, got '0'", message (fun () -> Sweep.parseTextAxis SweepSetting.Window "0"))
+    Assert.Equal("line 1: window expects a whole number from 1 to 25 for each value, got '40'", message (fun () -> Sweep.parseGrid "window = 40"))
+    Assert.Equal<float[]>([| 40.0 |], (Sweep.parseTextGrid "window = 40").[0].Values)
+    let defaults = { Units = 64; LearningRate = 0.01; Window = 10; BatchSize = 32; Epochs = 50 }
+    let axes = [| Sweep.parseTextAxis SweepSetting.Units "8,16"; Sweep.parseTextAxis SweepSetting.Window "100" |]
+    let points = Sweep.grid axes |> Array.map (fun p -> Sweep.applyText axes p defaults)
+    Assert.Equal<TextSweepSettings[]>(
+        [| { defaults with Units = 8; Window = 100 }; { defaults with Units = 16; Window = 100 } |], points)
+    let all =
+        [| Sweep.parseTextAxis SweepSetting.LearningRate "0.5"; Sweep.parseTextAxis SweepSetting.BatchSize "3"; Sweep.parseTextAxis SweepSetting.Epochs "2" |]
+    Assert.Equal({ defaults with LearningRate = 0.5; BatchSize = 3; Epochs = 2 }, Sweep.applyText all (Sweep.grid all).[0] defaults)
