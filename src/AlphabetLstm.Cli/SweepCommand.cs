@@ -32,7 +32,7 @@ public static class SweepCommand
         Option[] textReading = [t.Stateful, t.Encoding, t.Targets, t.Validation];
         var axes = Sweep.Settings.ToDictionary(s => s, s => new Option<string?>("--" + Sweep.NameOf(s))
         {
-            Description = $"Values of {Sweep.NameOf(s)} to sweep, comma-separated{(s == SweepSetting.Window ? " (the window's n; the variable-length runs' longest)" : "")}.",
+            Description = $"Values of {Sweep.NameOf(s)} to sweep, comma-separated{(s == SweepSetting.Window ? " (the window's n; the variable-length runs' longest; with --text, T, the characters of a sample)" : "")}.",
         });
         var grid = new Option<string?>("--grid") { Description = "A file of 'setting = v1, v2' lines (units, learning-rate, window, batch-size, epochs); # starts a comment." };
         var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");

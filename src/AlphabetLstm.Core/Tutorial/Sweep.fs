@@ -18,7 +18,7 @@ type SweepSetting =
     | Units = 0
     /// Adam's learning rate.
     | LearningRate = 1
-    /// The sample length: a window's n, or the variable-length runs' longest.
+    /// The sample length: a window's n, or the variable-length runs' longest; a text's T.
     | Window = 2
     /// Samples per batch.
     | BatchSize = 3
