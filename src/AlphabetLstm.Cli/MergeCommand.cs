@@ -36,10 +36,13 @@ public static class MergeCommand
         if (missingShards && (jsonFile is not null || outDir is not null))
             throw new UsageException("--missing-shards only lists the shards to run again; drop --json and --out");
         // The parts first: a refused merge leaves nothing on disk, not even an empty --out folder.
-        // Each is read once, within one budget; the first one's format says whether they are a sweep's.
+        // Each is read once, within one budget; the first one's format says whether they are an experiment sweep's or a text sweep's.
         var texts = ReadParts(paths, (_, text) => text);
-        if (SweepJson.FormatOf(texts[0].Results) == SweepJson.Format)
-            return SweepCommand.Merge(texts, jsonFile, outDir, missingShards, stdout);
+        switch (SweepJson.FormatOf(texts[0].Results))
+        {
+            case SweepJson.Format: return SweepCommand.Merge(texts, jsonFile, outDir, missingShards, stdout);
+            case TextSweepJson.Format: return TextSweepCommand.Merge(texts, jsonFile, outDir, missingShards, stdout);
+        }
         var files = texts.Select(t => (t.Path, Results: ParseChecked(t.Path, t.Results))).ToList();
         if (missingShards)
         {

@@ -6,29 +6,35 @@ using System.Text.Json;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>sweep &lt;experiment&gt; [--units 16,32] [--learning-rate 0.01,0.003] [--window ..] [--batch-size ..]
+/// <c>sweep &lt;experiment&gt; | --text FILE [--units 16,32] [--learning-rate 0.01,0.003] [--window ..] [--batch-size ..]
 /// [--epochs ..] [--grid FILE] [--seed S] [--seeds N] [--jobs N] [--shard K/N] [--threads N] [--json FILE]
 /// [--out DIR] [--quiet]</c>: trains one experiment at every point of a grid of settings, each point
 /// once per seed, and writes a table, JSON and a picture per swept setting. The grid and its run list
 /// come from the core (<see cref="Sweep"/>); <c>--jobs</c>, <c>--shard</c> and <c>merge</c> work as for
-/// <c>experiment</c>.
+/// <c>experiment</c>. A text's sweep is <see cref="TextSweepCommand"/>.
 /// </summary>
 public static class SweepCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var id = new Argument<string>("experiment") { Description = $"The experiment to sweep: one of {string.Join(", ", Experiments.Ids)}." };
+        var id = new Argument<string?>("experiment")
+        {
+            Description = $"The experiment to sweep: one of {string.Join(", ", Experiments.Ids)} (or none, with --text FILE).",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         id.Validators.Add(result =>
         {
-            var value = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!Experiments.Ids.Contains(value))
-                result.AddError(Experiments.UnknownMessage(value));
+            if (result.Tokens.Count > 0 && !Experiments.Ids.Contains(result.Tokens[0].Value))
+                result.AddError(Experiments.UnknownMessage(result.Tokens[0].Value));
         });
+        // A text's sweep: train --text's options for how the text is read (the window and batch size are axes here).
+        var t = new TextCommands.TrainOptions();
+        Option[] textReading = [t.Stateful, t.Encoding, t.Targets, t.Validation];
         var axes = Sweep.Settings.ToDictionary(s => s, s => new Option<string?>("--" + Sweep.NameOf(s))
         {
-            Description = $"Values of {Sweep.NameOf(s)} to sweep, comma-separated{(s == SweepSetting.Window ? " (the window's n; the variable-length runs' longest)" : "")}.",
+            Description = $"Values of {Sweep.NameOf(s)} to sweep, comma-separated{(s == SweepSetting.Window ? " (the window's n; the variable-length runs' longest; with --text, T, the characters of a sample)" : s == SweepSetting.Layers ? " (with --text only)" : "")}.",
         });
-        var grid = new Option<string?>("--grid") { Description = "A file of 'setting = v1, v2' lines (units, learning-rate, window, batch-size, epochs); # starts a comment." };
+        var grid = new Option<string?>("--grid") { Description = "A file of 'setting = v1, v2' lines (units, learning-rate, window, batch-size, epochs; with --text, layers too); # starts a comment." };
         var seed = Cli.WholeNumber("--seed", "The first seed (default 1).");
         var seeds = Cli.PositiveInt("--seeds", "Run every point with seeds S..S+N-1 (default 1).", Limits.MaxSeeds);
         var json = new Option<string?>("--json") { Description = "Write the sweep's runs as JSON to FILE." };
@@ -38,30 +44,52 @@ public static class SweepCommand
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1).");
         var shard = new Option<string?>("--shard") { Description = "Run only share K of N (0 <= K < N) of the sweep's runs and write them with --json; `merge` joins the shards." };
 
-        var command = new Command("sweep", "Train one experiment over a grid of settings (units, learning rate, window, batch size, epochs) and seeds.")
+        var command = new Command("sweep", "Train one experiment, or one text (--text FILE), over a grid of settings (units, learning rate, window, batch size, epochs) and seeds.")
         {
-            id, grid, seed, seeds, json, outDir, quiet, jobs, shard, threads,
+            id, t.Text, grid, seed, seeds, json, outDir, quiet, jobs, shard, threads,
         };
         foreach (var option in axes.Values) command.Options.Add(option);
+        foreach (var option in textReading) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            var textFile = parse.GetValue(t.Text);
+            var experiment = parse.GetValue(id);
+            if (textFile is not null && experiment is not null)
+                throw new UsageException($"sweep takes an experiment id or --text FILE, not both (got {experiment} and --text '{Display.Escape(textFile)}')");
+            if (textFile is null && experiment is null)
+                throw new UsageException($"sweep needs an experiment id (one of {string.Join(", ", Experiments.Ids)}) or --text FILE");
+            if (textFile is null && textReading.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } textOnly)
+                throw new UsageException($"{textOnly.Name} goes with --text FILE, not with an experiment id");
             var list = new List<SweepAxis>();
-            if (parse.GetValue(grid) is { } file) list.AddRange(Usage(() => Sweep.ParseGrid(InputFile.ReadText(file, "--grid")), $"--grid '{Display.Escape(file)}': "));
+            Func<string, SweepAxis[]> parseGrid = textFile is null ? Sweep.ParseGrid : Sweep.ParseTextGrid;
+            Func<SweepSetting, string, SweepAxis> parseAxis = textFile is null ? Sweep.ParseAxis : Sweep.ParseTextAxis;
+            if (parse.GetValue(grid) is { } file) list.AddRange(Usage(() => parseGrid(InputFile.ReadText(file, "--grid")), $"--grid '{Display.Escape(file)}': "));
             foreach (var (setting, option) in axes)
-                if (parse.GetValue(option) is { } text) list.Add(Usage(() => Sweep.ParseAxis(setting, text), ""));
-            var settings = new SweepJson.SettingsDto(
-                parse.GetValue(id)!,
-                list.Select(a => new SweepJson.AxisDto(Sweep.NameOf(a.Setting), a.Values)).ToList(),
-                Cli.SeedRange(parse.GetValue(seed) ?? 1, parse.GetValue(seeds) ?? 1));
-            var plan = Usage(() => new SweepPlan(settings), "");
+                if (parse.GetValue(option) is { } text) list.Add(Usage(() => parseAxis(setting, text), ""));
             var share = parse.GetValue(shard) is { } s ? ExperimentCommand.ParseShard(s) : ((int, int)?)null;
             if (share is not null && parse.GetValue(json) is null)
                 throw new UsageException("--shard needs --json FILE: a shard writes its runs there for `merge`");
             if (share is not null && parse.GetValue(outDir) is not null)
                 throw new UsageException("--shard writes only its JSON; drop --out and run `merge SHARD.json... --out DIR` on all the shards");
+            var seedList = Cli.SeedRange(parse.GetValue(seed) ?? 1, parse.GetValue(seeds) ?? 1);
+            var options = new ExperimentCommand.RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
+            if (textFile is not null)
+            {
+                var stateful = parse.GetValue(t.Stateful);
+                var reading = new TextSweepCommand.Options(
+                    textFile, stateful,
+                    parse.GetValue(t.Encoding) is { } e ? ModelFile.ParseEncoding(e)!.Value : SymbolEncoding.OneHot,
+                    parse.GetValue(t.Targets) is { } g ? ModelFile.ParseTargets(g)!.Value : TextRun.DefaultTargets(stateful),
+                    parse.GetValue(t.Validation) ?? TextRun.DefaultValidation);
+                return TextSweepCommand.Execute(reading, list, seedList, options, parse.GetValue(grid), parse.GetValue(json), parse.GetValue(outDir), parse.GetValue(quiet), stdout);
+            }
+            var settings = new SweepJson.SettingsDto(
+                experiment!,
+                list.Select(a => new SweepJson.AxisDto(Sweep.NameOf(a.Setting), a.Values)).ToList(),
+                seedList);
+            var plan = Usage(() => new SweepPlan(settings), "");
             foreach (var spec in plan.Specs.DistinctBy(x => (x.Units, x.BatchSize, x.Data)))
                 Safety.CheckTraining(spec, $"sweep {spec.Id} with {spec.Units} units");
-            var options = new ExperimentCommand.RunOptions(parse.GetValue(jobs) ?? Environment.ProcessorCount, share, parse.GetValue(threads) ?? 1);
             OutputRule.Guard(
                 [new("--json", parse.GetValue(json)), .. Outputs(parse.GetValue(outDir), plan)],
                 [new("--grid", parse.GetValue(grid))]);
@@ -347,8 +375,11 @@ public static class SweepTable
     }
 
     /// <summary>Every file <see cref="Write"/> writes into <paramref name="dir"/>.</summary>
-    public static IEnumerable<string> Files(string dir, SweepPlan plan) =>
-        Pictured(plan).Select(a => Path.Combine(dir, PictureFile(a.Setting))).Append(Path.Combine(dir, JsonFile)).Append(Path.Combine(dir, MarkdownFile));
+    public static IEnumerable<string> Files(string dir, SweepPlan plan) => Files(dir, Pictured(plan).Select(a => a.Setting));
+
+    /// <summary>The files a sweep's <c>--out</c> holds: a picture per pictured setting, the JSON and the markdown.</summary>
+    public static IEnumerable<string> Files(string dir, IEnumerable<string> pictured) =>
+        pictured.Select(s => Path.Combine(dir, PictureFile(s))).Append(Path.Combine(dir, JsonFile)).Append(Path.Combine(dir, MarkdownFile));
 
     /// <summary>Writes the pictures, sweep.json and, last, sweep.md into <paramref name="dir"/>; returns the paths written.</summary>
     public static IReadOnlyList<string> Write(string dir, SweepPlan plan, IReadOnlyList<SweepJson.RunDto> runs, double wallSeconds, string wallNote = "")
@@ -380,8 +411,17 @@ public static class SweepTable
     /// <summary>The settings that take more than one value: each gets a picture (one value is a fixed setting, not a sweep).</summary>
     private static IEnumerable<SweepJson.AxisDto> Pictured(SweepPlan plan) => plan.Settings.Axes.Where(a => a.Values.Count > 1);
 
-    /// <summary>Accuracy against one setting: every run as a dot, the median at each value joined by a line. The values sit at even steps, labelled.</summary>
-    public static byte[] Picture(string experiment, SweepJson.AxisDto axis, IReadOnlyList<SweepJson.RunDto> runs)
+    /// <summary>Accuracy against one setting (see <see cref="MetricPicture"/>).</summary>
+    public static byte[] Picture(string experiment, SweepJson.AxisDto axis, IReadOnlyList<SweepJson.RunDto> runs) =>
+        MetricPicture($"{experiment}: accuracy against {axis.Setting}", "accuracy after training", axis,
+                      runs.Select(r => (r.Settings[axis.Setting], r.Accuracy)).ToList(), 1.05, ScottPlot.Alignment.LowerRight);
+
+    /// <summary>
+    /// A metric against one setting: every run as a dot, the median at each value joined by a line, the
+    /// values at even steps, labelled; the metric's axis from 0 to <paramref name="top"/>.
+    /// </summary>
+    public static byte[] MetricPicture(string title, string metric, SweepJson.AxisDto axis, IReadOnlyList<(double Setting, double Metric)> runs,
+                                       double top, ScottPlot.Alignment legend)
     {
         Plots.UseSansFont();
         var plot = new ScottPlot.Plot();
@@ -391,7 +431,7 @@ public static class SweepTable
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         for (var k = 0; k < axis.Values.Count; k++)
         {
-            var at = runs.Where(r => r.Settings[axis.Setting] == axis.Values[k]).Select(r => r.Accuracy).Order().ToList();
+            var at = runs.Where(r => r.Setting == axis.Values[k]).Select(r => r.Metric).Order().ToList();
             xs.AddRange(at.Select(_ => (double)k));
             ys.AddRange(at);
             medians[k] = Stats.Median(at);
@@ -402,11 +442,11 @@ public static class SweepTable
         var line = plot.Add.Scatter(Enumerable.Range(0, medians.Length).Select(k => (double)k).ToArray(), medians);
         line.LegendText = "median";
         plot.Axes.Bottom.TickGenerator = ticks;
-        plot.Axes.SetLimits(-0.5, axis.Values.Count - 0.5, 0, 1.05);
-        plot.Title($"{experiment}: accuracy against {axis.Setting}");
+        plot.Axes.SetLimits(-0.5, axis.Values.Count - 0.5, 0, top);
+        plot.Title(title);
         plot.XLabel(axis.Setting);
-        plot.YLabel("accuracy after training");
-        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+        plot.YLabel(metric);
+        plot.ShowLegend(legend);
         return plot.GetImageBytes(800, 420, ScottPlot.ImageFormat.Png);
     }
 }

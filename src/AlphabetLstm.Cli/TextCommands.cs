@@ -19,6 +19,7 @@ public static class TextCommands
     public const int DefaultEpochs = 50;
     public const int DefaultBatchSize = 32;
     public const double DefaultLearningRate = 0.01;
+    public const int DefaultLayers = 1;
 
     /// <summary>The options only a text run has, added to <c>train</c>.</summary>
     public sealed class TrainOptions
@@ -30,7 +31,7 @@ public static class TextCommands
         public Option<bool> Stateful { get; } = new("--stateful") { Description = "With --text: cut the text into batch-size streams and carry the state from chunk to chunk (reset each epoch), as char-rnn trains." };
         public Option<string?> Targets { get; } = new Option<string?>("--targets") { Description = "With --text: every (a target after every character; the default with --stateful) or last (one target after each sample; the default for windows)." }.AcceptOnlyFromAmong(ModelFile.TargetsNames);
         public Option<double?> Validation { get; } = ValidationOption();
-        public Option<int?> Layers { get; } = Cli.PositiveInt("--layers", "With --text: N, stacked LSTM layers, each reading the h of the layer below (default 1).", Parameters.MaxLayers);
+        public Option<int?> Layers { get; } = Cli.PositiveInt("--layers", $"With --text: N, stacked LSTM layers, each reading the h of the layer below (default {DefaultLayers}).", Parameters.MaxLayers);
         public Option<string?> Json { get; } = new("--json") { Description = "With --text: write the run (settings, vocabulary size, loss and held-out loss per epoch, the best epoch) to this JSON file." };
         public Option<string?> Plot { get; } = new("--plot") { Description = "With --text: draw the training and held-out loss per epoch (bits per character) into this PNG file." };
 
@@ -66,7 +67,7 @@ public static class TextCommands
         var targets = parse.GetValue(t.Targets) is { } g ? ModelFile.ParseTargets(g)!.Value : TextRun.DefaultTargets(stateful);
         var validation = parse.GetValue(t.Validation) ?? TextRun.DefaultValidation;
         var units = s.Units ?? DefaultUnits;
-        var layers = parse.GetValue(t.Layers) ?? 1;
+        var layers = parse.GetValue(t.Layers) ?? DefaultLayers;
         var path = parse.GetValue(t.Text)!;
         var json = parse.GetValue(t.Json);
         var plot = parse.GetValue(t.Plot);
@@ -302,7 +303,7 @@ public static class TextCommands
     }
 
     /// <summary>Fails unless the text is long enough for the run's samples and the run fits in memory.</summary>
-    private static void CheckFits(TextRun t, TextScan scan, int units, int layers, string path)
+    public static void CheckFits(TextRun t, TextScan scan, int units, int layers, string path)
     {
         if (scan.Length > Array.MaxLength)
             throw new FailureException($"--text '{path}' has {scan.Length} characters, more than one array holds ({Array.MaxLength})");

@@ -111,8 +111,10 @@ public partial class SweepCliTests
         Ok(dir.Path, [.. Grid, "--json", "options.json"]);
         Assert.Equal(Untimed(File.ReadAllText(dir["options.json"])), Untimed(File.ReadAllText(dir["file.json"])));
 
-        File.WriteAllText(dir["bad.txt"], "units = 4\nlayers = 2\n");
-        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "sweep", "one-char", "--grid", "bad.txt"), 2, "--grid 'bad.txt': line 2: unknown setting 'layers'");
+        File.WriteAllText(dir["bad.txt"], "units = 4\nheads = 2\n");
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "sweep", "one-char", "--grid", "bad.txt"), 2, "--grid 'bad.txt': line 2: unknown setting 'heads'");
+        File.WriteAllText(dir["stack.txt"], "units = 4\nlayers = 2\n");
+        CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "sweep", "one-char", "--grid", "stack.txt"), 2, "--grid 'stack.txt': line 2: layers can be swept for a text only");
         CliProcess.AssertCleanError(CliProcess.Run(dir.Path, "sweep", "one-char", "--grid", "grid.txt", "--json", "grid.txt"), 1, "--json 'grid.txt' is the file --grid reads");
         Assert.StartsWith("# two by two", File.ReadAllText(dir["grid.txt"]));
     }

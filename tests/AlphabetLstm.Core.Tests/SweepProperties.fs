@@ -97,8 +97,29 @@ let ``a grid file gives its axes in its order, and a bad line is named by its nu
     let axes = Sweep.parseGrid "# a sweep\nlearning-rate = 0.01, 0.003\n\n  units=16,32,64  \n"
     Assert.Equal<SweepSetting[]>([| SweepSetting.LearningRate; SweepSetting.Units |], axes |> Array.map (fun a -> a.Setting))
     Assert.Equal<float[]>([| 16.0; 32.0; 64.0 |], axes.[1].Values)
-    Assert.Equal("line 2: unknown setting 'layers'; the settings are units, learning-rate, window, batch-size, epochs",
+    Assert.Equal("line 2: unknown setting 'heads'; the settings are units, learning-rate, window, batch-size, epochs, layers",
+                 message (fun () -> Sweep.parseGrid "units = 16\nheads = 2"))
+    Assert.Equal("line 2: layers can be swept for a text only: the tutorial's experiments have one layer",
                  message (fun () -> Sweep.parseGrid "units = 16\nlayers = 2"))
     Assert.Equal("line 1: expected 'setting = value, value, ...', got 'units 16'", message (fun () -> Sweep.parseGrid "units 16"))
     Assert.Equal("line 3: units expects a whole number from 1 to 100,000 for each value, got 'x'", message (fun () -> Sweep.parseGrid "\n\nunits = x"))
     Assert.StartsWith("the grid names no setting", message (fun () -> Sweep.parseGrid "# nothing\n"))
+
+[<Fact>]
+let ``a text's window may be longer than the alphabet's, and a text point keeps the defaults of the settings it does not sweep`` () =
+    Assert.Equal("window expects a whole number from 1 to 25 for each value, got '26'", message (fun () -> Sweep.parseAxis SweepSetting.Window "26"))
+    Assert.Equal<float[]>([| 26.0; 500.0 |], (Sweep.parseTextAxis SweepSetting.Window "26,500").Values)
+    Assert.Equal("window expects a whole number from 1 to 100,000,000 for each value, got '0'", message (fun () -> Sweep.parseTextAxis SweepSetting.Window "0"))
+    Assert.Equal("line 1: window expects a whole number from 1 to 25 for each value, got '40'", message (fun () -> Sweep.parseGrid "window = 40"))
+    Assert.Equal<float[]>([| 40.0 |], (Sweep.parseTextGrid "window = 40").[0].Values)
+    let defaults = { Units = 64; LearningRate = 0.01; Window = 10; BatchSize = 32; Epochs = 50; Layers = 1 }
+    let axes = [| Sweep.parseTextAxis SweepSetting.Units "8,16"; Sweep.parseTextAxis SweepSetting.Window "100" |]
+    let points = Sweep.grid axes |> Array.map (fun p -> Sweep.applyText axes p defaults)
+    Assert.Equal<TextSweepSettings[]>(
+        [| { defaults with Units = 8; Window = 100 }; { defaults with Units = 16; Window = 100 } |], points)
+    let all =
+        [| Sweep.parseTextAxis SweepSetting.LearningRate "0.5"; Sweep.parseTextAxis SweepSetting.BatchSize "3"; Sweep.parseTextAxis SweepSetting.Epochs "2"
+           Sweep.parseTextAxis SweepSetting.Layers "3" |]
+    Assert.Equal({ defaults with LearningRate = 0.5; BatchSize = 3; Epochs = 2; Layers = 3 }, Sweep.applyText all (Sweep.grid all).[0] defaults)
+    Assert.Equal("layers expects a whole number from 1 to 64 for each value, got '65'", message (fun () -> Sweep.parseTextAxis SweepSetting.Layers "65"))
+    Assert.Equal("layers can be swept for a text only: the tutorial's experiments have one layer", message (fun () -> Sweep.parseAxis SweepSetting.Layers "2"))

@@ -7,7 +7,7 @@
 #   2. builds alphabet-lstm (Release) into a scratch folder and puts it on PATH;
 #   3. starts munged (its own key made with dd, its own socket) and a one-node Slurm cluster (its own
 #      slurm.conf, spool, state, log and pid paths, free ports), all in the scratch folder;
-#   4. takes each example from README.md (or, for the sweep, docs/performance.md), between an HTML
+#   4. takes each example from README.md (or, for the sweeps, docs/performance.md), between an HTML
 #      comment `<!-- cluster-test: NAME -->` and the end of the fenced block after it, and runs it
 #      exactly as shown in a folder of its own;
 #   5. compares each merged JSON with an unsharded run of the same command (timings apart);
@@ -267,6 +267,17 @@ if [ -s "$sweep_dir/sweep.sh" ] && run_example sweep sweep-submit; then
   [ -f "$sweep_dir/sweep/sweep.md" ] && cat "$sweep_dir/sweep/sweep.md"
 elif [ ! -s "$sweep_dir/sweep.sh" ]; then
   fail "sweep: README.md and docs/performance.md have no block after <!-- cluster-test: sweep-script -->"
+fi
+
+# A 2 x 2 sweep of one text through the same array: the job script is saved as text-sweep.sh.
+text_dir="$scratch/examples/text-sweep"
+mkdir -p "$text_dir"
+readme_block text-sweep-script >"$text_dir/text-sweep.sh"
+if [ -s "$text_dir/text-sweep.sh" ] && run_example text-sweep text-sweep-submit; then
+  compare_with_unsharded text-sweep text-sweep/sweep.json text-sweep.sh
+  [ -f "$text_dir/text-sweep/sweep.md" ] && grep '^|' "$text_dir/text-sweep/sweep.md"
+elif [ ! -s "$text_dir/text-sweep.sh" ]; then
+  fail "text-sweep: README.md and docs/performance.md have no block after <!-- cluster-test: text-sweep-script -->"
 fi
 
 if run_example parallel parallel; then
