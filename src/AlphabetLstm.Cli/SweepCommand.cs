@@ -111,12 +111,7 @@ public static class SweepCommand
 
     public static int Execute(SweepPlan plan, ExperimentCommand.RunOptions options, string? jsonFile, string? outDir, bool quiet, TextWriter stdout)
     {
-        if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
-        if (outDir is not null)
-        {
-            AtomicFile.EnsureWritableFolder(outDir, "--out");
-            if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
-        }
+        SweepOutput.Prepare(jsonFile, outDir, stdout);
         stdout.WriteLine($"linear algebra: {LinearAlgebra.Select()}");
         var planned = options.Shard is var (index, count) ? Sweep.Shard(index, count, plan.Runs) : plan.Runs;
         stdout.WriteLine($"sweep of {plan.Settings.Experiment}: {plan.Points.Length} points × {plan.Settings.Seeds.Count} seeds = {plan.Runs.Length} runs"
@@ -125,18 +120,9 @@ public static class SweepCommand
         var records = RunScheduler.RunAll(planned.Select(r => new PlannedRun(plan.SpecOf(r), r.Seed)).ToList(), options.Jobs, options.Threads, stdout, quiet);
         var runs = planned.Zip(records, plan.ToDto).ToList();
         var seconds = wall.Elapsed.TotalSeconds;
-        stdout.Write(SweepTable.Markdown(plan, runs, seconds));
-
-        if (jsonFile is not null)
-        {
-            var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
-            AtomicFile.WriteAllText(jsonFile, SweepJson.Serialize(plan.Settings, runs, shard));
-            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
-        }
-        if (outDir is not null)
-            foreach (var written in SweepTable.Write(outDir, plan, runs, seconds))
-                stdout.WriteLine($"wrote {Display.Escape(written)}");
-        return ExitCodes.Ok;
+        var shard = options.Shard is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
+        return SweepOutput.Finish(SweepTable.Markdown(plan, runs, seconds), jsonFile, () => SweepJson.Serialize(plan.Settings, runs, shard),
+                                  outDir, dir => SweepTable.Write(dir, plan, runs, seconds), stdout);
     }
 
     /// <summary><c>merge</c> of sweep parts: the same checks as for experiments, then the same table, JSON and pictures as one unsharded sweep.</summary>
@@ -159,24 +145,10 @@ public static class SweepCommand
         OutputRule.Guard(
             [new("--json", jsonFile), .. Outputs(outDir, plan)],
             paths.Select((p, k) => new OutputRule.Named($"part {k + 1}", p)));
-        if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
-        if (outDir is not null)
-        {
-            AtomicFile.EnsureWritableFolder(outDir, "--out");
-            if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
-        }
-        var wall = files.Sum(f => f.Sweep.Shard?.WallSeconds ?? 0);
-        var note = $" (the sum of {files.Count} shards' wall times)";
-        stdout.Write(SweepTable.Markdown(plan, runs, wall, note));
-        if (jsonFile is not null)
-        {
-            AtomicFile.WriteAllText(jsonFile, SweepJson.Serialize(plan.Settings, runs));
-            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
-        }
-        if (outDir is not null)
-            foreach (var written in SweepTable.Write(outDir, plan, runs, wall, note))
-                stdout.WriteLine($"wrote {Display.Escape(written)}");
-        return ExitCodes.Ok;
+        SweepOutput.Prepare(jsonFile, outDir, stdout);
+        var (wall, note) = SweepOutput.ShardsWall(files.Select(f => f.Sweep.Shard));
+        return SweepOutput.Finish(SweepTable.Markdown(plan, runs, wall, note), jsonFile, () => SweepJson.Serialize(plan.Settings, runs),
+                                  outDir, dir => SweepTable.Write(dir, plan, runs, wall, note), stdout);
     }
 }
 

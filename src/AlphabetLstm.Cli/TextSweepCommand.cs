@@ -62,12 +62,7 @@ public static class TextSweepCommand
             catch (FailureException e) { throw new FailureException($"point {point.Index} ({Sweep.Describe(plan.Axes, point)}): {e.Message}"); }
         }
         var share = options.Shard;
-        if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
-        if (outDir is not null)
-        {
-            AtomicFile.EnsureWritableFolder(outDir, "--out");
-            if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
-        }
+        SweepOutput.Prepare(jsonFile, outDir, stdout);
         stdout.WriteLine($"linear algebra: {LinearAlgebra.Select()}");
         var planned = share is var (index, count) ? Sweep.Shard(index, count, plan.Runs) : plan.Runs;
         stdout.WriteLine($"sweep of '{Display.Escape(settings.Text)}' ({settings.Characters} characters, {settings.VocabularySize} distinct; {plan.Reading}): "
@@ -79,17 +74,9 @@ public static class TextSweepCommand
             (k, stop) => plan.Train(planned[k], text, options.Threads, stop),
             (k, dto) => { if (!quiet) stdout.WriteLine(TextSweepTable.RunLine(plan, planned[k], dto)); });
         var seconds = wall.Elapsed.TotalSeconds;
-        stdout.Write(TextSweepTable.Markdown(plan, runs, seconds));
-        if (jsonFile is not null)
-        {
-            var shard = share is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
-            AtomicFile.WriteAllText(jsonFile, TextSweepJson.Serialize(settings, runs, shard));
-            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
-        }
-        if (outDir is not null)
-            foreach (var written in TextSweepTable.Write(outDir, plan, runs, seconds))
-                stdout.WriteLine($"wrote {Display.Escape(written)}");
-        return ExitCodes.Ok;
+        var shard = share is var (si, sn) ? new ResultsJson.ShardDto(si, sn, Math.Round(seconds, 3)) : null;
+        return SweepOutput.Finish(TextSweepTable.Markdown(plan, runs, seconds), jsonFile, () => TextSweepJson.Serialize(settings, runs, shard),
+                                  outDir, dir => TextSweepTable.Write(dir, plan, runs, seconds), stdout);
     }
 
     /// <summary><c>merge</c> of text sweep parts: the checks every merge makes (one text, one grid, every run once), then one sweep's table, JSON and pictures.</summary>
@@ -111,24 +98,10 @@ public static class TextSweepCommand
         OutputRule.Guard(
             [new("--json", jsonFile), .. outDir is null ? [] : SweepTable.Files(outDir, plan.Settings.Axes.Where(a => a.Values.Count > 1).Select(a => a.Setting)).Select(f => new OutputRule.Named("--out", f))],
             files.Select((f, k) => new OutputRule.Named($"part {k + 1}", f.Path)));
-        if (jsonFile is not null) AtomicFile.EnsureWritableFileTarget(jsonFile, "--json");
-        if (outDir is not null)
-        {
-            AtomicFile.EnsureWritableFolder(outDir, "--out");
-            if (Plots.Preflight() is { } warning) stdout.WriteLine($"warning: {warning}");
-        }
-        var wall = files.Sum(f => f.Sweep.Shard?.WallSeconds ?? 0);
-        var note = $" (the sum of {files.Count} shards' wall times)";
-        stdout.Write(TextSweepTable.Markdown(plan, runs, wall, note));
-        if (jsonFile is not null)
-        {
-            AtomicFile.WriteAllText(jsonFile, TextSweepJson.Serialize(plan.Settings, runs));
-            stdout.WriteLine($"wrote {Display.Escape(jsonFile)}");
-        }
-        if (outDir is not null)
-            foreach (var written in TextSweepTable.Write(outDir, plan, runs, wall, note))
-                stdout.WriteLine($"wrote {Display.Escape(written)}");
-        return ExitCodes.Ok;
+        SweepOutput.Prepare(jsonFile, outDir, stdout);
+        var (wall, note) = SweepOutput.ShardsWall(files.Select(f => f.Sweep.Shard));
+        return SweepOutput.Finish(TextSweepTable.Markdown(plan, runs, wall, note), jsonFile, () => TextSweepJson.Serialize(plan.Settings, runs),
+                                  outDir, dir => TextSweepTable.Write(dir, plan, runs, wall, note), stdout);
     }
 }
 

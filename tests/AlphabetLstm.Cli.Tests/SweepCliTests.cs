@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using static AlphabetLstm.Cli.Tests.SweepFiles;
 
 namespace AlphabetLstm.Cli.Tests;
 
@@ -10,26 +11,6 @@ namespace AlphabetLstm.Cli.Tests;
 public partial class SweepCliTests
 {
     private static readonly string[] Grid = ["sweep", "one-char", "--units", "4,8", "--learning-rate", "0.01,0.003", "--epochs", "3", "--seeds", "2", "--quiet"];
-
-    [GeneratedRegex(@"""(trainSeconds|wallSeconds)"": [0-9.E+-]+")]
-    private static partial Regex JsonTiming();
-
-    [GeneratedRegex(@"(?m)\| [0-9.]+ \|$|total wall time [0-9.]+ s.*$")]
-    private static partial Regex TextTiming();
-
-    private static string Untimed(string text) => TextTiming().Replace(JsonTiming().Replace(text, "\"$1\": T"), "T");
-
-    private static Dictionary<string, string> Folder(string dir) =>
-        Directory.GetFiles(dir).ToDictionary(
-            f => Path.GetFileName(f),
-            f => f.EndsWith(".png") ? Convert.ToBase64String(File.ReadAllBytes(f)) : Untimed(File.ReadAllText(f)));
-
-    private static CliResult Ok(string dir, params string[] args)
-    {
-        var r = CliProcess.Run(dir, args);
-        Assert.True(r.ExitCode == 0, r.Stderr);
-        return r;
-    }
 
     [Fact]
     public void A_sharded_sweep_merges_to_the_table_json_and_pictures_of_the_unsharded_one()

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using static AlphabetLstm.Cli.Tests.SweepFiles;
 
 namespace AlphabetLstm.Cli.Tests;
 
@@ -12,34 +13,6 @@ public partial class TextSweepCliTests
 {
     private static readonly string[] Grid =
         ["sweep", "--text", "fox.txt", "--units", "4,8", "--window", "3,6", "--epochs", "1", "--seeds", "2", "--batch-size", "16", "--quiet"];
-
-    [GeneratedRegex(@"""(trainSeconds|wallSeconds)"": [0-9.E+-]+")]
-    private static partial Regex JsonTiming();
-
-    [GeneratedRegex(@"(?m)\| [0-9.]+ \|$|total wall time [0-9.]+ s.*$")]
-    private static partial Regex TextTiming();
-
-    private static string Untimed(string text) => TextTiming().Replace(JsonTiming().Replace(text, "\"$1\": T"), "T");
-
-    private static Dictionary<string, string> Folder(string dir) =>
-        Directory.GetFiles(dir).ToDictionary(
-            f => Path.GetFileName(f),
-            f => f.EndsWith(".png") ? Convert.ToBase64String(File.ReadAllBytes(f)) : Untimed(File.ReadAllText(f)));
-
-    /// <summary>A folder with a small text of 1,800 characters (28 distinct) as fox.txt.</summary>
-    private static TempFolder WithText(string name = "fox.txt", string sentence = "the quick brown fox jumps over the lazy dog. ")
-    {
-        var dir = new TempFolder();
-        File.WriteAllText(dir[name], string.Concat(Enumerable.Repeat(sentence, 1800 / sentence.Length)));
-        return dir;
-    }
-
-    private static CliResult Ok(string dir, params string[] args)
-    {
-        var r = CliProcess.Run(dir, args);
-        Assert.True(r.ExitCode == 0, r.Stderr);
-        return r;
-    }
 
     [Fact]
     public void A_sharded_text_sweep_merges_to_the_unsharded_one_and_two_jobs_give_the_numbers_of_one()
