@@ -67,7 +67,7 @@ let private inputFor (s: Shape) (vocabulary: Vocabulary) : InputSpec =
 let private modelFor (s: Shape) : SavedModel =
     let vocabulary = vocabularyFor s
     let input = inputFor s vocabulary
-    { Vocabulary = vocabulary; Input = input; Parameters = awkwardParametersV vocabulary.Count input.Features s.H s.Seed }
+    { Vocabulary = vocabulary; Input = input; Parameters = awkwardParametersV vocabulary.Count input.Features s.H s.Seed; Precision = Precision.Float64 }
 
 let private ok (r: Result<'T, string>) =
     match r with
@@ -93,7 +93,7 @@ let ``negative zero, the smallest subnormal and the largest double survive the r
     special.[0].Values.[2] <- Double.MaxValue
     special.[0].Values.[3] <- -Double.MaxValue
     let p = Parameters.create (Matrix<float>.Build.Dense(1, 4, special.[0].Values)) p.RecurrentKernel p.Bias p.DenseKernel p.DenseBias
-    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p }
+    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p; Precision = Precision.Float64 }
     let back = ok (ModelFile.parse (ModelFile.serialize m))
     sameParameters p back.Parameters
     Assert.True(Double.IsNegative back.Parameters.Kernel.[0, 0], "-0.0 came back as +0.0")
@@ -260,7 +260,7 @@ let ``a file that is not a model names what is wrong`` (text: string) (expected:
 
 let private tinyText () =
     let p = (build { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 3L }).Parameters
-    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p }
+    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p; Precision = Precision.Float64 }
 
 let private refusedWith (expected: string) (text: string) =
     match ModelFile.parse text with

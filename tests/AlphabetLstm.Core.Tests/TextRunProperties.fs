@@ -123,7 +123,7 @@ let private modelOf (s: Shape) (stream: bool) (text: string[]) =
     let input = { TextRuns.inputOf { textRun s stream text with Vocabulary = v } with Targets = Targets.Last }
     let p = (Parameters.init input.Features s.H v.Count (Rng.create s.Seed)).Value
     // Larger weights than Glorot's so the most likely symbol changes along the text.
-    { Vocabulary = v; Input = input; Parameters = Parameters.map (fun x -> 3.0 * x) p }
+    { Vocabulary = v; Input = input; Parameters = Parameters.map (fun x -> 3.0 * x) p; Precision = Precision.Float64 }
 
 [<LstmProperty>]
 let ``at temperature 0 a window model picks the most likely symbol after the last T symbols, each read from zeros`` (s: Shape) =
