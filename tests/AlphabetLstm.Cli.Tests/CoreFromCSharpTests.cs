@@ -16,7 +16,7 @@ public class CoreFromCSharpTests
         var trained = Training.Train(fit, data, Training.Start(fit, init.Value, init.Next), betweenEpochs: LstmState.Zeros);
 
         // The state is a value: pass zeros to reset, pass the returned state to carry on.
-        var model = new SavedModel(Vocabulary.Alphabet, Experiments.InputOf(Experiments.Find("stateful")), trained.Parameters);
+        var model = new SavedModel(Vocabulary.Alphabet, Experiments.InputOf(Experiments.Find("stateful")), trained.Parameters, Precision.Float64);
         var state = LstmState.Zeros(1, model.Parameters.Units);
         var letter = "A";
         var text = "A";
