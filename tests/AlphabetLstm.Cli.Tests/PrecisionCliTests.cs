@@ -97,6 +97,19 @@ public class PrecisionCliTests
     }
 
     [Fact]
+    public void An_experiment_plan_in_float32_trains_every_run_with_a_float32_configuration()
+    {
+        var settings = new ResultsJson.SettingsDto(["one-char", "stateful"], [1, 2], false, Epochs: 1, Units: 2, Precision: "float32");
+        var plan = new ExperimentPlan(settings);
+        Assert.All(plan.Runs, r => Assert.Equal(Precision.Float32, r.Precision));
+        var run = plan.Runs[0];
+        Assert.Equal(Precision.Float32, ExperimentRunner.Run(run.Spec, run.Seed, precision: run.Precision).Result.Config.Precision);
+        Assert.All(new ExperimentPlan(settings with { Precision = null }).Runs, r => Assert.Equal(Precision.Float64, r.Precision));
+        var bad = Assert.Throws<FailureException>(() => new ExperimentPlan(settings with { Precision = "float16" }));
+        Assert.Contains("settings.precision: expected \"float32\" or \"float64\", found \"float16\"", bad.Message);
+    }
+
+    [Fact]
     public void A_resume_naming_another_precision_than_the_checkpoint_is_refused_in_one_line_and_the_same_one_goes_on()
     {
         using var dir = new TempFolder();
