@@ -125,7 +125,7 @@ public class CoreFromCSharpTests
             GGA -> A (expected A)
             GAA -> G (expected G)
             AAG -> F (expected F)
-            version: expected 1 to 3, found 9: the file is from a newer alphabet-lstm
+            version: expected 1 to 4, found 9: the file is from a newer alphabet-lstm
             """, o.ToString().ReplaceLineEndings("\n").TrimEnd());
     }
 }

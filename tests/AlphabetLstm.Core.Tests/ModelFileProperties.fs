@@ -251,8 +251,8 @@ let ``a damaged file loads as a valid model or is refused with one clean line, n
 [<InlineData("[1, 2]", "the file: expected an object, found an array of 2 items")>]
 [<InlineData("{\"format\": \"alphabet-lstm-checkpoint\"}", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"")>]
 [<InlineData("{\"version\": 1}", "format: missing")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 4}", "version: expected 1 to 3, found 4: the file is from a newer alphabet-lstm")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 3, found the string \"1\"")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 5}", "version: expected 1 to 4, found 5: the file is from a newer alphabet-lstm")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 4, found the string \"1\"")>]
 let ``a file that is not a model names what is wrong`` (text: string) (expected: string) =
     match ModelFile.parse text with
     | Ok _ -> failwith "loaded"
