@@ -90,6 +90,9 @@ public class PrecisionCliTests
         var f64 = CliProcess.Run(dir.Path, [.. run, "--json", "r64.json", "--precision", "float64"]);
         Assert.True(f64.ExitCode == 0, f64.Stderr);
         Assert.False(Root(dir["r64.json"]).GetProperty("settings").TryGetProperty("precision", out _));
+        var runs = ResultsJson.Parse("r32.json", File.ReadAllText(dir["r32.json"])).Runs;
+        Assert.Contains("; trained in float32;", Report.Markdown(runs, 1.0, "", "float32"));
+        Assert.DoesNotContain("trained in", Report.Markdown(runs, 1.0));
         // Shards of different precisions do not merge.
         var merge = CliProcess.Run(dir.Path, "merge", "r64.json", "r32.json", "--json", "merged.json");
         Assert.NotEqual(0, merge.ExitCode);
