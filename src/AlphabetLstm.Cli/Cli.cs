@@ -171,6 +171,24 @@ public static class Cli
     public static Option<double?> LearningRate(string description) =>
         Number("--learning-rate", description, "a positive number", Adam.IsValidLearningRate);
 
+    /// <summary>
+    /// <c>--precision float32|float64</c>: the number type a run trains in, by the core's names
+    /// (<see cref="ModelFile.ParsePrecision"/>, exact and culture-free), or a one-line error naming the
+    /// value and the choices (exit 2). Null when not given: each command has its own default.
+    /// </summary>
+    public static Option<Precision?> Precision(string description)
+    {
+        var option = new Option<Precision?>("--precision") { Description = description };
+        option.CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ModelFile.ParsePrecision(token) is { } p) return p;
+            result.AddError($"--precision expects {string.Join(" or ", ModelFile.PrecisionNames)}, got '{Clip(token)}'");
+            return null;
+        };
+        return option;
+    }
+
     /// <summary>An option holding a whole 64-bit number, parsed invariantly, or a one-line error with the range.</summary>
     public static Option<long?> WholeNumber(string name, string description)
     {

@@ -38,6 +38,7 @@ public static class ExperimentCommand
         var quiet = new Option<bool>("--quiet") { Description = "Print only the results, no progress or patterns." };
         var jobs = Cli.PositiveInt("--jobs", "Train N runs at a time (default: the number of cores). Results do not depend on N.");
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1). Results do not depend on N.");
+        var precision = Cli.Precision("float64 (default: the tutorial's numbers) or float32: the number type every run trains in.");
         var shard = new Option<string?>("--shard")
         {
             Description = "Run only share K of N (0 <= K < N) of the (experiment, seed) runs and write them with --json; `merge` joins the shards.",
@@ -45,7 +46,7 @@ public static class ExperimentCommand
 
         var command = new Command("experiment", "Train and explain the tutorial's experiments.")
         {
-            id, seed, seeds, epochs, units, mask, json, outDir, noReport, quiet, jobs, shard, threads,
+            id, seed, seeds, epochs, units, mask, json, outDir, noReport, quiet, jobs, shard, threads, precision,
         };
         command.SetAction(parse =>
         {
@@ -55,7 +56,8 @@ public static class ExperimentCommand
             var settings = new ResultsJson.SettingsDto(
                 which == "all" ? Experiments.Ids : [which],
                 Cli.SeedRange(first, count),
-                parse.GetValue(mask), parse.GetValue(epochs), parse.GetValue(units));
+                parse.GetValue(mask), parse.GetValue(epochs), parse.GetValue(units),
+                ResultsJson.PrecisionSetting(parse.GetValue(precision) ?? Precision.Float64));
             var share = parse.GetValue(shard) is { } text ? ParseShard(text) : ((int, int)?)null;
             if (share is not null && parse.GetValue(json) is null)
                 throw new UsageException("--shard needs --json FILE: a shard writes its runs there for `merge`");

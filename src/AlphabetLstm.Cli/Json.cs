@@ -79,8 +79,23 @@ public static class ResultsJson
         [JsonIgnore] public string Key => $"{Experiment} seed {Seed}";
     }
 
-    /// <summary>What the user asked for: the experiments, the seeds and the overrides (null: the tutorial's value).</summary>
-    public sealed record SettingsDto(IReadOnlyList<string> Experiments, IReadOnlyList<long> Seeds, bool Mask, int? Epochs = null, int? Units = null);
+    /// <summary>
+    /// What the user asked for: the experiments, the seeds and the overrides (null: the tutorial's value).
+    /// <paramref name="Precision"/> is "float32" for a float32 plan and null (not written) for the
+    /// tutorial's float64, so float64 results files read exactly as before.
+    /// </summary>
+    public sealed record SettingsDto(IReadOnlyList<string> Experiments, IReadOnlyList<long> Seeds, bool Mask, int? Epochs = null, int? Units = null,
+                                     string? Precision = null);
+
+    /// <summary>The settings' "precision" for a plan in <paramref name="precision"/>: null for float64 (the default, not written).</summary>
+    public static string? PrecisionSetting(Precision precision) =>
+        precision == AlphabetLstm.Core.Precision.Float64 ? null : ModelFile.PrecisionName(precision);
+
+    /// <summary>The precision a results file's settings name (float64 when absent); one line for an unknown name.</summary>
+    public static Precision PrecisionOf(SettingsDto settings) =>
+        settings.Precision is null ? AlphabetLstm.Core.Precision.Float64
+        : ModelFile.ParsePrecision(settings.Precision) ?? throw new FailureException(
+            $"settings.precision: expected {string.Join(" or ", ModelFile.PrecisionNames.Select(n => $"\"{n}\""))}, found \"{Display.Clip(settings.Precision)}\"");
 
     /// <summary>Which share of the runs a shard file holds: <c>--shard Index/Count</c>, and its own wall time.</summary>
     public sealed record ShardDto(int Index, int Count, double WallSeconds);

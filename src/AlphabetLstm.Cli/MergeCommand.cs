@@ -199,6 +199,7 @@ public static class MergeCommand
         if (a.Epochs != b.Epochs) return $"epochs {Opt(b.Epochs)} vs {Opt(a.Epochs)}";
         if (a.Units != b.Units) return $"units {Opt(b.Units)} vs {Opt(a.Units)}";
         if (a.Mask != b.Mask) return $"mask {b.Mask} vs {a.Mask}".ToLowerInvariant();
+        if (a.Precision != b.Precision) return $"precision {b.Precision ?? "float64"} vs {a.Precision ?? "float64"}";
         return null;
     }
 }

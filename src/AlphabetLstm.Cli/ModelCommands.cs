@@ -40,11 +40,12 @@ public static class ModelCommands
         learningRate.Hidden = true;
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
         var threads = Cli.PositiveInt("--threads", "Threads for one training step where the step is large enough to pay (default 1); the model is the same.");
+        var precision = Cli.Precision("float32 or float64: the number type of the run and of the model saved (default float64 for an experiment, float32 for --text).");
 
         var text = new TextCommands.TrainOptions();
         var command = new Command("train", "Train an experiment, or your own text (--text FILE), and save the model to a file.")
         {
-            id, save, seed, epochs, units, mask, checkpoint, every, learningRate, quiet, threads,
+            id, save, seed, epochs, units, mask, checkpoint, every, learningRate, quiet, threads, precision,
         };
         foreach (var option in text.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -57,7 +58,8 @@ public static class ModelCommands
             if (parse.GetValue(text.Text) is not null)
                 return TextCommands.Train(parse, text, new TextCommands.Shared(
                     parse.GetValue(save)!, parse.GetValue(seed) ?? 1, parse.GetValue(epochs), parse.GetValue(units), parse.GetValue(learningRate),
-                    parse.GetValue(mask), dir, parse.GetValue(every) ?? 10, parse.GetValue(quiet), parse.GetValue(threads) ?? 1), stdout);
+                    parse.GetValue(mask), dir, parse.GetValue(every) ?? 10, parse.GetValue(quiet), parse.GetValue(threads) ?? 1,
+                    parse.GetValue(precision) ?? TextCommands.DefaultPrecision), stdout);
             text.RefuseWithExperiment(parse);
             var spec = Experiments.Find(parse.GetValue(id)!);
             var savePath = parse.GetValue(save)!;
@@ -66,7 +68,7 @@ public static class ModelCommands
                 spec.Id, parse.GetValue(seed) ?? 1,
                 parse.GetValue(epochs) ?? spec.Epochs, parse.GetValue(units) ?? spec.Units,
                 parse.GetValue(mask) || spec.Masked, parse.GetValue(learningRate) ?? AdamConfig.Keras.LearningRate,
-                parse.GetValue(every) ?? 10);
+                parse.GetValue(every) ?? 10, parse.GetValue(precision) ?? Precision.Float64);
             Safety.CheckTraining(spec.WithEpochs(run.Epochs).WithUnits(run.Units).WithMasked(run.Masked), $"train {spec.Id} with {run.Units} units");
             var target = Path.GetFullPath(savePath);
             if (dir is null) return RunTraining(CheckpointFile.Prepare(run).WithThreads(parse.GetValue(threads) ?? 1), run, target, null, parse.GetValue(quiet), stdout);
@@ -87,7 +89,8 @@ public static class ModelCommands
             Description = "Write the model to FILE instead of the path the checkpoint recorded (needed when that path is the checkpoint, or holds a file that is not a model).",
         };
         var quiet = new Option<bool>("--quiet") { Description = "Print no progress lines." };
-        var command = new Command("resume", "Continue a checkpointed training run exactly where its last checkpoint left it.") { dir, save, quiet };
+        var precision = Cli.Precision("float32 or float64: the precision the checkpoint records (a resume trains on in it; naming another is refused).");
+        var command = new Command("resume", "Continue a checkpointed training run exactly where its last checkpoint left it.") { dir, save, quiet, precision };
         command.SetAction(parse =>
         {
             var folder = parse.GetValue(dir)!;
@@ -100,6 +103,9 @@ public static class ModelCommands
             if (!Checkpoint.TryParse(InputFile.ReadText(file, "checkpoint"), out var c, out var error))
                 throw new FailureException($"checkpoint '{file}': {error}");
             var run = c.Run;
+            if (parse.GetValue(precision) is { } asked && asked != run.Precision)
+                throw new FailureException(
+                    $"--precision {ModelFile.PrecisionName(asked)}: the checkpoint in '{folder}' trains in {ModelFile.PrecisionName(run.Precision)}; a resume goes on in the checkpoint's precision (drop --precision, or start a new run)");
             var target = Path.GetFullPath(ResumeTarget(c.Save, parse.GetValue(save), folder));
             OutputRule.Guard([parse.GetValue(save) is { } given ? new("--save", given) : new("the checkpoint's recorded model file", target)],
                              [new("the checkpoint", file), new("the run's text", run.TextOrNull?.Path)]);
@@ -154,11 +160,11 @@ public static class ModelCommands
     private static int RunTraining(PreparedExperiment prepared, RunSettings run, string save, string? dir, bool quiet, TextWriter o)
     {
         var spec = prepared.Spec;
-        o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}");
+        o.WriteLine($"train {spec.Id} (seed {run.Seed}): {RunPrinter.Describe(spec)}{(run.Precision == Precision.Float32 ? ", float32" : "")}");
         var progress = new ProgressLine(o, run.Epochs, quiet, spec.StepsPerEpoch, prepared.Start.Epoch);
         var input = Experiments.InputOf(spec);
         var state = RunFolder.RunEpochs(Experiments.Fit(prepared), prepared.Start, run, input, save, dir, progress);
-        AtomicFile.WriteAllText(save, new SavedModel(Vocabulary.Alphabet, input, state.Parameters).Serialize());
+        AtomicFile.WriteAllText(save, SavedModel.Create(Vocabulary.Alphabet, input, state.Parameters, run.Precision).Serialize());
         var result = Experiments.Analyse(prepared, state);
         o.WriteLine($"accuracy {RunPrinter.Percent(result.Accuracy)} on the training data after {state.Epoch} epochs");
         o.WriteLine($"saved {Display.Escape(save)}");

@@ -30,7 +30,7 @@ public static class Report
         written.Add(results);
         // report.md goes last: when it exists, everything it links to exists too.
         var report = Path.Combine(dir, MarkdownFile);
-        AtomicFile.WriteAllText(report, Markdown(runs, wallSeconds, wallNote));
+        AtomicFile.WriteAllText(report, Markdown(runs, wallSeconds, wallNote, settings.Precision));
         written.Add(report);
         return written;
     }
@@ -42,13 +42,14 @@ public static class Report
     public static IEnumerable<string> Files(string dir, IReadOnlyList<ResultsJson.RunDto> runs) =>
         Plots.FileNames(runs).Append(ResultsFile).Append(MarkdownFile).Select(name => Path.Combine(dir, name));
 
-    public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "")
+    /// <summary>The report's text; <paramref name="precision"/> ("float32", or null for the tutorial's float64) is named when given.</summary>
+    public static string Markdown(IReadOnlyList<ResultsJson.RunDto> runs, double wallSeconds, string wallNote = "", string? precision = null)
     {
         var md = new StringBuilder();
         var seeds = runs.Select(r => r.Seed).Distinct().OrderBy(s => s).ToList();
         md.AppendLine("# AlphabetLstm: the tutorial's experiments, explained");
         md.AppendLine();
-        md.AppendLine($"Seeds {SeedList(seeds)}; total wall time {wallSeconds.ToString("0.0", Inv)} s{wallNote}; linear algebra: {LinearAlgebra.Select()}.");
+        md.AppendLine($"Seeds {SeedList(seeds)}{(precision is null ? "" : $"; trained in {precision}")}; total wall time {wallSeconds.ToString("0.0", Inv)} s{wallNote}; linear algebra: {LinearAlgebra.Select()}.");
         md.AppendLine();
         md.AppendLine("Accuracy is measured on the training patterns after training, as the tutorial's \"Model Accuracy\" is. "
                     + "With 25 (or 23) patterns it moves in steps of 4% (or 4.35%), and one seed can land a pattern or two away "

@@ -10,7 +10,7 @@ public sealed record RunRecord(ExperimentResult Result, IReadOnlyList<EpochRepor
 }
 
 /// <summary>One (experiment, seed) run of a plan.</summary>
-public sealed record PlannedRun(ExperimentSpec Spec, long Seed)
+public sealed record PlannedRun(ExperimentSpec Spec, long Seed, Precision Precision = Precision.Float64)
 {
     public string Key => $"{Spec.Id} seed {Seed}";
 }
@@ -27,7 +27,10 @@ public sealed record ExperimentPlan(ResultsJson.SettingsDto Settings)
             : throw new FailureException(Experiments.UnknownMessage(id)))
         .ToList();
 
-    public IReadOnlyList<PlannedRun> Runs => Specs.SelectMany(spec => Settings.Seeds.Select(seed => new PlannedRun(spec, seed))).ToList();
+    public IReadOnlyList<PlannedRun> Runs => Specs.SelectMany(spec => Settings.Seeds.Select(seed => new PlannedRun(spec, seed, Precision))).ToList();
+
+    /// <summary>The precision every run trains in: float64 (the tutorial's) unless the settings say float32.</summary>
+    public Precision Precision { get; } = ResultsJson.PrecisionOf(Settings);
 
     /// <summary>
     /// The runs of shard <paramref name="index"/> of <paramref name="count"/> (0-based): every
@@ -53,9 +56,15 @@ public static class ExperimentRunner
         return new PreparedExperiment(p.Spec, p.Seed, p.Data, p.Config.WithThreads(threads), p.Start);
     }
 
-    public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1)
+    /// <summary>The same run in <paramref name="precision"/>.</summary>
+    public static PreparedExperiment WithPrecision(this PreparedExperiment p, Precision precision)
     {
-        var prepared = Experiments.Prepare(spec, seed).WithThreads(threads);
+        return new PreparedExperiment(p.Spec, p.Seed, p.Data, p.Config.WithPrecision(precision), p.Start);
+    }
+
+    public static RunRecord Run(ExperimentSpec spec, long seed, Action<EpochReport>? onEpoch = null, int threads = 1, Precision precision = Precision.Float64)
+    {
+        var prepared = Experiments.Prepare(spec, seed).WithThreads(threads).WithPrecision(precision);
         var history = new EpochHistory();
         var clock = Stopwatch.StartNew();
         var state = Train(prepared, report =>
@@ -167,7 +176,7 @@ public static class RunScheduler
         {
             stop.ThrowIfCancellationRequested();
             progress.Report(report);
-        }, threads);
+        }, threads, run.Precision);
         progress.Done(record.TrainSeconds);
         printer.Result(record);
         return record;

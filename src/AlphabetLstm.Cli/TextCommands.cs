@@ -20,6 +20,8 @@ public static class TextCommands
     public const int DefaultBatchSize = 32;
     public const double DefaultLearningRate = 0.01;
     public const int DefaultLayers = 1;
+    /// <summary>A text run's precision unless <c>--precision</c> says otherwise: float32, where the work is real arithmetic.</summary>
+    public const Precision DefaultPrecision = Precision.Float32;
 
     /// <summary>The options only a text run has, added to <c>train</c>.</summary>
     public sealed class TrainOptions
@@ -53,7 +55,8 @@ public static class TextCommands
     }
 
     /// <summary>The options train shares with experiments, as the user gave them.</summary>
-    public sealed record Shared(string Save, long Seed, int? Epochs, int? Units, double? LearningRate, bool Mask, string? CheckpointDir, int CheckpointEvery, bool Quiet, int Threads = 1);
+    public sealed record Shared(string Save, long Seed, int? Epochs, int? Units, double? LearningRate, bool Mask, string? CheckpointDir, int CheckpointEvery, bool Quiet, int Threads = 1,
+                               Precision Precision = DefaultPrecision);
 
     // ---- train and resume ---------------------------------------------------------------------
 
@@ -86,7 +89,7 @@ public static class TextCommands
             if (Plots.Preflight() is { } warning) o.WriteLine($"warning: {warning}");
         }
         var run = RunSettings.ForText(text, s.Seed, s.Epochs ?? DefaultEpochs, units,
-                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, layers);
+                                      s.LearningRate ?? DefaultLearningRate, s.CheckpointEvery, layers, s.Precision);
         var indexed = EncodeTextFile(path, scanned, "--text");
         var readSeconds = reading.Elapsed.TotalSeconds;
         int Train() => Run(CheckpointFile.PrepareText(run, indexed).WithThreads(s.Threads), run, Path.GetFullPath(s.Save), s.CheckpointDir, s.Quiet, json, plot, readSeconds, o);
@@ -143,7 +146,7 @@ public static class TextCommands
         });
         var state = RunFolder.RunEpochs(outcomes, prepared.Start, run, prepared.Input, save, dir, progress);
         var kept = best?.State ?? state;
-        AtomicFile.WriteAllText(save, new SavedModel(t.Vocabulary, prepared.Input, kept.Parameters).Serialize());
+        AtomicFile.WriteAllText(save, SavedModel.Create(t.Vocabulary, prepared.Input, kept.Parameters, run.Precision).Serialize());
         if (history.Count > 0)
         {
             var last = history[^1];
@@ -160,7 +163,7 @@ public static class TextCommands
                 {
                     text = t.Path, sha256 = t.Sha256, seed = run.Seed, epochs = run.Epochs, units = run.Units, layers = run.Layers, learningRate = run.LearningRate,
                     window = t.Window, batchSize = t.BatchSize, encoding = ModelFile.EncodingName(t.Encoding), stateful = t.Stateful,
-                    targets = ModelFile.TargetsName(t.Targets), validation = t.Validation,
+                    targets = ModelFile.TargetsName(t.Targets), validation = t.Validation, precision = ModelFile.PrecisionName(run.Precision),
                     trainingCharacters = prepared.Training.Length, heldOutCharacters = prepared.HeldOut.Length,
                 },
                 vocabularySize = t.Vocabulary.Count,
@@ -200,7 +203,7 @@ public static class TextCommands
         var policy = t.Stateful ? "no shuffle, stateful (truncated BPTT), reset after every epoch" : "shuffle, stateless";
         var held = p.HeldOut.Length > 0 ? $"; the last {p.HeldOut.Length} characters ({t.Validation.ToString(Inv)}) held out" : "; nothing held out";
         return $"{reading}{target}; {p.Samples} samples{held}; {Lstm(run)} + Dense({t.Vocabulary.Count}, softmax), {ModelFile.EncodingName(t.Encoding)}, "
-             + $"{run.Epochs} epochs, batch {t.BatchSize}, {policy}, learning rate {run.LearningRate.ToString(Inv)}";
+             + $"{run.Epochs} epochs, batch {t.BatchSize}, {policy}, learning rate {run.LearningRate.ToString(Inv)}, {ModelFile.PrecisionName(run.Precision)}";
     }
 
     // ---- the text file ------------------------------------------------------------------------

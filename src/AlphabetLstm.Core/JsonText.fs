@@ -126,6 +126,15 @@ module internal JsonText =
         | true, x when Double.IsFinite x -> x
         | _ -> fail (sprintf "%s: expected a finite number, found %s, too large for a 64-bit float" path (clip (e.GetRawText())))
 
+    /// A number of a float32 file: read with float32's own correctly rounded parser (never through a
+    /// double, which could round twice), so the shortest float32 text reads back bit for bit.
+    let number32 (path: string) (e: JsonElement) : float =
+        if e.ValueKind <> JsonValueKind.Number then fail (sprintf "%s: expected a number, found %s" path (describe e))
+        match Single.TryParse(e.GetRawText(), NumberStyles.Float, inv) with
+        | true, x when Single.IsFinite x -> float x
+        | _ -> fail (sprintf "%s: expected a finite number, found %s, too large for a 32-bit float (at most %s)"
+                         path (clip (e.GetRawText())) (Single.MaxValue.ToString("R", inv)))
+
     let integer (path: string) (e: JsonElement) (low: int64) (high: int64) : int64 =
         let bad () =
             fail (sprintf "%s: expected a whole number from %d to %d, found %s" path low high (describe e))
@@ -182,12 +191,14 @@ module internal JsonText =
             | _ -> number (pathOf ()) x
         else number (pathOf ()) x
 
-    /// The numbers of an array already checked to hold them, into `dest` at `offset + k * stride`.
-    let private readNumbers (pathOf: unit -> string) (e: JsonElement) (dest: float[]) (offset: int) (stride: int) =
+    /// The numbers of an array already checked to hold them, into `dest` at `offset + k * stride`;
+    /// float32 values for a float32 file.
+    let private readNumbers (precision: Precision) (pathOf: unit -> string) (e: JsonElement) (dest: float[]) (offset: int) (stride: int) =
         let mutable k = 0
         for x in e.EnumerateArray() do
             let at = k
-            dest.[offset + k * stride] <- numberAt (fun () -> sprintf "%s[%d]" (pathOf ()) at) x
+            let pathAt () = sprintf "%s[%d]" (pathOf ()) at
+            dest.[offset + k * stride] <- if precision = Precision.Float32 then number32 (pathAt ()) x else numberAt pathAt x
             k <- k + 1
 
     /// Fails unless `count` numbers fit in one array (a claimed size whose product overflows `int`
@@ -199,17 +210,20 @@ module internal JsonText =
                       path what (product.ToString("R", inv)) Array.MaxLength)
         int product
 
-    /// A vector of exactly `count` numbers.
-    let vector (path: string) (e: JsonElement) (count: int) (what: string) : Vector<float> =
+    /// A vector of exactly `count` numbers, each read in `precision`.
+    let vectorIn (precision: Precision) (path: string) (e: JsonElement) (count: int) (what: string) : Vector<float> =
         let n = length path e (sprintf "an array of %d numbers (%s)" count what)
         if n <> count then fail (sprintf "%s: expected %d numbers (%s), found %d" path count what n)
         let data = Array.zeroCreate count
-        readNumbers (fun () -> path) e data 0 1
+        readNumbers precision (fun () -> path) e data 0 1
         Vector<float>.Build.Dense(data)
+
+    /// A vector of exactly `count` numbers.
+    let vector (path: string) (e: JsonElement) (count: int) (what: string) : Vector<float> = vectorIn Precision.Float64 path e count what
 
     /// A matrix written as rows; `rows` < 0 accepts any positive number of rows. Every row's length
     /// is checked before anything is allocated, so a claimed size the file does not hold costs nothing.
-    let matrix (path: string) (e: JsonElement) (rows: int) (cols: int) (what: string) : Matrix<float> =
+    let matrixIn (precision: Precision) (path: string) (e: JsonElement) (rows: int) (cols: int) (what: string) : Matrix<float> =
         let n = length path e (sprintf "an array of rows (%s)" what)
         if rows >= 0 && n <> rows then fail (sprintf "%s: expected %d rows (%s), found %d" path rows what n)
         if n = 0 then fail (sprintf "%s: expected at least one row (%s), found none" path what)
@@ -224,32 +238,49 @@ module internal JsonText =
         r <- 0
         for row in e.EnumerateArray() do
             let k = r
-            readNumbers (fun () -> sprintf "%s[%d]" path k) row data r n
+            readNumbers precision (fun () -> sprintf "%s[%d]" path k) row data r n
             r <- r + 1
         Matrix<float>.Build.Dense(n, cols, data)
+
+    /// A matrix of float64 numbers written as rows (see matrixIn).
+    let matrix (path: string) (e: JsonElement) (rows: int) (cols: int) (what: string) : Matrix<float> = matrixIn Precision.Float64 path e rows cols what
 
     // ---- writing ------------------------------------------------------------------------------
 
     /// Round-trip formatting: the shortest text that reads back as the same double.
     let num (x: float) = x.ToString("R", inv)
 
+    /// A float32 value (held as a double) as the shortest text that reads back as the same float32.
+    /// The caller has checked that the value is one (ModelFile.roundTo): the conversion is then exact.
+    let num32 (x: float) = (float32 x).ToString("R", inv)
+
+    /// The number formatter of a precision: num for float64, num32 for float32.
+    let numIn (precision: Precision) : float -> string = if precision = Precision.Float32 then num32 else num
+
     let str (s: string) = JsonSerializer.Serialize s
 
-    let writeVector (sb: StringBuilder) (v: Vector<float>) =
+    /// A vector, each number written in `precision`.
+    let writeVectorIn (precision: Precision) (sb: StringBuilder) (v: Vector<float>) =
+        let format = numIn precision
         sb.Append('[') |> ignore
         for k in 0 .. v.Count - 1 do
             if k > 0 then sb.Append(", ") |> ignore
-            sb.Append(num v.[k]) |> ignore
+            sb.Append(format v.[k]) |> ignore
         sb.Append(']') |> ignore
 
-    /// A matrix as rows, one row per line at the given indent.
-    let writeMatrix (sb: StringBuilder) (indent: string) (m: Matrix<float>) =
+    let writeVector (sb: StringBuilder) (v: Vector<float>) = writeVectorIn Precision.Float64 sb v
+
+    /// A matrix as rows, one row per line at the given indent, each number written in `precision`.
+    let writeMatrixIn (precision: Precision) (sb: StringBuilder) (indent: string) (m: Matrix<float>) =
         sb.Append("[\n") |> ignore
         for r in 0 .. m.RowCount - 1 do
             sb.Append(indent).Append("  ") |> ignore
-            writeVector sb (m.Row r)
+            writeVectorIn precision sb (m.Row r)
             sb.Append(if r < m.RowCount - 1 then ",\n" else "\n") |> ignore
         sb.Append(indent).Append(']') |> ignore
+
+    /// A matrix as rows, one row per line at the given indent.
+    let writeMatrix (sb: StringBuilder) (indent: string) (m: Matrix<float>) = writeMatrixIn Precision.Float64 sb indent m
 
     /// The value, or the exception `toException` makes of the one-line message.
     let orThrow (toException: string -> exn) (r: Result<'T, string>) : 'T =

@@ -13,6 +13,12 @@
 /// bottom to top, each { "kernel": [H][4H], "recurrentKernel": [H][4H], "bias": [4H] } (the first
 /// layer stays in "lstm"'s own fields; the dense head reads the top layer's h).
 ///
+/// Version 4 adds "precision": "float32" right after "version" for a float32 model (every weight a
+/// float32 value, written as the shortest text that reads back as that float32 and read with float32's
+/// own parser, so each one round-trips bit for bit). Only float32 models are written as version 4, so
+/// a reader that predates float32 refuses them rather than reading them as float64; a float64 model
+/// is written exactly as before.
+///
 /// Version 1 (the alphabet only: "alphabet": "ABC…Z" and "encoding": "index/26") still loads, as the
 /// alphabet vocabulary with the index encoding. "reading" says how the model was trained to read
 /// (absent means "window"): a window model predicts from one window, read from the zero state; a
@@ -73,7 +79,9 @@ type SavedModel =
       /// How the model reads its input.
       Input: InputSpec
       /// The weights, in Keras' layout.
-      Parameters: Parameters }
+      Parameters: Parameters
+      /// The number type the model computes in; a Float32 model's every weight is a float32 value.
+      Precision: Precision }
 
     /// How many symbols one input step holds: I / (features per symbol); 0 for the Features encoding.
     member m.SymbolsPerStep =
@@ -103,12 +111,12 @@ type NextSymbol =
 module ModelFile =
     open JsonText
 
-    /// The model file's format: "alphabet-lstm-model", version 3 (the newest read). A model is
-    /// written in the oldest version that holds it: 3 for a model trained with a target at every
-    /// step ("targets": "every") or a stack of layers, 2 otherwise, so files older readers can read
-    /// stay readable by them.
+    /// The model file's format: "alphabet-lstm-model", version 4 (the newest read). A model is
+    /// written in the oldest version that holds it: 4 for a float32 model, 3 for a model trained with
+    /// a target at every step ("targets": "every") or a stack of layers, 2 otherwise, so files older
+    /// readers can read stay readable by them.
     [<CompiledName("Format")>]
-    let format = { Name = "alphabet-lstm-model"; Version = 3 }
+    let format = { Name = "alphabet-lstm-model"; Version = 4 }
 
     /// The version a model is written in: 3 with targets at every step, else 2.
     [<CompiledName("VersionOf")>]
@@ -117,8 +125,58 @@ module ModelFile =
     /// The targets choices with their names, in the file, a checkpoint, ONNX metadata and on the command line.
     let internal targetsChoices = [ "every", Targets.Every; "last", Targets.Last ]
 
-    /// The version a model is written in: 3 with targets at every step or more than one layer, else 2.
-    let internal versionOfModel (m: SavedModel) = if m.Parameters.Layers > 1 then 3 else versionOf m.Input
+    /// The version a model is written in: 4 for float32, else 3 with targets at every step or more
+    /// than one layer, else 2.
+    let internal versionOfModel (m: SavedModel) =
+        if m.Precision = Precision.Float32 then 4 elif m.Parameters.Layers > 1 then 3 else versionOf m.Input
+
+    /// The precision choices with their names, in the file, a checkpoint, a run's JSON and on the command line.
+    let internal precisionChoices = [ "float32", Precision.Float32; "float64", Precision.Float64 ]
+
+    /// The name of a precision in files and on the command line: "float32" or "float64".
+    [<CompiledName("PrecisionName")>]
+    let precisionName (p: Precision) = if p = Precision.Float32 then "float32" else "float64"
+
+    /// The names a precision is written as: "float32", "float64".
+    [<CompiledName("PrecisionNames")>]
+    let precisionNames : string[] = precisionChoices |> List.map fst |> Array.ofList
+
+    /// The precision `name` names ("float32" or "float64", exactly), or null for any other string.
+    [<CompiledName("ParsePrecision")>]
+    let parsePrecision (name: string) : Nullable<Precision> =
+        match precisionChoices |> List.tryFind (fst >> (=) name) with
+        | Some(_, p) -> Nullable p
+        | None -> Nullable()
+
+    /// The largest finite float32, as the messages write it.
+    let private float32Max = Single.MaxValue.ToString("R", Globalization.CultureInfo.InvariantCulture)
+
+    /// Each value rounded to the nearest float32 (for Float32; Float64 returns the array itself).
+    /// ArgumentException naming `name` when a finite value is too large for a float32.
+    let internal roundValues (precision: Precision) (name: string) (values: float[]) : float[] =
+        if precision = Precision.Float64 then values
+        else
+            values |> Array.mapi (fun k x ->
+                let y = float32 x
+                if Double.IsFinite x && not (Single.IsFinite y) then
+                    invalidArg name (sprintf "%s holds %s at flat index %d, too large for a 32-bit float (at most %s)"
+                                         name (x.ToString("R", Globalization.CultureInfo.InvariantCulture)) k float32Max)
+                float y)
+
+    /// The parameters in `precision`: for Float32 every value rounded to the nearest float32 (a value
+    /// that already is one is unchanged, so rounding twice is rounding once); Float64 is the record
+    /// itself. ArgumentException naming the block (prefixed by `owner`) for a value beyond float32's range.
+    let internal roundTo (precision: Precision) (owner: string) (p: Parameters) : Parameters =
+        if precision = Precision.Float64 then p
+        else
+            Array.map2 (fun name values -> roundValues precision (owner + name) values)
+                       (Parameters.blockNamesOf p.Layers) (Parameters.storage p)
+            |> Parameters.ofStorage p
+
+    /// A matrix in `precision` (see roundTo); `name` names it in the message.
+    let internal roundMatrix (precision: Precision) (name: string) (m: Matrix<float>) : Matrix<float> =
+        if precision = Precision.Float64 then m
+        else Matrix<float>.Build.Dense(m.RowCount, m.ColumnCount, roundValues precision name (m.ToColumnMajorArray()))
 
     /// The name of a targets choice in the file and on the command line: "last" or "every".
     [<CompiledName("TargetsName")>]
@@ -186,7 +244,10 @@ module ModelFile =
         sb.Append(" }") |> ignore
 
     /// The "lstm" and "dense" fields of a parameters-shaped record (weights, or Adam's moments).
-    let internal writeBlocks (sb: Text.StringBuilder) (indent: string) (p: Parameters) =
+    /// Every number is written in `precision`: a float32 record must hold float32 values (roundTo).
+    let internal writeBlocks (precision: Precision) (sb: Text.StringBuilder) (indent: string) (p: Parameters) =
+        let writeMatrix = writeMatrixIn precision
+        let writeVector = writeVectorIn precision
         let i2 = indent + "  "
         sb.Append(indent).AppendFormat(inv, "\"lstm\": {{\n{0}\"units\": {1},\n{0}\"kernel\": ", i2, p.Units) |> ignore
         writeMatrix sb i2 p.Kernel
@@ -219,15 +280,19 @@ module ModelFile =
         match mismatch m with
         | Some reason -> invalidArg "model" reason
         | None -> ()
+        // A float32 model built as a record (not by Create) may hold values that are no float32: the
+        // file holds each one rounded, as Create would have made it.
+        let m = { m with Parameters = roundTo m.Precision "" m.Parameters }
         let i2 = indent + "  "
         sb.Append("{\n") |> ignore
         writeHeader sb i2 { format with Version = versionOfModel m }
+        if m.Precision = Precision.Float32 then sb.Append(i2).Append("\"precision\": \"float32\",\n") |> ignore
         sb.Append(i2).Append("\"vocabulary\": [") |> ignore
         m.Vocabulary.Symbols |> Seq.iteri (fun k s -> sb.Append(if k > 0 then ", " else "").Append(strReadable s) |> ignore)
         sb.Append("],\n").Append(i2).Append("\"input\": ") |> ignore
         writeInput sb m.Input
         sb.Append(",\n") |> ignore
-        writeBlocks sb i2 m.Parameters
+        writeBlocks m.Precision sb i2 m.Parameters
         sb.Append('\n').Append(indent).Append('}') |> ignore
 
     /// The model as JSON text (one matrix row per line). Raises ArgumentException if the weights
@@ -307,7 +372,10 @@ module ModelFile =
 
     /// Reads the "lstm" and "dense" fields of `d` (an object at `path`). H and I come from the file
     /// (lstm.units and the kernel's rows) unless given (`like`); V is `classes` when given, else dense.units.
-    let internal readBlocks (path: string) (d: Dictionary<string, JsonElement>) (like: Parameters option) (classes: int option) : Parameters =
+    /// Every number is read in `precision`.
+    let internal readBlocks (precision: Precision) (path: string) (d: Dictionary<string, JsonElement>) (like: Parameters option) (classes: int option) : Parameters =
+        let matrix = matrixIn precision
+        let vector = vectorIn precision
         let lstmPath = join path "lstm"
         let lstm = fields lstmPath (field path d "lstm" "an object with units, kernel, recurrentKernel and bias")
         let unitsPath = join lstmPath "units"
@@ -381,17 +449,23 @@ module ModelFile =
     let internal readModel (path: string) (e: JsonElement) : SavedModel =
         let d = fields path e
         let fileVersion = readHeader path d format
+        let precision =
+            if fileVersion < 4 then
+                if d.ContainsKey "precision" then
+                    fail (sprintf "%s: version %d files have no precision (it came in version 4)" (join path "precision") fileVersion)
+                Precision.Float64
+            else choice path d "precision" precisionChoices Precision.Float64
         let vocabulary = readVocabulary path fileVersion d
         let input = readInput (join path "input") fileVersion (field path d "input" "an object with timeSteps, features, encoding and masked")
-        let p = readBlocks path d None (Some vocabulary.Count)
+        let p = readBlocks precision path d None (Some vocabulary.Count)
         if fileVersion < 3 && p.Layers > 1 then
             fail (sprintf "%s: version %d files hold one layer (stacks came in version 3), found %d" (join (join path "lstm") "layers") fileVersion p.Layers)
-        let model = { Vocabulary = vocabulary; Input = input; Parameters = Parameters.validate p }
+        let model = { Vocabulary = vocabulary; Input = input; Parameters = Parameters.validate p; Precision = precision }
         match mismatch model with
         | Some reason -> fail (if path = "" then reason else join path reason)
         | None -> model
 
-    /// Reads a model file (version 1, 2 or 3). Never throws: Error holds one line naming the field,
+    /// Reads a model file (version 1 to 4). Never throws: Error holds one line naming the field,
     /// what was expected and what was found.
     let internal parse (text: string) : Result<SavedModel, string> =
         run text (sprintf "\"format\": %s" (str format.Name)) (readModel "")
@@ -411,18 +485,24 @@ type SavedModel with
         | Error e ->
             error <- e
             false
-    /// The model file's text (version 2, or 3 for targets at every step or a stack).
+    /// The model file's text (version 2, 3 for targets at every step or a stack, 4 for float32).
     member m.Serialize() : string = ModelFile.serialize m
     /// A model from its vocabulary, how it reads its input and its weights, every shape checked here
     /// rather than later: ArgumentException with one line naming the mismatch (the classes against the
     /// vocabulary, the features against the kernel's rows or the encoding, a non-finite weight, …).
-    static member Create(vocabulary: Vocabulary, input: InputSpec, parameters: Parameters) : SavedModel =
+    /// A Float32 model holds each weight rounded to the nearest float32 (a float32 value stays as it is,
+    /// so a float32 run's weights are kept bit for bit; a float64 model converts); a weight beyond
+    /// float32's range is an ArgumentException naming its block.
+    static member Create(vocabulary: Vocabulary, input: InputSpec, parameters: Parameters,
+                         [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) : SavedModel =
         if isNull (box vocabulary) then nullArg "vocabulary"
         if isNull (box input) then nullArg "input"
         if isNull (box parameters) then nullArg "parameters"
         if input.TimeSteps < 1 then invalidArg "input" (sprintf "input.TimeSteps: expected at least 1, found %d" input.TimeSteps)
+        if precision <> Precision.Float64 && precision <> Precision.Float32 then
+            invalidArg "precision" (sprintf "precision: expected Float32 or Float64, found %d" (int precision))
         Parameters.validate parameters |> ignore
-        let model = { Vocabulary = vocabulary; Input = input; Parameters = parameters }
+        let model = { Vocabulary = vocabulary; Input = input; Parameters = ModelFile.roundTo precision "" parameters; Precision = precision }
         match ModelFile.mismatch model with
         | Some reason -> invalidArg "parameters" reason
         | None -> model
@@ -431,9 +511,10 @@ type SavedModel with
     /// checked as in Create(vocabulary, input, parameters).
     static member Create(data: Dataset, parameters: Parameters, encoding: SymbolEncoding,
                          [<Optional; DefaultParameterValue(false)>] masked: bool,
-                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading) : SavedModel =
+                         [<Optional; DefaultParameterValue(Reading.Window)>] reading: Reading,
+                         [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) : SavedModel =
         if isNull (box data) then nullArg "data"
-        SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters)
+        SavedModel.Create(data.Vocabulary, InputSpec.Create(data.TimeSteps, data.Features, encoding, masked, data.IsPadded, reading), parameters, precision)
     /// The symbols encoded for this model; throws ArgumentException with a one-line message.
     member m.Encode(symbols: IReadOnlyList<string>) : EncodedInput =
         ModelFile.encodeSymbols m symbols |> JsonText.orThrow (fun e -> ArgumentException e)

@@ -95,6 +95,8 @@ type PreparedText =
     member p.TargetsPerEpoch = int64 p.Samples * (if p.Run.Targets = Targets.Every then int64 p.Run.Window else 1L)
     /// The same run on `threads` threads per step (the same bits).
     member p.WithThreads(threads: int) = { p with Config = p.Config.WithThreads threads }
+    /// The same run in another precision (a fresh run's parameters are rounded to it).
+    member p.WithPrecision(precision: Precision) = { p with Config = p.Config.WithPrecision precision }
 
 /// Progress inside an epoch, after each batch (for a progress line).
 type TextBatchReport =

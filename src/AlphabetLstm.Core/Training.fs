@@ -40,11 +40,13 @@ type FitConfig =
       Optimizer: AdamConfig
       /// Threads one training step may use; the result is the same bits for every count. Only
       /// large steps are split (see Lstm.partsOf); 1 runs everything on the calling thread.
-      Threads: int }
+      Threads: int
+      /// The number type of parameters, gradients, Adam moments, tape and data (Float64 unless told).
+      Precision: Precision }
 
     /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam; one thread.
     static member Default(epochs: int) =
-        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras; Threads = 1 }
+        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras; Threads = 1; Precision = Precision.Float64 }
 
     /// A configuration with Keras' `fit` defaults for every argument not given: batch 32, shuffle,
     /// stateless, no masking, Adam with learning rate 0.001 (β1 0.9, β2 0.999, ε 1e-7).
@@ -54,14 +56,17 @@ type FitConfig =
                          [<Optional; DefaultParameterValue(StatePolicy.Stateless)>] policy: StatePolicy,
                          [<Optional; DefaultParameterValue(false)>] masked: bool,
                          [<Optional; DefaultParameterValue(0.001)>] learningRate: float,
-                         [<Optional; DefaultParameterValue(1)>] threads: int) : FitConfig =
+                         [<Optional; DefaultParameterValue(1)>] threads: int,
+                         [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) : FitConfig =
         { Epochs = epochs; BatchSize = batchSize; Shuffle = shuffle; Policy = policy; Masked = masked
-          Optimizer = { AdamConfig.Keras with LearningRate = learningRate }; Threads = threads }
+          Optimizer = { AdamConfig.Keras with LearningRate = learningRate }; Threads = threads; Precision = precision }
 
     /// The same configuration with another number of epochs.
     member c.WithEpochs(epochs: int) = { c with Epochs = epochs }
     /// The same configuration with another number of threads per step (the result does not change).
     member c.WithThreads(threads: int) = { c with Threads = threads }
+    /// The same configuration in another precision.
+    member c.WithPrecision(precision: Precision) = { c with Precision = precision }
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =

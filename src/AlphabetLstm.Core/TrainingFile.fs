@@ -8,6 +8,10 @@
 ///       "optimizer": { "step": t, "m": { "lstm", "dense" }, "v": { "lstm", "dense" } },
 ///       "carried": { "h": [B][N·H], "c": [B][N·H] } }     (N layers: each layer's H columns side by side)
 ///
+/// A float32 run's model says "precision": "float32" (a version 4 model file), and then every number
+/// of the checkpoint (weights, Adam's moments, the carried state) is a float32 value written as the
+/// shortest text that reads back as it, and read with float32's parser: the state round-trips exactly.
+///
 /// Read back, the TrainingState is the one written, bit for bit, so `Training.Continue` on the same
 /// data computes what an unbroken run would have. The "sha256" line makes an edited file a refused
 /// one. The tutorial's run checkpoint (AlphabetLstm.Tutorial.Checkpoint) is this with a "run" added.
@@ -24,23 +28,27 @@ open System.Text.RegularExpressions
 /// A model in training: how it reads (its vocabulary and input) and the whole training state (the
 /// current weights, Adam's moments and step, the generator, the epoch and the carried state).
 [<Sealed>]
-type TrainingCheckpoint private (vocabulary: Vocabulary, input: InputSpec, state: TrainingState) =
+type TrainingCheckpoint private (vocabulary: Vocabulary, input: InputSpec, precision: Precision, state: TrainingState) =
     /// The symbols the model reads and predicts.
     member _.Vocabulary = vocabulary
     /// How the model reads its input.
     member _.Input = input
     /// Everything training needs to go on: pass it to Training.Continue with the same data.
     member _.State = state
+    /// The number type the run trains in (the model's precision).
+    member _.Precision = precision
     /// The model the current weights make (what a model file of this moment holds).
-    member _.Model : SavedModel = { Vocabulary = vocabulary; Input = input; Parameters = state.Parameters }
+    member _.Model : SavedModel = { Vocabulary = vocabulary; Input = input; Parameters = state.Parameters; Precision = precision }
 
-    /// A checkpoint of `state`, a model trained as `model` reads (its vocabulary and input; the weights
-    /// are the state's). ArgumentException naming the mismatch when the state's weights, Adam's moments
-    /// or carried state do not have the model's shapes.
+    /// A checkpoint of `state`, a model trained as `model` reads (its vocabulary, input and precision;
+    /// the weights are the state's). ArgumentException naming the mismatch when the state's weights,
+    /// Adam's moments or carried state do not have the model's shapes. For a Float32 model every number
+    /// of the state is kept rounded to the nearest float32 (unchanged when it already is one, as a
+    /// float32 run's are): what the file holds, so State is what reading it back gives.
     static member Create(model: SavedModel, state: TrainingState) : TrainingCheckpoint =
         if isNull (box model) then nullArg "model"
         if isNull (box state) then nullArg "state"
-        let current = SavedModel.Create(model.Vocabulary, model.Input, state.Parameters)
+        let current = SavedModel.Create(model.Vocabulary, model.Input, state.Parameters, model.Precision)
         let p = current.Parameters
         let sameShape (name: string) (m: Parameters) =
             if m.Inputs <> p.Inputs || m.Units <> p.Units || m.Classes <> p.Classes then
@@ -56,9 +64,19 @@ type TrainingCheckpoint private (vocabulary: Vocabulary, input: InputSpec, state
         if state.Carried.Units <> p.StateUnits || state.Carried.C.RowCount <> state.Carried.Batch || state.Carried.C.ColumnCount <> p.StateUnits then
             invalidArg "state" (sprintf "state.Carried: expected h and c of (B, %d) alike, found h (%d, %d) and c (%d, %d)"
                                     p.StateUnits state.Carried.H.RowCount state.Carried.H.ColumnCount state.Carried.C.RowCount state.Carried.C.ColumnCount)
-        TrainingCheckpoint(model.Vocabulary, model.Input, state)
+        let precision = model.Precision
+        let state =
+            if precision = Precision.Float64 then state
+            else
+                { state with
+                    Parameters = current.Parameters
+                    Optimizer = { state.Optimizer with M = ModelFile.roundTo precision "state.Optimizer.M." state.Optimizer.M
+                                                       V = ModelFile.roundTo precision "state.Optimizer.V." state.Optimizer.V }
+                    Carried = { H = ModelFile.roundMatrix precision "state.Carried.H" state.Carried.H
+                                C = ModelFile.roundMatrix precision "state.Carried.C" state.Carried.C } }
+        TrainingCheckpoint(model.Vocabulary, model.Input, precision, state)
 
-    static member internal OfChecked(vocabulary, input, state) = TrainingCheckpoint(vocabulary, input, state)
+    static member internal OfChecked(vocabulary, input, precision, state) = TrainingCheckpoint(vocabulary, input, precision, state)
 
 module internal TrainingFile =
     open JsonText
@@ -98,21 +116,24 @@ module internal TrainingFile =
 
     // ---- writing ------------------------------------------------------------------------------
 
-    /// The fields from "epoch" to "carried" (no trailing newline): the state and the model it trains.
+    /// The fields from "epoch" to "carried" (no trailing newline): the state and the model it trains,
+    /// every number in the model's precision (a float32 checkpoint's numbers rounded to float32 first,
+    /// ArgumentException naming the block for one beyond its range).
     let writeState (sb: StringBuilder) (model: SavedModel) (s: TrainingState) =
         Parameters.validate s.Optimizer.M |> ignore
         Parameters.validate s.Optimizer.V |> ignore
+        let precision = model.Precision
         sb.AppendFormat(CultureInfo.InvariantCulture, "  \"epoch\": {0},\n  \"rng\": \"{1}\",\n  \"model\": ", s.Epoch, s.Rng.State) |> ignore
         ModelFile.writeModel sb "  " model
         sb.AppendFormat(CultureInfo.InvariantCulture, ",\n  \"optimizer\": {{\n    \"step\": {0},\n    \"m\": {{\n", s.Optimizer.Step) |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.M
+        ModelFile.writeBlocks precision sb "      " (ModelFile.roundTo precision "optimizer.m." s.Optimizer.M)
         sb.Append("\n    },\n    \"v\": {\n") |> ignore
-        ModelFile.writeBlocks sb "      " s.Optimizer.V
+        ModelFile.writeBlocks precision sb "      " (ModelFile.roundTo precision "optimizer.v." s.Optimizer.V)
         sb.Append("\n    }\n  },\n  \"carried\": ") |> ignore
         sb.Append("{\n    \"h\": ") |> ignore
-        writeMatrix sb "    " s.Carried.H
+        writeMatrixIn precision sb "    " (ModelFile.roundMatrix precision "carried.h" s.Carried.H)
         sb.Append(",\n    \"c\": ") |> ignore
-        writeMatrix sb "    " s.Carried.C
+        writeMatrixIn precision sb "    " (ModelFile.roundMatrix precision "carried.c" s.Carried.C)
         sb.Append("\n  }") |> ignore
 
     /// The checkpoint as sealed JSON text.
@@ -141,16 +162,17 @@ module internal TrainingFile =
         let step = int (integer "optimizer.step" (field "optimizer" o "step" "Adam's step count") 0L (int64 Int32.MaxValue))
         let moment name =
             let path = "optimizer." + name
-            Parameters.validate (ModelFile.readBlocks path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters) None)
+            Parameters.validate (ModelFile.readBlocks m.Precision path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters) None)
         let mM, mV = moment "m", moment "v"
         let carried =
             let c = fields "carried" (field "" d "carried" "the carried state { \"h\", \"c\" }")
             // One (h, c) of H units per layer, side by side: N·H columns.
             let H = m.Parameters.StateUnits
+            let matrix = matrixIn m.Precision
             let h = matrix "carried.h" (field "carried" c "h" (sprintf "rows of %d numbers" H)) -1 H (sprintf "batch × units %d" H)
             let B = h.RowCount
             { H = h; C = matrix "carried.c" (field "carried" c "c" (sprintf "%d rows of %d numbers" B H)) B H (sprintf "batch %d × units %d, like carried.h" B H) }
-        TrainingCheckpoint.OfChecked(m.Vocabulary, m.Input,
+        TrainingCheckpoint.OfChecked(m.Vocabulary, m.Input, m.Precision,
                                      { Parameters = m.Parameters; Optimizer = { Step = step; M = mM; V = mV }; Rng = rng; Epoch = epoch; Carried = carried })
 
     /// Reads a training checkpoint; Error holds one line naming the field, what was expected and what was found.

@@ -90,7 +90,9 @@ internal static class OnnxImport
         Parameters parameters;
         try { parameters = Parameters.Create(kernel, recurrent, bias, denseKernel, denseBias, upper.ToArray()); }
         catch (ArgumentException e) { throw Fail($"the weights: {OnnxMetadata.OneLine(e.Message)}"); }
-        var result = new SavedModel(vocabulary, new InputSpec(steps, I, encoding, meta.Masked, meta.PrePadded, meta.Reading, meta.Targets), parameters);
+        // A float64 model, as before float32 models existed: its values are float32 ones (ONNX's type),
+        // but it computes in float64 and saves as the older readers' version 2 or 3.
+        var result = new SavedModel(vocabulary, new InputSpec(steps, I, encoding, meta.Masked, meta.PrePadded, meta.Reading, meta.Targets), parameters, Precision.Float64);
         try { _ = result.Serialize(); }
         catch (ArgumentException e) { throw Fail(OnnxMetadata.OneLine(e.Message)); }
         return result;

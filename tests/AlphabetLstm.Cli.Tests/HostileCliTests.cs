@@ -76,7 +76,7 @@ public class HostileCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         var model = new SavedModel(
             Vocabulary.Alphabet,
             InputSpec.Create(1, 100000, AlphabetLstm.Core.SymbolEncoding.Features, false, false),
-            Parameters.Init(100000, 1, 26, Rng.Create(1)).Value);
+            Parameters.Init(100000, 1, 26, Rng.Create(1)).Value, Precision.Float64);
         File.WriteAllText(dir["m.json"], model.Serialize());
         File.WriteAllText(dir["x.json"], Repeat("[" + Zeros(100000) + "]", "[]", 50000));
         var r = CliProcess.Run(dir.Path, Heap256M, "predict", "--model", "m.json", "--inputs", "x.json");

@@ -23,7 +23,7 @@ public static class Hostile
 
     /// <summary>A small alphabet model that reads one letter a step (generate's alphabet path).</summary>
     public static string AlphabetModelText() =>
-        new SavedModel(Vocabulary.Alphabet, InputSpec.Create(1, 1, SymbolEncoding.Index, false, false), new RandomModels(seed: 6).Parameters(1, 3, 26)).Serialize();
+        new SavedModel(Vocabulary.Alphabet, InputSpec.Create(1, 1, SymbolEncoding.Index, false, false), new RandomModels(seed: 6).Parameters(1, 3, 26), Precision.Float64).Serialize();
 
     /// <summary>Our own export of a small model, as ONNX bytes.</summary>
     public static byte[] OnnxBytes() => OnnxModel.Export(new RandomModels(seed: 9).Model(I: 2, H: 3, V: 4, T: 2));

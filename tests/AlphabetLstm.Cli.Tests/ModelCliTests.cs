@@ -143,7 +143,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         { "truncated", "not valid JSON" },
         { "not-json", "not valid JSON at line 1, column 1" },
         { "checkpoint-format", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"" },
-        { "future-version", "version: expected 1 to 3, found 4: the file is from a newer alphabet-lstm" },
+        { "future-version", "version: expected 1 to 4, found 5: the file is from a newer alphabet-lstm" },
         { "wrong-shape", "lstm.recurrentKernel: expected 50 rows (H × 4H with H = 50), found 49" },
         { "nan", "found NaN, but every number must be finite" },
         { "infinite", "lstm.bias[0]: expected a finite number, found 1e999, too large for a 64-bit float" },
@@ -162,7 +162,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
             case "truncated": File.WriteAllText(path, good[..(good.Length / 3)]); break;
             case "not-json": File.WriteAllText(path, "PK\u0003\u0004 this is a zip, not a model"); break;
             case "checkpoint-format": File.WriteAllText(path, good.Replace("\"alphabet-lstm-model\"", "\"alphabet-lstm-checkpoint\"")); break;
-            case "future-version": File.WriteAllText(path, good.Replace("\"version\": 2", "\"version\": 4")); break;
+            case "future-version": File.WriteAllText(path, good.Replace("\"version\": 2", "\"version\": 5")); break;
             case "wrong-shape":
                 var n = Node();
                 n["lstm"]!["recurrentKernel"]!.AsArray().RemoveAt(49);

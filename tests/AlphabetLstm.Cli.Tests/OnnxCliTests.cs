@@ -135,7 +135,7 @@ public class OnnxCliTests
     {
         using var dir = new TempFolder();
         var m = new RandomModels(seed: 8).Model(I: 1, H: 2, V: 26, T: 5, SymbolEncoding.Index, prePadded: true);
-        var masked = new SavedModel(Vocabulary.Alphabet, InputSpec.Create(5, 1, SymbolEncoding.Index, true, true), m.Parameters);
+        var masked = new SavedModel(Vocabulary.Alphabet, InputSpec.Create(5, 1, SymbolEncoding.Index, true, true), m.Parameters, Precision.Float64);
         File.WriteAllText(dir["masked.json"], masked.Serialize());
         var r = CliProcess.Run(dir.Path, "export", "--model", "masked.json", "--onnx", "masked.onnx");
         CliProcess.AssertCleanError(r, 1, "--model 'masked.json'", "masked", "sequence_lens");

@@ -72,7 +72,7 @@ public sealed class RandomModels(int seed)
     public SavedModel Model(int I, int H, int V, int T, SymbolEncoding encoding = SymbolEncoding.Features, bool prePadded = false, int layers = 1)
     {
         var vocabulary = Vocabulary.Create(Enumerable.Range(0, V).Select(k => $"s{k}"));
-        return new SavedModel(vocabulary, InputSpec.Create(T, I, encoding, false, prePadded), Parameters(I, H, V, layers));
+        return new SavedModel(vocabulary, InputSpec.Create(T, I, encoding, false, prePadded), Parameters(I, H, V, layers), Precision.Float64);
     }
 
     public Matrix<double>[] Inputs(int T, int B, int I) => Enumerable.Range(0, T).Select(_ => Matrix(B, I, 1.0)).ToArray();

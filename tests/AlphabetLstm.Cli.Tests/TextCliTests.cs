@@ -235,7 +235,9 @@ public class TextCliTests(TrainedText fox) : IClassFixture<TrainedText>
         Assert.Contains($"saved {dir["m.json"]} (the model of epoch {best.GetProperty("epoch").GetInt32()}, the best held-out loss)", r.Stdout);
         using (var model = JsonDocument.Parse(File.ReadAllText(dir["m.json"])))
         {
-            Assert.Equal(3, model.RootElement.GetProperty("version").GetInt32());
+            // A text run's float32 default makes it version 4 (version 3 holds "targets" too).
+            Assert.Equal(4, model.RootElement.GetProperty("version").GetInt32());
+            Assert.Equal("float32", model.RootElement.GetProperty("precision").GetString());
             Assert.Equal("every", model.RootElement.GetProperty("input").GetProperty("targets").GetString());
         }
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(dir["loss.png"]).Take(4));

@@ -24,7 +24,7 @@ public class TextFromCSharpTests
         }
         Assert.Equal(8 * prepared.StepsPerEpoch, batches);
         Assert.True(heldOut[^1] < heldOut[0] / 4, $"the held-out loss went from {heldOut[0]} to {heldOut[^1]} bits/char");
-        var model = new SavedModel(indexed.Vocabulary, prepared.Input, state.Parameters);
+        var model = new SavedModel(indexed.Vocabulary, prepared.Input, state.Parameters, Precision.Float64);
         var generated = string.Concat(TextRuns.Generate(model, Vocabulary.Split("41 green"), 40, temperature: 0, Rng.Create(1)));
         Assert.StartsWith(" bottles hanging on the wall.\n", generated);
     }

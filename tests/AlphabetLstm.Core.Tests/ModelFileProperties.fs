@@ -67,7 +67,7 @@ let private inputFor (s: Shape) (vocabulary: Vocabulary) : InputSpec =
 let private modelFor (s: Shape) : SavedModel =
     let vocabulary = vocabularyFor s
     let input = inputFor s vocabulary
-    { Vocabulary = vocabulary; Input = input; Parameters = awkwardParametersV vocabulary.Count input.Features s.H s.Seed }
+    { Vocabulary = vocabulary; Input = input; Parameters = awkwardParametersV vocabulary.Count input.Features s.H s.Seed; Precision = Precision.Float64 }
 
 let private ok (r: Result<'T, string>) =
     match r with
@@ -93,7 +93,7 @@ let ``negative zero, the smallest subnormal and the largest double survive the r
     special.[0].Values.[2] <- Double.MaxValue
     special.[0].Values.[3] <- -Double.MaxValue
     let p = Parameters.create (Matrix<float>.Build.Dense(1, 4, special.[0].Values)) p.RecurrentKernel p.Bias p.DenseKernel p.DenseBias
-    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p }
+    let m = { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p; Precision = Precision.Float64 }
     let back = ok (ModelFile.parse (ModelFile.serialize m))
     sameParameters p back.Parameters
     Assert.True(Double.IsNegative back.Parameters.Kernel.[0, 0], "-0.0 came back as +0.0")
@@ -251,8 +251,8 @@ let ``a damaged file loads as a valid model or is refused with one clean line, n
 [<InlineData("[1, 2]", "the file: expected an object, found an array of 2 items")>]
 [<InlineData("{\"format\": \"alphabet-lstm-checkpoint\"}", "format: expected \"alphabet-lstm-model\", found the string \"alphabet-lstm-checkpoint\"")>]
 [<InlineData("{\"version\": 1}", "format: missing")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 4}", "version: expected 1 to 3, found 4: the file is from a newer alphabet-lstm")>]
-[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 3, found the string \"1\"")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": 5}", "version: expected 1 to 4, found 5: the file is from a newer alphabet-lstm")>]
+[<InlineData("{\"format\": \"alphabet-lstm-model\", \"version\": \"1\"}", "version: expected a whole number from 1 to 4, found the string \"1\"")>]
 let ``a file that is not a model names what is wrong`` (text: string) (expected: string) =
     match ModelFile.parse text with
     | Ok _ -> failwith "loaded"
@@ -260,7 +260,7 @@ let ``a file that is not a model names what is wrong`` (text: string) (expected:
 
 let private tinyText () =
     let p = (build { I = 1; H = 1; V = V; B = 1; T = 1; Seed = 3L }).Parameters
-    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p }
+    ModelFile.serialize { Vocabulary = Vocabulary.Alphabet; Input = { TimeSteps = 1; Features = 1; Encoding = SymbolEncoding.Index; Masked = false; PrePadded = false; Reading = Reading.Window; Targets = Targets.Last }; Parameters = p; Precision = Precision.Float64 }
 
 let private refusedWith (expected: string) (text: string) =
     match ModelFile.parse text with

@@ -165,7 +165,7 @@ let ``A one-hot model file whose input features are not a multiple of V is refus
     let features = k * s.V + r
     let vocabulary = Vocabulary.Create(Seq.init s.V (sprintf "s%d"))
     let p = { (build { s with I = features }).Parameters with DenseKernel = Matrix<float>.Build.Dense(s.H, s.V); DenseBias = Vector<float>.Build.Dense s.V }
-    let asFeatures = { Vocabulary = vocabulary; Input = InputSpec.Create(1, features, SymbolEncoding.Features); Parameters = p }
+    let asFeatures = { Vocabulary = vocabulary; Input = InputSpec.Create(1, features, SymbolEncoding.Features); Parameters = p; Precision = Precision.Float64 }
     let text = (ModelFile.serialize asFeatures).Replace("\"encoding\": \"features\"", "\"encoding\": \"one-hot\"")
     Assert.Contains("\"encoding\": \"one-hot\"", text)
     match ModelFile.parse text with

@@ -216,7 +216,7 @@ let ``the first layer of a stack is drawn as a one-layer model draws it, and Ini
 let private stackModel (s: Shape) (N: int) =
     let pr = buildStack { s with V = max 2 s.V } N
     let vocabulary = Vocabulary.Create(Array.init (max 2 s.V) (sprintf "s%d"))
-    { Vocabulary = vocabulary; Input = InputSpec.Create(s.T, s.I, SymbolEncoding.Features); Parameters = pr.Parameters }, pr
+    { Vocabulary = vocabulary; Input = InputSpec.Create(s.T, s.I, SymbolEncoding.Features); Parameters = pr.Parameters; Precision = Precision.Float64 }, pr
 
 [<LstmProperty>]
 let ``a stacked model file is version 3 and reads back every layer to the same bits`` (s: Shape) (extra: int) =

@@ -57,7 +57,7 @@ let ``every-step loss is the mean over all T·B positions of −log p(next symbo
     let p, _ = randomModel s run
     let starts = Array.init s.B (fun b -> b * (s.T + 1))
     let struct (l, _, _) = TextRuns.batchGradients run p (LstmState.Zeros(s.B, s.H)) text starts
-    let m = { Vocabulary = text.Vocabulary; Input = TextRuns.inputOf run; Parameters = p }
+    let m = { Vocabulary = text.Vocabulary; Input = TextRuns.inputOf run; Parameters = p; Precision = Precision.Float64 }
     let mutable sum = 0.0
     for b in 0 .. s.B - 1 do
         let mutable state = LstmState.Zeros(1, s.H)
@@ -160,7 +160,7 @@ let ``a stream model's held-out loss reads the held-out text as one stream from 
     Assert.Equal(text.Length / 4, held.Length)
     Assert.Equal(text.[text.Length - held.Length], held.[0])
     let e = TextRuns.validate prepared prepared.Start.Parameters
-    let m = { Vocabulary = text.Vocabulary; Input = prepared.Input; Parameters = prepared.Start.Parameters }
+    let m = { Vocabulary = text.Vocabulary; Input = prepared.Input; Parameters = prepared.Start.Parameters; Precision = Precision.Float64 }
     let n = (held.Length - 1) / s.T * s.T
     let mutable state = LstmState.Zeros(1, s.H)
     let mutable sum = 0.0
@@ -227,7 +227,7 @@ let ``at temperature 0 an every-step model continues with the most likely symbol
     let text = indexed symbols
     let run = runOf s text true (s.Seed % 2L = 0L) Targets.Every 0.0
     let p, _ = randomModel s run
-    let m = { Vocabulary = text.Vocabulary; Input = TextRuns.inputOf run; Parameters = Parameters.map (fun x -> 3.0 * x) p }
+    let m = { Vocabulary = text.Vocabulary; Input = TextRuns.inputOf run; Parameters = Parameters.map (fun x -> 3.0 * x) p; Precision = Precision.Float64 }
     let start = symbols.[0 .. int (s.Seed % 3L)]
     let generated = TextRuns.generate m start 6 0.0 (Rng.create 1L) |> Seq.toArray
     let all = Array.append start generated
@@ -240,7 +240,7 @@ let ``an every-step model is written as version 3 with its targets and reads bac
     let s = { I = 1; H = 2; V = 4; B = 1; T = 3; Seed = 4L }
     let every = runOf s text true true Targets.Every 0.0
     let p, _ = randomModel s every
-    let m = { Vocabulary = text.Vocabulary; Input = TextRuns.inputOf every; Parameters = p }
+    let m = { Vocabulary = text.Vocabulary; Input = TextRuns.inputOf every; Parameters = p; Precision = Precision.Float64 }
     let written = ModelFile.serialize m
     Assert.Contains("\"version\": 3", written)
     Assert.Contains("\"targets\": \"every\"", written)

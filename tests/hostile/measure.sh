@@ -62,8 +62,9 @@ edit p0.json long.json 'r = d["runs"][0]; r["epochs"] = 1000000; r["lossHistory"
 python3 -c "import sys; cs = [chr(c) for c in range(0x4E00, 0x30000) if not 0xD800 <= c < 0xF900][:100000]; sys.stdout.write(''.join(cs) * 2)" > wide.txt
 quiet "${cli[@]}" train --text t.txt --epochs 2 --units 4 --window 3 --save g.json --checkpoint ck --checkpoint-every 1 --quiet
 rm -f g.json
-# Stacked layers: a two-layer model, its export, a state for it, and damaged copies
-quiet "${cli[@]}" train --text t.txt --epochs 1 --units 4 --window 3 --layers 2 --save two.json --quiet
+# Stacked layers: a two-layer model (float64, so the damage is measured against float64's range), its
+# export, a state for it, and damaged copies
+quiet "${cli[@]}" train --text t.txt --epochs 1 --units 4 --window 3 --layers 2 --precision float64 --save two.json --quiet
 quiet "${cli[@]}" export --model two.json --onnx two.onnx
 python3 "$repo/tests/hostile/onnx_edit.py" two.onnx units8.onnx units-2=8
 python3 "$repo/tests/hostile/onnx_edit.py" two.onnx bidi.onnx bidirectional-2
@@ -79,6 +80,11 @@ python3 -c "import json; print(json.dumps([[[1.0 if k == 3 else 0.0 for k in ran
 quiet "${cli[@]}" train --text t.txt --epochs 2 --units 4 --window 3 --layers 2 --save g2.json --checkpoint ck2 --checkpoint-every 1 --quiet
 rm -f g2.json
 sed -i '0,/"layers": 2/s//"layers": 3/' ck2/checkpoint.json
+# Precision: a float32 model (a text run's default) and damaged copies
+quiet "${cli[@]}" train --text t.txt --epochs 1 --units 4 --window 3 --layers 2 --save two32.json --quiet
+edit two32.json f32-big.json 'd["lstm"]["kernel"][0][0] = 1e39'
+edit two32.json f32-v3.json 'd["version"] = 3'
+edit two32.json f32-half.json 'd["precision"] = "float16"'
 
 # ---- the cases ----------------------------------------------------------------------------------
 echo "| case | command | exit | s | peak MiB | first line |"
@@ -172,6 +178,13 @@ row "train --layers 65" -- "${A[@]}" train --text t.txt --layers 65 --save x.jso
 row "--validation 1e-400" -- "${A[@]}" train --text t.txt --layers 2 --validation 1e-400 --save x.json --quiet
 row "--validation 0.5000001" -- "${A[@]}" train --text t.txt --layers 2 --validation 0.5000001 --save x.json --quiet
 row "de_DE: --validation 0,1" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=0 LANG=de_DE.UTF-8 LC_ALL=de_DE.UTF-8 -- "${A[@]}" train --text t.txt --layers 2 --validation 0,1 --save x.json --quiet
+# Precision
+row "--precision float16" -- "${A[@]}" train --text t.txt --precision float16 --save x.json --quiet
+row "de_DE: --precision Float32" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=0 LANG=de_DE.UTF-8 LC_ALL=de_DE.UTF-8 -- "${A[@]}" experiment stateful --precision Float32 --no-report
+row "float32 model: weight 1e39" -- "${A[@]}" predict --model f32-big.json --inputs in.json
+row "float32 model: version 3" -- "${A[@]}" predict --model f32-v3.json --inputs in.json
+row "model: precision float16" -- "${A[@]}" predict --model f32-half.json --inputs in.json
+row "resume a float32 run --precision float64" -- "${A[@]}" resume ck --precision float64 --quiet
 # Text to the terminal
 row "ESC/OSC/BEL in a part's run name" -- "${A[@]}" merge esc.json
 row "control characters in a command" -- "${A[@]}" $'\e[2Jx'

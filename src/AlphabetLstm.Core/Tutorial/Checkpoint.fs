@@ -3,6 +3,8 @@
 ///     { "format": "alphabet-lstm-checkpoint", "version": 1,
 ///       "sha256": "<SHA-256 of this text without the sha256 line, in hex>",
 ///       "run": { "experiment", "seed", "epochs", "units", "masked", "learningRate", "checkpointEvery", "save" },
+///         (a float32 run adds "precision": "float32", and its model and numbers are float32 as in the
+///          training checkpoint; no "precision" means float64)
 ///         (a text run: "kind": "text" and "text": { "path", "sha256", "window", "batchSize", "encoding",
 ///          "stateful" } instead of "experiment"; the vocabulary is the model's; no "kind" means an experiment)
 ///       "epoch": epochs completed, "rng": "<the generator's 64-bit state, in decimal>",
@@ -46,7 +48,8 @@ type RunSettings =
           masked: bool
           learningRate: float
           checkpointEvery: int
-          text: TextRun option }
+          text: TextRun option
+          precision: Precision }
 
     /// The experiment id, e.g. "stateful" ("" for a text run).
     member r.Experiment = r.experiment
@@ -67,19 +70,28 @@ type RunSettings =
     /// The checkpoint cadence: whether a checkpoint is written after `epoch` (every CheckpointEvery
     /// epochs, and after the last).
     member r.CheckpointsAfter(epoch: int) = epoch % r.checkpointEvery = 0 || epoch = r.epochs
+    /// The number type the run trains in.
+    member r.Precision = r.precision
+    /// The same settings in another precision.
+    member r.WithPrecision(precision: Precision) = { r with precision = precision }
     /// An experiment or a text run.
     member r.Kind = if r.text.IsSome then RunKind.Text else RunKind.Experiment
     /// The text and how it is cut, for a text run; null for an experiment.
     member r.TextOrNull : TextRun | null = match r.text with Some t -> t | None -> null
     /// An experiment's run settings.
-    static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int) =
+    /// An experiment's run settings, in float64 (the tutorial's precision) unless told.
+    static member ForExperiment(experiment: string, seed: int64, epochs: int, units: int, masked: bool, learningRate: float, checkpointEvery: int,
+                                [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) =
         { experiment = experiment; seed = seed; epochs = epochs; units = units; layers = 1; masked = masked; learningRate = learningRate
-          checkpointEvery = checkpointEvery; text = None }
-    /// A text run's settings: `layers` stacked layers of `units` units (one unless told).
+          checkpointEvery = checkpointEvery; text = None; precision = precision }
+    /// A text run's settings: `layers` stacked layers of `units` units (one unless told), in float32
+    /// (a text run's default: the work is real arithmetic there, and float32 does twice as much per
+    /// vector) unless told.
     static member ForText(text: TextRun, seed: int64, epochs: int, units: int, learningRate: float, checkpointEvery: int,
-                          [<Optional; DefaultParameterValue(1)>] layers: int) =
+                          [<Optional; DefaultParameterValue(1)>] layers: int,
+                          [<Optional; DefaultParameterValue(Precision.Float32)>] precision: Precision) =
         { experiment = ""; seed = seed; epochs = epochs; units = units; layers = layers; masked = false; learningRate = learningRate
-          checkpointEvery = checkpointEvery; text = Some text }
+          checkpointEvery = checkpointEvery; text = Some text; precision = precision }
 
 /// A training run paused at an epoch boundary.
 type Checkpoint =
@@ -117,7 +129,7 @@ module CheckpointFile =
             if not (Adam.isValidLearningRate run.LearningRate) then
                 invalidArg "run" (sprintf "the learning rate must be %s, got %s" Adam.learningRateRule (num run.LearningRate))
             let p = Experiments.prepare spec run.Seed
-            { p with Config = { p.Config with Optimizer = { p.Config.Optimizer with LearningRate = run.LearningRate } } }
+            { p with Config = { p.Config with Optimizer = { p.Config.Optimizer with LearningRate = run.LearningRate } }.WithPrecision run.Precision }
 
     /// The run prepared, then moved to the checkpoint's training state.
     [<CompiledName("Resume")>]
@@ -128,7 +140,7 @@ module CheckpointFile =
     let prepareText (run: RunSettings) (text: IndexedText) : PreparedText =
         match run.text with
         | None -> invalidArg "run" (sprintf "experiment %s is no text run: prepare it with CheckpointFile.Prepare" (quote run.Experiment))
-        | Some t -> TextRuns.prepare t text run.Seed run.Units run.Layers run.Epochs run.LearningRate
+        | Some t -> (TextRuns.prepare t text run.Seed run.Units run.Layers run.Epochs run.LearningRate).WithPrecision run.Precision
 
     /// A text run prepared from the indexed text, then moved to the checkpoint's training state.
     [<CompiledName("ResumeText")>]
@@ -139,7 +151,7 @@ module CheckpointFile =
     [<CompiledName("Model")>]
     let model (c: Checkpoint) : SavedModel =
         let vocabulary = match c.Run.text with Some t -> t.Vocabulary | None -> Vocabulary.Alphabet
-        { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters }
+        { Vocabulary = vocabulary; Input = c.Input; Parameters = c.State.Parameters; Precision = c.Run.Precision }
 
     // ---- the checksum (the training checkpoint's) -----------------------------------------------
 
@@ -163,11 +175,13 @@ module CheckpointFile =
                     (str t.Path) (str t.Sha256) t.Window t.BatchSize (str (ModelFile.encodingName t.Encoding)) (if t.Stateful then "true" else "false")
                     (str (ModelFile.targetsName t.Targets)) (num t.Validation)
         sb.AppendFormat(CultureInfo.InvariantCulture,
-                        "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, {8}\"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7} }},\n",
+                        "  \"run\": {{ {0}, \"seed\": {1}, \"epochs\": {2}, \"units\": {3}, {8}\"masked\": {4}, \"learningRate\": {5}, \"checkpointEvery\": {6}, \"save\": {7}{9} }},\n",
                         what, r.Seed, r.Epochs, r.Units, (if r.Masked then "true" else "false"),
                         num r.LearningRate, r.CheckpointEvery, str c.Save,
                         // "layers" only for a stack, so one-layer checkpoints read as they always have.
-                        (if r.Layers > 1 then sprintf "\"layers\": %d, " r.Layers else "")) |> ignore
+                        (if r.Layers > 1 then sprintf "\"layers\": %d, " r.Layers else ""),
+                        // "precision" only for float32, so float64 checkpoints are written as they always were.
+                        (if r.Precision = Precision.Float32 then ", \"precision\": \"float32\"" else "")) |> ignore
         TrainingFile.writeState sb (model c) s
         seal (sb.Append("\n}\n").ToString())
 
@@ -224,7 +238,9 @@ module CheckpointFile =
               masked = boolean (p "masked") (get "masked" "true or false")
               learningRate = number (p "learningRate") (get "learningRate" "Adam's learning rate")
               checkpointEvery = int (integer (p "checkpointEvery") (get "checkpointEvery" "epochs between checkpoints") 1L (int64 Int32.MaxValue))
-              text = textRun }
+              text = textRun
+              // Checkpoints from before float32 existed trained in float64.
+              precision = choice path d "precision" ModelFile.precisionChoices Precision.Float64 }
         match specOf run with
         | Error e when textRun.IsNone -> fail (sprintf "%s: %s" (p "experiment") e)
         | _ -> ()
@@ -265,6 +281,9 @@ module CheckpointFile =
                 sprintf "%d time steps × %d features (masked %b, padding %s, reading %s, targets %s)" i.TimeSteps i.Features i.Masked
                     (if i.PrePadded then "pre" else "none") (ModelFile.readingName i.Reading) (ModelFile.targetsName i.Targets)
             fail (sprintf "model.input: expected %s for %s, found %s" (show expectedInput) what (show m.Input))
+        if m.Precision <> run.Precision then
+            fail (sprintf "model.precision: expected %s (run.precision), found %s"
+                      (str (ModelFile.precisionName run.Precision)) (str (ModelFile.precisionName m.Precision)))
         if m.Parameters.Units <> run.Units then
             fail (sprintf "model.lstm.units: expected %d (run.units), found %d" run.Units m.Parameters.Units)
         if m.Parameters.Layers <> run.Layers then
@@ -273,7 +292,7 @@ module CheckpointFile =
         let step = int (integer "optimizer.step" (field "optimizer" o "step" "Adam's step count") 0L (int64 Int32.MaxValue))
         let moment name =
             let path = "optimizer." + name
-            Parameters.validate (ModelFile.readBlocks path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters) None)
+            Parameters.validate (ModelFile.readBlocks m.Precision path (fields path (field "optimizer" o name "an object with lstm and dense")) (Some m.Parameters) None)
         let mM, mV = moment "m", moment "v"
         let carried =
             let e = field "" d "carried" "the carried state { \"h\", \"c\" }"
@@ -282,7 +301,7 @@ module CheckpointFile =
             else
                 let c = fields "carried" e
                 let what = sprintf "batch %d × units %d" B H
-                let read name = matrix ("carried." + name) (field "carried" c name (sprintf "%d rows of %d numbers" B H)) B H what
+                let read name = matrixIn m.Precision ("carried." + name) (field "carried" c name (sprintf "%d rows of %d numbers" B H)) B H what
                 { H = read "h"; C = read "c" }
         { Run = run
           Input = m.Input
