@@ -16,7 +16,7 @@ public static class OnnxCommands
     {
         var model = new Option<string>("--model") { Description = "The model file to export.", Required = true };
         var onnx = new Option<string>("--onnx") { Description = "The ONNX file to write.", Required = true };
-        var command = new Command("export", "Write a model as ONNX (float32, one LSTM node; the state h, c as graph inputs and outputs).") { model, onnx };
+        var command = new Command("export", "Write a model as ONNX (float32, one LSTM node per layer; the state h, c as graph inputs and outputs, a stack's layers side by side).") { model, onnx };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(onnx)!;

@@ -41,6 +41,16 @@ public class CliInProcessTests
         OneLineError(args, exit, fragment);
 
     [Fact]
+    public void Export_help_says_a_stack_gets_one_LSTM_node_per_layer()
+    {
+        var r = Run("export", "--help");
+        Assert.Equal(0, r.Exit);
+        // Help text is wrapped to the console's width: compare it with its line breaks folded.
+        var help = string.Join(' ', r.Out.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("one LSTM node per layer", help);
+    }
+
+    [Fact]
     public void Seeds_run_from_the_first_one_up_and_never_wrap()
     {
         Assert.Equal([5L, 6L, 7L], Cli.SeedRange(5, 3));

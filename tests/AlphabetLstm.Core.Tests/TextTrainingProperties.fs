@@ -200,10 +200,18 @@ let ``a stream run's held-out pass, of one layer or a stack of two, allocates no
     Assert.True(prepared.HeldOut.Length > Memory.heldOutPiece)
     let I = run.Vocabulary.FeaturesPerSymbol run.Encoding
     let term = Memory.textHeldOut I s.H s.V s.B s.T oneHot true true layers
-    let before = GC.GetAllocatedBytesForCurrentThread()
-    let e = TextRuns.validate prepared prepared.Start.Parameters
-    let allocated = float (GC.GetAllocatedBytesForCurrentThread() - before)
-    Assert.True(Double.IsFinite e.Loss)
+    // The pass allocates the same bytes on every call (the first, about a hundred more while its code
+    // is not yet optimised). GC.GetAllocatedBytesForCurrentThread reads
+    // them exactly while no other thread allocates, but with other threads allocating meanwhile (the
+    // rest of the suite, in parallel) a reading can come out as much as one allocation quantum
+    // (about 8 KB) above them, never below: so the least of three readings is the pass's allocation.
+    let reading () =
+        let before = GC.GetAllocatedBytesForCurrentThread()
+        let e = TextRuns.validate prepared prepared.Start.Parameters
+        let after = GC.GetAllocatedBytesForCurrentThread()
+        Assert.True(Double.IsFinite e.Loss)
+        float (after - before)
+    let allocated = List.min [ reading (); reading (); reading () ]
     // The estimate counts array contents; 4 KiB covers the array headers and the few small records around them.
     Assert.True(allocated <= term + 4096.0, sprintf "the held-out pass allocated %.0f bytes, its term is %.0f" allocated term)
     // The estimate holds the reading, the training lane and the held-out term (besides the parameters).
