@@ -195,7 +195,7 @@ module internal Training =
 
     /// Loads samples `order.[start .. start + B − 1]` into a workspace: inputs, targets, masking.
     /// `xs` are the dataset's input storages (column-major (N, I) per step), from `storages`.
-    let internal loadBatch (data: Dataset) (xs: float[][]) (ys: float[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace) =
+    let internal loadBatch (data: Dataset) (xs: 'T[][]) (ys: 'T[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace<'T>) =
         let tape = ws.Tape
         let N, B, I, V = data.Count, tape.B, tape.I, data.Targets.ColumnCount
         for b in 0 .. B - 1 do
@@ -220,44 +220,45 @@ module internal Training =
     /// unshuffled passes), the gradient buffers, and the carried state's rows, (B, H) row-major.
     /// Private to one `epoch`/`evaluate` call or one enumeration of `fit`, which reuses it from
     /// epoch to epoch; written in place for speed, never handed out.
-    type private Scratch =
-        { Full: Workspace
-          Tail: Workspace
-          Xs: float[][]
-          Ys: float[]
+    /// Every array is in the run's precision 'T: the data are rounded to it once, here.
+    type private Scratch<'T> =
+        { Full: Workspace<'T>
+          Tail: Workspace<'T>
+          Xs: 'T[][]
+          Ys: 'T[]
           InOrder: int[]
-          Grads: float[][]
-          CarryH: float[]
-          CarryC: float[] }
+          Grads: 'T[][]
+          CarryH: 'T[]
+          CarryC: 'T[] }
 
-    let private newScratch (p: Parameters) (data: Dataset) (batchSize: int) (threads: int) : Scratch =
+    let private newScratch<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (p: Parameters) (data: Dataset) (batchSize: int) (threads: int) : Scratch<'T> =
         checkData p data batchSize
         let N, T, H, B, L = data.Count, data.TimeSteps, p.Units, min batchSize data.Count, p.Layers
-        let full = Model.newWorkspace L T B data.Features H p.Classes
-        let tail = if N % B = 0 then full else Model.newWorkspace L T (N % B) data.Features H p.Classes
+        let full = Model.newWorkspaceOf<'T> false L T B data.Features H p.Classes
+        let tail = if N % B = 0 then full else Model.newWorkspaceOf<'T> false L T (N % B) data.Features H p.Classes
         full.SetThreads threads
         tail.SetThreads threads
         let xs, ys = storages data
-        { Full = full; Tail = tail; Xs = xs; Ys = ys
+        { Full = full; Tail = tail; Xs = Kernels.narrow<'T> xs; Ys = (Kernels.narrow<'T> [| ys |]).[0]
           InOrder = Array.init N id
-          Grads = Parameters.storage (Parameters.zerosLike p)
+          Grads = Kernels.narrow<'T> (Parameters.storage (Parameters.zerosLike p))
           CarryH = Array.zeroCreate (L * B * H)
           CarryC = Array.zeroCreate (L * B * H) }
 
     /// The scratch's carried rows (one (B, H) block per layer) from a state value, and back.
-    let private loadCarry (s: Scratch) (state: LstmState) =
+    let private loadCarry (s: Scratch<'T>) (state: LstmState) =
         Lstm.writeLayers state.H s.Full.Tapes.Length s.CarryH
         Lstm.writeLayers state.C s.Full.Tapes.Length s.CarryC
 
-    let private carriedState (s: Scratch) : LstmState =
+    let private carriedState (s: Scratch<'T>) : LstmState =
         let B, H, L = s.Full.Tape.B, s.Full.Tape.H, s.Full.Tapes.Length
         { H = Lstm.readLayers B H L (fun _ -> s.CarryH) (fun l -> l * B * H); C = Lstm.readLayers B H L (fun _ -> s.CarryC) (fun l -> l * B * H) }
 
     /// The one batch loop: every batch of `order`, in order, loaded into its workspace, started from
     /// the carried rows (stateful) or from zeros, run through `pass`, whose final rows are then carried
     /// on (stateful). Returns the summed per-sample loss and the number correct.
-    let inline private eachBatch (s: Scratch) (data: Dataset) (order: int[]) (masked: bool) (stateful: bool)
-                                 ([<InlineIfLambda>] pass: Workspace -> int -> struct (float * int)) : struct (float * int) =
+    let inline private eachBatch (s: Scratch<'T>) (data: Dataset) (order: int[]) (masked: bool) (stateful: bool)
+                                 ([<InlineIfLambda>] pass: Workspace<'T> -> int -> struct (float * int)) : struct (float * int) =
         let N = data.Count
         let mutable lossSum = 0.0
         let mutable correct = 0
@@ -278,7 +279,7 @@ module internal Training =
     /// parameters and moments are copied once per stretch, not once per epoch. After each epoch a
     /// stateful run's carried state becomes `betweenEpochs carried` (Training.reset for the tutorial's
     /// reset_states(), id to carry it on).
-    let private runEpochs (scratch: Scratch) (config: FitConfig) (betweenEpochs: LstmState -> LstmState) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
+    let private runEpochs (scratch: Scratch<'T>) (config: FitConfig) (betweenEpochs: LstmState -> LstmState) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
         let N, H, B = data.Count, p0.StateUnits, config.BatchSize
@@ -289,11 +290,11 @@ module internal Training =
             checkStatefulBatch "stateful training" N B
             checkCarried state.Carried B H
             loadCarry scratch state.Carried
-        // Private working set: updated in place below and handed out at the end as the new state,
-        // after which nothing writes to it again.
-        let theta = Parameters.copy p0
-        let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
-        let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, scratch.Grads
+        // Private working set in 'T: updated in place below and handed out at the end as the new
+        // state (widened to float64 there: the float64 arrays themselves, or exact copies of float32
+        // ones), after which nothing writes to it again.
+        let thetaS, gS = Kernels.narrowCopy<'T> (Parameters.storage p0), scratch.Grads
+        let mS, vS = Kernels.narrowCopy<'T> (Parameters.storage state.Optimizer.M), Kernels.narrowCopy<'T> (Parameters.storage state.Optimizer.V)
         for g in gS do Array.Clear g
         let reports = Array.zeroCreate count
         let mutable rng = state.Rng
@@ -308,7 +309,7 @@ module internal Training =
                 else scratch.InOrder
             let struct (lossSum, correct) =
                 eachBatch scratch data order config.Masked stateful (fun ws _ ->
-                    let result = Model.trainPass theta ws false gS
+                    let result = Model.trainPassOf thetaS ws false gS
                     step.Value <- step.Value + 1
                     // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
                     Adam.updateInPlace config.Optimizer step.Value thetaS gS mS vS true
@@ -321,8 +322,8 @@ module internal Training =
                 loadCarry scratch carried
         { Reports = reports
           State =
-            { Parameters = theta
-              Optimizer = { Step = step.Value; M = m; V = v }
+            { Parameters = Parameters.ofStorage p0 (Kernels.widen thetaS)
+              Optimizer = { Step = step.Value; M = Parameters.ofStorage state.Optimizer.M (Kernels.widen mS); V = Parameters.ofStorage state.Optimizer.V (Kernels.widen vS) }
               Rng = rng
               Epoch = state.Epoch + count
               Carried = carried } }
@@ -331,7 +332,7 @@ module internal Training =
     /// (stateful) is where the epoch ended: pass `Training.reset` of it to start the next from zeros.
     [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
-        let s = runEpochs (newScratch state.Parameters data config.BatchSize config.Threads) config id data state 1
+        let s = runEpochs (newScratch<float> state.Parameters data config.BatchSize config.Threads) config id data state 1
         { Report = s.Reports.[0]; State = s.State }
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, `every` at a time: each
@@ -346,7 +347,7 @@ module internal Training =
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
         Seq.delay (fun () ->
-            let scratch = lazy (newScratch state.Parameters data config.BatchSize config.Threads)
+            let scratch = lazy (newScratch<float> state.Parameters data config.BatchSize config.Threads)
             Seq.unfold
                 (fun (s: TrainingState) ->
                     if s.Epoch >= config.Epochs then None
@@ -381,7 +382,7 @@ module internal Training =
           Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex()) }
 
     let private evaluateWith (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
-        let s = newScratch p data batchSize 1
+        let s = newScratch<float> p data batchSize 1
         let V = p.Classes
         initial |> Option.iter (loadCarry s)
         let probs = Array.zeroCreate (data.Count * V)
