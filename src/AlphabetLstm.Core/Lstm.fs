@@ -253,8 +253,8 @@ module Lstm =
               Rows = if stacked B T then Array.init (T * B) (fun q -> (T - 1 - q / B) * B + q % B) else Array.empty
               Blocked = lazy (if stacked B T then Array.zeroCreate (Kernels.blockedScratchLengthOf<'T> ()) else Array.empty) } }
 
-    /// A tape for T steps of B rows of I dense input features.
-    let internal newTape<'T> (T: int) (B: int) (I: int) (H: int) : Tape<'T> = newTapeOf<'T> false T B I H
+    /// A float64 tape for T steps of B rows of I dense input features.
+    let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape = newTapeOf<float> false T B I H
 
     /// Layer k's three blocks (W, U, b) of a model's blocks in Parameters.storage order (layer 0:
     /// the blocks themselves, whose first three are its own and whose 4th and 5th are the head's).
@@ -583,7 +583,7 @@ module Lstm =
 
     /// Tapes for layers 2 … N of a stack, over T steps of B rows (dense inputs of H features).
     let internal newUpperTapes<'T> (layers: int) (T: int) (B: int) (H: int) : Tape<'T>[] =
-        Array.init (layers - 1) (fun _ -> newTape<'T> T B H H)
+        Array.init (layers - 1) (fun _ -> newTapeOf<'T> false T B H H)
 
     /// Runs every layer of loaded tapes, bottom to top (Hs[0], Cs[0] and Real set on each tape,
     /// the inputs on the first): each upper tape's inputs are the h_1 … h_T of the tape below.
@@ -625,7 +625,7 @@ module Lstm =
     /// Tapes in 'T for every layer, loaded with the inputs (rounded to 'T), the state and the masking.
     let internal loadTapesOf<'T> (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape<'T>[] =
         checkInputs p state inputs
-        let tape = newTape<'T> inputs.Length state.Batch p.Inputs p.Units
+        let tape = newTapeOf<'T> false inputs.Length state.Batch p.Inputs p.Units
         for t in 0 .. tape.T - 1 do
             let x = Parameters.matrixValues (Matrix<float>.Build.DenseOfMatrix inputs.[t])
             for b in 0 .. tape.B - 1 do

@@ -411,3 +411,22 @@ module Model =
     [<CompiledName("Predict")>]
     let predict (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Prediction =
         predictOf<float> p initial inputs masking
+
+    /// The mean cross-entropy of one batch computed in `precision`: in Float32 the parameters,
+    /// state and inputs are rounded to float32 (exact for a float32 model) and every number of the
+    /// pass is a float32 (the loss itself is summed in float64).
+    [<CompiledName("Loss")>]
+    let lossIn (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) (precision: Precision) : float =
+        match precision with
+        | Precision.Float64 -> lossOf<float> p initial inputs targets masking
+        | Precision.Float32 -> lossOf<float32> p initial inputs targets masking
+        | other -> invalidArg "precision" (sprintf "the precision must be Float64 or Float32, got %d" (int other))
+
+    /// Class probabilities and the final state computed in `precision` (a float32 model predicts in
+    /// Float32: every number of the pass a float32, widened exactly on the way out).
+    [<CompiledName("Predict")>]
+    let predictIn (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) (precision: Precision) : Prediction =
+        match precision with
+        | Precision.Float64 -> predictOf<float> p initial inputs masking
+        | Precision.Float32 -> predictOf<float32> p initial inputs masking
+        | other -> invalidArg "precision" (sprintf "the precision must be Float64 or Float32, got %d" (int other))

@@ -95,6 +95,11 @@ type PreparedText =
     member p.TargetsPerEpoch = int64 p.Samples * (if p.Run.Targets = Targets.Every then int64 p.Run.Window else 1L)
     /// The same run on `threads` threads per step (the same bits).
     member p.WithThreads(threads: int) = { p with Config = p.Config.WithThreads threads }
+    /// The same run in another precision (a fresh run's parameters are rounded to it).
+    member p.WithPrecision(precision: Precision) =
+        { p with
+            Config = p.Config.WithPrecision precision
+            Start = if p.Start.Epoch = 0 then { p.Start with Parameters = Training.roundTo precision p.Start.Parameters } else p.Start }
 
 /// Progress inside an epoch, after each batch (for a progress line).
 type TextBatchReport =
@@ -217,7 +222,9 @@ module TextRuns =
         let rng = Rng.create seed
         let p = Parameters.initStack (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count layers rng
         let policy = if run.Stateful then StatePolicy.Stateful else StatePolicy.Stateless
-        let config = FitConfig.Create(epochs, run.BatchSize, not run.Stateful, policy, false, learningRate)
+        // Text runs compute in float32 unless told (WithPrecision): the weights drawn in float64 as
+        // for any model, then rounded.
+        let config = FitConfig.Create(epochs, run.BatchSize, not run.Stateful, policy, false, learningRate, precision = Precision.Float32)
         { Run = run; Training = training; HeldOut = text.Slice(text.Length - held, held)
           Samples = sampleCount run training.Length
           Config = config; Start = Training.start config p.Value p.Next; Input = inputOf run }
@@ -409,10 +416,17 @@ module TextRuns =
         evaluateTextOf<float> run p (Parameters.storage p) text
 
     /// The held-out loss of `p` (see evaluateText); NaN figures when nothing is held out.
+    /// The loss of `p` over a text, computed in `precision` (see evaluateText).
+    let internal evaluateTextIn (precision: Precision) (run: TextRun) (p: Parameters) (text: IndexedText) : TextEvaluation =
+        Training.checkPrecision precision
+        if precision = Precision.Float32 then evaluateTextOf<float32> run p (Kernels.narrow<float32> (Parameters.storage p)) text
+        else evaluateText run p text
+
+    /// The held-out loss of `p` (see evaluateText), in the run's precision; NaN figures when nothing is held out.
     [<CompiledName("Validate")>]
     let validate (prepared: PreparedText) (p: Parameters) : TextEvaluation =
         if prepared.HeldOut.Length = 0 then { Loss = nan; Accuracy = nan; Targets = 0L }
-        else evaluateText prepared.Run p prepared.HeldOut
+        else evaluateTextIn prepared.Config.Precision prepared.Run p prepared.HeldOut
 
     /// The remaining epochs, lazily, one TextEpoch each: trained on the training part (per batch,
     /// `onBatch` is told the progress), then read on the held-out part. A stream run's state is
@@ -482,7 +496,9 @@ module TextRuns =
                 prepared.Start)
 
     /// The remaining epochs, lazily, one TextEpoch each (see fitOf).
-    let internal fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> = fitOf<float> onBatch prepared
+    let internal fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
+        Training.checkPrecision prepared.Config.Precision
+        if prepared.Config.Precision = Precision.Float32 then fitOf<float32> onBatch prepared else fitOf<float> onBatch prepared
 
     /// The remaining epochs with no progress inside them (see fit).
     [<CompiledName("Fit")>]

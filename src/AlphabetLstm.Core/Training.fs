@@ -40,11 +40,13 @@ type FitConfig =
       Optimizer: AdamConfig
       /// Threads one training step may use; the result is the same bits for every count. Only
       /// large steps are split (see Lstm.partsOf); 1 runs everything on the calling thread.
-      Threads: int }
+      Threads: int
+      /// The number type of parameters, gradients, Adam moments, tape and data (Float64 unless told).
+      Precision: Precision }
 
     /// Keras' `fit` defaults: batch 32, shuffle, stateless, no masking, Keras' Adam; one thread.
     static member Default(epochs: int) =
-        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras; Threads = 1 }
+        { Epochs = epochs; BatchSize = 32; Shuffle = true; Policy = StatePolicy.Stateless; Masked = false; Optimizer = AdamConfig.Keras; Threads = 1; Precision = Precision.Float64 }
 
     /// A configuration with Keras' `fit` defaults for every argument not given: batch 32, shuffle,
     /// stateless, no masking, Adam with learning rate 0.001 (β1 0.9, β2 0.999, ε 1e-7).
@@ -54,14 +56,17 @@ type FitConfig =
                          [<Optional; DefaultParameterValue(StatePolicy.Stateless)>] policy: StatePolicy,
                          [<Optional; DefaultParameterValue(false)>] masked: bool,
                          [<Optional; DefaultParameterValue(0.001)>] learningRate: float,
-                         [<Optional; DefaultParameterValue(1)>] threads: int) : FitConfig =
+                         [<Optional; DefaultParameterValue(1)>] threads: int,
+                         [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) : FitConfig =
         { Epochs = epochs; BatchSize = batchSize; Shuffle = shuffle; Policy = policy; Masked = masked
-          Optimizer = { AdamConfig.Keras with LearningRate = learningRate }; Threads = threads }
+          Optimizer = { AdamConfig.Keras with LearningRate = learningRate }; Threads = threads; Precision = precision }
 
     /// The same configuration with another number of epochs.
     member c.WithEpochs(epochs: int) = { c with Epochs = epochs }
     /// The same configuration with another number of threads per step (the result does not change).
     member c.WithThreads(threads: int) = { c with Threads = threads }
+    /// The same configuration in another precision.
+    member c.WithPrecision(precision: Precision) = { c with Precision = precision }
 
 /// Everything training needs to go on exactly: save it, and a resumed run matches an unbroken one.
 type TrainingState =
@@ -167,10 +172,23 @@ type StatefulEvaluation =
 
 /// Training's functions, curried (the Training class and AlphabetLstm.FSharp.Training call them).
 module internal Training =
-    /// The state before the first epoch: the parameters, fresh Adam moments, the generator, and a
-    /// zero carried state of (BatchSize, H).
+    /// Refuses a precision other than Float64 and Float32.
+    let internal checkPrecision (precision: Precision) =
+        if precision <> Precision.Float64 && precision <> Precision.Float32 then
+            invalidArg "precision" (sprintf "the precision must be Float64 or Float32, got %d" (int precision))
+
+    /// The parameters as a model of this precision holds them: unchanged in float64, each value
+    /// rounded to the nearest float32 in float32 (then every value is a float32, exactly).
+    let internal roundTo (precision: Precision) (p: Parameters) : Parameters =
+        checkPrecision precision
+        if precision = Precision.Float32 then Parameters.map (fun x -> float (float32 x)) p else p
+
+    /// The state before the first epoch: the parameters (rounded to float32 for a float32 run: the
+    /// same draws, so Parameters.Init's stream of numbers is unchanged), fresh Adam moments, the
+    /// generator, and a zero carried state of (BatchSize, H).
     [<CompiledName("Start")>]
     let start (config: FitConfig) (p: Parameters) (rng: Rng) : TrainingState =
+        let p = roundTo config.Precision p
         { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = LstmState.Zeros(max 1 config.BatchSize, p.StateUnits) }
 
     /// The zero state of the same shape (LstmState.Zeros): what Keras' `reset_states()` does, as a value.
@@ -332,8 +350,23 @@ module internal Training =
     /// (stateful) is where the epoch ended: pass `Training.reset` of it to start the next from zeros.
     [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
-        let s = runEpochs (newScratch<float> state.Parameters data config.BatchSize config.Threads) config id data state 1
+        checkPrecision config.Precision
+        let s =
+            if config.Precision = Precision.Float32 then runEpochs (newScratch<float32> state.Parameters data config.BatchSize config.Threads) config id data state 1
+            else runEpochs (newScratch<float> state.Parameters data config.BatchSize config.Threads) config id data state 1
         { Report = s.Reports.[0]; State = s.State }
+
+    /// fitEvery's stretches in 'T (a float32 run: float32 working arrays, widened at each stretch's end).
+    let private stretchesOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
+        Seq.delay (fun () ->
+            let scratch = lazy (newScratch<'T> state.Parameters data config.BatchSize config.Threads)
+            Seq.unfold
+                (fun (s: TrainingState) ->
+                    if s.Epoch >= config.Epochs then None
+                    else
+                        let o = runEpochs scratch.Value config betweenEpochs data s (min every (config.Epochs - s.Epoch))
+                        Some(o, o.State))
+                state)
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, `every` at a time: each
     /// stretch holds the reports of its epochs and the state after the last one (the final stretch
@@ -346,15 +379,9 @@ module internal Training =
         if every < 1 then invalidArg "every" (sprintf "epochs per stretch must be positive, got %d" every)
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
-        Seq.delay (fun () ->
-            let scratch = lazy (newScratch<float> state.Parameters data config.BatchSize config.Threads)
-            Seq.unfold
-                (fun (s: TrainingState) ->
-                    if s.Epoch >= config.Epochs then None
-                    else
-                        let o = runEpochs scratch.Value config betweenEpochs data s (min every (config.Epochs - s.Epoch))
-                        Some(o, o.State))
-                state)
+        checkPrecision config.Precision
+        if config.Precision = Precision.Float32 then stretchesOf<float32> every betweenEpochs config data state
+        else stretchesOf<float> every betweenEpochs config data state
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each; a stateful
     /// run's carried state goes through `betweenEpochs` after every epoch.
@@ -374,41 +401,57 @@ module internal Training =
     [<CompiledName("TrainCarrying")>]
     let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState = trainWith id config data state
 
-    let private evaluation (N: int) (V: int) (probs: float[]) (struct (lossSum: float, correct: int)) : Evaluation =
-        let probabilities = Matrix<float>.Build.Dense(N, V, fun n v -> probs.[n * V + v])
+    let private evaluation (N: int) (V: int) (probs: 'T[]) (struct (lossSum: float, correct: int)) : Evaluation =
+        let probabilities = Matrix<float>.Build.Dense(N, V, fun n v -> Kernels.toFloat probs.[n * V + v])
         { Loss = lossSum / float N
           Accuracy = float correct / float N
           Probabilities = probabilities
           Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex()) }
 
-    let private evaluateWith (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
-        let s = newScratch<float> p data batchSize 1
+    /// The evaluation in 'T, and the carried state after it.
+    let private evaluateAs<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
+        let s = newScratch<'T> p data batchSize 1
+        let blocks = Kernels.narrow<'T> (Parameters.storage p)
         let V = p.Classes
         initial |> Option.iter (loadCarry s)
         let probs = Array.zeroCreate (data.Count * V)
         let sums =
             eachBatch s data s.InOrder masked initial.IsSome (fun ws start ->
-                Lstm.forwardStack p ws.Tapes
-                let result = Model.headForward p ws
+                Lstm.forwardStackOf blocks ws.Tapes
+                let result = Model.headForwardOf blocks ws
                 Array.blit ws.Probs 0 probs (start * V) (ws.Tape.B * V)
                 result)
-        s, evaluation data.Count V probs sums
+        evaluation data.Count V probs sums, carriedState s
+
+    let private evaluateWith (precision: Precision) (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
+        checkPrecision precision
+        if precision = Precision.Float32 then evaluateAs<float32> p data batchSize masked initial
+        else evaluateAs<float> p data batchSize masked initial
+
+    /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`, every batch
+    /// from the zero state (stateless), computed in `precision`.
+    let internal evaluateIn (precision: Precision) (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) : Evaluation =
+        fst (evaluateWith precision p data batchSize masked None)
 
     /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`, every batch
     /// from the zero state (stateless).
     [<CompiledName("Evaluate")>]
     let evaluate (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) : Evaluation =
-        snd (evaluateWith p data batchSize masked None)
+        evaluateIn Precision.Float64 p data batchSize masked
+
+    /// evaluateStateful computed in `precision`.
+    let internal evaluateStatefulIn (precision: Precision) (p: Parameters) (data: Dataset) (initial: LstmState) (masked: bool) : StatefulEvaluation =
+        checkStatefulBatch "a stateful evaluation" data.Count initial.Batch
+        checkCarried initial initial.Batch p.StateUnits
+        let e, final = evaluateWith precision p data initial.Batch masked (Some initial)
+        { Evaluation = e; Final = final }
 
     /// Loss, accuracy and predictions on `data`, in order, carrying the state: batch k+1 continues
     /// batch k's state row by row, starting from `initial`, whose rows fix the batch size. Returns
     /// the state after the last batch too.
     [<CompiledName("EvaluateStateful")>]
     let evaluateStateful (p: Parameters) (data: Dataset) (initial: LstmState) (masked: bool) : StatefulEvaluation =
-        checkStatefulBatch "a stateful evaluation" data.Count initial.Batch
-        checkCarried initial initial.Batch p.StateUnits
-        let s, e = evaluateWith p data initial.Batch masked (Some initial)
-        { Evaluation = e; Final = carriedState s }
+        evaluateStatefulIn Precision.Float64 p data initial masked
 
 /// Training from C#: the same functions, with the between-epochs step as a Func (null: carry on).
 type Training =
@@ -442,12 +485,15 @@ type Training =
         if epochs > Int32.MaxValue - state.Epoch then
             invalidArg "epochs" (sprintf "%d further epochs after epoch %d pass the largest epoch count, %d" epochs state.Epoch Int32.MaxValue)
         Training.trainWith (Training.Between betweenEpochs) (config.WithEpochs(state.Epoch + epochs)) data state
-    /// Stateless evaluation in batches of `batchSize` (default 32).
+    /// Stateless evaluation in batches of `batchSize` (default 32), computed in `precision`
+    /// (default Float64; a float32 model's in Float32).
     static member Evaluate(parameters: Parameters, data: Dataset,
                            [<Optional; DefaultParameterValue(32)>] batchSize: int,
-                           [<Optional; DefaultParameterValue(false)>] masked: bool) =
-        Training.evaluate parameters data batchSize masked
-    /// Stateful evaluation from `initial`, and the state after the last batch.
+                           [<Optional; DefaultParameterValue(false)>] masked: bool,
+                           [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) =
+        Training.evaluateIn precision parameters data batchSize masked
+    /// Stateful evaluation from `initial`, and the state after the last batch, computed in `precision`.
     static member EvaluateStateful(parameters: Parameters, data: Dataset, initial: LstmState,
-                                   [<Optional; DefaultParameterValue(false)>] masked: bool) =
-        Training.evaluateStateful parameters data initial masked
+                                   [<Optional; DefaultParameterValue(false)>] masked: bool,
+                                   [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) =
+        Training.evaluateStatefulIn precision parameters data initial masked

@@ -296,7 +296,7 @@ module Experiments =
         let p = Parameters.init data.Features spec.Units V rng
         let config =
             { Epochs = spec.Epochs; BatchSize = spec.BatchSize; Shuffle = spec.Shuffle; Policy = spec.Policy
-              Masked = spec.Masked; Optimizer = { AdamConfig.Keras with LearningRate = spec.LearningRate }; Threads = 1 }
+              Masked = spec.Masked; Optimizer = { AdamConfig.Keras with LearningRate = spec.LearningRate }; Threads = 1; Precision = Precision.Float64 }
         { Spec = spec
           Seed = seed
           Data = data
