@@ -182,13 +182,14 @@ let ``a float32 text run resumed from any epoch's state ends bit-identical to th
     | _ -> ()
 
 /// The band a float32 run's epoch losses keep around the float64 run's, relative to the float64
-/// loss, on the tutorial's experiments at their own settings for their first epochs. Measured: the
-/// largest relative gap over the six experiments, two seeds, was below 1e-4 (see the property); the
-/// band leaves a factor of ten.
-let private trackingBand = 1e-3
+/// loss, on the tutorial's experiments at their own settings for their first epochs (about 600 steps
+/// each). Measured: the largest relative gap over the six experiments, seeds 1 and 2, is 1.1e-5
+/// (stateful, seed 1, epoch 24: 2.463153 in float64, 2.463180 in float32); the band leaves a
+/// factor of about ten.
+let private trackingBand = 1e-4
 
 [<Fact>]
-let ``float32 training tracks float64 on the six experiments: every epoch's loss within 1e-3 relative`` () =
+let ``float32 training tracks float64 on the six experiments: every epoch's loss within 1e-4 relative`` () =
     let mutable worst = 0.0, ""
     for spec in Experiments.all do
         for seed in [ 1L; 2L ] do
