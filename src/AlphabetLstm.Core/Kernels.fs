@@ -19,7 +19,9 @@
 ///
 /// One source for both precisions: every kernel is generic in the element type 'T (float or
 /// float32; any other type is refused), named with `Of` (gemmNNOf, …, sigmoidOf); the plain names
-/// (gemmNN, …, sigmoid) are the same kernels fixed to float64, what the float64 model calls. .NET compiles a generic method once per value type, so
+/// (gemmNN, …, sigmoid) are the same kernels fixed to float64. The model above them is generic in
+/// the same way (Lstm, Model, Adam, the fit loops), with the scalar and run helpers at the end of
+/// this file. .NET compiles a generic method once per value type, so
 /// each precision gets its own machine code, in which the `is64` tests below are constants and
 /// vanish: the float64 code is the one this file had before it was generic. Register tiles are
 /// counted in vectors, so their width in columns follows the precision (L = Vector256<'T>.Count).
