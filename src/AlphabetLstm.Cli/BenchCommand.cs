@@ -7,12 +7,13 @@ using System.Text.Json;
 namespace AlphabetLstm.Cli;
 
 /// <summary>
-/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--phases] [--kernel-precision none|float64|float32|both] [--json FILE]</c>:
+/// <c>bench [--experiments all|none|ID,...] [--grid all|none|N,...|IxHxBxT,...] [--repeats R] [--seconds S] [--epochs E] [--phases] [--precision float64|float32|both] [--kernel-precision none|float64|float32|both] [--json FILE]</c>:
 /// how fast training runs on this machine. Two parts:
 /// <list type="bullet">
 /// <item>the tutorial's experiments at its settings: training wall time (the whole <c>fit</c>) and µs per optimizer step;</item>
 /// <item>a grid of shapes: training steps per second (forward over T, BPTT, Adam) on a fixed random batch, after warm-up,
-/// with one thread per step and with <c>--threads N</c> (default: the number of cores).</item>
+/// with one thread per step and with <c>--threads N</c> (default: the number of cores), in each precision
+/// <c>--precision</c> names (default float64; the experiments are always the tutorial's, float64).</item>
 /// </list>
 /// Every figure is the median of <c>--repeats</c> runs. Bytes allocated per step come from
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the timed runs. The core only builds the work;
@@ -32,10 +33,12 @@ public static class BenchCommand
     public sealed record Options(
         IReadOnlyList<ExperimentSpec> Experiments, IReadOnlyList<WorkloadShape> Grid,
         int Repeats, double Seconds, int? Epochs, long Seed, bool Phases = false, int Threads = 1, BenchText.Shape? Text = null,
-        IReadOnlyList<KernelPrecision>? KernelPrecisions = null)
+        IReadOnlyList<KernelPrecision>? KernelPrecisions = null, IReadOnlyList<Precision>? Precisions = null)
     {
         /// <summary>The precisions <c>--kernel-precision</c> times the kernel step in (none: empty).</summary>
         public IReadOnlyList<KernelPrecision> KernelPrecisions { get; init; } = KernelPrecisions ?? [];
+        /// <summary>The precisions <c>--precision</c> trains the grid and the text in (default: float64 alone).</summary>
+        public IReadOnlyList<Precision> Precisions { get; init; } = Precisions ?? [Precision.Float64];
     }
 
     public sealed record ExperimentTiming(
@@ -44,7 +47,8 @@ public static class BenchCommand
 
     public sealed record GridTiming(
         int Inputs, int Units, int Batch, int TimeSteps, int Threads, int StepsPerRepeat, double StepsPerSecond,
-        double MicrosecondsPerStep, double BytesPerStep, double BytesPerEpoch, IReadOnlyList<double> RepeatStepsPerSecond);
+        double MicrosecondsPerStep, double BytesPerStep, double BytesPerEpoch, IReadOnlyList<double> RepeatStepsPerSecond,
+        string Precision = "float64");
 
     public sealed record MachineInfo(
         string Runtime, string Os, string Architecture, int ProcessorCount, bool Vector256, bool Vector512,
@@ -52,7 +56,8 @@ public static class BenchCommand
 
     public sealed record BenchResult(
         MachineInfo Machine, int Repeats, IReadOnlyList<ExperimentTiming> Experiments, IReadOnlyList<GridTiming> Grid,
-        IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text, BenchKernels.Result? Kernels = null);
+        IReadOnlyList<BenchPhases.PhaseTiming> Phases, BenchText.Timing? Text, BenchKernels.Result? Kernels = null,
+        IReadOnlyList<BenchText.Timing>? Texts = null);
 
 
     public static Command Create(TextWriter stdout)
@@ -84,6 +89,12 @@ public static class BenchCommand
             DefaultValueFactory = _ => "none",
         };
 
+        var precision = new Option<string>("--precision")
+        {
+            Description = "Train the grid and the text in float64 (default), float32 or both (the real training step: tape, gradients, Adam moments and data in that precision).",
+            DefaultValueFactory = _ => "float64",
+        };
+
         var text = new Option<string>("--text")
         {
             Description = "Also time stateful training on a generated text: none (default), 1mb (1 MB, H 128, B 32, T 50) or CHARSxHxBxT; --repeats epochs.",
@@ -91,7 +102,7 @@ public static class BenchCommand
         };
         var command = new Command("bench", "Time training on this machine: the tutorial's experiments, a grid of shapes, and a text.")
         {
-            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads, text, kernelPrecision,
+            experiments, grid, repeats, seconds, epochs, seed, json, phases, threads, text, kernelPrecision, precision,
         };
         command.SetAction(parse =>
         {
@@ -102,7 +113,7 @@ public static class BenchCommand
                 ParseGrid(parse.GetValue(grid)!),
                 parse.GetValue(repeats) ?? 3, secs, parse.GetValue(epochs), parse.GetValue(seed) ?? 1, parse.GetValue(phases),
                 parse.GetValue(threads) ?? Environment.ProcessorCount, BenchText.Parse(parse.GetValue(text)!),
-                BenchKernels.Parse(parse.GetValue(kernelPrecision)!));
+                BenchKernels.Parse(parse.GetValue(kernelPrecision)!), ParsePrecisions(parse.GetValue(precision)!));
             return Execute(options, parse.GetValue(json), stdout);
         });
         return command;
@@ -117,6 +128,17 @@ public static class BenchCommand
                 ?? throw new UsageException($"--experiments: {Experiments.UnknownMessage(id)}, or all, none"))
             .ToList(),
     };
+
+    public static IReadOnlyList<Precision> ParsePrecisions(string text) => text.Trim() switch
+    {
+        "float64" => [Precision.Float64],
+        "float32" => [Precision.Float32],
+        "both" => [Precision.Float64, Precision.Float32],
+        var other => throw new UsageException($"--precision expects float64, float32 or both, got '{other}'"),
+    };
+
+    /// <summary>The name a precision has on the command line and in the JSON.</summary>
+    public static string Name(Precision p) => p == Precision.Float32 ? "float32" : "float64";
 
     public static IReadOnlyList<WorkloadShape> ParseGrid(string text) => text.Trim() switch
     {
@@ -187,20 +209,21 @@ public static class BenchCommand
         {
             o.WriteLine();
             o.WriteLine($"grid: training steps (forward over T, BPTT, Adam) on a fixed random batch, after warm-up, median of {options.Repeats}:");
-            o.WriteLine("| I | H | B | T | threads | steps/run | steps/s | × one thread | µs/step | bytes/step | bytes/epoch |");
-            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            o.WriteLine("| I | H | B | T | threads | precision | steps/run | steps/s | × one thread | µs/step | bytes/step | bytes/epoch |");
+            o.WriteLine("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
             foreach (var shape in options.Grid)
-            {
-                GridTiming? one = null;
-                foreach (var n in options.Threads > 1 ? [1, options.Threads] : new[] { 1 })
+                foreach (var precision in options.Precisions)
                 {
-                    var t = TimeGrid(shape, options, n);
-                    one ??= t;
-                    grid.Add(t);
-                    o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.Threads} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | "
-                              + $"{F(t.StepsPerSecond / one.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} | {F(t.BytesPerEpoch, "0")} |");
+                    GridTiming? one = null;
+                    foreach (var n in options.Threads > 1 ? [1, options.Threads] : new[] { 1 })
+                    {
+                        var t = TimeGrid(shape, options, n, precision);
+                        one ??= t;
+                        grid.Add(t);
+                        o.WriteLine($"| {t.Inputs} | {t.Units} | {t.Batch} | {t.TimeSteps} | {t.Threads} | {t.Precision} | {t.StepsPerRepeat} | {F(t.StepsPerSecond, "0.00")} | "
+                                  + $"{F(t.StepsPerSecond / one.StepsPerSecond, "0.00")} | {F(t.MicrosecondsPerStep, "0.00")} | {F(t.BytesPerStep, "0")} | {F(t.BytesPerEpoch, "0")} |");
+                    }
                 }
-            }
             o.WriteLine("bytes/step: steady-state allocation of one more step on the calling thread; bytes/epoch: allocated once per epoch (the parameters and moments it hands out).");
             o.WriteLine($"threads: a step is split only where B ≥ 8 and B·4H·H ≥ 2^18 multiply-adds; smaller steps run on one thread whatever --threads says.");
         }
@@ -210,26 +233,31 @@ public static class BenchCommand
             kernels = BenchKernels.Run(options, o);
 
         BenchText.Timing? textTiming = null;
+        var textTimings = new List<BenchText.Timing>();
         if (options.Text is { } textShape)
         {
-            o.WriteLine();
-            o.WriteLine($"text: train --text --stateful on a generated text, one-hot, a target at every character, the last 10 % held out, {options.Repeats} epochs (median, held-out pass included):");
-            textTiming = BenchText.Time(textShape, options.Repeats, options.Seed, o);
-            var t = textTiming;
-            o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |");
-            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} | {F(t.CpuSecondsPerEpoch, "0.00")} |");
-            var ph = t.StepPhases;
-            o.WriteLine();
-            o.WriteLine("one step of it, each stage alone (µs, best of 7 rounds), and one held-out pass:");
-            o.WriteLine("| load batch | LSTM forward | head forward | head backward | BPTT | Adam | step | steps/epoch × step s | held-out pass s |");
-            o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            o.WriteLine($"| {F(ph.Load, "0")} | {F(ph.Forward, "0")} | {F(ph.HeadForward, "0")} | {F(ph.HeadBackward, "0")} | {F(ph.Bptt, "0")} | {F(ph.Adam, "0")} | {F(ph.Step, "0")} | {F(ph.Step * t.StepsPerEpoch / 1e6, "0.00")} | {F(ph.HeldOutSeconds, "0.00")} |");
+            foreach (var precision in options.Precisions)
+            {
+                o.WriteLine();
+                o.WriteLine($"text in {Name(precision)}: train --text --stateful on a generated text, one-hot, a target at every character, the last 10 % held out, {options.Repeats} epochs (median, held-out pass included):");
+                var t = BenchText.Time(textShape, options.Repeats, options.Seed, o, precision);
+                textTiming ??= t;
+                textTimings.Add(t);
+                o.WriteLine("| characters | distinct | H | B | T | samples | steps/epoch | prepare s | s/epoch | characters/s | CPU s/epoch |");
+                o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                o.WriteLine($"| {t.Characters} | {t.Distinct} | {t.Units} | {t.Batch} | {t.Window} | {t.Samples} | {t.StepsPerEpoch} | {F(t.PrepareSeconds, "0.00")} | {F(t.SecondsPerEpoch, "0.00")} | {F(t.CharactersPerSecond, "0")} | {F(t.CpuSecondsPerEpoch, "0.00")} |");
+                var ph = t.StepPhases;
+                o.WriteLine();
+                o.WriteLine($"one step of it, each stage alone in {Name(precision)} (µs, best of 7 rounds), and one held-out pass:");
+                o.WriteLine("| load batch | LSTM forward | head forward | head backward | BPTT | Adam | step | steps/epoch × step s | held-out pass s |");
+                o.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                o.WriteLine($"| {F(ph.Load, "0")} | {F(ph.Forward, "0")} | {F(ph.HeadForward, "0")} | {F(ph.HeadBackward, "0")} | {F(ph.Bptt, "0")} | {F(ph.Adam, "0")} | {F(ph.Step, "0")} | {F(ph.Step * t.StepsPerEpoch / 1e6, "0.00")} | {F(ph.HeldOutSeconds, "0.00")} |");
+            }
         }
 
         if (jsonFile is not null)
         {
-            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming, kernels);
+            var result = new BenchResult(machine, options.Repeats, experiments, grid, stages, textTiming, kernels, textTimings);
             AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(result, ResultsJson.Options));
             o.WriteLine($"wrote {Display.Escape(jsonFile)}");
         }
@@ -284,10 +312,10 @@ public static class BenchCommand
     /// (bytes of an n-step epoch − bytes of a one-step epoch) / (n − 1); what every epoch allocates once
     /// (the new parameters and Adam moments it hands out) is reported apart, per epoch.
     /// </summary>
-    public static GridTiming TimeGrid(WorkloadShape shape, Options options, int threads = 1)
+    public static GridTiming TimeGrid(WorkloadShape shape, Options options, int threads = 1, Precision precision = Precision.Float64)
     {
         var pilot = Workloads.Synthetic(shape, 1, options.Seed);
-        FitConfig WithEpochs(FitConfig c, int epochs) => c.WithEpochs(epochs).WithThreads(threads);
+        FitConfig WithEpochs(FitConfig c, int epochs) => c.WithEpochs(epochs).WithThreads(threads).WithPrecision(precision);
         // Warm the JIT up on this shape first: at least 60 one-step epochs and half a second, so the
         // epoch loop itself (called once per epoch) is call-counted into optimised, profiled code,
         // not only the per-step kernels. Without it a cold process timed its first shape at a third
@@ -336,7 +364,7 @@ public static class BenchCommand
         var rate = Median(rates);
         var perStepBytes = Math.Max(0, (Median(bytes) - oneStepEpochBytes) / (steps - 1));
         return new GridTiming(shape.Inputs, shape.Units, shape.Batch, shape.TimeSteps, threads, steps, rate, 1e6 / rate,
-                              perStepBytes, oneStepEpochBytes - perStepBytes, rates);
+                              perStepBytes, oneStepEpochBytes - perStepBytes, rates, Name(precision));
     }
 
     private static double Median(IEnumerable<double> values) => Stats.Median(values.OrderBy(x => x).ToList());

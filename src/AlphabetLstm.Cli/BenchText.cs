@@ -25,7 +25,7 @@ public static class BenchText
     public sealed record Timing(
         int Characters, int Distinct, int Units, int Batch, int Window, int Samples, int StepsPerEpoch,
         double PrepareSeconds, double SecondsPerEpoch, double CharactersPerSecond, IReadOnlyList<double> EpochSeconds,
-        double CpuSecondsPerEpoch, Phases StepPhases);
+        double CpuSecondsPerEpoch, Phases StepPhases, string Precision = "float64");
 
     /// <summary>
     /// Where one training step goes (µs per call, each stage alone, the best of several rounds: see
@@ -114,14 +114,14 @@ public static class BenchText
         return sb.ToString(0, characters);
     }
 
-    public static Timing Time(Shape shape, int repeats, long seed, TextWriter o)
+    public static Timing Time(Shape shape, int repeats, long seed, TextWriter o, Precision precision = Precision.Float64)
     {
         CheckMemory(shape);
         var text = Generate(shape.Characters, seed);
         var clock = Stopwatch.StartNew();
         var indexed = IndexedTexts.OfString(text);
         var run = RunOf(shape, indexed.Vocabulary);
-        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, 1, repeats, TextCommands.DefaultLearningRate);
+        var prepared = TextRuns.Prepare(run, indexed, seed, shape.Units, 1, repeats, TextCommands.DefaultLearningRate).WithPrecision(precision);
         var prepareSeconds = clock.Elapsed.TotalSeconds;
         var steps = prepared.StepsPerEpoch;
         var read = (double)prepared.Samples * shape.Window;
@@ -143,7 +143,7 @@ public static class BenchText
         }
         progress.Done(0);
         var median = Stats.Median(seconds.Order().ToList());
-        var stages = new TextStepStages(run, indexed, seed, shape.Units);
+        var stages = new TextStepStages(run, indexed, seed, shape.Units, precision);
         // The better of two held-out passes: the first includes compiling it.
         var heldOutSeconds = double.MaxValue;
         for (var k = 0; k < 2; k++)
@@ -156,6 +156,6 @@ public static class BenchText
                                 BenchPhases.Best(stages.HeadBackward), BenchPhases.Best(stages.Bptt), BenchPhases.Best(stages.Adam),
                                 heldOutSeconds);
         return new Timing(shape.Characters, run.Vocabulary.Count, shape.Units, shape.Batch, shape.Window, prepared.Samples, steps,
-                          prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()), phases);
+                          prepareSeconds, median, read / median, seconds, Stats.Median(cpu.Order().ToList()), phases, BenchCommand.Name(precision));
     }
 }

@@ -231,7 +231,7 @@ public static class ModelCommands
             var p = m.Parameters;
             Safety.CheckMemory($"predict with {encoded.Inputs[0].RowCount} samples of {encoded.Inputs.Length} steps",
                 Memory.Prediction(p.Inputs, p.Units, p.Classes, encoded.Inputs[0].RowCount, encoded.Inputs.Length));
-            var prediction = Model.Predict(p, initial, encoded.Inputs, encoded.Masking);
+            var prediction = Model.Predict(p, initial, encoded.Inputs, encoded.Masking, m.Precision);
             RefuseNonFinite(prediction, letters is not null ? $"--sequence '{letters}'" : $"--inputs '{inputsFile}'{(stateFile is null ? "" : $" with --state '{stateFile}'")}");
             var text = PredictionFiles.SerializePrediction(prediction, p.Layers);
             if (jsonFile is not null)
@@ -306,11 +306,11 @@ public static class ModelCommands
             var first = parse.GetValue(start)![0];
             var zeros = LstmState.Zeros(1, m.Parameters.StateUnits);
             var before = Alphabet.Letters[..Alphabet.Index(first)];
-            var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before) : zeros;
+            var initial = parse.GetValue(warmup) ? Experiments.WarmUp(m.Parameters, zeros, before, m.Precision) : zeros;
             var how = parse.GetValue(warmup) && before.Length > 0 ? $"after warming the state on {before}" : "from the zero state";
             // Streamed: only the current state is kept, whatever the number of steps.
             // The first letter is made before anything is printed: a model that overflows fails there, printing nothing.
-            using var letters = Experiments.GenerateLetters(m.Parameters, initial, first).Take(parse.GetValue(steps)!.Value).GetEnumerator();
+            using var letters = Experiments.GenerateLetters(m.Parameters, initial, first, m.Precision).Take(parse.GetValue(steps)!.Value).GetEnumerator();
             bool any;
             try { any = letters.MoveNext(); }
             catch (ArgumentException e) when (e.ParamName is "p")

@@ -55,27 +55,33 @@ module Adam =
     [<CompiledName("IsValidLearningRate")>]
     let isValidLearningRate (lr: float) = Double.IsFinite lr && lr > 0.0
 
-    /// Update number `step` (1-based), in place on raw storage. Internal: only callers that own
-    /// the arrays (a copy made for this call, or a training loop's private working set) use it.
-    /// Four lanes at a time with exactly the scalar operations, in the same order and unfused, so
-    /// every element gets the same bits as the scalar loop that finishes each block. With
-    /// `clearGrads` each gradient is zeroed once read, ready for the next batch (a training loop's
-    /// own buffers only), which saves that loop a pass over them.
-    let internal updateInPlace (cfg: AdamConfig) (step: int) (theta: float[][]) (grads: float[][]) (m: float[][]) (v: float[][]) (clearGrads: bool) =
-        let lrT = cfg.LearningRate * sqrt (1.0 - cfg.Beta2 ** float step) / (1.0 - cfg.Beta1 ** float step)
-        let b1, b2, eps = cfg.Beta1, cfg.Beta2, cfg.Epsilon
-        let vb1, vb2, vc1, vc2 = Vector256.Create b1, Vector256.Create b2, Vector256.Create(1.0 - b1), Vector256.Create(1.0 - b2)
+    /// Update number `step` (1-based), in place on raw storage, in the precision 'T of the arrays
+    /// (float or float32). Internal: only callers that own the arrays (a copy made for this call,
+    /// or a training loop's private working set) use it. L lanes at a time (L = Vector256<'T>.Count)
+    /// with exactly the scalar operations, in the same order and unfused, so every element gets the
+    /// same bits as the scalar loop that finishes each block. With `clearGrads` each gradient is
+    /// zeroed once read, ready for the next batch (a training loop's own buffers only), which saves
+    /// that loop a pass over them.
+    /// lr_t, the bias-corrected step size, is one number per update, formed in float64 (β^t for
+    /// large t is below float32's range of relative precision) and then rounded to 'T; so are
+    /// β1, β2, 1 − β1, 1 − β2 and ε. Everything per element is 'T arithmetic.
+    let internal updateInPlace (cfg: AdamConfig) (step: int) (theta: 'T[][]) (grads: 'T[][]) (m: 'T[][]) (v: 'T[][]) (clearGrads: bool) =
+        let lrT = Kernels.ofFloat<'T> (cfg.LearningRate * sqrt (1.0 - cfg.Beta2 ** float step) / (1.0 - cfg.Beta1 ** float step))
+        let b1, b2, eps = Kernels.ofFloat<'T> cfg.Beta1, Kernels.ofFloat<'T> cfg.Beta2, Kernels.ofFloat<'T> cfg.Epsilon
+        let c1, c2 = Kernels.ofFloat<'T> (1.0 - cfg.Beta1), Kernels.ofFloat<'T> (1.0 - cfg.Beta2)
+        let vb1, vb2, vc1, vc2 = Vector256.Create b1, Vector256.Create b2, Vector256.Create c1, Vector256.Create c2
         let vlr, veps = Vector256.Create lrT, Vector256.Create eps
+        let L = Vector256<'T>.Count
         for k in 0 .. theta.Length - 1 do
             let th, g, mk, vk = theta.[k], grads.[k], m.[k], v.[k]
             let n = th.Length
             if g.Length <> n || mk.Length <> n || vk.Length <> n then
                 invalidArg "grads" (sprintf "block %d: parameters, gradients and moments differ in size" k)
             let mutable j = 0
-            // j + 4 ≤ n, and every array has n elements (checked above): the 4-wide loads stay inside.
-            while j + 4 <= n do
+            // j + L ≤ n, and every array has n elements (checked above): the L-wide loads stay inside.
+            while j + L <= n do
                 let gj = Vector256.LoadUnsafe(&g.[j])
-                if clearGrads then Vector256.StoreUnsafe(Vector256<float>.Zero, &g.[j])
+                if clearGrads then Vector256.StoreUnsafe(Vector256<'T>.Zero, &g.[j])
                 // m ← β1·m + (1 − β1)·g        v ← β2·v + (1 − β2)·g²
                 let mj = vb1 * Vector256.LoadUnsafe(&mk.[j]) + vc1 * gj
                 let vj = vb2 * Vector256.LoadUnsafe(&vk.[j]) + vc2 * gj * gj
@@ -84,15 +90,15 @@ module Adam =
                 // θ ← θ − lr_t · m / (sqrt(v) + ε)
                 let tj = Vector256.LoadUnsafe(&th.[j]) - vlr * mj / (Vector256.Sqrt vj + veps)
                 Vector256.StoreUnsafe(tj, &th.[j])
-                j <- j + 4
+                j <- j + L
             while j < n do
                 let gj = g.[j]
-                if clearGrads then g.[j] <- 0.0
-                let mj = b1 * mk.[j] + (1.0 - b1) * gj
-                let vj = b2 * vk.[j] + (1.0 - b2) * gj * gj
+                if clearGrads then g.[j] <- Unchecked.defaultof<'T>
+                let mj = Kernels.addS (Kernels.mulS b1 mk.[j]) (Kernels.mulS c1 gj)
+                let vj = Kernels.addS (Kernels.mulS b2 vk.[j]) (Kernels.mulS (Kernels.mulS c2 gj) gj)
                 mk.[j] <- mj
                 vk.[j] <- vj
-                th.[j] <- th.[j] - lrT * mj / (sqrt vj + eps)
+                th.[j] <- Kernels.subS th.[j] (Kernels.divS (Kernels.mulS lrT mj) (Kernels.addS (Kernels.sqrtS vj) eps))
                 j <- j + 1
 
     /// One Adam update. Pure: returns new parameters and moments, the arguments are untouched.

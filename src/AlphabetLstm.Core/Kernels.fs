@@ -19,13 +19,17 @@
 ///
 /// One source for both precisions: every kernel is generic in the element type 'T (float or
 /// float32; any other type is refused), named with `Of` (gemmNNOf, …, sigmoidOf); the plain names
-/// (gemmNN, …, sigmoid) are the same kernels fixed to float64, what the float64 model calls. .NET compiles a generic method once per value type, so
+/// (gemmNN, …, sigmoid) are the same kernels fixed to float64. The model above them is generic in
+/// the same way (Lstm, Model, Adam, the fit loops), with the scalar and run helpers at the end of
+/// this file. .NET compiles a generic method once per value type, so
 /// each precision gets its own machine code, in which the `is64` tests below are constants and
 /// vanish: the float64 code is the one this file had before it was generic. Register tiles are
 /// counted in vectors, so their width in columns follows the precision (L = Vector256<'T>.Count).
 module internal AlphabetLstm.Core.Kernels
 
 open System
+open System.Numerics.Tensors
+open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
 
@@ -67,7 +71,7 @@ let inline private fmaS (x: 'T) (y: 'T) (s: 'T) : 'T =
     else cast<float32, 'T> (MathF.FusedMultiplyAdd(cast<'T, float32> x, cast<'T, float32> y, cast<'T, float32> s))
 
 /// x + y on scalars.
-let inline private addS (x: 'T) (y: 'T) : 'T =
+let inline addS (x: 'T) (y: 'T) : 'T =
     if is64<'T> () then cast<float, 'T> (cast<'T, float> x + cast<'T, float> y)
     else cast<float32, 'T> (cast<'T, float32> x + cast<'T, float32> y)
 
@@ -692,3 +696,83 @@ let tanh (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = tanhOf
 /// dst = exp(src) in float64.
 let exp (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) = expOf src so dst dO count
 
+
+// ---- scalars and runs in either precision, for the layers above the kernels ----------------------
+//
+// The model's elementwise code is written once over 'T with these: each is one IEEE operation
+// (or TensorPrimitives' elementwise one) in 'T's own arithmetic, so the float64 instantiation does
+// exactly what the float64 code did, and the float32 one the same operations on float32s.
+
+/// x in 'T: itself in float64, rounded to the nearest float32 in float32.
+let inline ofFloat<'T> (x: float) : 'T = if is64<'T> () then cast<float, 'T> x else cast<float32, 'T> (float32 x)
+/// x widened to float64 (exact in both precisions).
+let inline toFloat (x: 'T) : float = if is64<'T> () then cast<'T, float> x else float (cast<'T, float32> x)
+/// x − y.
+let inline subS (x: 'T) (y: 'T) : 'T =
+    if is64<'T> () then cast<float, 'T> (cast<'T, float> x - cast<'T, float> y)
+    else cast<float32, 'T> (cast<'T, float32> x - cast<'T, float32> y)
+/// x · y.
+let inline mulS (x: 'T) (y: 'T) : 'T =
+    if is64<'T> () then cast<float, 'T> (cast<'T, float> x * cast<'T, float> y)
+    else cast<float32, 'T> (cast<'T, float32> x * cast<'T, float32> y)
+/// x / y.
+let inline divS (x: 'T) (y: 'T) : 'T =
+    if is64<'T> () then cast<float, 'T> (cast<'T, float> x / cast<'T, float> y)
+    else cast<float32, 'T> (cast<'T, float32> x / cast<'T, float32> y)
+/// √x.
+let inline sqrtS (x: 'T) : 'T =
+    if is64<'T> () then cast<float, 'T> (Math.Sqrt(cast<'T, float> x)) else cast<float32, 'T> (MathF.Sqrt(cast<'T, float32> x))
+
+let inline private ro<'T, 'U when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType and 'U: struct and 'U: (new: unit -> 'U) and 'U :> ValueType>
+        (a: 'T[]) (o: int) (n: int) : ReadOnlySpan<'U> = MemoryMarshal.Cast<'T, 'U>(ReadOnlySpan<'T>(a, o, n))
+let inline private rw<'T, 'U when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType and 'U: struct and 'U: (new: unit -> 'U) and 'U :> ValueType>
+        (a: 'T[]) (o: int) (n: int) : Span<'U> = MemoryMarshal.Cast<'T, 'U>(Span<'T>(a, o, n))
+
+/// dst[dO ..] = x[xo ..] + y[yo ..], n elements (dst may be x or y).
+let addRuns (x: 'T[]) (xo: int) (y: 'T[]) (yo: int) (dst: 'T[]) (dO: int) (n: int) =
+    if is64<'T> () then TensorPrimitives.Add(ro<'T, float> x xo n, ro<'T, float> y yo n, rw<'T, float> dst dO n)
+    else TensorPrimitives.Add(ro<'T, float32> x xo n, ro<'T, float32> y yo n, rw<'T, float32> dst dO n)
+
+/// dst[dO ..] = x[xo ..] ⊙ y[yo ..], n elements.
+let mulRuns (x: 'T[]) (xo: int) (y: 'T[]) (yo: int) (dst: 'T[]) (dO: int) (n: int) =
+    if is64<'T> () then TensorPrimitives.Multiply(ro<'T, float> x xo n, ro<'T, float> y yo n, rw<'T, float> dst dO n)
+    else TensorPrimitives.Multiply(ro<'T, float32> x xo n, ro<'T, float32> y yo n, rw<'T, float32> dst dO n)
+
+/// a[o ..] = a[o ..] − s, n elements, in place.
+let subScalarRun (a: 'T[]) (o: int) (n: int) (s: 'T) =
+    if is64<'T> () then TensorPrimitives.Subtract(ro<'T, float> a o n, cast<'T, float> s, rw<'T, float> a o n)
+    else TensorPrimitives.Subtract(ro<'T, float32> a o n, cast<'T, float32> s, rw<'T, float32> a o n)
+
+/// a[o ..] = a[o ..] / s, n elements, in place.
+let divScalarRun (a: 'T[]) (o: int) (n: int) (s: 'T) =
+    if is64<'T> () then TensorPrimitives.Divide(ro<'T, float> a o n, cast<'T, float> s, rw<'T, float> a o n)
+    else TensorPrimitives.Divide(ro<'T, float32> a o n, cast<'T, float32> s, rw<'T, float32> a o n)
+
+/// a[o ..] = a[o ..] · s, n elements, in place.
+let mulScalarRun (a: 'T[]) (o: int) (n: int) (s: 'T) =
+    if is64<'T> () then TensorPrimitives.Multiply(ro<'T, float> a o n, cast<'T, float> s, rw<'T, float> a o n)
+    else TensorPrimitives.Multiply(ro<'T, float32> a o n, cast<'T, float32> s, rw<'T, float32> a o n)
+
+/// TensorPrimitives.IndexOfMax of a[o .. o + n − 1]: the first NaN, else the first greatest.
+let indexOfMax (a: 'T[]) (o: int) (n: int) : int =
+    if is64<'T> () then TensorPrimitives.IndexOfMax(ro<'T, float> a o n) else TensorPrimitives.IndexOfMax(ro<'T, float32> a o n)
+
+/// Whether a[o .. o + n − 1] holds anything but zeros (±0).
+let anyNonZero (a: 'T[]) (o: int) (n: int) : bool =
+    if is64<'T> () then (ro<'T, float> a o n).ContainsAnyExcept 0.0 else (ro<'T, float32> a o n).ContainsAnyExcept 0.0f
+
+/// Blocks of numbers as fresh 'T arrays: copies in float64, each value rounded to float32 in float32.
+let narrowCopy<'T> (blocks: float[][]) : 'T[][] =
+    if is64<'T> () then unbox<'T[][]> (box (Array.map Array.copy blocks))
+    else blocks |> Array.map (fun b -> Array.init b.Length (fun i -> ofFloat<'T> b.[i]))
+
+/// Blocks of numbers to read in 'T: the same arrays in float64 (no copy: the caller only reads
+/// them), each value rounded to float32 in fresh arrays in float32.
+let narrow<'T> (blocks: float[][]) : 'T[][] =
+    if is64<'T> () then unbox<'T[][]> (box blocks)
+    else blocks |> Array.map (fun b -> Array.init b.Length (fun i -> ofFloat<'T> b.[i]))
+
+/// Blocks of 'T as float64 arrays: the same arrays in float64 (no copy), widened copies in float32.
+let widen (blocks: 'T[][]) : float[][] =
+    if is64<'T> () then unbox<float[][]> (box blocks)
+    else blocks |> Array.map (fun b -> Array.init b.Length (fun i -> toFloat b.[i]))

@@ -97,47 +97,49 @@ type Masking =
 
 
 /// Private buffers of one tape, written in place by forward and backward; never handed out.
-type internal LstmScratch =
+/// 'T is the precision the tape computes in (float or float32), like every array of its tape.
+type internal LstmScratch<'T> =
     { /// W copied to row-major (I, G), so x·W runs along contiguous rows; refreshed by every forward.
-      WRows: float[]
+      WRows: 'T[]
       /// d z for every step, (T·B, G): every step's is kept, so a batch's weight gradients are formed
       /// once after the reversed loop. Private to this tape, which a fit sets up once (its workspace).
-      Dz: float[]
+      Dz: 'T[]
       /// d h_t of the whole batch before masking, (B, H).
-      DhPrev: float[]
+      DhPrev: 'T[]
       /// d W in row-major (I, G), before it is added into the kernel's (column-major) gradient.
-      DwRows: float[]
-      /// Uᵀ (G, H) packed by Kernels.packColumns16 for d h = d z · Uᵀ; filled once per backward, for batches.
-      UPacked: float[]
+      DwRows: 'T[]
+      /// Uᵀ (G, H) packed by Kernels.packColumns for d h = d z · Uᵀ; filled once per backward, for batches.
+      UPacked: 'T[]
       /// h_t (B, H) packed the same way for d U += d zᵀ · h_t, one step at a time; for batches of one step.
-      HPacked: float[]
+      HPacked: 'T[]
       /// The (step, sample) rows in BPTT's order, r = t·B + b for t = T−1 … 0, b = 0 … B−1; for
       /// batched sequences (B > 1 and T > 1), whose weight gradients are one product over these rows.
       Rows: int[]
       /// Packing space of Kernels.gemmTNRows for those products (1.2 MB); batched sequences only,
       /// and made on the first backward, so forward-only calls (loss, predict) never pay for it.
-      Blocked: Lazy<float[]> }
+      Blocked: Lazy<'T[]> }
 
-/// Everything backward needs from one forward call, and nothing a caller can change.
-type internal Tape =
+/// Everything backward needs from one forward call, and nothing a caller can change. Every number
+/// is a 'T (float, or float32 for a float32 model); the public results are widened from them.
+type internal Tape<'T> =
     { T: int
       B: int
       I: int
       H: int
       /// Inputs, (T, B, I); empty when the tape reads symbols (one-hot inputs by index, `Symbols`).
-      X: float[]
+      X: 'T[]
       /// The symbol of every (step, sample) row, (T, B), when the inputs are one-hot over I = V
       /// symbols: x·W is then row `Symbols[r]` of W (a gather) and d W a scatter-add of d z into that
       /// row, the dense product's numbers without the T·B·V one-hot matrix. Empty for dense inputs.
       Symbols: int[]
       /// Hidden states h_0 .. h_T, (T+1, B, H); h_0 is the initial state.
-      Hs: float[]
+      Hs: 'T[]
       /// Cell states c_0 .. c_T, (T+1, B, H).
-      Cs: float[]
+      Cs: 'T[]
       /// Activated gates i, f, g, o, (T, B, G). Forward first writes z here, then activates it in place.
-      Gates: float[]
+      Gates: 'T[]
       /// tanh(c_t), (T, B, H).
-      TanhC: float[]
+      TanhC: 'T[]
       /// Whether step t of sample b is real, (T, B).
       Real: bool[]
       /// Whether h_0 is all zeros (a fresh or reset state), set by every forward. Then h_0·U and
@@ -148,8 +150,11 @@ type internal Tape =
       mutable Threads: int
       /// Packing space of Kernels.gemmTNRows for the parts after the first, made when a split
       /// backward first needs it.
-      mutable PartScratch: float[][]
-      Scratch: LstmScratch }
+      mutable PartScratch: 'T[][]
+      Scratch: LstmScratch<'T> }
+
+/// The float64 tape, what the public float64 entry points record.
+type internal Tape = Tape<float>
 
 /// The record of a forward pass that `Lstm.backward` consumes. Opaque: only forward makes one.
 type SequenceCache internal (tapes: Tape[]) =
@@ -207,7 +212,7 @@ module Lstm =
     let internal parallelWork = 1 <<< 18
 
     /// How many parts a step of this tape is split into (1: not split).
-    let internal partsOf (tape: Tape) =
+    let internal partsOf (tape: Tape<'T>) =
         if tape.Threads <= 1 || tape.B < 8 || tape.B * 4 * tape.H * tape.H < parallelWork then 1
         else min tape.Threads (tape.B / 4)
 
@@ -226,7 +231,7 @@ module Lstm =
 
     /// A tape for T steps of B rows; `bySymbol`: the inputs are one-hot over I symbols and held as
     /// their indices (see Tape.Symbols), else as T·B·I numbers.
-    let internal newTapeOf (bySymbol: bool) (T: int) (B: int) (I: int) (H: int) : Tape =
+    let internal newTapeOf<'T> (bySymbol: bool) (T: int) (B: int) (I: int) (H: int) : Tape<'T> =
         { T = T; B = B; I = I; H = H
           X = (if bySymbol then Array.empty else Array.zeroCreate (T * B * I))
           Symbols = (if bySymbol then Array.zeroCreate (T * B) else Array.empty)
@@ -243,40 +248,46 @@ module Lstm =
               Dz = Array.zeroCreate (T * B * 4 * H)
               DhPrev = Array.zeroCreate (B * H)
               DwRows = Array.zeroCreate (I * 4 * H)
-              UPacked = if B >= 4 then Array.zeroCreate (4 * H * (H - H % 16)) else Array.empty
-              HPacked = if B >= 4 && T = 1 then Array.zeroCreate (B * (H - H % 16)) else Array.empty
+              UPacked = if B >= 4 then Array.zeroCreate (Kernels.packedLength<'T> (4 * H) H) else Array.empty
+              HPacked = if B >= 4 && T = 1 then Array.zeroCreate (Kernels.packedLength<'T> B H) else Array.empty
               Rows = if stacked B T then Array.init (T * B) (fun q -> (T - 1 - q / B) * B + q % B) else Array.empty
-              Blocked = lazy (if stacked B T then Array.zeroCreate Kernels.blockedScratchLength else Array.empty) } }
+              Blocked = lazy (if stacked B T then Array.zeroCreate (Kernels.blockedScratchLengthOf<'T> ()) else Array.empty) } }
 
-    /// A tape for T steps of B rows of I dense input features.
-    let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape = newTapeOf false T B I H
+    /// A float64 tape for T steps of B rows of I dense input features.
+    let internal newTape (T: int) (B: int) (I: int) (H: int) : Tape = newTapeOf<float> false T B I H
+
+    /// Layer k's three blocks (W, U, b) of a model's blocks in Parameters.storage order (layer 0:
+    /// the blocks themselves, whose first three are its own and whose 4th and 5th are the head's).
+    let internal layerBlocks (blocks: 'T[][]) (k: int) : 'T[][] =
+        if k = 0 then blocks else [| blocks.[2 + 3 * k]; blocks.[3 + 3 * k]; blocks.[4 + 3 * k] |]
 
     /// Copies columns col0 … col0 + H − 1 of a (B, ·) matrix into a row-major (B, H) block at `offset`.
-    let internal writeColumns (m: Matrix<float>) (col0: int) (H: int) (dest: float[]) (offset: int) =
+    /// In a float32 tape each value is rounded to float32 (exact for a float32 model's state).
+    let internal writeColumns (m: Matrix<float>) (col0: int) (H: int) (dest: 'T[]) (offset: int) =
         let B = m.RowCount
         let src = Parameters.matrixValues (if m.Storage.IsDense then m else Matrix<float>.Build.DenseOfMatrix m)
         for k in 0 .. H - 1 do
             for b in 0 .. B - 1 do
-                dest.[offset + b * H + k] <- src.[(col0 + k) * B + b]
+                dest.[offset + b * H + k] <- Kernels.ofFloat<'T> src.[(col0 + k) * B + b]
 
     /// Copies a (B, H) matrix into row-major slot t of a (T+1, B, H) array.
-    let internal writeRows (m: Matrix<float>) (dest: float[]) (offset: int) = writeColumns m 0 m.ColumnCount dest offset
+    let internal writeRows (m: Matrix<float>) (dest: 'T[]) (offset: int) = writeColumns m 0 m.ColumnCount dest offset
 
     /// A stack's (B, N·H) state matrix into N row-major (B, H) blocks, layer after layer, in `dest`.
-    let internal writeLayers (m: Matrix<float>) (layers: int) (dest: float[]) =
+    let internal writeLayers (m: Matrix<float>) (layers: int) (dest: 'T[]) =
         let H = m.ColumnCount / layers
         for l in 0 .. layers - 1 do
             writeColumns m (l * H) H dest (l * m.RowCount * H)
 
     /// A fresh (B, H) matrix from row-major data at `offset`.
-    let internal readRows (B: int) (H: int) (src: float[]) (offset: int) : Matrix<float> =
-        Matrix<float>.Build.Dense(B, H, fun b k -> src.[offset + b * H + k])
+    let internal readRows (B: int) (H: int) (src: 'T[]) (offset: int) : Matrix<float> =
+        Matrix<float>.Build.Dense(B, H, fun b k -> Kernels.toFloat src.[offset + b * H + k])
 
     /// A fresh (B, N·H) matrix from N row-major (B, H) blocks: block l is `part l` at `offset l`.
-    let internal readLayers (B: int) (H: int) (layers: int) (part: int -> float[]) (offset: int -> int) : Matrix<float> =
-        Matrix<float>.Build.Dense(B, layers * H, fun b j -> (part (j / H)).[offset (j / H) + b * H + j % H])
+    let internal readLayers (B: int) (H: int) (layers: int) (part: int -> 'T[]) (offset: int -> int) : Matrix<float> =
+        Matrix<float>.Build.Dense(B, layers * H, fun b j -> Kernels.toFloat (part (j / H)).[offset (j / H) + b * H + j % H])
 
-    let internal setMasking (tape: Tape) (masking: Masking) =
+    let internal setMasking (tape: Tape<'T>) (masking: Masking) =
         match masking with
         | Unmasked -> Array.Fill(tape.Real, true)
         | PrePadded lengths ->
@@ -305,38 +316,39 @@ module Lstm =
 
     /// Forward. On entry Gates[t, b] holds z = x·W + h·U + b; activates it in place, writes c',
     /// tanh c' and h'.
-    let internal cellForward (tape: Tape) (t: int) (b: int) =
+    let internal cellForward (tape: Tape<'T>) (t: int) (b: int) =
         let H = tape.H
         let gates, go = tape.Gates, (t * tape.B + b) * 4 * H
         let row, next = (t * tape.B + b) * H, ((t + 1) * tape.B + b) * H    // c, tanh c' at row; c', h' at next
         // i, f = σ(z_i, z_f);  g = tanh(z_c);  o = σ(z_o)
-        Kernels.sigmoid gates go gates go (2 * H)
-        Kernels.tanh gates (go + 2 * H) gates (go + 2 * H) H
-        Kernels.sigmoid gates (go + 3 * H) gates (go + 3 * H) H
+        Kernels.sigmoidOf gates go gates go (2 * H)
+        Kernels.tanhOf gates (go + 2 * H) gates (go + 2 * H) H
+        Kernels.sigmoidOf gates (go + 3 * H) gates (go + 3 * H) H
         // c' = f ⊙ c + i ⊙ g
         for k in 0 .. H - 1 do
-            tape.Cs.[next + k] <- gates.[go + H + k] * tape.Cs.[row + k] + gates.[go + k] * gates.[go + 2 * H + k]
-        Kernels.tanh tape.Cs next tape.TanhC row H
+            tape.Cs.[next + k] <- Kernels.addS (Kernels.mulS gates.[go + H + k] tape.Cs.[row + k]) (Kernels.mulS gates.[go + k] gates.[go + 2 * H + k])
+        Kernels.tanhOf tape.Cs next tape.TanhC row H
         // h' = o ⊙ tanh(c')
-        TensorPrimitives.Multiply(ReadOnlySpan<float>(gates, go + 3 * H, H), ReadOnlySpan<float>(tape.TanhC, row, H), Span<float>(tape.Hs, next, H))
+        Kernels.mulRuns gates (go + 3 * H) tape.TanhC row tape.Hs next H
 
     /// Backward, the forward's lines in reverse. On entry dH, dC hold d h', d c' at [b·H ..];
     /// writes d z at Dz[t, b] and leaves d c in dC (d h = d z · Uᵀ is formed for the whole batch
-    /// by the caller). Four units per vector, each operation the scalar formula's, in its order and
-    /// unfused (.NET never contracts a·b + c into a fused multiply-add), so every unit gets the
-    /// scalar loop's bits; the last H mod 4 units go through the same code in a vector padded with
-    /// zeros, whose extra lanes are never stored.
-    let internal cellBackward (tape: Tape) (t: int) (b: int) (dH: float[]) (dC: float[]) =
+    /// by the caller). L units per vector (L = Vector256<'T>.Count: 4 in float64, 8 in float32), each
+    /// operation the scalar formula's, in its order and unfused (.NET never contracts a·b + c into a
+    /// fused multiply-add), so every unit gets the scalar loop's bits; the last H mod L units go
+    /// through the same code in a vector padded with zeros, whose extra lanes are never stored.
+    let internal cellBackward (tape: Tape<'T>) (t: int) (b: int) (dH: 'T[]) (dC: 'T[]) =
         let H = tape.H
         let gates, dz, go = tape.Gates, tape.Scratch.Dz, (t * tape.B + b) * 4 * H
         let row, d = (t * tape.B + b) * H, b * H     // c, tanh c' at row; d h', d c' at d
         Kernels.checkExtent "d z" dz go 1 0 1 0 (4 * H)
         Kernels.checkExtent "d h" dH d 1 0 1 0 H
         Kernels.checkExtent "d c" dC d 1 0 1 0 H
-        let one = Vector256.Create 1.0
+        let one = Vector256<'T>.One
+        let L = Vector256<'T>.Count
         let mutable k = 0
         while k < H do
-            let valid = min 4 (H - k)
+            let valid = min L (H - k)
             let i = Kernels.loadPart gates (go + k) valid
             let f = Kernels.loadPart gates (go + H + k) valid
             let g = Kernels.loadPart gates (go + 2 * H + k) valid
@@ -354,19 +366,19 @@ module Lstm =
             Kernels.storePart (dcNext * i * (one - g * g)) dz (go + 2 * H + k) valid
             //                       d c = d c' ⊙ f
             Kernels.storePart (dcNext * f) dC (d + k) valid
-            k <- k + 4
+            k <- k + L
 
     // ---- one step of the batch: forward, then backward -----------------------------------------
 
     /// Step t of the tape for rows b0 … b1−1 of the batch. On entry Gates[t] holds b + x_t·W;
     /// reads Hs[t], Cs[t]; writes Gates[t] (activated), TanhC[t], Hs[t+1], Cs[t+1], those rows only.
-    let internal forwardRows (u: float[]) (tape: Tape) (t: int) (b0: int) (b1: int) =
+    let internal forwardRows (u: 'T[]) (tape: Tape<'T>) (t: int) (b0: int) (b1: int) =
         let B, H = tape.B, tape.H
         let G = 4 * H
         // z += h_t·U for these rows at once: (rows, H)·(H, G). U's column-major storage is Uᵀ row-major
         // (G, H), so each z_j is a dot along contiguous memory. From a zero h_0 the product is zero.
         if (t > 0 || not tape.ZeroStart) && b1 > b0 then
-            Kernels.gemmNT (b1 - b0) G H (Kernels.rowMajor tape.Hs ((t * B + b0) * H) H) (Kernels.rowMajor u 0 H) (Kernels.rowMajor tape.Gates ((t * B + b0) * G) G)
+            Kernels.gemmNTOf (b1 - b0) G H (Kernels.rowMajor tape.Hs ((t * B + b0) * H) H) (Kernels.rowMajor u 0 H) (Kernels.rowMajor tape.Gates ((t * B + b0) * G) G)
         for b in b0 .. b1 - 1 do
             if tape.Real.[t * B + b] then cellForward tape t b
             else
@@ -376,7 +388,7 @@ module Lstm =
                 Array.blit tape.Cs prev tape.Cs next H
 
     /// Step t of the tape, for the whole batch: in parts on several threads when it is large enough.
-    let internal forwardStep (u: float[]) (tape: Tape) (t: int) =
+    let internal forwardStep (u: 'T[]) (tape: Tape<'T>) (t: int) =
         let parts = partsOf tape
         if parts = 1 then forwardRows u tape t 0 tape.B
         else inParts parts (fun k -> let b0, b1 = partRange tape.B 4 parts k in forwardRows u tape t b0 b1)
@@ -385,7 +397,7 @@ module Lstm =
     /// d c_{t+1}; on exit they hold d loss / d h_t, d c_t in those rows (d h_t only when `withDh`: at
     /// t = 0 training has no use for d h_0). Writes Dz[t] (B, G) in those rows, zero for padded rows;
     /// the weight gradients are summed over all steps afterwards, in `backwardTape`.
-    let internal backwardRows (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) (b0: int) (b1: int) =
+    let internal backwardRows (u: 'T[]) (tape: Tape<'T>) (t: int) (dH: 'T[]) (dC: 'T[]) (withDh: bool) (b0: int) (b1: int) =
         let B, H = tape.B, tape.H
         let G = 4 * H
         let dz = tape.Scratch.Dz
@@ -398,13 +410,13 @@ module Lstm =
             let dhPrev = tape.Scratch.DhPrev
             Array.Clear(dhPrev, b0 * H, (b1 - b0) * H)
             let dzStep, uT, dh = Kernels.rowMajor dz ((t * B + b0) * G) G, Kernels.rowMajor u 0 H, Kernels.rowMajor dhPrev (b0 * H) H   // d z_t rows b0..b1 (rows, G), Uᵀ (G, H), d h (rows, H)
-            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPacked (b1 - b0) H G dzStep tape.Scratch.UPacked uT dh
-            else Kernels.gemmNN (b1 - b0) H G dzStep uT dh
+            if tape.Scratch.UPacked.Length > 0 then Kernels.gemmNNPackedOf (b1 - b0) H G dzStep tape.Scratch.UPacked uT dh
+            else Kernels.gemmNNOf (b1 - b0) H G dzStep uT dh
             for b in b0 .. b1 - 1 do
                 if tape.Real.[t * B + b] then Array.blit dhPrev (b * H) dH (b * H) H
 
     /// Step t of BPTT for the whole batch (see backwardRows): in parts on several threads when it is large enough.
-    let internal backwardStep (u: float[]) (tape: Tape) (t: int) (dH: float[]) (dC: float[]) (withDh: bool) =
+    let internal backwardStep (u: 'T[]) (tape: Tape<'T>) (t: int) (dH: 'T[]) (dC: 'T[]) (withDh: bool) =
         let parts = partsOf tape
         if parts = 1 then backwardRows u tape t dH dC withDh 0 tape.B
         else inParts parts (fun k -> let b0, b1 = partRange tape.B 4 parts k in backwardRows u tape t dH dC withDh b0 b1)
@@ -412,17 +424,18 @@ module Lstm =
     // ---- the sequence: unroll, then BPTT --------------------------------------------------------
 
     /// Gates[r] += x_r·W for the (step, sample) rows r0 … r1−1, W as WRows.
-    let private projectRows (tape: Tape) (r0: int) (r1: int) =
+    let private projectRows (tape: Tape<'T>) (r0: int) (r1: int) =
         let I, G = tape.I, 4 * tape.H
         if r1 > r0 then
-            Kernels.gemmNN (r1 - r0) G I (Kernels.rowMajor tape.X (r0 * I) I) (Kernels.rowMajor tape.Scratch.WRows 0 G) (Kernels.rowMajor tape.Gates (r0 * G) G)
+            Kernels.gemmNNOf (r1 - r0) G I (Kernels.rowMajor tape.X (r0 * I) I) (Kernels.rowMajor tape.Scratch.WRows 0 G) (Kernels.rowMajor tape.Gates (r0 * G) G)
 
-    /// Runs every step of a loaded tape (X, Hs[0], Cs[0] and Real set).
-    let internal forwardTape (p: Parameters) (tape: Tape) =
+    /// Runs every step of a loaded tape (X, Hs[0], Cs[0] and Real set) with the layer's blocks
+    /// W, U, b (the first three of `blocks`, in Parameters.storage's layout).
+    let internal forwardTapeOf (blocks: 'T[][]) (tape: Tape<'T>) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
-        let w, u, bias = Parameters.matrixValues p.Kernel, Parameters.matrixValues p.RecurrentKernel, Parameters.vectorValues p.Bias
-        tape.ZeroStart <- not (ReadOnlySpan<float>(tape.Hs, 0, B * H).ContainsAnyExcept 0.0)
+        let w, u, bias = blocks.[0], blocks.[1], blocks.[2]
+        tape.ZeroStart <- not (Kernels.anyNonZero tape.Hs 0 (B * H))
         // W (I, G) column-major → row-major, into this tape's own scratch.
         let wRows = tape.Scratch.WRows
         for j in 0 .. G - 1 do
@@ -436,7 +449,7 @@ module Lstm =
             // so these are the dense product's bits.
             for r in 0 .. T * B - 1 do
                 let s = tape.Symbols.[r]
-                TensorPrimitives.Add(ReadOnlySpan<float>(tape.Gates, r * G, G), ReadOnlySpan<float>(wRows, s * G, G), Span<float>(tape.Gates, r * G, G))
+                Kernels.addRuns tape.Gates (r * G) wRows (s * G) tape.Gates (r * G) G
         else
             let parts = partsOf tape
             if parts = 1 then projectRows tape 0 (T * B)
@@ -444,29 +457,32 @@ module Lstm =
         for t in 0 .. T - 1 do
             forwardStep u tape t
 
+    /// forwardTapeOf with a float64 model's parameters (layer 0's blocks).
+    let internal forwardTape (p: Parameters) (tape: Tape) = forwardTapeOf (Parameters.storage p) tape
+
     /// Adds the weight gradients of `rows` (step, sample) rows r = first, first + dir, … to grads:
     ///     z = x·W + h·U + b:  d b += d z_r;  d U += h_rᵀ d z_r;  d W += x_rᵀ d z_r.
     /// Each product walks the rows in the order given, one fused multiply-add after another. d U
     /// takes only the first `uRows` of them (the rest read a zero h_0).
-    let private addWeightGradients (tape: Tape) (first: int) (rows: int) (uRows: int) (dir: int) (grads: float[][]) =
+    let private addWeightGradients (tape: Tape<'T>) (first: int) (rows: int) (uRows: int) (dir: int) (grads: 'T[][]) =
         let I, H = tape.I, tape.H
         let G = 4 * H
         let dz = tape.Scratch.Dz
         let gU, gB = grads.[1], grads.[2]
         for q in 0 .. rows - 1 do
-            TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, (first + q * dir) * G, G), Span<float>(gB))
+            Kernels.addRuns gB 0 dz ((first + q * dir) * G) gB 0 G
         // d Uᵀ (G, H) += d zᵀ (G, rows) · h (rows, H): U's own storage order.
         if uRows = 0 then ()
-        elif dir = 1 && tape.Scratch.HPacked.Length >= uRows * (H - H % 16) && tape.Scratch.HPacked.Length > 0 then
+        elif dir = 1 && tape.Scratch.HPacked.Length >= Kernels.packedLength<'T> uRows H && tape.Scratch.HPacked.Length > 0 then
             let hs = Kernels.rowMajor tape.Hs (first * H) H
-            Kernels.packColumns16 uRows H hs tape.Scratch.HPacked
-            Kernels.gemmNNPacked G H uRows (Kernels.strided dz (first * G) 1 G) tape.Scratch.HPacked hs (Kernels.rowMajor gU 0 H)
+            Kernels.packColumns uRows H hs tape.Scratch.HPacked
+            Kernels.gemmNNPackedOf G H uRows (Kernels.strided dz (first * G) 1 G) tape.Scratch.HPacked hs (Kernels.rowMajor gU 0 H)
         else
-            Kernels.gemmNN G H uRows (Kernels.strided dz (first * G) 1 (dir * G)) (Kernels.rowMajor tape.Hs (first * H) (dir * H)) (Kernels.rowMajor gU 0 H)
+            Kernels.gemmNNOf G H uRows (Kernels.strided dz (first * G) 1 (dir * G)) (Kernels.rowMajor tape.Hs (first * H) (dir * H)) (Kernels.rowMajor gU 0 H)
         // d W as (I, G) rows += xᵀ (I, rows) · d z (rows, G); added into the column-major kernel gradient
         // in backwardTape (symbol inputs: scattered there instead).
         if tape.Symbols.Length = 0 then
-          Kernels.gemmNN I G rows (Kernels.strided tape.X (first * I) 1 (dir * I)) (Kernels.rowMajor dz (first * G) (dir * G)) (Kernels.rowMajor tape.Scratch.DwRows 0 G)
+          Kernels.gemmNNOf I G rows (Kernels.strided tape.X (first * I) 1 (dir * I)) (Kernels.rowMajor dz (first * G) (dir * G)) (Kernels.rowMajor tape.Scratch.DwRows 0 G)
 
     /// The weight gradients of a batched sequence, once after the reversed loop, over all T·B rows
     /// in the order `Rows` lists them (steps T−1 … 0, samples 0 … B−1): the order, and so the bits,
@@ -474,25 +490,25 @@ module Lstm =
     ///     z = x·W + h·U + b:  d b += Σ_r d z_r;  d U += Σ_r h_rᵀ d z_r;  d W += Σ_r x_rᵀ d z_r.
     /// Gate columns j0 … j1−1 of a batched sequence's d U and d W (the rows of d Uᵀ, the columns
     /// of d W), over the rows `Rows` lists, the first `uRows` of them for d U.
-    let private stackedColumns (tape: Tape) (uRows: int) (gU: float[]) (j0: int) (j1: int) (scratch: float[]) =
+    let private stackedColumns (tape: Tape<'T>) (uRows: int) (gU: 'T[]) (j0: int) (j1: int) (scratch: 'T[]) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
         let dz, rows = tape.Scratch.Dz, tape.Scratch.Rows
         if j1 > j0 then
-            Kernels.gemmTNRows (j1 - j0) H uRows (Kernels.rowMajor dz j0 G) (Kernels.rowMajor tape.Hs 0 H) rows (Kernels.rowMajor gU (j0 * H) H) scratch
+            Kernels.gemmTNRowsOf (j1 - j0) H uRows (Kernels.rowMajor dz j0 G) (Kernels.rowMajor tape.Hs 0 H) rows (Kernels.rowMajor gU (j0 * H) H) scratch
             // d W as (I, G) rows += xᵀ (I, T·B) · d z (T·B, G); added into the column-major kernel gradient
             // in backwardTape (symbol inputs: scattered there instead).
             if tape.Symbols.Length = 0 then
-              Kernels.gemmTNRows I (j1 - j0) (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz j0 G) rows (Kernels.rowMajor tape.Scratch.DwRows j0 G) scratch
+              Kernels.gemmTNRowsOf I (j1 - j0) (T * B) (Kernels.rowMajor tape.X 0 I) (Kernels.rowMajor dz j0 G) rows (Kernels.rowMajor tape.Scratch.DwRows j0 G) scratch
 
-    let private addStackedWeightGradients (tape: Tape) (grads: float[][]) =
+    let private addStackedWeightGradients (tape: Tape<'T>) (grads: 'T[][]) =
         let T, B, H = tape.T, tape.B, tape.H
         let G = 4 * H
         let dz, rows, scratch = tape.Scratch.Dz, tape.Scratch.Rows, tape.Scratch.Blocked.Value
         let gU, gB = grads.[1], grads.[2]
         // d b (G) += column sums of d z (T·B, G), row after row.
         for q in 0 .. T * B - 1 do
-            TensorPrimitives.Add(ReadOnlySpan<float>(gB), ReadOnlySpan<float>(dz, rows.[q] * G, G), Span<float>(gB))
+            Kernels.addRuns gB 0 dz (rows.[q] * G) gB 0 G
         // d Uᵀ (G, H) += d zᵀ (G, T·B) · h (T·B, H), h_t stacked as Hs[0 .. T−1]: U's own storage order.
         // Step 0's rows come last in `rows`; from a zero h_0 they add nothing and are left out.
         let uRows = if tape.ZeroStart then (T - 1) * B else T * B
@@ -500,45 +516,43 @@ module Lstm =
         if parts = 1 then stackedColumns tape uRows gU 0 G scratch
         else
             if tape.PartScratch.Length < parts - 1 then
-                tape.PartScratch <- Array.init (parts - 1) (fun _ -> Array.zeroCreate Kernels.blockedScratchLength)
+                tape.PartScratch <- Array.init (parts - 1) (fun _ -> Array.zeroCreate (Kernels.blockedScratchLengthOf<'T> ()))
             inParts parts (fun k ->
-                let j0, j1 = partRange G 16 parts k
+                let j0, j1 = partRange G (Kernels.packWidth<'T> ()) parts k
                 stackedColumns tape uRows gU j0 j1 (if k = 0 then scratch else tape.PartScratch.[k - 1]))
 
     /// d W for symbol inputs: x_r is one-hot at s_r, so xᵀ d z adds d z_r into row s_r of d W (a
     /// scatter-add), over the rows in BPTT's order (steps T−1 … 0, samples 0 … B−1): the dense
     /// product's sums, whose other terms are 0 · d z.
-    let private scatterWeightGradients (tape: Tape) =
+    let private scatterWeightGradients (tape: Tape<'T>) =
         let T, B, G = tape.T, tape.B, 4 * tape.H
         let dz, dw = tape.Scratch.Dz, tape.Scratch.DwRows
         for t in T - 1 .. -1 .. 0 do
             for b in 0 .. B - 1 do
                 let r = t * B + b
                 let s = tape.Symbols.[r]
-                TensorPrimitives.Add(ReadOnlySpan<float>(dw, s * G, G), ReadOnlySpan<float>(dz, r * G, G), Span<float>(dw, s * G, G))
+                Kernels.addRuns dw (s * G) dz (r * G) dw (s * G) G
 
     /// BPTT: one reversed loop carrying dH, dC (B, H) from d h_T, d c_T down to d h_0, d c_0.
     /// Accumulates into the LSTM blocks of `grads` (raw storage, as Parameters.storage orders it),
     /// in the order steps T−1 … 0, samples 0 … B−1 within a step, whatever the batch size.
     /// Without `withInitial` dH is left at d h_1 (training treats h_0 as a constant: it never reads it).
-    let rec internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
-        backwardTapeWith p tape Array.empty dH dC withInitial grads
-
-    /// backwardTape with a loss that reads every step's h too: `dOutputs` (T, B, H) holds d loss / d h_{t+1}
+    /// `blocks` are the layer's (W, U, b first), `grads` its gradient blocks in the same layout.
+    /// With a loss that reads every step's h too, `dOutputs` (T, B, H) holds d loss / d h_{t+1}
     /// from the head at step t, added into the carried d h before step t is inverted (empty: none).
-    and internal backwardTapeWith (p: Parameters) (tape: Tape) (dOutputs: float[]) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
+    let internal backwardTapeWithOf (blocks: 'T[][]) (tape: Tape<'T>) (dOutputs: 'T[]) (dH: 'T[]) (dC: 'T[]) (withInitial: bool) (grads: 'T[][]) =
         let T, B, I, H = tape.T, tape.B, tape.I, tape.H
         let G = 4 * H
-        let u = Parameters.matrixValues p.RecurrentKernel
+        let u = blocks.[1]
         let dwRows = tape.Scratch.DwRows
         Array.Clear dwRows
         // A batch reuses U at every step: pack it once so d h = d z · Uᵀ streams it (same bits).
-        if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns16 G H (Kernels.rowMajor u 0 H) tape.Scratch.UPacked
+        if tape.Scratch.UPacked.Length > 0 then Kernels.packColumns G H (Kernels.rowMajor u 0 H) tape.Scratch.UPacked
         let stacked = stacked B T
         for t in T - 1 .. -1 .. 0 do
             // h_{t+1} feeds the head as well as step t+1: d h_{t+1} = (from step t+1) + (from the head).
             if dOutputs.Length > 0 then
-                TensorPrimitives.Add(ReadOnlySpan<float>(dH), ReadOnlySpan<float>(dOutputs, t * B * H, B * H), Span<float>(dH))
+                Kernels.addRuns dH 0 dOutputs (t * B * H) dH 0 (B * H)
             backwardStep u tape t dH dC (t > 0 || withInitial)
             // A batch of one step: its weight gradients while its d z is still in cache.
             if B > 1 && not stacked then
@@ -551,7 +565,15 @@ module Lstm =
         let gW = grads.[0]
         for j in 0 .. G - 1 do
             for k in 0 .. I - 1 do
-                gW.[j * I + k] <- gW.[j * I + k] + dwRows.[k * G + j]
+                gW.[j * I + k] <- Kernels.addS gW.[j * I + k] dwRows.[k * G + j]
+
+    /// backwardTapeWithOf for a float64 model's layer 0, with no loss on the steps' h.
+    let internal backwardTape (p: Parameters) (tape: Tape) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
+        backwardTapeWithOf (Parameters.storage p) tape Array.empty dH dC withInitial grads
+
+    /// backwardTapeWithOf for a float64 model's layer 0.
+    let internal backwardTapeWith (p: Parameters) (tape: Tape) (dOutputs: float[]) (dH: float[]) (dC: float[]) (withInitial: bool) (grads: float[][]) =
+        backwardTapeWithOf (Parameters.storage p) tape dOutputs dH dC withInitial grads
 
     // ---- a stack of layers: layer k reads layer k−1's h at every step ---------------------------
     //
@@ -560,55 +582,67 @@ module Lstm =
     // One tape per layer; an upper layer's tape holds dense inputs, X = the layer below's h_1 … h_T.
 
     /// Tapes for layers 2 … N of a stack, over T steps of B rows (dense inputs of H features).
-    let internal newUpperTapes (layers: int) (T: int) (B: int) (H: int) : Tape[] =
-        Array.init (layers - 1) (fun _ -> newTape T B H H)
+    let internal newUpperTapes<'T> (layers: int) (T: int) (B: int) (H: int) : Tape<'T>[] =
+        Array.init (layers - 1) (fun _ -> newTapeOf<'T> false T B H H)
 
     /// Runs every layer of loaded tapes, bottom to top (Hs[0], Cs[0] and Real set on each tape,
     /// the inputs on the first): each upper tape's inputs are the h_1 … h_T of the tape below.
-    let internal forwardStack (p: Parameters) (tapes: Tape[]) =
-        forwardTape p tapes.[0]
+    let internal forwardStackOf (blocks: 'T[][]) (tapes: Tape<'T>[]) =
+        forwardTapeOf blocks tapes.[0]
         for k in 1 .. tapes.Length - 1 do
             let below, tape = tapes.[k - 1], tapes.[k]
             Array.blit below.Hs (below.B * below.H) tape.X 0 (tape.T * tape.B * tape.H)
-            forwardTape (Parameters.layer p k) tape
+            forwardTapeOf (layerBlocks blocks k) tape
+
+    /// forwardStackOf with a float64 model's parameters.
+    let internal forwardStack (p: Parameters) (tapes: Tape[]) = forwardStackOf (Parameters.storage p) tapes
 
     /// BPTT through a stack, top layer first. dHs.[k], dCs.[k] (B, H) hold d loss / d (h_T, c_T) of
     /// layer k on entry and d h_0 (with `withInitial`), d c_0 on exit; `dOutputsTop` (T, B, H) is
     /// what a head reading every step adds to the top layer's h (empty: none). Layer k's input
     /// gradient, d x^(k)_t = d z^(k)_t · W_kᵀ, is layer k−1's d h_{t+1} from above, formed in `dInputs`
     /// (T·B·H scratch). Gradients are added into `grads` (Parameters.storage order).
-    let internal backwardStack (p: Parameters) (tapes: Tape[]) (dOutputsTop: float[]) (dHs: float[][]) (dCs: float[][])
-                               (withInitial: bool) (grads: float[][]) (dInputs: float[]) =
+    let internal backwardStackOf (blocks: 'T[][]) (tapes: Tape<'T>[]) (dOutputsTop: 'T[]) (dHs: 'T[][]) (dCs: 'T[][])
+                                 (withInitial: bool) (grads: 'T[][]) (dInputs: 'T[]) =
         let N = tapes.Length
         for k in N - 1 .. -1 .. 0 do
             let tape = tapes.[k]
-            let pk = Parameters.layer p k
+            let pk = layerBlocks blocks k
             let dOutputs = if k = N - 1 then dOutputsTop else dInputs
-            backwardTapeWith pk tape dOutputs dHs.[k] dCs.[k] withInitial (Parameters.layerStorage grads k)
+            backwardTapeWithOf pk tape dOutputs dHs.[k] dCs.[k] withInitial (layerBlocks grads k)
             if k > 0 then
                 // z = x·W + h·U + b:  d x (T·B, H) = d z (T·B, G) · Wᵀ; W's (H, G) column-major storage is Wᵀ row-major.
                 // dInputs was this layer's own d outputs, read by now.
                 let R, H, G = tape.T * tape.B, tape.H, 4 * tape.H
                 Array.Clear(dInputs, 0, R * H)
-                Kernels.gemmNN R H G (Kernels.rowMajor tape.Scratch.Dz 0 G) (Kernels.rowMajor (Parameters.matrixValues pk.Kernel) 0 H) (Kernels.rowMajor dInputs 0 H)
+                Kernels.gemmNNOf R H G (Kernels.rowMajor tape.Scratch.Dz 0 G) (Kernels.rowMajor pk.[0] 0 H) (Kernels.rowMajor dInputs 0 H)
 
-    let internal loadTapes (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape[] =
+    /// backwardStackOf with a float64 model's parameters.
+    let internal backwardStack (p: Parameters) (tapes: Tape[]) (dOutputsTop: float[]) (dHs: float[][]) (dCs: float[][])
+                               (withInitial: bool) (grads: float[][]) (dInputs: float[]) =
+        backwardStackOf (Parameters.storage p) tapes dOutputsTop dHs dCs withInitial grads dInputs
+
+    /// Tapes in 'T for every layer, loaded with the inputs (rounded to 'T), the state and the masking.
+    let internal loadTapesOf<'T> (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape<'T>[] =
         checkInputs p state inputs
-        let tape = newTape inputs.Length state.Batch p.Inputs p.Units
+        let tape = newTapeOf<'T> false inputs.Length state.Batch p.Inputs p.Units
         for t in 0 .. tape.T - 1 do
             let x = Parameters.matrixValues (Matrix<float>.Build.DenseOfMatrix inputs.[t])
             for b in 0 .. tape.B - 1 do
                 for k in 0 .. tape.I - 1 do
-                    tape.X.[(t * tape.B + b) * tape.I + k] <- x.[k * tape.B + b]
-        let tapes = Array.append [| tape |] (newUpperTapes p.Layers tape.T tape.B tape.H)
+                    tape.X.[(t * tape.B + b) * tape.I + k] <- Kernels.ofFloat<'T> x.[k * tape.B + b]
+        let tapes = Array.append [| tape |] (newUpperTapes<'T> p.Layers tape.T tape.B tape.H)
         tapes |> Array.iteri (fun l t ->
             writeColumns state.H (l * p.Units) p.Units t.Hs 0
             writeColumns state.C (l * p.Units) p.Units t.Cs 0
             setMasking t masking)
         tapes
 
+    let internal loadTapes (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Tape[] =
+        loadTapesOf<float> p state inputs masking
+
     /// The state after the last step of every layer: (B, N·H).
-    let internal finalStateOf (tapes: Tape[]) : LstmState =
+    let internal finalStateOf (tapes: Tape<'T>[]) : LstmState =
         let B, H, o = tapes.[0].B, tapes.[0].H, tapes.[0].T * tapes.[0].B * tapes.[0].H
         { H = readLayers B H tapes.Length (fun l -> tapes.[l].Hs) (fun _ -> o)
           C = readLayers B H tapes.Length (fun l -> tapes.[l].Cs) (fun _ -> o) }

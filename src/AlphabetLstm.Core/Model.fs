@@ -66,24 +66,25 @@ type Prediction =
     /// The softmax output as arrays, one per sample (B arrays of V numbers): a copy, for callers without MathNet.
     member p.ProbabilityRows : float[][] = p.Probabilities.ToRowArrays()
 
-/// Scratch for one forward/backward pass of a fixed (T, B). Owned by a single call (or a single
-/// training loop) and never handed out: its arrays are written in place for speed.
-type internal Workspace =
+/// Scratch for one forward/backward pass of a fixed (T, B), in the precision 'T (float or float32).
+/// Owned by a single call (or a single training loop) and never handed out: its arrays are written
+/// in place for speed.
+type internal Workspace<'T> =
     { /// One tape per layer, bottom first: the first reads the inputs, the last feeds the head.
-      Tapes: Tape[]
+      Tapes: Tape<'T>[]
       /// d h, d c carried by BPTT, (B, H) per layer.
-      DHs: float[][]
-      DCs: float[][]
+      DHs: 'T[][]
+      DCs: 'T[][]
       /// d x of an upper layer, the layer below's d h from above, (T, B, H); empty for one layer.
-      DInputs: float[]
+      DInputs: 'T[]
       /// logits, then probabilities, (B, V).
-      Probs: float[]
+      Probs: 'T[]
       /// targets, (B, V).
-      Targets: float[]
+      Targets: 'T[]
       /// d logits, (B, V).
-      DLogits: float[]
+      DLogits: 'T[]
       /// Four rows of the head at once, one per vector lane, transposed: (V, 4).
-      Lanes: float[] }
+      Lanes: 'T[] }
     /// The first layer's tape (the one the inputs are loaded into).
     member ws.Tape = ws.Tapes.[0]
     /// The top layer's tape (the one the head reads).
@@ -95,7 +96,7 @@ type internal Workspace =
     /// Threads one step of every layer may use.
     member ws.SetThreads(threads: int) = for t in ws.Tapes do t.Threads <- threads
     /// Every layer starts from the carried rows: N blocks of (B, H), layer after layer.
-    member ws.StartFrom(carryH: float[], carryC: float[]) =
+    member ws.StartFrom(carryH: 'T[], carryC: 'T[]) =
         let n = ws.Tape.B * ws.Tape.H
         ws.Tapes |> Array.iteri (fun l t ->
             Array.blit carryH (l * n) t.Hs 0 n
@@ -107,7 +108,7 @@ type internal Workspace =
             Array.Clear(t.Hs, 0, n)
             Array.Clear(t.Cs, 0, n)
     /// Every layer's final rows into the carried rows (N blocks of (B, H)).
-    member ws.KeepFinal(carryH: float[], carryC: float[]) =
+    member ws.KeepFinal(carryH: 'T[], carryC: 'T[]) =
         let n = ws.Tape.B * ws.Tape.H
         ws.Tapes |> Array.iteri (fun l t ->
             Array.blit t.Hs (t.T * n) carryH (l * n) n
@@ -117,17 +118,13 @@ type internal Workspace =
         let B, H, N = ws.Tape.B, ws.Tape.H, ws.Tapes.Length
         { H = Lstm.readLayers B H N (fun l -> ws.Tapes.[l].Hs) (fun _ -> 0); C = Lstm.readLayers B H N (fun l -> ws.Tapes.[l].Cs) (fun _ -> 0) }
 
+/// The float64 workspace.
+type internal Workspace = Workspace<float>
+
 /// The whole model on a batch: predict, loss, and loss with every gradient.
 module Model =
-    let rec internal newWorkspace (layers: int) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace = newWorkspaceOf false layers T B I H V
-
-    /// A workspace of `layers` layers whose first tape holds symbol indices when `bySymbol` (one-hot
-    /// inputs over I symbols).
-    and internal newWorkspaceOf (bySymbol: bool) (layers: int) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace =
-        withTapes (Array.append [| Lstm.newTapeOf bySymbol T B I H |] (Lstm.newUpperTapes layers T B H)) V
-
     /// A workspace around loaded tapes (one per layer).
-    and internal withTapes (tapes: Tape[]) (V: int) : Workspace =
+    let internal withTapes (tapes: Tape<'T>[]) (V: int) : Workspace<'T> =
         let N, T, B, H = tapes.Length, tapes.[0].T, tapes.[0].B, tapes.[0].H
         { Tapes = tapes
           DHs = Array.init N (fun _ -> Array.zeroCreate (B * H))
@@ -138,30 +135,38 @@ module Model =
           DLogits = Array.zeroCreate (B * V)
           Lanes = Array.zeroCreate (4 * V) }
 
+    /// A workspace in 'T of `layers` layers whose first tape holds symbol indices when `bySymbol`
+    /// (one-hot inputs over I symbols).
+    let internal newWorkspaceOf<'T> (bySymbol: bool) (layers: int) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace<'T> =
+        withTapes (Array.append [| Lstm.newTapeOf<'T> bySymbol T B I H |] (Lstm.newUpperTapes<'T> layers T B H)) V
+
+    /// A float64 workspace of dense inputs.
+    let internal newWorkspace (layers: int) (T: int) (B: int) (I: int) (H: int) (V: int) : Workspace = newWorkspaceOf<float> false layers T B I H V
+
     /// Softmax and cross-entropy of one row b of ws.Probs (logits in, probabilities out), in place:
     /// adds the row's loss −Σ y·log p to lossSum, and 1 to correct if its argmax is the target's.
     ///     log p = (logits − max) − log Σ exp(logits − max);  p = exp(logits − max) / Σ exp(logits − max)
-    let internal headRow (ws: Workspace) (V: int) (b: int) (lossSum: byref<float>) (correct: byref<int>) =
-        let row = Span<float>(ws.Probs, b * V, V)
-        let rowIn = ReadOnlySpan<float>(ws.Probs, b * V, V)   // the same memory, read-only: the ops work in place
-        let argmaxLogit = TensorPrimitives.IndexOfMax(rowIn)
-        let y = ReadOnlySpan<float>(ws.Targets, b * V, V)
-        let m = row.[argmaxLogit]
-        TensorPrimitives.Subtract(rowIn, m, row)
-        let mutable yDotShifted = 0.0
+    /// Everything a gradient reads is computed in 'T; only the loss, a figure reported and never
+    /// differentiated, is formed in float64 from those 'T values (log and the running sum).
+    let internal headRow (ws: Workspace<'T>) (V: int) (b: int) (lossSum: byref<float>) (correct: byref<int>) =
+        let p, y, o = ws.Probs, ws.Targets, b * V
+        let argmaxLogit = Kernels.indexOfMax p o V
+        let m = p.[o + argmaxLogit]
+        Kernels.subScalarRun p o V m
+        let mutable yDotShifted = Unchecked.defaultof<'T>
         for v in 0 .. V - 1 do
-            yDotShifted <- yDotShifted + y.[v] * row.[v]
-        Kernels.exp ws.Probs (b * V) ws.Probs (b * V) V
-        let mutable sum = 0.0
+            yDotShifted <- Kernels.addS yDotShifted (Kernels.mulS y.[o + v] p.[o + v])
+        Kernels.expOf p o p o V
+        let mutable sum = Unchecked.defaultof<'T>
         for v in 0 .. V - 1 do
-            sum <- sum + row.[v]
-        let mutable ySum = 0.0
+            sum <- Kernels.addS sum p.[o + v]
+        let mutable ySum = Unchecked.defaultof<'T>
         for v in 0 .. V - 1 do
-            ySum <- ySum + y.[v]
-        TensorPrimitives.Divide(rowIn, sum, row)
+            ySum <- Kernels.addS ySum y.[o + v]
+        Kernels.divScalarRun p o V sum
         // − Σ y · log p = −(Σ y · (logits − max)) + (Σ y) · log Σ exp(logits − max)
-        lossSum <- lossSum - yDotShifted + ySum * log sum
-        if argmaxLogit = TensorPrimitives.IndexOfMax(y) then correct <- correct + 1
+        lossSum <- lossSum - Kernels.toFloat yDotShifted + Kernels.toFloat ySum * log (Kernels.toFloat sum)
+        if argmaxLogit = Kernels.indexOfMax y o V then correct <- correct + 1
 
     /// TensorPrimitives.IndexOfMax for the four lanes at once, one step of the scan over v: the
     /// first NaN wins, else the first greatest value, +0 counting as greater than −0.
@@ -218,49 +223,58 @@ module Model =
             if index.GetElement k = yIndex.GetElement k then correct <- correct + 1
 
     /// The head on h_T: writes probabilities into ws.Probs; returns (sum of per-sample losses, correct).
-    let internal headForward (p: Parameters) (ws: Workspace) : struct (float * int) =
+    /// `blocks` in Parameters.storage order (the head's are the 4th and 5th).
+    let internal headForwardOf (blocks: 'T[][]) (ws: Workspace<'T>) : struct (float * int) =
         let tape = ws.Top
-        let B, H, V = tape.B, tape.H, p.Classes
-        let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
+        let dk, db = blocks.[3], blocks.[4]
+        let B, H, V = tape.B, tape.H, db.Length
         let hT = tape.T * B * H
         // logits = h_T · DenseKernel + DenseBias, (B, H)·(H, V); the kernel's storage is its transpose (V, H).
         for b in 0 .. B - 1 do
             Array.blit db 0 ws.Probs (b * V) V
-        Kernels.gemmNT B V H (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.Probs 0 V)
+        Kernels.gemmNTOf B V H (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.Probs 0 V)
         let mutable lossSum = 0.0
         let mutable correct = 0
         let mutable b = 0
-        if Vector256.IsHardwareAccelerated then
+        // Four float64 rows at once, one per lane (float32 rows go one at a time).
+        if Vector256.IsHardwareAccelerated && Kernels.is64<'T> () then
+            let ws64 = unbox<Workspace> (box ws)
             while b + 4 <= B do
-                headRows4 ws V b &lossSum &correct
+                headRows4 ws64 V b &lossSum &correct
                 b <- b + 4
         while b < B do
             headRow ws V b &lossSum &correct
             b <- b + 1
         struct (lossSum, correct)
 
+    /// headForwardOf with a float64 model's parameters.
+    let internal headForward (p: Parameters) (ws: Workspace) : struct (float * int) = headForwardOf (Parameters.storage p) ws
+
     /// Inverts the head: d loss / d logits = (p − y) / B. Adds to the Dense gradients and writes
     /// d loss / d h_T of the top layer into its DH; zeroes every other d h and every d c (the loss
     /// reads no c_T and no lower layer's h_T).
-    let internal headBackward (p: Parameters) (ws: Workspace) (gDk: float[]) (gDb: float[]) =
+    let internal headBackwardOf (blocks: 'T[][]) (ws: Workspace<'T>) (gDk: 'T[]) (gDb: 'T[]) =
         let tape = ws.Top
         let top = ws.Tapes.Length - 1
-        let B, H, V = tape.B, tape.H, p.Classes
-        let dk = Parameters.matrixValues p.DenseKernel
+        let dk = blocks.[3]
+        let B, H, V = tape.B, tape.H, blocks.[4].Length
         let hT = tape.T * B * H
-        let scale = 1.0 / float B
+        let scale = Kernels.divS (Kernels.ofFloat<'T> 1.0) (Kernels.ofFloat<'T> (float B))
         let dl = ws.DLogits
         for b in 0 .. B - 1 do
             for v in 0 .. V - 1 do
-                dl.[b * V + v] <- (ws.Probs.[b * V + v] - ws.Targets.[b * V + v]) * scale
-                gDb.[v] <- gDb.[v] + dl.[b * V + v]
+                dl.[b * V + v] <- Kernels.mulS (Kernels.subS ws.Probs.[b * V + v] ws.Targets.[b * V + v]) scale
+                gDb.[v] <- Kernels.addS gDb.[v] dl.[b * V + v]
         // logits = h_T · DenseKernel + DenseBias:
         //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, B) · h_T (B, H);  d h_T (B, H) = d logits (B, V) · DenseKernelᵀ (V, H).
-        Kernels.gemmNN V H B (Kernels.strided dl 0 1 V) (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor gDk 0 H)
+        Kernels.gemmNNOf V H B (Kernels.strided dl 0 1 V) (Kernels.rowMajor tape.Hs hT H) (Kernels.rowMajor gDk 0 H)
         for l in 0 .. top do
             Array.Clear ws.DHs.[l]
             Array.Clear ws.DCs.[l]
-        Kernels.gemmNN B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DHs.[top] 0 H)
+        Kernels.gemmNNOf B H V (Kernels.rowMajor dl 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor ws.DHs.[top] 0 H)
+
+    /// headBackwardOf with a float64 model's parameters.
+    let internal headBackward (p: Parameters) (ws: Workspace) (gDk: float[]) (gDb: float[]) = headBackwardOf (Parameters.storage p) ws gDk gDb
 
     // ---- a target at every step: the head on every step's h -------------------------------------
     //
@@ -272,31 +286,35 @@ module Model =
     /// probabilities into `probs` (T·B, V); returns (`start` + the rows' losses added one row after
     /// another in row order, rows whose argmax is the target). A caller reading one stream in pieces
     /// passes the running sum as `start`, so the sum's bits do not depend on where the pieces end.
-    let internal everyHeadForwardFrom (start: float) (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
-        let R, B, H, V = tape.T * tape.B, tape.B, tape.H, p.Classes
-        let dk, db = Parameters.matrixValues p.DenseKernel, Parameters.vectorValues p.DenseBias
+    let internal everyHeadForwardFromOf (start: float) (blocks: 'T[][]) (tape: Tape<'T>) (targets: int[]) (probs: 'T[]) : struct (float * int) =
+        let dk, db = blocks.[3], blocks.[4]
+        let R, B, H, V = tape.T * tape.B, tape.B, tape.H, db.Length
         for r in 0 .. R - 1 do
             Array.blit db 0 probs (r * V) V
         // (T·B, H)·(H, V): h_1 … h_T are contiguous rows of Hs from slot 1; the kernel's storage is its transpose (V, H).
-        Kernels.gemmNT R V H (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor probs 0 V)
+        Kernels.gemmNTOf R V H (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor probs 0 V)
         let mutable lossSum = start
         let mutable correct = 0
         for r in 0 .. R - 1 do
-            let row = Span<float>(probs, r * V, V)
-            let rowIn = ReadOnlySpan<float>(probs, r * V, V)
-            let argmax = TensorPrimitives.IndexOfMax rowIn
+            let o = r * V
+            let argmax = Kernels.indexOfMax probs o V
             let y = targets.[r]
             // log p_y = (l_y − max) − log Σ exp(l − max)
-            TensorPrimitives.Subtract(rowIn, row.[argmax], row)
-            let shifted = row.[y]
-            Kernels.exp probs (r * V) probs (r * V) V
-            let mutable sum = 0.0
+            Kernels.subScalarRun probs o V probs.[o + argmax]
+            let shifted = probs.[o + y]
+            Kernels.expOf probs o probs o V
+            let mutable sum = Unchecked.defaultof<'T>
             for v in 0 .. V - 1 do
-                sum <- sum + row.[v]
-            TensorPrimitives.Divide(rowIn, sum, row)
-            lossSum <- lossSum + (log sum - shifted)
+                sum <- Kernels.addS sum probs.[o + v]
+            Kernels.divScalarRun probs o V sum
+            // The loss alone (never differentiated) in float64, from the 'T values.
+            lossSum <- lossSum + (log (Kernels.toFloat sum) - Kernels.toFloat shifted)
             if argmax = y then correct <- correct + 1
         struct (lossSum, correct)
+
+    /// everyHeadForwardFromOf with a float64 model's parameters.
+    let internal everyHeadForwardFrom (start: float) (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
+        everyHeadForwardFromOf start (Parameters.storage p) tape targets probs
 
     /// The head on every step's h of a tape (everyHeadForwardFrom with the sum starting at 0).
     let internal everyHeadForward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) : struct (float * int) =
@@ -304,50 +322,58 @@ module Model =
 
     /// Inverts everyHeadForward: d logits = (p − y) / (T·B), written over `probs`; adds to the Dense
     /// gradients and writes d loss / d h_{t+1} of every row into dOutputs (T·B, H).
-    let internal everyHeadBackward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) (dOutputs: float[]) (gDk: float[]) (gDb: float[]) =
-        let R, B, H, V = tape.T * tape.B, tape.B, tape.H, p.Classes
-        let dk = Parameters.matrixValues p.DenseKernel
-        let scale = 1.0 / float R
+    let internal everyHeadBackwardOf (blocks: 'T[][]) (tape: Tape<'T>) (targets: int[]) (probs: 'T[]) (dOutputs: 'T[]) (gDk: 'T[]) (gDb: 'T[]) =
+        let dk = blocks.[3]
+        let R, B, H, V = tape.T * tape.B, tape.B, tape.H, blocks.[4].Length
+        let one = Kernels.ofFloat<'T> 1.0
+        let scale = Kernels.divS one (Kernels.ofFloat<'T> (float R))
         for r in 0 .. R - 1 do
-            probs.[r * V + targets.[r]] <- probs.[r * V + targets.[r]] - 1.0
-            let dl = Span<float>(probs, r * V, V)
-            TensorPrimitives.Multiply(ReadOnlySpan<float>(probs, r * V, V), scale, dl)
-            TensorPrimitives.Add(ReadOnlySpan<float>(gDb), ReadOnlySpan<float>(probs, r * V, V), Span<float>(gDb))
+            probs.[r * V + targets.[r]] <- Kernels.subS probs.[r * V + targets.[r]] one
+            Kernels.mulScalarRun probs (r * V) V scale
+            Kernels.addRuns gDb 0 probs (r * V) gDb 0 V
         // logits = h · DenseKernel + DenseBias:
         //   d DenseKernelᵀ (V, H) += d logitsᵀ (V, T·B) · h (T·B, H);  d h (T·B, H) = d logits (T·B, V) · DenseKernelᵀ (V, H).
-        Kernels.gemmNN V H R (Kernels.strided probs 0 1 V) (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor gDk 0 H)
+        Kernels.gemmNNOf V H R (Kernels.strided probs 0 1 V) (Kernels.rowMajor tape.Hs (B * H) H) (Kernels.rowMajor gDk 0 H)
         Array.Clear(dOutputs, 0, R * H)
-        Kernels.gemmNN R H V (Kernels.rowMajor probs 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor dOutputs 0 H)
+        Kernels.gemmNNOf R H V (Kernels.rowMajor probs 0 V) (Kernels.rowMajor dk 0 H) (Kernels.rowMajor dOutputs 0 H)
+
+    /// everyHeadBackwardOf with a float64 model's parameters.
+    let internal everyHeadBackward (p: Parameters) (tape: Tape) (targets: int[]) (probs: float[]) (dOutputs: float[]) (gDk: float[]) (gDb: float[]) =
+        everyHeadBackwardOf (Parameters.storage p) tape targets probs dOutputs gDk gDb
 
     /// Forward, loss and full BPTT on a loaded workspace; gradients are added into `grads`
     /// (raw storage, Parameters.storage order), and with `withInitial` d h_0, d c_0 are left in
     /// ws.DH, ws.DC. Returns (sum of per-sample losses, correct).
-    let internal trainPass (p: Parameters) (ws: Workspace) (withInitial: bool) (grads: float[][]) : struct (float * int) =
-        Lstm.forwardStack p ws.Tapes
-        let result = headForward p ws
-        headBackward p ws grads.[3] grads.[4]
-        Lstm.backwardStack p ws.Tapes Array.empty ws.DHs ws.DCs withInitial grads ws.DInputs
+    let internal trainPassOf (blocks: 'T[][]) (ws: Workspace<'T>) (withInitial: bool) (grads: 'T[][]) : struct (float * int) =
+        Lstm.forwardStackOf blocks ws.Tapes
+        let result = headForwardOf blocks ws
+        headBackwardOf blocks ws grads.[3] grads.[4]
+        Lstm.backwardStackOf blocks ws.Tapes Array.empty ws.DHs ws.DCs withInitial grads ws.DInputs
         result
 
-    let private loadTargets (p: Parameters) (targets: Matrix<float>) (ws: Workspace) =
+    /// trainPassOf with a float64 model's parameters.
+    let internal trainPass (p: Parameters) (ws: Workspace) (withInitial: bool) (grads: float[][]) : struct (float * int) =
+        trainPassOf (Parameters.storage p) ws withInitial grads
+
+    let private loadTargets (p: Parameters) (targets: Matrix<float>) (ws: Workspace<'T>) =
         let B, V = ws.Tape.B, p.Classes
         if targets.RowCount <> B || targets.ColumnCount <> V then
             invalidArg "targets" (sprintf "targets are (%d, %d), expected (%d, %d)" targets.RowCount targets.ColumnCount B V)
         for b in 0 .. B - 1 do
             for v in 0 .. V - 1 do
-                ws.Targets.[b * V + v] <- targets.[b, v]
+                ws.Targets.[b * V + v] <- Kernels.ofFloat<'T> targets.[b, v]
 
-    let private workspaceFor (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) =
-        withTapes (Lstm.loadTapes p state inputs masking) p.Classes
+    let private workspaceFor<'T> (p: Parameters) (state: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Workspace<'T> =
+        withTapes (Lstm.loadTapesOf<'T> p state inputs masking) p.Classes
 
-    let private probabilities (ws: Workspace) (V: int) =
-        Matrix<float>.Build.Dense(ws.Tape.B, V, fun b v -> ws.Probs.[b * V + v])
+    let private probabilities (ws: Workspace<'T>) (V: int) =
+        Matrix<float>.Build.Dense(ws.Tape.B, V, fun b v -> Kernels.toFloat ws.Probs.[b * V + v])
 
     /// Loss, accuracy and the gradient of the mean cross-entropy with respect to every block and
     /// to the initial state, for one batch: inputs are T matrices (B, I), targets (B, V).
     [<CompiledName("LossAndGradients")>]
     let lossAndGradients (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : BatchGradients =
-        let ws = workspaceFor p initial inputs masking
+        let ws = workspaceFor<float> p initial inputs masking
         loadTargets p targets ws
         let grads = Parameters.zerosLike p
         let struct (lossSum, correct) = trainPass p ws true (Parameters.storage grads)
@@ -359,19 +385,48 @@ module Model =
           Initial = { H = Lstm.readLayers B H N (fun l -> ws.DHs.[l]) (fun _ -> 0); C = Lstm.readLayers B H N (fun l -> ws.DCs.[l]) (fun _ -> 0) }
           Final = Lstm.finalStateOf ws.Tapes }
 
+    /// The mean cross-entropy of one batch (no gradients), computed in 'T.
+    let internal lossOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : float =
+        let blocks = Kernels.narrow<'T> (Parameters.storage p)
+        let ws = workspaceFor<'T> p initial inputs masking
+        loadTargets p targets ws
+        Lstm.forwardStackOf blocks ws.Tapes
+        let struct (lossSum, _) = headForwardOf blocks ws
+        lossSum / float ws.Tape.B
+
+    /// Class probabilities and the final state, computed in 'T (widened to float64 on the way out).
+    let internal predictOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Prediction =
+        let blocks = Kernels.narrow<'T> (Parameters.storage p)
+        let ws = workspaceFor<'T> p initial inputs masking
+        Lstm.forwardStackOf blocks ws.Tapes
+        headForwardOf blocks ws |> ignore
+        { Probabilities = probabilities ws p.Classes; Final = Lstm.finalStateOf ws.Tapes }
+
     /// The mean cross-entropy of one batch (no gradients).
     [<CompiledName("Loss")>]
     let loss (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) : float =
-        let ws = workspaceFor p initial inputs masking
-        loadTargets p targets ws
-        Lstm.forwardStack p ws.Tapes
-        let struct (lossSum, _) = headForward p ws
-        lossSum / float ws.Tape.B
+        lossOf<float> p initial inputs targets masking
 
     /// Class probabilities after the sequence, and the final state, for any batch size.
     [<CompiledName("Predict")>]
     let predict (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) : Prediction =
-        let ws = workspaceFor p initial inputs masking
-        Lstm.forwardStack p ws.Tapes
-        headForward p ws |> ignore
-        { Probabilities = probabilities ws p.Classes; Final = Lstm.finalStateOf ws.Tapes }
+        predictOf<float> p initial inputs masking
+
+    /// The mean cross-entropy of one batch computed in `precision`: in Float32 the parameters,
+    /// state and inputs are rounded to float32 (exact for a float32 model) and every number of the
+    /// pass is a float32 (the loss itself is summed in float64).
+    [<CompiledName("Loss")>]
+    let lossIn (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (targets: Matrix<float>) (masking: Masking) (precision: Precision) : float =
+        match precision with
+        | Precision.Float64 -> lossOf<float> p initial inputs targets masking
+        | Precision.Float32 -> lossOf<float32> p initial inputs targets masking
+        | other -> invalidArg "precision" (sprintf "the precision must be Float64 or Float32, got %d" (int other))
+
+    /// Class probabilities and the final state computed in `precision` (a float32 model predicts in
+    /// Float32: every number of the pass a float32, widened exactly on the way out).
+    [<CompiledName("Predict")>]
+    let predictIn (p: Parameters) (initial: LstmState) (inputs: Matrix<float>[]) (masking: Masking) (precision: Precision) : Prediction =
+        match precision with
+        | Precision.Float64 -> predictOf<float> p initial inputs masking
+        | Precision.Float32 -> predictOf<float32> p initial inputs masking
+        | other -> invalidArg "precision" (sprintf "the precision must be Float64 or Float32, got %d" (int other))

@@ -341,7 +341,7 @@ module ModelFile =
     let internal predictNext (model: SavedModel) (state: LstmState) (symbols: IReadOnlyList<string>) : Result<NextSymbol, string> =
         encodeSymbols model symbols
         |> Result.map (fun e ->
-            let p = Model.predict model.Parameters state e.Inputs e.Masking
+            let p = Model.predictIn model.Parameters state e.Inputs e.Masking model.Precision
             let row = p.Probabilities.Row(0).ToArray()
             let k = p.Probabilities.Row(0).MaximumIndex()
             { Symbol = model.Vocabulary.[k]; Probability = row.[k]; Probabilities = row; Final = p.Final })

@@ -96,7 +96,10 @@ type PreparedText =
     /// The same run on `threads` threads per step (the same bits).
     member p.WithThreads(threads: int) = { p with Config = p.Config.WithThreads threads }
     /// The same run in another precision (a fresh run's parameters are rounded to it).
-    member p.WithPrecision(precision: Precision) = { p with Config = p.Config.WithPrecision precision }
+    member p.WithPrecision(precision: Precision) =
+        { p with
+            Config = p.Config.WithPrecision precision
+            Start = if p.Start.Epoch = 0 then { p.Start with Parameters = Training.roundTo precision p.Start.Parameters } else p.Start }
 
 /// Progress inside an epoch, after each batch (for a progress line).
 type TextBatchReport =
@@ -134,15 +137,15 @@ type TextEpoch =
     member e.ValidationBitsPerCharacter = e.ValidationLoss / log 2.0
 
 /// The buffers of one batch shape (T, B): the tape and head of the last-step form, and the
-/// every-step head's. Private to one pass; written in place, never handed out.
-type internal TextLane =
-    { Ws: Workspace
+/// every-step head's, in the precision 'T. Private to one pass; written in place, never handed out.
+type internal TextLane<'T> =
+    { Ws: Workspace<'T>
       /// The target symbol of every (step, sample) row, (T, B), for every-step targets.
       Targets: int[]
       /// Logits, then probabilities, then d logits of every row, (T·B, V), for every-step targets.
-      Probs: float[]
+      Probs: 'T[]
       /// d loss / d h of every row from the head, (T·B, H), for every-step targets.
-      DOutputs: float[] }
+      DOutputs: 'T[] }
 
 /// Text runs: a text's windows or streams prepared for training, trained, evaluated, and continued.
 module TextRuns =
@@ -219,17 +222,19 @@ module TextRuns =
         let rng = Rng.create seed
         let p = Parameters.initStack (run.Vocabulary.FeaturesPerSymbol run.Encoding) units run.Vocabulary.Count layers rng
         let policy = if run.Stateful then StatePolicy.Stateful else StatePolicy.Stateless
-        let config = FitConfig.Create(epochs, run.BatchSize, not run.Stateful, policy, false, learningRate)
+        // Text runs compute in float32 unless told (WithPrecision): the weights drawn in float64 as
+        // for any model, then rounded.
+        let config = FitConfig.Create(epochs, run.BatchSize, not run.Stateful, policy, false, learningRate, precision = Precision.Float32)
         { Run = run; Training = training; HeldOut = text.Slice(text.Length - held, held)
           Samples = sampleCount run training.Length
           Config = config; Start = Training.start config p.Value p.Next; Input = inputOf run }
 
     // ---- batches built from the indices -------------------------------------------------------
 
-    let internal newLane (run: TextRun) (layers: int) (T: int) (B: int) (H: int) (threads: int) : TextLane =
+    let internal newLane<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (run: TextRun) (layers: int) (T: int) (B: int) (H: int) (threads: int) : TextLane<'T> =
         let V = run.Vocabulary.Count
         let every = run.Targets = Targets.Every
-        let ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) layers T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
+        let ws = Model.newWorkspaceOf<'T> (run.Encoding = SymbolEncoding.OneHot) layers T B (run.Vocabulary.FeaturesPerSymbol run.Encoding) H V
         ws.SetThreads threads
         { Ws = ws
           Targets = (if every then Array.zeroCreate (T * B) else Array.empty)
@@ -238,8 +243,8 @@ module TextRuns =
 
     /// Loads the lane's B samples, whose first symbols are at `first` (positions in `text`): inputs
     /// (symbol indices, or k / V for the index encoding) and targets (every step's next symbol, or the
-    /// one after the window, one-hot).
-    let internal load (run: TextRun) (text: IndexedText) (lane: TextLane) (first: int -> int) =
+    /// one after the window, one-hot), in the lane's precision (k / V rounded to it).
+    let internal load (run: TextRun) (text: IndexedText) (lane: TextLane<'T>) (first: int -> int) =
         let tape = lane.Ws.Tape
         let T, B, V = tape.T, tape.B, run.Vocabulary.Count
         let a, o = text.Array, text.Start
@@ -250,41 +255,41 @@ module TextRuns =
             for t in 0 .. T - 1 do
                 let s = int a.[f + t]
                 if bySymbol then tape.Symbols.[t * B + b] <- s
-                else tape.X.[t * B + b] <- float s / float V
+                else tape.X.[t * B + b] <- Kernels.ofFloat<'T> (float s / float V)
                 if every then lane.Targets.[t * B + b] <- int a.[f + t + 1]
             if not every then
                 Array.Clear(lane.Ws.Targets, b * V, V)
-                lane.Ws.Targets.[b * V + int a.[f + T]] <- 1.0
+                lane.Ws.Targets.[b * V + int a.[f + T]] <- Kernels.ofFloat<'T> 1.0
 
     /// Forward and the loss of a loaded lane; returns (sum of the targets' losses, targets right).
-    let internal forward (p: Parameters) (lane: TextLane) : struct (float * int) =
-        Lstm.forwardStack p lane.Ws.Tapes
-        if lane.Targets.Length > 0 then Model.everyHeadForward p lane.Ws.Top lane.Targets lane.Probs
-        else Model.headForward p lane.Ws
+    let internal forwardOf (blocks: 'T[][]) (lane: TextLane<'T>) : struct (float * int) =
+        Lstm.forwardStackOf blocks lane.Ws.Tapes
+        if lane.Targets.Length > 0 then Model.everyHeadForwardFromOf 0.0 blocks lane.Ws.Top lane.Targets lane.Probs
+        else Model.headForwardOf blocks lane.Ws
 
     /// Forward, loss and BPTT of a loaded lane, the gradients added into `grads`. h_0 is a constant
     /// (the carried state, or zeros): no gradient flows into it, so none crosses a chunk boundary.
-    let internal trainPass (p: Parameters) (lane: TextLane) (grads: float[][]) : struct (float * int) =
+    let internal trainPassOf (blocks: 'T[][]) (lane: TextLane<'T>) (grads: 'T[][]) : struct (float * int) =
         let ws = lane.Ws
-        let result = forward p lane
+        let result = forwardOf blocks lane
         if lane.Targets.Length > 0 then
-            Model.everyHeadBackward p ws.Top lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
+            Model.everyHeadBackwardOf blocks ws.Top lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
             for l in 0 .. ws.Tapes.Length - 1 do
                 Array.Clear ws.DHs.[l]
                 Array.Clear ws.DCs.[l]
-            Lstm.backwardStack p ws.Tapes lane.DOutputs ws.DHs ws.DCs false grads ws.DInputs
+            Lstm.backwardStackOf blocks ws.Tapes lane.DOutputs ws.DHs ws.DCs false grads ws.DInputs
         else
-            Model.headBackward p ws grads.[3] grads.[4]
-            Lstm.backwardStack p ws.Tapes Array.empty ws.DHs ws.DCs false grads ws.DInputs
+            Model.headBackwardOf blocks ws grads.[3] grads.[4]
+            Lstm.backwardStackOf blocks ws.Tapes Array.empty ws.DHs ws.DCs false grads ws.DInputs
         result
 
     /// A pass over `count` samples of `text` in batches of B (the last smaller unless `stateful`):
     /// sample j's first symbol is `first j`; a stateful pass carries each row's state from batch to
     /// batch through carryH, carryC (one (B, H) row-major block per layer). `pass` runs each loaded lane; `after` is told
     /// each batch's index, the targets so far and their summed loss. Returns (summed loss, right).
-    let inline private batches (run: TextRun) (text: IndexedText) (full: TextLane) (tail: Lazy<TextLane>) (count: int)
-                               (first: int -> int) (stateful: bool) (carryH: float[]) (carryC: float[])
-                               ([<InlineIfLambda>] pass: TextLane -> struct (float * int)) (after: int -> float -> unit) : struct (float * int) =
+    let inline private batches (run: TextRun) (text: IndexedText) (full: TextLane<'T>) (tail: Lazy<TextLane<'T>>) (count: int)
+                               (first: int -> int) (stateful: bool) (carryH: 'T[]) (carryC: 'T[])
+                               ([<InlineIfLambda>] pass: TextLane<'T> -> struct (float * int)) (after: int -> float -> unit) : struct (float * int) =
         let mutable lossSum = 0.0
         let mutable correct = 0
         let mutable start = 0
@@ -306,17 +311,22 @@ module TextRuns =
 
     /// One batch of B samples starting at `starts` (positions in `text`), read from `initial` (B, N·H):
     /// the mean loss per target, the gradients of every block with `initial` held constant, and the
-    /// final state. For checks: training runs the same functions on its own buffers.
-    let internal batchGradients (run: TextRun) (p: Parameters) (initial: LstmState) (text: IndexedText) (starts: int[]) =
-        let lane = newLane run p.Layers run.Window starts.Length p.Units 1
+    /// final state. For checks: training runs the same functions on its own buffers. In 'T: the
+    /// parameters, initial state and gradients are rounded to it and widened back.
+    let internal batchGradientsOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (run: TextRun) (p: Parameters) (initial: LstmState) (text: IndexedText) (starts: int[]) =
+        let lane = newLane<'T> run p.Layers run.Window starts.Length p.Units 1
         load run text lane (fun b -> starts.[b])
         lane.Ws.Tapes |> Array.iteri (fun l tape ->
             Lstm.writeColumns initial.H (l * p.Units) p.Units tape.Hs 0
             Lstm.writeColumns initial.C (l * p.Units) p.Units tape.Cs 0)
-        let grads = Parameters.zerosLike p
-        let struct (lossSum, _) = trainPass p lane (Parameters.storage grads)
+        let grads = Kernels.narrowCopy<'T> (Parameters.storage (Parameters.zerosLike p))
+        let struct (lossSum, _) = trainPassOf (Kernels.narrow<'T> (Parameters.storage p)) lane grads
         let targets = float starts.Length * (if run.Targets = Targets.Every then float run.Window else 1.0)
-        struct (lossSum / targets, grads, Lstm.finalStateOf lane.Ws.Tapes)
+        struct (lossSum / targets, Parameters.ofStorage p (Kernels.widen grads), Lstm.finalStateOf lane.Ws.Tapes)
+
+    /// batchGradientsOf in float64.
+    let internal batchGradients (run: TextRun) (p: Parameters) (initial: LstmState) (text: IndexedText) (starts: int[]) =
+        batchGradientsOf<float> run p initial text starts
 
     /// Where sample j of a training epoch starts: stream j mod B's chunk j / B, or window order[j].
     let private firstOf (run: TextRun) (length: int) (order: int[]) : int -> int =
@@ -332,7 +342,8 @@ module TextRuns =
     /// number however the stream is cut (the carried state is copied exactly, and every kernel reads
     /// a row the same way whatever the rows around it), and the losses are added one position after
     /// another in reading order: the result has the same bits for every `piece`.
-    let internal streamLoss (run: TextRun) (p: Parameters) (text: IndexedText) (positions: int) (piece: int) : struct (float * int) =
+    /// `blocks` are p's in 'T (Parameters.storage order); p gives the shape.
+    let internal streamLossOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (run: TextRun) (p: Parameters) (blocks: 'T[][]) (text: IndexedText) (positions: int) (piece: int) : struct (float * int) =
         if piece < 1 then invalidArg "piece" (sprintf "a piece must hold at least one symbol, got %d" piece)
         if positions < 1 || positions >= text.Length then
             invalidArg "positions" (sprintf "positions must be in [1, %d] for a text of %d symbols, got %d" (text.Length - 1) text.Length positions)
@@ -343,7 +354,7 @@ module TextRuns =
         // reads the first steps of the same buffers (one row: step t's numbers sit at the same
         // offsets for any T).
         let full =
-            { Ws = Model.newWorkspaceOf (run.Encoding = SymbolEncoding.OneHot) p.Layers P 1 (run.Vocabulary.FeaturesPerSymbol run.Encoding) H run.Vocabulary.Count
+            { Ws = Model.newWorkspaceOf<'T> (run.Encoding = SymbolEncoding.OneHot) p.Layers P 1 (run.Vocabulary.FeaturesPerSymbol run.Encoding) H run.Vocabulary.Count
               Targets = Array.zeroCreate P
               Probs = Array.zeroCreate (P * run.Vocabulary.Count)
               DOutputs = Array.empty }
@@ -359,8 +370,8 @@ module TextRuns =
             let steps = l.Ws.Tape.T
             let s0 = start
             load one text l (fun _ -> s0)
-            Lstm.forwardStack p l.Ws.Tapes
-            let struct (s, c) = Model.everyHeadForwardFrom lossSum p l.Ws.Top l.Targets l.Probs
+            Lstm.forwardStackOf blocks l.Ws.Tapes
+            let struct (s, c) = Model.everyHeadForwardFromOf lossSum blocks l.Ws.Top l.Targets l.Probs
             lossSum <- s
             correct <- correct + c
             start <- start + steps
@@ -370,49 +381,65 @@ module TextRuns =
                 Array.Copy(tape.Cs, steps * H, tape.Cs, 0, H)
         struct (lossSum, correct)
 
+    /// streamLossOf in float64.
+    let internal streamLoss (run: TextRun) (p: Parameters) (text: IndexedText) (positions: int) (piece: int) : struct (float * int) =
+        streamLossOf<float> run p (Parameters.storage p) text positions piece
+
     /// The loss of `p` over a text read the way the run's model reads it (see the header): a stream
     /// model with a target at every step reads it as one stream from the zero state (in calls of up to
     /// Memory.heldOutPiece symbols), one with a target per chunk in chunks of T; a window model reads every
     /// window of it from zeros, in batches of the run's batch size. Targets as the run has them; a
     /// stream model's targets are the first ⌊(n − 1) / T⌋ · T positions.
-    [<CompiledName("EvaluateText")>]
-    let evaluateText (run: TextRun) (p: Parameters) (text: IndexedText) : TextEvaluation =
+    /// In 'T, with `blocks` p's numbers in 'T.
+    let internal evaluateTextOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (run: TextRun) (p: Parameters) (blocks: 'T[][]) (text: IndexedText) : TextEvaluation =
         let count = heldOutSamples run text.Length
         if count = 0 then invalidArg "text" (sprintf "the text has %d characters: too short for one sample of %d and the character after it" text.Length run.Window)
         if run.Stateful && run.Targets = Targets.Every then
             let positions = count * run.Window
-            let struct (lossSum, correct) = streamLoss run p text positions Memory.heldOutPiece
+            let struct (lossSum, correct) = streamLossOf<'T> run p blocks text positions Memory.heldOutPiece
             { Loss = lossSum / float positions; Accuracy = float correct / float positions; Targets = int64 positions }
         else
             let T, H, L = run.Window, p.Units, p.Layers
             let B = if run.Stateful then 1 else min run.BatchSize count
             let one = { run with BatchSize = B }
-            let full = newLane one L T B H 1
-            let tail = lazy (newLane one L T (count % B) H 1)
+            let full = newLane<'T> one L T B H 1
+            let tail = lazy (newLane<'T> one L T (count % B) H 1)
             let first = if run.Stateful then (fun j -> j * T) else id
             let carryH, carryC = Array.zeroCreate (L * H), Array.zeroCreate (L * H)
-            let struct (lossSum, correct) = batches one text full tail count first run.Stateful carryH carryC (forward p) (fun _ _ -> ())
+            let struct (lossSum, correct) = batches one text full tail count first run.Stateful carryH carryC (forwardOf blocks) (fun _ _ -> ())
             let targets = int64 count * (if run.Targets = Targets.Every then int64 T else 1L)
             { Loss = lossSum / float targets; Accuracy = float correct / float targets; Targets = targets }
 
+    /// The loss of `p` over a text read the way the run's model reads it, in float64 (see evaluateTextOf).
+    [<CompiledName("EvaluateText")>]
+    let evaluateText (run: TextRun) (p: Parameters) (text: IndexedText) : TextEvaluation =
+        evaluateTextOf<float> run p (Parameters.storage p) text
+
     /// The held-out loss of `p` (see evaluateText); NaN figures when nothing is held out.
+    /// The loss of `p` over a text, computed in `precision` (see evaluateText).
+    let internal evaluateTextIn (precision: Precision) (run: TextRun) (p: Parameters) (text: IndexedText) : TextEvaluation =
+        Training.checkPrecision precision
+        if precision = Precision.Float32 then evaluateTextOf<float32> run p (Kernels.narrow<float32> (Parameters.storage p)) text
+        else evaluateText run p text
+
+    /// The held-out loss of `p` (see evaluateText), in the run's precision; NaN figures when nothing is held out.
     [<CompiledName("Validate")>]
     let validate (prepared: PreparedText) (p: Parameters) : TextEvaluation =
         if prepared.HeldOut.Length = 0 then { Loss = nan; Accuracy = nan; Targets = 0L }
-        else evaluateText prepared.Run p prepared.HeldOut
+        else evaluateTextIn prepared.Config.Precision prepared.Run p prepared.HeldOut
 
     /// The remaining epochs, lazily, one TextEpoch each: trained on the training part (per batch,
     /// `onBatch` is told the progress), then read on the held-out part. A stream run's state is
     /// reset after every epoch (the streams start again from their beginnings). Each epoch works on
     /// a private copy of the weights and moments, handed out as its state and never written again.
-    let internal fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
+    let internal fitOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
         let run, config = prepared.Run, prepared.Config
         let T, B, N = run.Window, run.BatchSize, prepared.Samples
         Seq.delay (fun () ->
             let H, L = prepared.Start.Parameters.Units, prepared.Start.Parameters.Layers
-            let full = newLane run L T (min B N) H config.Threads
-            let tail = lazy (newLane run L T (N % B) H config.Threads)
-            let grads = Parameters.storage (Parameters.zerosLike prepared.Start.Parameters)
+            let full = newLane<'T> run L T (min B N) H config.Threads
+            let tail = lazy (newLane<'T> run L T (N % B) H config.Threads)
+            let grads = Kernels.narrow<'T> (Parameters.storage (Parameters.zerosLike prepared.Start.Parameters))
             let carryH, carryC = Array.zeroCreate (L * B * H), Array.zeroCreate (L * B * H)
             let inOrder = Array.init N id
             let batchCount = (N + B - 1) / B
@@ -422,9 +449,9 @@ module TextRuns =
                     if state.Epoch >= config.Epochs then None
                     else
                         let epoch = state.Epoch + 1
-                        let theta = Parameters.copy state.Parameters
-                        let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
-                        let thetaS, mS, vS = Parameters.storage theta, Parameters.storage m, Parameters.storage v
+                        // The epoch's private working set in 'T, widened to the float64 records at its end.
+                        let thetaS = Kernels.narrowCopy<'T> (Parameters.storage state.Parameters)
+                        let mS, vS = Kernels.narrowCopy<'T> (Parameters.storage state.Optimizer.M), Kernels.narrowCopy<'T> (Parameters.storage state.Optimizer.V)
                         for g in grads do Array.Clear g
                         let mutable rng = state.Rng
                         let order =
@@ -444,26 +471,34 @@ module TextRuns =
                         let struct (lossSum, correct) =
                             batches run prepared.Training full tail N (firstOf run prepared.Training.Length order) run.Stateful carryH carryC
                                 (fun lane ->
-                                    let r = trainPass theta lane grads
+                                    let r = trainPassOf thetaS lane grads
                                     step.Value <- step.Value + 1
                                     // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
                                     Adam.updateInPlace config.Optimizer step.Value thetaS grads mS vS true
                                     r)
                                 report
                         let targets = float N * perTarget
+                        let theta = Parameters.ofStorage state.Parameters (Kernels.widen thetaS)
                         let next =
                             { Parameters = theta
-                              Optimizer = { Step = step.Value; M = m; V = v }
+                              Optimizer = { Step = step.Value; M = Parameters.ofStorage state.Optimizer.M (Kernels.widen mS); V = Parameters.ofStorage state.Optimizer.V (Kernels.widen vS) }
                               Rng = rng
                               Epoch = epoch
                               // Streams are reset after every epoch; windows carry nothing.
                               Carried = Training.reset state.Carried }
                         let outcome =
                             { Report = { Epoch = epoch; Loss = lossSum / targets; Accuracy = float correct / targets }
-                              ValidationLoss = (validate prepared theta).Loss
+                              ValidationLoss =
+                                (if prepared.HeldOut.Length = 0 then nan
+                                 else (evaluateTextOf<'T> prepared.Run theta thetaS prepared.HeldOut).Loss)
                               State = next }
                         Some(outcome, next))
                 prepared.Start)
+
+    /// The remaining epochs, lazily, one TextEpoch each (see fitOf).
+    let internal fit (onBatch: TextBatchReport -> unit) (prepared: PreparedText) : seq<TextEpoch> =
+        Training.checkPrecision prepared.Config.Precision
+        if prepared.Config.Precision = Precision.Float32 then fitOf<float32> onBatch prepared else fitOf<float> onBatch prepared
 
     /// The remaining epochs with no progress inside them (see fit).
     [<CompiledName("Fit")>]
@@ -557,14 +592,14 @@ module TextRuns =
                 let mutable state = LstmState.Zeros(1, H)
                 let mutable probabilities = Array.empty
                 for chunk in Array.chunkBySize 256 start do
-                    let prediction = Model.predict p state (encode chunk) Unmasked
+                    let prediction = Model.predictIn p state (encode chunk) Unmasked model.Precision
                     state <- prediction.Final
                     probabilities <- prediction.Probabilities.Row(0).ToArray()
                 for k in 0 .. steps - 1 do
                     let s = pick probabilities
                     yield s
                     if k < steps - 1 then
-                        let prediction = Model.predict p state (encode [| s |]) Unmasked
+                        let prediction = Model.predictIn p state (encode [| s |]) Unmasked model.Precision
                         state <- prediction.Final
                         probabilities <- prediction.Probabilities.Row(0).ToArray()
             elif stream then
@@ -576,7 +611,7 @@ module TextRuns =
                 while made < steps do
                     let x = (encode [| current |]).[0]
                     let batch = Matrix<float>.Build.Dense(T, x.ColumnCount, fun _ k -> x.[0, k])
-                    let prediction = Model.predict p state [| batch |] Unmasked
+                    let prediction = Model.predictIn p state [| batch |] Unmasked model.Precision
                     let keep (m: Matrix<float>) = Matrix<float>.Build.Dense(T, H, fun row k -> if row <= q then m.[row, k] else 0.0)
                     state <- { H = keep prediction.Final.H; C = keep prediction.Final.C }
                     if q >= start.Length - 1 then
@@ -590,7 +625,7 @@ module TextRuns =
                 let zeros = LstmState.Zeros(1, H)
                 let window = Queue<string>(Seq.skip (start.Length - T) start)
                 for _ in 0 .. steps - 1 do
-                    let prediction = Model.predict p zeros (encode (window.ToArray())) Unmasked
+                    let prediction = Model.predictIn p zeros (encode (window.ToArray())) Unmasked model.Precision
                     let s = pick (prediction.Probabilities.Row(0).ToArray())
                     yield s
                     window.Dequeue() |> ignore

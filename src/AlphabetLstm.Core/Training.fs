@@ -172,10 +172,23 @@ type StatefulEvaluation =
 
 /// Training's functions, curried (the Training class and AlphabetLstm.FSharp.Training call them).
 module internal Training =
-    /// The state before the first epoch: the parameters, fresh Adam moments, the generator, and a
-    /// zero carried state of (BatchSize, H).
+    /// Refuses a precision other than Float64 and Float32.
+    let internal checkPrecision (precision: Precision) =
+        if precision <> Precision.Float64 && precision <> Precision.Float32 then
+            invalidArg "precision" (sprintf "the precision must be Float64 or Float32, got %d" (int precision))
+
+    /// The parameters as a model of this precision holds them: unchanged in float64, each value
+    /// rounded to the nearest float32 in float32 (then every value is a float32, exactly).
+    let internal roundTo (precision: Precision) (p: Parameters) : Parameters =
+        checkPrecision precision
+        if precision = Precision.Float32 then Parameters.map (fun x -> float (float32 x)) p else p
+
+    /// The state before the first epoch: the parameters (rounded to float32 for a float32 run: the
+    /// same draws, so Parameters.Init's stream of numbers is unchanged), fresh Adam moments, the
+    /// generator, and a zero carried state of (BatchSize, H).
     [<CompiledName("Start")>]
     let start (config: FitConfig) (p: Parameters) (rng: Rng) : TrainingState =
+        let p = roundTo config.Precision p
         { Parameters = p; Optimizer = Adam.init p; Rng = rng; Epoch = 0; Carried = LstmState.Zeros(max 1 config.BatchSize, p.StateUnits) }
 
     /// The zero state of the same shape (LstmState.Zeros): what Keras' `reset_states()` does, as a value.
@@ -200,7 +213,7 @@ module internal Training =
 
     /// Loads samples `order.[start .. start + B − 1]` into a workspace: inputs, targets, masking.
     /// `xs` are the dataset's input storages (column-major (N, I) per step), from `storages`.
-    let internal loadBatch (data: Dataset) (xs: float[][]) (ys: float[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace) =
+    let internal loadBatch (data: Dataset) (xs: 'T[][]) (ys: 'T[]) (order: int[]) (start: int) (masked: bool) (ws: Workspace<'T>) =
         let tape = ws.Tape
         let N, B, I, V = data.Count, tape.B, tape.I, data.Targets.ColumnCount
         for b in 0 .. B - 1 do
@@ -225,44 +238,45 @@ module internal Training =
     /// unshuffled passes), the gradient buffers, and the carried state's rows, (B, H) row-major.
     /// Private to one `epoch`/`evaluate` call or one enumeration of `fit`, which reuses it from
     /// epoch to epoch; written in place for speed, never handed out.
-    type private Scratch =
-        { Full: Workspace
-          Tail: Workspace
-          Xs: float[][]
-          Ys: float[]
+    /// Every array is in the run's precision 'T: the data are rounded to it once, here.
+    type private Scratch<'T> =
+        { Full: Workspace<'T>
+          Tail: Workspace<'T>
+          Xs: 'T[][]
+          Ys: 'T[]
           InOrder: int[]
-          Grads: float[][]
-          CarryH: float[]
-          CarryC: float[] }
+          Grads: 'T[][]
+          CarryH: 'T[]
+          CarryC: 'T[] }
 
-    let private newScratch (p: Parameters) (data: Dataset) (batchSize: int) (threads: int) : Scratch =
+    let private newScratch<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (p: Parameters) (data: Dataset) (batchSize: int) (threads: int) : Scratch<'T> =
         checkData p data batchSize
         let N, T, H, B, L = data.Count, data.TimeSteps, p.Units, min batchSize data.Count, p.Layers
-        let full = Model.newWorkspace L T B data.Features H p.Classes
-        let tail = if N % B = 0 then full else Model.newWorkspace L T (N % B) data.Features H p.Classes
+        let full = Model.newWorkspaceOf<'T> false L T B data.Features H p.Classes
+        let tail = if N % B = 0 then full else Model.newWorkspaceOf<'T> false L T (N % B) data.Features H p.Classes
         full.SetThreads threads
         tail.SetThreads threads
         let xs, ys = storages data
-        { Full = full; Tail = tail; Xs = xs; Ys = ys
+        { Full = full; Tail = tail; Xs = Kernels.narrow<'T> xs; Ys = (Kernels.narrow<'T> [| ys |]).[0]
           InOrder = Array.init N id
-          Grads = Parameters.storage (Parameters.zerosLike p)
+          Grads = Kernels.narrow<'T> (Parameters.storage (Parameters.zerosLike p))
           CarryH = Array.zeroCreate (L * B * H)
           CarryC = Array.zeroCreate (L * B * H) }
 
     /// The scratch's carried rows (one (B, H) block per layer) from a state value, and back.
-    let private loadCarry (s: Scratch) (state: LstmState) =
+    let private loadCarry (s: Scratch<'T>) (state: LstmState) =
         Lstm.writeLayers state.H s.Full.Tapes.Length s.CarryH
         Lstm.writeLayers state.C s.Full.Tapes.Length s.CarryC
 
-    let private carriedState (s: Scratch) : LstmState =
+    let private carriedState (s: Scratch<'T>) : LstmState =
         let B, H, L = s.Full.Tape.B, s.Full.Tape.H, s.Full.Tapes.Length
         { H = Lstm.readLayers B H L (fun _ -> s.CarryH) (fun l -> l * B * H); C = Lstm.readLayers B H L (fun _ -> s.CarryC) (fun l -> l * B * H) }
 
     /// The one batch loop: every batch of `order`, in order, loaded into its workspace, started from
     /// the carried rows (stateful) or from zeros, run through `pass`, whose final rows are then carried
     /// on (stateful). Returns the summed per-sample loss and the number correct.
-    let inline private eachBatch (s: Scratch) (data: Dataset) (order: int[]) (masked: bool) (stateful: bool)
-                                 ([<InlineIfLambda>] pass: Workspace -> int -> struct (float * int)) : struct (float * int) =
+    let inline private eachBatch (s: Scratch<'T>) (data: Dataset) (order: int[]) (masked: bool) (stateful: bool)
+                                 ([<InlineIfLambda>] pass: Workspace<'T> -> int -> struct (float * int)) : struct (float * int) =
         let N = data.Count
         let mutable lossSum = 0.0
         let mutable correct = 0
@@ -283,7 +297,7 @@ module internal Training =
     /// parameters and moments are copied once per stretch, not once per epoch. After each epoch a
     /// stateful run's carried state becomes `betweenEpochs carried` (Training.reset for the tutorial's
     /// reset_states(), id to carry it on).
-    let private runEpochs (scratch: Scratch) (config: FitConfig) (betweenEpochs: LstmState -> LstmState) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
+    let private runEpochs (scratch: Scratch<'T>) (config: FitConfig) (betweenEpochs: LstmState -> LstmState) (data: Dataset) (state: TrainingState) (count: int) : EpochStretch =
         let p0 = state.Parameters
         checkData p0 data config.BatchSize
         let N, H, B = data.Count, p0.StateUnits, config.BatchSize
@@ -294,11 +308,11 @@ module internal Training =
             checkStatefulBatch "stateful training" N B
             checkCarried state.Carried B H
             loadCarry scratch state.Carried
-        // Private working set: updated in place below and handed out at the end as the new state,
-        // after which nothing writes to it again.
-        let theta = Parameters.copy p0
-        let m, v = Parameters.copy state.Optimizer.M, Parameters.copy state.Optimizer.V
-        let thetaS, mS, vS, gS = Parameters.storage theta, Parameters.storage m, Parameters.storage v, scratch.Grads
+        // Private working set in 'T: updated in place below and handed out at the end as the new
+        // state (widened to float64 there: the float64 arrays themselves, or exact copies of float32
+        // ones), after which nothing writes to it again.
+        let thetaS, gS = Kernels.narrowCopy<'T> (Parameters.storage p0), scratch.Grads
+        let mS, vS = Kernels.narrowCopy<'T> (Parameters.storage state.Optimizer.M), Kernels.narrowCopy<'T> (Parameters.storage state.Optimizer.V)
         for g in gS do Array.Clear g
         let reports = Array.zeroCreate count
         let mutable rng = state.Rng
@@ -313,7 +327,7 @@ module internal Training =
                 else scratch.InOrder
             let struct (lossSum, correct) =
                 eachBatch scratch data order config.Masked stateful (fun ws _ ->
-                    let result = Model.trainPass theta ws false gS
+                    let result = Model.trainPassOf thetaS ws false gS
                     step.Value <- step.Value + 1
                     // Adam zeroes each gradient as it reads it: the buffers are clear for the next batch.
                     Adam.updateInPlace config.Optimizer step.Value thetaS gS mS vS true
@@ -326,8 +340,8 @@ module internal Training =
                 loadCarry scratch carried
         { Reports = reports
           State =
-            { Parameters = theta
-              Optimizer = { Step = step.Value; M = m; V = v }
+            { Parameters = Parameters.ofStorage p0 (Kernels.widen thetaS)
+              Optimizer = { Step = step.Value; M = Parameters.ofStorage state.Optimizer.M (Kernels.widen mS); V = Parameters.ofStorage state.Optimizer.V (Kernels.widen vS) }
               Rng = rng
               Epoch = state.Epoch + count
               Carried = carried } }
@@ -336,8 +350,23 @@ module internal Training =
     /// (stateful) is where the epoch ended: pass `Training.reset` of it to start the next from zeros.
     [<CompiledName("Epoch")>]
     let epoch (config: FitConfig) (data: Dataset) (state: TrainingState) : EpochOutcome =
-        let s = runEpochs (newScratch state.Parameters data config.BatchSize config.Threads) config id data state 1
+        checkPrecision config.Precision
+        let s =
+            if config.Precision = Precision.Float32 then runEpochs (newScratch<float32> state.Parameters data config.BatchSize config.Threads) config id data state 1
+            else runEpochs (newScratch<float> state.Parameters data config.BatchSize config.Threads) config id data state 1
         { Report = s.Reports.[0]; State = s.State }
+
+    /// fitEvery's stretches in 'T (a float32 run: float32 working arrays, widened at each stretch's end).
+    let private stretchesOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (every: int) (betweenEpochs: LstmState -> LstmState) (config: FitConfig) (data: Dataset) (state: TrainingState) : seq<EpochStretch> =
+        Seq.delay (fun () ->
+            let scratch = lazy (newScratch<'T> state.Parameters data config.BatchSize config.Threads)
+            Seq.unfold
+                (fun (s: TrainingState) ->
+                    if s.Epoch >= config.Epochs then None
+                    else
+                        let o = runEpochs scratch.Value config betweenEpochs data s (min every (config.Epochs - s.Epoch))
+                        Some(o, o.State))
+                state)
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, `every` at a time: each
     /// stretch holds the reports of its epochs and the state after the last one (the final stretch
@@ -350,15 +379,9 @@ module internal Training =
         if every < 1 then invalidArg "every" (sprintf "epochs per stretch must be positive, got %d" every)
         if config.Epochs < 0 then invalidArg "config" (sprintf "epochs must not be negative, got %d" config.Epochs)
         if config.BatchSize < 1 then invalidArg "config" (sprintf "batch size must be positive, got %d" config.BatchSize)
-        Seq.delay (fun () ->
-            let scratch = lazy (newScratch state.Parameters data config.BatchSize config.Threads)
-            Seq.unfold
-                (fun (s: TrainingState) ->
-                    if s.Epoch >= config.Epochs then None
-                    else
-                        let o = runEpochs scratch.Value config betweenEpochs data s (min every (config.Epochs - s.Epoch))
-                        Some(o, o.State))
-                state)
+        checkPrecision config.Precision
+        if config.Precision = Precision.Float32 then stretchesOf<float32> every betweenEpochs config data state
+        else stretchesOf<float> every betweenEpochs config data state
 
     /// The epochs from `state.Epoch + 1` up to `config.Epochs`, lazily, one outcome each; a stateful
     /// run's carried state goes through `betweenEpochs` after every epoch.
@@ -378,41 +401,57 @@ module internal Training =
     [<CompiledName("TrainCarrying")>]
     let train (config: FitConfig) (data: Dataset) (state: TrainingState) : TrainingState = trainWith id config data state
 
-    let private evaluation (N: int) (V: int) (probs: float[]) (struct (lossSum: float, correct: int)) : Evaluation =
-        let probabilities = Matrix<float>.Build.Dense(N, V, fun n v -> probs.[n * V + v])
+    let private evaluation (N: int) (V: int) (probs: 'T[]) (struct (lossSum: float, correct: int)) : Evaluation =
+        let probabilities = Matrix<float>.Build.Dense(N, V, fun n v -> Kernels.toFloat probs.[n * V + v])
         { Loss = lossSum / float N
           Accuracy = float correct / float N
           Probabilities = probabilities
           Predicted = Array.init N (fun n -> probabilities.Row(n).MaximumIndex()) }
 
-    let private evaluateWith (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
-        let s = newScratch p data batchSize 1
+    /// The evaluation in 'T, and the carried state after it.
+    let private evaluateAs<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
+        let s = newScratch<'T> p data batchSize 1
+        let blocks = Kernels.narrow<'T> (Parameters.storage p)
         let V = p.Classes
         initial |> Option.iter (loadCarry s)
         let probs = Array.zeroCreate (data.Count * V)
         let sums =
             eachBatch s data s.InOrder masked initial.IsSome (fun ws start ->
-                Lstm.forwardStack p ws.Tapes
-                let result = Model.headForward p ws
+                Lstm.forwardStackOf blocks ws.Tapes
+                let result = Model.headForwardOf blocks ws
                 Array.blit ws.Probs 0 probs (start * V) (ws.Tape.B * V)
                 result)
-        s, evaluation data.Count V probs sums
+        evaluation data.Count V probs sums, carriedState s
+
+    let private evaluateWith (precision: Precision) (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) (initial: LstmState option) =
+        checkPrecision precision
+        if precision = Precision.Float32 then evaluateAs<float32> p data batchSize masked initial
+        else evaluateAs<float> p data batchSize masked initial
+
+    /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`, every batch
+    /// from the zero state (stateless), computed in `precision`.
+    let internal evaluateIn (precision: Precision) (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) : Evaluation =
+        fst (evaluateWith precision p data batchSize masked None)
 
     /// Loss, accuracy and predictions on `data`, in order, in batches of `batchSize`, every batch
     /// from the zero state (stateless).
     [<CompiledName("Evaluate")>]
     let evaluate (p: Parameters) (data: Dataset) (batchSize: int) (masked: bool) : Evaluation =
-        snd (evaluateWith p data batchSize masked None)
+        evaluateIn Precision.Float64 p data batchSize masked
+
+    /// evaluateStateful computed in `precision`.
+    let internal evaluateStatefulIn (precision: Precision) (p: Parameters) (data: Dataset) (initial: LstmState) (masked: bool) : StatefulEvaluation =
+        checkStatefulBatch "a stateful evaluation" data.Count initial.Batch
+        checkCarried initial initial.Batch p.StateUnits
+        let e, final = evaluateWith precision p data initial.Batch masked (Some initial)
+        { Evaluation = e; Final = final }
 
     /// Loss, accuracy and predictions on `data`, in order, carrying the state: batch k+1 continues
     /// batch k's state row by row, starting from `initial`, whose rows fix the batch size. Returns
     /// the state after the last batch too.
     [<CompiledName("EvaluateStateful")>]
     let evaluateStateful (p: Parameters) (data: Dataset) (initial: LstmState) (masked: bool) : StatefulEvaluation =
-        checkStatefulBatch "a stateful evaluation" data.Count initial.Batch
-        checkCarried initial initial.Batch p.StateUnits
-        let s, e = evaluateWith p data initial.Batch masked (Some initial)
-        { Evaluation = e; Final = carriedState s }
+        evaluateStatefulIn Precision.Float64 p data initial masked
 
 /// Training from C#: the same functions, with the between-epochs step as a Func (null: carry on).
 type Training =
@@ -446,12 +485,15 @@ type Training =
         if epochs > Int32.MaxValue - state.Epoch then
             invalidArg "epochs" (sprintf "%d further epochs after epoch %d pass the largest epoch count, %d" epochs state.Epoch Int32.MaxValue)
         Training.trainWith (Training.Between betweenEpochs) (config.WithEpochs(state.Epoch + epochs)) data state
-    /// Stateless evaluation in batches of `batchSize` (default 32).
+    /// Stateless evaluation in batches of `batchSize` (default 32), computed in `precision`
+    /// (default Float64; a float32 model's in Float32).
     static member Evaluate(parameters: Parameters, data: Dataset,
                            [<Optional; DefaultParameterValue(32)>] batchSize: int,
-                           [<Optional; DefaultParameterValue(false)>] masked: bool) =
-        Training.evaluate parameters data batchSize masked
-    /// Stateful evaluation from `initial`, and the state after the last batch.
+                           [<Optional; DefaultParameterValue(false)>] masked: bool,
+                           [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) =
+        Training.evaluateIn precision parameters data batchSize masked
+    /// Stateful evaluation from `initial`, and the state after the last batch, computed in `precision`.
     static member EvaluateStateful(parameters: Parameters, data: Dataset, initial: LstmState,
-                                   [<Optional; DefaultParameterValue(false)>] masked: bool) =
-        Training.evaluateStateful parameters data initial masked
+                                   [<Optional; DefaultParameterValue(false)>] masked: bool,
+                                   [<Optional; DefaultParameterValue(Precision.Float64)>] precision: Precision) =
+        Training.evaluateStatefulIn precision parameters data initial masked

@@ -113,6 +113,22 @@ public class BenchCliTests
     }
 
     [Fact]
+    public void Precision_both_trains_the_grid_and_the_text_in_float64_and_in_float32()
+    {
+        using var dir = new TempFolder();
+        var (r, json) = Bench(dir, "--experiments", "none", "--grid", "1x4x2x3", "--text", "3000x8x4x10", "--repeats", "1",
+                              "--seconds", "0.01", "--threads", "1", "--precision", "both");
+        using var _ = json;
+        Assert.Equal(["float64", "float32"], json.RootElement.GetProperty("grid").EnumerateArray().Select(g => g.GetProperty("precision").GetString()));
+        Assert.Contains("| 1 | 4 | 2 | 3 | 1 | float32 |", r.Stdout);
+        Assert.Equal(["float64", "float32"], json.RootElement.GetProperty("texts").EnumerateArray().Select(t => t.GetProperty("precision").GetString()));
+        Assert.Contains("text in float32: train --text --stateful", r.Stdout);
+        Assert.Contains("each stage alone in float32", r.Stdout);
+        foreach (var t in json.RootElement.GetProperty("texts").EnumerateArray())
+            Assert.True(t.GetProperty("secondsPerEpoch").GetDouble() > 0);
+    }
+
+    [Fact]
     public void The_generated_text_has_exactly_the_length_asked_and_depends_only_on_the_seed()
     {
         Assert.Equal(5000, BenchText.Generate(5000, 3).Length);
@@ -127,6 +143,7 @@ public class BenchCliTests
     [InlineData("--grid", "9", "1..4")]
     [InlineData("--grid", "1x0x1x1", "IxHxBxT")]
     [InlineData("--seconds", "-1", "--seconds")]
+    [InlineData("--precision", "float16", "--precision expects float64, float32 or both, got 'float16'")]
     public void A_bad_choice_is_a_usage_error_naming_it(string option, string value, string fragment)
     {
         using var dir = new TempFolder();

@@ -73,7 +73,7 @@ public class ModelCliTests(TrainedModel trained) : IClassFixture<TrainedModel>
         // What the core generates from each starting state: zeros, and the state A..J leave behind.
         var m = SavedModel.Parse(trained.Text);
         var zeros = LstmState.Zeros(1, m.Parameters.Units);
-        var warmed = Experiments.WarmUp(m.Parameters, zeros, "ABCDEFGHIJ");
+        var warmed = Experiments.WarmUp(m.Parameters, zeros, "ABCDEFGHIJ", m.Precision);
         string Letters(LstmState from) => string.Join(" -> ", Experiments.Generate(m.Parameters, from, 'K', 4).Inputs.ToCharArray());
         Assert.Equal($"from the zero state: {Letters(zeros)}", cold.Stdout.Trim());
         Assert.Equal($"after warming the state on ABCDEFGHIJ: {Letters(warmed)}", warm.Stdout.Trim());

@@ -235,3 +235,26 @@ let ``a run checkpoint records a float32 run's precision, trains it in float32, 
     Assert.Equal(Precision.Float64, (CheckpointFile.prepare run64).Config.Precision)
     let text64 = { c with Run = run64 }.Serialize()
     Assert.DoesNotContain("precision", text64)
+
+[<Property(MaxTest = 30, QuietOnSuccess = true)>]
+let ``a model predicts and generates in its own precision: a float32 model's next letter and state are the float32 pass's bits, not the float64 pass's`` (seed: int) =
+    let init = Parameters.Init(1, 8, 26, Rng.Create(int64 seed))
+    let model = SavedModel.Create(Vocabulary.Alphabet, alphabetInput, init.Value, Precision.Float32)
+    let zeros = LstmState.Zeros(1, 8)
+    let next = model.PredictNext(zeros, [| "K" |])
+    let x = [| Matrix<float>.Build.Dense(1, 1, 10.0 / 26.0) |]
+    let f32 = Model.predictIn model.Parameters zeros x Unmasked Precision.Float32
+    let f64 = Model.predictIn model.Parameters zeros x Unmasked Precision.Float64
+    Assert.Equal<float[]>(f32.Probabilities.Row(0).ToArray(), next.Probabilities)
+    Assert.Equal<float[]>(f32.Final.H.Row(0).ToArray(), next.Final.H.Row(0).ToArray())
+    // The two passes differ (else this would not tell them apart), and every float32 output is a float32.
+    Assert.NotEqual<float[]>(f64.Probabilities.Row(0).ToArray(), next.Probabilities)
+    Assert.All(next.Probabilities, fun v -> Assert.Equal(v, float (float32 v)))
+    // The letters generate gives, and the warm-up's state, come from the same float32 steps.
+    let warmed = Experiments.warmUp model.Parameters zeros "ABCDEFGHIJ" model.Precision
+    let byHand = "ABCDEFGHIJ" |> Seq.fold (fun s l -> (model.PredictNext(s, [| string l |])).Final) zeros
+    Assert.Equal<float[]>(byHand.H.Row(0).ToArray(), warmed.H.Row(0).ToArray())
+    let letters = Experiments.generateLetters model.Parameters warmed 'K' model.Precision |> Seq.take 3 |> Seq.map string |> Array.ofSeq
+    let expected =
+        (warmed, "K") |> Seq.unfold (fun (s, l) -> let n = model.PredictNext(s, [| l |]) in Some(n.Symbol, (n.Final, n.Symbol))) |> Seq.take 3 |> Array.ofSeq
+    Assert.Equal<string[]>(expected, letters)

@@ -166,7 +166,8 @@ let ``truncated BPTT through a stack: chunk k+1 starts from every layer's end of
     let N = layersOf s extra
     let text = indexed (textFor s (s.B * (2 * s.T + 1)))
     let run = runOf s text (s.Seed % 2L = 0L) Targets.Every
-    let prepared = TextRuns.prepare run text s.Seed s.H N 1 0.01
+    // Checked against float64 Adam steps: the run in float64 (text runs default to float32).
+    let prepared = (TextRuns.prepare run text s.Seed s.H N 1 0.01).WithPrecision Precision.Float64
     Assert.Equal(N, prepared.Start.Parameters.Layers)
     let trained = (TextRuns.fitQuietly prepared |> Seq.head).State
     let S = text.Length / s.B

@@ -100,7 +100,8 @@ let ``a symbol tape's gather and scatter-add give the dense one-hot product's nu
 let ``truncated BPTT: chunk k+1 trains on its own loss's gradient, its start state (chunk k's end) held constant`` (s: Shape) =
     let text = indexed (textFor s (s.B * (2 * s.T + 1)))
     let run = runOf s text true (s.Seed % 2L = 0L) Targets.Every 0.0
-    let prepared = TextRuns.prepare run text s.Seed s.H 1 1 0.01
+    // Checked against float64 Adam steps: the run in float64 (text runs default to float32).
+    let prepared = (TextRuns.prepare run text s.Seed s.H 1 1 0.01).WithPrecision Precision.Float64
     Assert.Equal(2 * s.B, prepared.Samples)
     let trained = (TextRuns.fitQuietly prepared |> Seq.head).State
     // The same epoch by hand: chunk 1 from zeros, one Adam step; chunk 2 from chunk 1's end, one Adam step.
@@ -155,7 +156,8 @@ let ``a lone surrogate, one distinct character, or a text changed between the pa
 let ``a stream model's held-out loss reads the held-out text as one stream from zeros, a target at every position`` (s: Shape) =
     let text = indexed (textFor s (s.B * (s.T + 1) * 4 + 3))
     let run = runOf s text true true Targets.Every 0.25
-    let prepared = TextRuns.prepare run text s.Seed s.H 1 1 0.01
+    // Read against the float64 PredictNext below: the run in float64 (text runs default to float32).
+    let prepared = (TextRuns.prepare run text s.Seed s.H 1 1 0.01).WithPrecision Precision.Float64
     let held = prepared.HeldOut
     Assert.Equal(text.Length / 4, held.Length)
     Assert.Equal(text.[text.Length - held.Length], held.[0])

@@ -128,57 +128,78 @@ type StepStages(spec: ExperimentSpec, seed: int64) =
     /// One Adam update of every parameter (as the tenth step of a run).
     member _.Adam() = Adam.updateInPlace config.Optimizer 10 theta grads m v false
 
-/// The stages of one training step of a text run (streams, a target at every step unless the run says
-/// otherwise), one at a time on the run's first batch, for `bench --text` to time each alone; and the
-/// held-out pass. The weights are the run's initial ones; the stages write only this object's buffers.
-[<Sealed>]
-type TextStepStages(run: TextRun, text: IndexedText, seed: int64, units: int) =
-    let prepared = TextRuns.prepare run text seed units 1 1 0.01
+/// The stages of one text training step in 'T (what `TextStepStages` runs, in its precision).
+type internal TextStagesOf<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>(run: TextRun, text: IndexedText, seed: int64, units: int, precision: Precision) =
+    let prepared = (TextRuns.prepare run text seed units 1 1 0.01).WithPrecision precision
     let p = prepared.Start.Parameters
+    let blocks = Kernels.narrowCopy<'T> (Parameters.storage p)
     let T, B, H = run.Window, min run.BatchSize prepared.Samples, p.Units
-    let lane = TextRuns.newLane run 1 T B H 1
-    let grads = Parameters.storage (Parameters.zerosLike p)
-    let theta = Parameters.storage (Parameters.copy p)
-    let m, v = Parameters.storage (Parameters.zerosLike p), Parameters.storage (Parameters.zerosLike p)
+    let lane = TextRuns.newLane<'T> run 1 T B H 1
+    let zeros () = Kernels.narrowCopy<'T> (Parameters.storage (Parameters.zerosLike p))
+    let grads, theta, m, v = zeros (), Kernels.narrowCopy<'T> (Parameters.storage p), zeros (), zeros ()
     let every = run.Targets = Targets.Every
     let S = prepared.Training.Length / run.BatchSize
     // d loss / d h_T as the last-step head leaves it, for every BPTT call to start from.
-    let dH = Array.zeroCreate (B * H)
+    let dH : 'T[] = Array.zeroCreate (B * H)
     do
         TextRuns.load run prepared.Training lane (fun b -> if run.Stateful then b * S else b)
-        Lstm.forwardTape p lane.Ws.Tape
+        Lstm.forwardTapeOf blocks lane.Ws.Tape
         if not every then
-            Model.headForward p lane.Ws |> ignore
-            Model.headBackward p lane.Ws grads.[3] grads.[4]
+            Model.headForwardOf blocks lane.Ws |> ignore
+            Model.headBackwardOf blocks lane.Ws grads.[3] grads.[4]
             Array.blit lane.Ws.DH 0 dH 0 dH.Length
         else
-            Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs |> ignore
-            Model.everyHeadBackward p lane.Ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
-
-    /// T·B, the characters one step reads.
+            Model.everyHeadForwardFromOf 0.0 blocks lane.Ws.Tape lane.Targets lane.Probs |> ignore
+            Model.everyHeadBackwardOf blocks lane.Ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
     member _.Characters = T * B
-    /// How many numbers the model has (what Adam updates).
     member _.ParameterCount = grads |> Array.sumBy Array.length
-    /// Building the batch's inputs and targets from the symbol indices.
     member _.Load() = TextRuns.load run prepared.Training lane (fun b -> if run.Stateful then b * S else b)
-    /// The LSTM over the T steps (x·W as a row gather for one-hot inputs), recording the tape.
-    member _.Forward() = Lstm.forwardTape p lane.Ws.Tape
-    /// The head, softmax and cross-entropy on every step's h (or the last).
+    member _.Forward() = Lstm.forwardTapeOf blocks lane.Ws.Tape
     member _.HeadForward() =
-        if every then Model.everyHeadForward p lane.Ws.Tape lane.Targets lane.Probs |> ignore
-        else Model.headForward p lane.Ws |> ignore
-    /// The head backwards: the Dense gradients and d loss / d h of every step (or the last).
+        if every then Model.everyHeadForwardFromOf 0.0 blocks lane.Ws.Tape lane.Targets lane.Probs |> ignore
+        else Model.headForwardOf blocks lane.Ws |> ignore
     member _.HeadBackward() =
-        if every then Model.everyHeadBackward p lane.Ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
-        else Model.headBackward p lane.Ws grads.[3] grads.[4]
-    /// BPTT through the T steps into the LSTM's gradients (d W as a scatter-add for one-hot inputs).
+        if every then Model.everyHeadBackwardOf blocks lane.Ws.Tape lane.Targets lane.Probs lane.DOutputs grads.[3] grads.[4]
+        else Model.headBackwardOf blocks lane.Ws grads.[3] grads.[4]
     member _.Bptt() =
         Array.blit dH 0 lane.Ws.DH 0 dH.Length
         Array.Clear lane.Ws.DC
-        Lstm.backwardTapeWith p lane.Ws.Tape (if every then lane.DOutputs else Array.empty) lane.Ws.DH lane.Ws.DC false grads
-    /// One Adam update of every parameter (as the tenth step of a run).
+        Lstm.backwardTapeWithOf blocks lane.Ws.Tape (if every then lane.DOutputs else Array.empty) lane.Ws.DH lane.Ws.DC false grads
     member _.Adam() = Adam.updateInPlace prepared.Config.Optimizer 10 theta grads m v false
-    /// The held-out pass after an epoch (nothing when nothing is held out).
     member _.HeldOut() = TextRuns.validate prepared p |> ignore
-    /// Optimizer steps in one epoch.
     member _.StepsPerEpoch = prepared.StepsPerEpoch
+
+/// The stages of one training step of a text run (streams, a target at every step unless the run says
+/// otherwise), one at a time on the run's first batch, for `bench --text` to time each alone; and the
+/// held-out pass. In `precision` (Float64 unless told): every array of the stages in that type. The
+/// weights are the run's initial ones; the stages write only this object's buffers.
+[<Sealed>]
+type TextStepStages(run: TextRun, text: IndexedText, seed: int64, units: int,
+                    [<System.Runtime.InteropServices.Optional; System.Runtime.InteropServices.DefaultParameterValue(Precision.Float64)>] precision: Precision) =
+    let s32 = if precision = Precision.Float32 then Some(TextStagesOf<float32>(run, text, seed, units, precision)) else None
+    let s64 = if precision = Precision.Float32 then None else Some(TextStagesOf<float>(run, text, seed, units, precision))
+    let pick (f32: TextStagesOf<float32> -> 'R) (f64: TextStagesOf<float> -> 'R) =
+        match s32 with
+        | Some s -> f32 s
+        | None -> f64 s64.Value
+
+    /// T·B, the characters one step reads.
+    member _.Characters = pick (fun s -> s.Characters) (fun s -> s.Characters)
+    /// How many numbers the model has (what Adam updates).
+    member _.ParameterCount = pick (fun s -> s.ParameterCount) (fun s -> s.ParameterCount)
+    /// Building the batch's inputs and targets from the symbol indices.
+    member _.Load() = pick (fun s -> s.Load()) (fun s -> s.Load())
+    /// The LSTM over the T steps (x·W as a row gather for one-hot inputs), recording the tape.
+    member _.Forward() = pick (fun s -> s.Forward()) (fun s -> s.Forward())
+    /// The head, softmax and cross-entropy on every step's h (or the last).
+    member _.HeadForward() = pick (fun s -> s.HeadForward()) (fun s -> s.HeadForward())
+    /// The head backwards: the Dense gradients and d loss / d h of every step (or the last).
+    member _.HeadBackward() = pick (fun s -> s.HeadBackward()) (fun s -> s.HeadBackward())
+    /// BPTT through the T steps into the LSTM's gradients (d W as a scatter-add for one-hot inputs).
+    member _.Bptt() = pick (fun s -> s.Bptt()) (fun s -> s.Bptt())
+    /// One Adam update of every parameter (as the tenth step of a run).
+    member _.Adam() = pick (fun s -> s.Adam()) (fun s -> s.Adam())
+    /// The held-out pass after an epoch (nothing when nothing is held out).
+    member _.HeldOut() = pick (fun s -> s.HeldOut()) (fun s -> s.HeldOut())
+    /// Optimizer steps in one epoch.
+    member _.StepsPerEpoch = pick (fun s -> s.StepsPerEpoch) (fun s -> s.StepsPerEpoch)

@@ -328,8 +328,10 @@ module Experiments =
               Predicted = data.Vocabulary.[e.Predicted.[n]]
               Confidence = e.Probabilities.[n, e.Predicted.[n]] })
 
-    let private oneStep (p: Parameters) (state: LstmState) (letter: char) : Prediction =
-        Model.predict p state (Datasets.encodeWindow Vocabulary.Alphabet SymbolEncoding.Index Layout.Features [| string letter |]) Unmasked
+    let private oneStepIn (precision: Precision) (p: Parameters) (state: LstmState) (letter: char) : Prediction =
+        Model.predictIn p state (Datasets.encodeWindow Vocabulary.Alphabet SymbolEncoding.Index Layout.Features [| string letter |]) Unmasked precision
+
+    let private oneStep = oneStepIn Precision.Float64
 
     /// The most likely letter; a row holding NaN (a model whose numbers overflowed) is refused, not read as 'A'.
     let private argmaxLetter (pr: Prediction) =
@@ -356,18 +358,19 @@ module Experiments =
 
     /// The letters `generate` predicts after `start`, lazily and without end: feeds `start`, then
     /// each prediction, keeping nothing but the current state, so a caller can take any number of them.
+    /// Computed in `precision`, the model's (a saved model's `Precision`).
     [<CompiledName("GenerateLetters")>]
-    let generateLetters (p: Parameters) (state: LstmState) (start: char) : seq<char> =
+    let generateLetters (p: Parameters) (state: LstmState) (start: char) (precision: Precision) : seq<char> =
         (state, start)
         |> Seq.unfold (fun (s, letter) ->
-            let pr = oneStep p s letter
+            let pr = oneStepIn precision p s letter
             let next = argmaxLetter pr
             Some(next, (pr.Final, next)))
 
-    /// The state after feeding `letters` one at a time from `state` (the warm-up).
+    /// The state after feeding `letters` one at a time from `state` (the warm-up), computed in `precision`.
     [<CompiledName("WarmUp")>]
-    let warmUp (p: Parameters) (state: LstmState) (letters: string) : LstmState =
-        letters |> Seq.fold (fun s l -> (oneStep p s l).Final) state
+    let warmUp (p: Parameters) (state: LstmState) (letters: string) (precision: Precision) : LstmState =
+        letters |> Seq.fold (fun s l -> (oneStepIn precision p s l).Final) state
 
     /// Feeds the given letters one at a time from `state`, recording h after each.
     [<CompiledName("Trace")>]
@@ -405,7 +408,7 @@ module Experiments =
         | ExperimentKind.Stateful ->
             let fromA = generate p zeros 'A' 25
             let fromK = generate p zeros 'K' 5
-            let warm = generate p (warmUp p zeros "ABCDEFGHIJ") 'K' 5
+            let warm = generate p (warmUp p zeros "ABCDEFGHIJ" Precision.Float64) 'K' 5
             { baseResult with
                 generation = Some { FromA = fromA.Inputs; FromKAfterReset = fromK.Inputs; FromKAfterWarmup = warm.Inputs }
                 traces = Some { FromA = trace p zeros Alphabet.Letters; FromK = trace p zeros (generate p zeros 'K' 25).Inputs } }
