@@ -35,15 +35,7 @@ let private runFor (s: Shape) (text: IndexedText) (oneHot: bool) (targets: Targe
       Vocabulary = text.Vocabulary; Targets = targets; Validation = 0.0 }
 
 let private modelFor (s: Shape) (run: TextRun) =
-    let I = run.Vocabulary.FeaturesPerSymbol run.Encoding
-    let G = 4 * s.H
-    let mutable rng = Rng.create (s.Seed + 11L)
-    let m rows cols =
-        let d = uniformMatrix rows cols rng
-        rng <- d.Next
-        d.Value
-    let p = Parameters.create (m I G) (m s.H G) ((m 1 G).Row 0) (m s.H run.Vocabulary.Count) ((m 1 run.Vocabulary.Count).Row 0)
-    let state = { H = m s.B s.H; C = m s.B s.H }
+    let p, state = TextTrainingProperties.randomModelFrom 11L s run
     round32 p, { H = state.H.Map(fun x -> float (float32 x)); C = state.C.Map(fun x -> float (float32 x)) }
 
 /// The tolerance of a float32 gradient: each of its numbers is the end of a chain of roundings. Along

@@ -24,17 +24,20 @@ let private runOf (s: Shape) (text: IndexedText) (stateful: bool) (oneHot: bool)
       Encoding = (if oneHot then SymbolEncoding.OneHot else SymbolEncoding.Index); Stateful = stateful
       Vocabulary = text.Vocabulary; Targets = targets; Validation = validation }
 
-/// Random parameters in [-1, 1] and a random initial state for a run's shapes.
-let private randomModel (s: Shape) (run: TextRun) =
+/// Random parameters in [-1, 1] and a random initial state for a run's shapes, drawn from the
+/// shape's seed plus `offset`.
+let internal randomModelFrom (offset: int64) (s: Shape) (run: TextRun) =
     let I = run.Vocabulary.FeaturesPerSymbol run.Encoding
     let G = 4 * s.H
-    let mutable rng = Rng.create (s.Seed + 7L)
+    let mutable rng = Rng.create (s.Seed + offset)
     let m rows cols =
         let d = uniformMatrix rows cols rng
         rng <- d.Next
         d.Value
     let p = Parameters.create (m I G) (m s.H G) ((m 1 G).Row 0) (m s.H run.Vocabulary.Count) ((m 1 run.Vocabulary.Count).Row 0)
     p, { H = m s.B s.H; C = m s.B s.H }
+
+let private randomModel = randomModelFrom 7L
 
 [<LstmProperty>]
 let ``every-step targets: the gradient of every block is the loss's central difference, one-hot and index inputs, from any start state`` (s: Shape) (oneHot: bool) =
